@@ -1,0 +1,178 @@
+"""The two engines behind :class:`fastdln.Trainer`: the Numba engine and the reference.
+
+Both take validated data in the public convention (rows are samples, float64) and offer the
+same small interface: ``run(begin, end)`` performs the layer updates at positions
+``begin .. end-1`` of a sweep and returns their errors and learning rates,
+``initial_error()``, ``weights()`` (full-width copies) and ``snapshot()``/``restore()``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _kernels, reference
+
+LR_MODES = {"optimal": _kernels.LR_OPTIMAL, "bounded": _kernels.LR_BOUNDED}
+ORDERS = {"descending": _kernels.DESCENDING, "ascending": _kernels.ASCENDING}
+
+
+def layer_at(position, depth, order):
+    """0-based index of the layer updated at ``position`` of a sweep."""
+    return depth - 1 - position if order == "descending" else position
+
+
+def padded_blocks(weights):
+    """The ``max(n0, nL)`` blocks of Theorem 3.1 if the weights have its padded form, else None.
+
+    The form is ``W_1 = [A_1; 0]``, ``W_L = [A_L, 0]``, ``W_j = blockdiag(A_j, E_j)`` with every
+    hidden width ``>= dmax``: all gradients then vanish outside the ``A`` blocks, so training
+    the width-``dmax`` network on the ``A`` blocks is exact (MATH.md section 5).
+    """
+    widths = [weights[0].shape[1]] + [W.shape[0] for W in weights]
+    dmax = max(widths[0], widths[-1])
+    hidden = widths[1:-1]
+    if not hidden or min(hidden) < dmax or max(hidden) == dmax:
+        return None
+    first, last = weights[0], weights[-1]
+    if np.any(first[dmax:]) or np.any(last[:, dmax:]):
+        return None
+    if any(np.any(W[:dmax, dmax:]) or np.any(W[dmax:, :dmax]) for W in weights[1:-1]):
+        return None
+    blocks = [first[:dmax]] + [W[:dmax, :dmax] for W in weights[1:-1]] + [last[:, :dmax]]
+    return [np.ascontiguousarray(B) for B in blocks]
+
+
+def embed_blocks(blocks, full_weights):
+    """Full-width weights: copies of ``full_weights`` with the trained blocks written in."""
+    out = []
+    for B, W in zip(blocks, full_weights):
+        W = W.copy()
+        W[: B.shape[0], : B.shape[1]] = B
+        out.append(W)
+    return out
+
+
+class FastEngine:
+    """BCGD with running prefix/suffix products in Numba kernels (MATH.md sections 3-5)."""
+
+    def __init__(self, X, Y, weights, *, order, lr, eta, dtype, compression, loss_star,
+                 reduce_width):
+        m = X.shape[0]
+        self.order = order
+        self.dtype = dtype
+        self.inv_m = 1.0 / m
+        self.compressed = compression is not None
+        if self.compressed:
+            Xw, Yw, self.loss_offset = compression
+        else:
+            Xw, Yw, self.loss_offset = X.T, Y.T, loss_star
+        self._full_weights = weights
+        blocks = padded_blocks(weights) if reduce_width else None
+        self.width_reduced = blocks is not None
+        work_weights = blocks if self.width_reduced else weights
+        self.widths = np.array([work_weights[0].shape[1]] + [W.shape[0] for W in work_weights],
+                               dtype=np.int64)
+        self.depth = len(work_weights)
+        self.lr_mode = LR_MODES.get(lr, _kernels.LR_CONSTANT)
+        self.lr_value = float(eta if lr == "bounded" else (0.0 if lr == "optimal" else lr))
+        self._allocate(work_weights, np.ascontiguousarray(Xw, dtype),
+                       np.ascontiguousarray(Yw, dtype))
+
+    def _allocate(self, weights, Xw, Yw):
+        widths, dtype = self.widths, self.dtype
+        k, r = int(widths[-1]), Xw.shape[1]
+        self.X, self.Y = Xw, Yw
+        self.woff = np.concatenate([[0], np.cumsum([W.size for W in weights])]).astype(np.int64)
+        self.w = np.concatenate([W.ravel() for W in weights]).astype(dtype)
+        self.poff = np.concatenate([[0], np.cumsum(widths[:-1] * r)]).astype(np.int64)
+        self.pbuf = np.empty(self.poff[-1], dtype)
+        self.pbuf[: Xw.size] = Xw.ravel()
+        self.soff = np.concatenate([[0], np.cumsum(k * widths[1:])]).astype(np.int64)
+        self.sbuf = np.empty(self.soff[-1], dtype)
+        self.sbuf[self.soff[-2]:] = np.eye(k, dtype=dtype).ravel()
+        self.R = np.empty((k, r), dtype)
+        max_width = int(widths.max())
+        largest_layer = int(np.max(widths[1:] * widths[:-1]))
+        self.work_a = np.empty(k * max_width, dtype)
+        self.work_g = np.empty(largest_layer, dtype)
+        self.work_k = np.empty(k * k, dtype)
+        self.work_b = np.empty(k * max_width, dtype)
+        self.work_z = np.empty((k, r), dtype)
+        gram_side = min(max_width, r) if self.lr_mode == _kernels.LR_BOUNDED else 1
+        self.gram = np.empty(gram_side * gram_side, dtype)
+        self.counts = np.zeros(3, np.int64)
+
+    def run(self, begin, end):
+        errors = np.empty(end - begin)
+        rates = np.empty(end - begin)
+        _kernels.bcgd_updates(
+            self.w, self.woff, self.widths, self.pbuf, self.poff, self.sbuf, self.soff,
+            self.X, self.Y, self.R, self.work_a, self.work_g, self.work_k, self.work_b,
+            self.work_z, self.gram, ORDERS[self.order], self.lr_mode, self.lr_value,
+            begin, end, self.loss_offset, self.inv_m, errors, rates, self.counts)
+        return errors, rates
+
+    def initial_error(self):
+        R = np.empty_like(self.R)
+        work = np.empty(2 * int(self.widths.max()) * self.X.shape[1], self.dtype)
+        _kernels.residual(self.w, self.woff, self.widths, self.X, self.Y, R, work,
+                          np.zeros(3, np.int64))
+        return (float(np.sum(R.astype(np.float64) ** 2)) - self.loss_offset) * self.inv_m
+
+    def working_weights(self):
+        """The weights the kernels train (the reduced-width blocks if width reduction is on)."""
+        return [self.w[self.woff[i]:self.woff[i + 1]].reshape(self.widths[i + 1], self.widths[i])
+                .copy() for i in range(self.depth)]
+
+    def weights(self):
+        blocks = self.working_weights()
+        return embed_blocks(blocks, self._full_weights) if self.width_reduced else blocks
+
+    def snapshot(self):
+        return self.w.copy()
+
+    def restore(self, snapshot):
+        self.w[:] = snapshot
+
+
+class ReferenceEngine:
+    """Adapter that runs :mod:`fastdln.reference` updates behind the engine interface."""
+
+    compressed = False
+    width_reduced = False
+
+    def __init__(self, X, Y, weights, *, order, lr, eta, dtype, loss_star):
+        self.X = np.ascontiguousarray(X.T, dtype)
+        self.Y = np.ascontiguousarray(Y.T, dtype)
+        self._weights = [W.copy() for W in weights]
+        self.order, self.lr, self.eta = order, lr, eta
+        self.depth = len(weights)
+        self.loss_star = loss_star
+        self.inv_m = 1.0 / X.shape[0]
+
+    def _error(self):
+        weights64 = [W.astype(np.float64) for W in self._weights]
+        loss = reference.l2_loss(weights64, self.X.astype(np.float64), self.Y.astype(np.float64))
+        return (loss - self.loss_star) * self.inv_m
+
+    def run(self, begin, end):
+        errors, rates = [], []
+        for position in range(begin, end):
+            i = layer_at(position, self.depth, self.order) + 1
+            update = reference.layer_update(self._weights, i, self.X, self.Y, self.lr,
+                                            self.eta)
+            errors.append(self._error())
+            rates.append(update.eta)
+        return np.array(errors), np.array(rates)
+
+    def initial_error(self):
+        return self._error()
+
+    def weights(self):
+        return [W.copy() for W in self._weights]
+
+    def snapshot(self):
+        return self.weights()
+
+    def restore(self, snapshot):
+        self._weights = [W.copy() for W in snapshot]

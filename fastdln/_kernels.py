@@ -1,0 +1,225 @@
+"""Numba kernels of the BCGD engine (MATH.md sections 2 and 3).
+
+Array in, array out: no Python objects, no validation (the API layer validates everything).
+Kernels that call each other live in this one module so numba's cache sees their edits.
+
+Layout conventions (paper convention, columns are samples):
+
+- ``w``: all weights in one flat buffer; layer ``i`` (0-based) is
+  ``w[woff[i]:woff[i+1]]`` viewed as ``(widths[i+1], widths[i])``.
+- ``pbuf``: prefix products; block ``i`` is ``P_i = W_{i-1} ... W_0 X`` of shape
+  ``(widths[i], r)``; block 0 holds ``X`` and is never written.
+- ``sbuf``: suffix products; block ``i`` is ``S_i = W_{L-1} ... W_{i+1}`` of shape
+  ``(nL, widths[i+1])``; block ``L-1`` is the identity and is never written.
+- ``R``: the maintained residual ``S W P - Y`` of shape ``(nL, r)``.
+- ``counts``: int64 counters ``[products, multiply-adds, big products]``; a big product has
+  all three dimensions larger than ``nL`` (the ``n x n x r`` products of a forward pass).
+"""
+
+import numpy as np
+from numba import njit
+
+DESCENDING = 0
+ASCENDING = 1
+
+LR_OPTIMAL = 0
+LR_BOUNDED = 1
+LR_CONSTANT = 2
+
+# Below this many multiply-adds a product runs as a jitted loop, above it through BLAS.
+# Chosen by measurement (benchmarks/tune_small_product.py): the crossing point of the two.
+SMALL_PRODUCT = 12_000
+
+
+@njit(cache=True, nogil=True)
+def _matmul(a, b, out, counts, big_dim):
+    """``out = a @ b``: jitted loops for tiny products, BLAS otherwise."""
+    m, k = a.shape
+    n = b.shape[1]
+    work = m * k * n
+    counts[0] += 1
+    counts[1] += work
+    if m > big_dim and k > big_dim and n > big_dim:
+        counts[2] += 1
+    if work <= SMALL_PRODUCT:
+        for i in range(m):
+            for j in range(n):
+                out[i, j] = 0.0
+            for p in range(k):
+                aip = a[i, p]
+                for j in range(n):
+                    out[i, j] += aip * b[p, j]
+    else:
+        np.dot(a, b, out)
+
+
+@njit(cache=True, nogil=True)
+def _block(buf, off, i, rows, cols):
+    """Block ``i`` of a flat buffer, viewed as a ``(rows, cols)`` matrix."""
+    return buf[off[i] : off[i] + rows * cols].reshape((rows, cols))
+
+
+@njit(cache=True, nogil=True)
+def _sum_squares(a):
+    acc = 0.0
+    flat = a.ravel()
+    for j in range(flat.size):
+        v = float(flat[j])
+        acc += v * v
+    return acc
+
+
+@njit(cache=True, nogil=True)
+def _sum_products(a, b):
+    acc = 0.0
+    fa = a.ravel()
+    fb = b.ravel()
+    for j in range(fa.size):
+        acc += float(fa[j]) * float(fb[j])
+    return acc
+
+
+@njit(cache=True, nogil=True)
+def _axpy(y, alpha, x):
+    """``y -= alpha * x`` in place for matrices of one shape."""
+    fy = y.ravel()
+    fx = x.ravel()
+    for j in range(fy.size):
+        fy[j] -= alpha * fx[j]
+
+
+@njit(cache=True, nogil=True)
+def _spectral_norm_squared(P, gram, counts, big_dim):
+    """``||P||_2^2`` as the top eigenvalue of the smaller Gram matrix of ``P``."""
+    n, r = P.shape
+    if n <= r:
+        g = gram[: n * n].reshape((n, n))
+        _matmul(P, P.T, g, counts, big_dim)
+    else:
+        g = gram[: r * r].reshape((r, r))
+        _matmul(P.T, P, g, counts, big_dim)
+    return max(np.linalg.eigvalsh(g)[-1], 0.0)
+
+
+@njit(cache=True, nogil=True)
+def _update_layer(W, S, P, R, work_a, work_g, work_k, work_b, work_z, gram,
+                  lr_mode, lr_value, counts):
+    """One BCGD update of ``W`` with ``S``, ``P`` frozen (MATH.md section 2); returns eta.
+
+    ``G = S^T (R P^T)`` and ``Z = (S S^T)(R P^T) P`` so that no ``n x m`` intermediate
+    appears; ``R`` is updated in place to ``R - eta Z`` (exact for L2).
+    """
+    k = R.shape[0]
+    n_out, n_in = W.shape
+    A = work_a[: k * n_in].reshape((k, n_in))
+    G = work_g[: n_out * n_in].reshape((n_out, n_in))
+    K = work_k[: k * k].reshape((k, k))
+    B = work_b[: k * n_in].reshape((k, n_in))
+    Z = work_z
+    _matmul(R, P.T, A, counts, k)  # J P^T with J = R for L2
+    _matmul(S.T, A, G, counts, k)  # gradient, rank <= nL
+    _matmul(S, S.T, K, counts, k)
+    _matmul(K, A, B, counts, k)  # B = S G
+    _matmul(B, P, Z, counts, k)  # Z = S G P
+    if lr_mode == LR_OPTIMAL:  # (3.4): ||G||^2 / ||Z||^2
+        gg = _sum_products(A, B)  # ||G||_F^2 = tr(A^T S S^T A)
+        zz = _sum_squares(Z)
+        eta = gg / zz if zz > 0.0 else 0.0
+    elif lr_mode == LR_BOUNDED:  # (3.2): eta_bar / (||S||_2^2 ||P||_2^2)
+        s_norm = max(np.linalg.eigvalsh(K)[-1], 0.0)
+        p_norm = _spectral_norm_squared(P, gram, counts, k)
+        denominator = s_norm * p_norm
+        eta = lr_value / denominator if denominator > 0.0 else 0.0
+    else:
+        eta = lr_value
+    if eta != 0.0:
+        _axpy(W, eta, G)
+        _axpy(R, eta, Z)
+    return eta
+
+
+@njit(cache=True, nogil=True)
+def _prefix_pass(w, woff, widths, pbuf, poff, R, Y, counts):
+    """Descending pre-pass: all prefixes with the old weights, and a fresh residual."""
+    L = widths.size - 1
+    k = widths[L]
+    r = Y.shape[1]
+    for i in range(L - 1):
+        W = _block(w, woff, i, widths[i + 1], widths[i])
+        P = _block(pbuf, poff, i, widths[i], r)
+        _matmul(W, P, _block(pbuf, poff, i + 1, widths[i + 1], r), counts, k)
+    W = _block(w, woff, L - 1, k, widths[L - 1])
+    _matmul(W, _block(pbuf, poff, L - 1, widths[L - 1], r), R, counts, k)
+    _axpy(R, 1.0, Y)
+
+
+@njit(cache=True, nogil=True)
+def _suffix_pass(w, woff, widths, sbuf, soff, R, Y, work_b, counts):
+    """Ascending pre-pass: all suffixes with the old weights, and a fresh residual."""
+    L = widths.size - 1
+    k = widths[L]
+    for i in range(L - 1, 0, -1):
+        S = _block(sbuf, soff, i, k, widths[i + 1])
+        W = _block(w, woff, i, widths[i + 1], widths[i])
+        _matmul(S, W, _block(sbuf, soff, i - 1, k, widths[i]), counts, k)
+    end_to_end = work_b[: k * widths[0]].reshape((k, widths[0]))
+    S = _block(sbuf, soff, 0, k, widths[1])
+    _matmul(S, _block(w, woff, 0, widths[1], widths[0]), end_to_end, counts, k)
+    return end_to_end
+
+
+@njit(cache=True, nogil=True)
+def bcgd_updates(w, woff, widths, pbuf, poff, sbuf, soff, X, Y, R,
+                 work_a, work_g, work_k, work_b, work_z, gram,
+                 order, lr_mode, lr_value, begin, end, loss_offset, inv_m,
+                 errors, rates, counts):
+    """Run the layer updates at positions ``begin .. end-1`` of one BCGD sweep.
+
+    Position 0 starts a sweep: the pre-pass rebuilds the caches with the old weights and a
+    fresh residual (no drift across sweeps). Descending visits layers ``L-1 .. 0`` keeping
+    ``S`` up to date with the new weights; ascending visits ``0 .. L-1`` keeping ``P``.
+    ``errors[j]`` gets ``(||R||^2 - loss_offset) * inv_m`` after update ``begin + j`` and
+    ``rates[j]`` its learning rate.
+    """
+    L = widths.size - 1
+    k = widths[L]
+    r = Y.shape[1]
+    if begin == 0:
+        if order == DESCENDING:
+            _prefix_pass(w, woff, widths, pbuf, poff, R, Y, counts)
+        else:
+            end_to_end = _suffix_pass(w, woff, widths, sbuf, soff, R, Y, work_b, counts)
+            _matmul(end_to_end, X, R, counts, k)
+            _axpy(R, 1.0, Y)
+    for pos in range(begin, end):
+        i = L - 1 - pos if order == DESCENDING else pos
+        W = _block(w, woff, i, widths[i + 1], widths[i])
+        S = _block(sbuf, soff, i, k, widths[i + 1])
+        P = _block(pbuf, poff, i, widths[i], r)
+        eta = _update_layer(W, S, P, R, work_a, work_g, work_k, work_b, work_z, gram,
+                            lr_mode, lr_value, counts)
+        errors[pos - begin] = (_sum_squares(R) - loss_offset) * inv_m
+        rates[pos - begin] = eta
+        if order == DESCENDING and i > 0:
+            _matmul(S, W, _block(sbuf, soff, i - 1, k, widths[i]), counts, k)
+        elif order == ASCENDING and i < L - 1:
+            _matmul(W, P, _block(pbuf, poff, i + 1, widths[i + 1], r), counts, k)
+
+
+@njit(cache=True, nogil=True)
+def residual(w, woff, widths, X, Y, out, work, counts):
+    """``out = W_{L-1} ... W_0 X - Y`` from scratch (a forward pass in ping-pong buffers)."""
+    L = widths.size - 1
+    r = X.shape[1]
+    half = work.size // 2
+    current = X
+    for i in range(L):
+        W = _block(w, woff, i, widths[i + 1], widths[i])
+        if i == L - 1:
+            nxt = out
+        else:
+            start = 0 if i % 2 == 0 else half
+            nxt = work[start : start + widths[i + 1] * r].reshape((widths[i + 1], r))
+        _matmul(W, current, nxt, counts, widths[L])
+        current = nxt
+    _axpy(out, 1.0, Y)

@@ -1,0 +1,115 @@
+"""The five initializations of the paper's Section 2.3 (MATH.md section 6)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import ortho_group
+
+from ._validation import INITS, check_choice, check_dtype, check_rng, check_widths
+
+__all__ = ["init_weights"]
+
+
+def _padded(shape, block):
+    """``shape`` zeros with ``block`` in the top-left corner ("A ~ B" of the paper)."""
+    out = np.zeros(shape)
+    out[: block.shape[0], : block.shape[1]] = block
+    return out
+
+
+def _haar_orthogonal(size, rng):
+    """A Haar-distributed random orthogonal matrix of the given size."""
+    if size == 1:
+        return np.array([[1.0]])
+    return ortho_group.rvs(size, random_state=rng)
+
+
+def _orthogonal(widths, rng):
+    return [
+        _padded((n_out, n_in), _haar_orthogonal(min(n_out, n_in), rng))
+        for n_in, n_out in zip(widths[:-1], widths[1:])
+    ]
+
+
+def _orth_identity(widths, rng):
+    dmax = max(widths[0], widths[-1])
+    weights = []
+    for n_in, n_out in zip(widths[:-1], widths[1:]):
+        size = min(n_out, n_in)
+        k = min(size, dmax)
+        block = np.eye(size)
+        block[:k, :k] = _haar_orthogonal(k, rng)
+        weights.append(_padded((n_out, n_in), block))
+    return weights
+
+
+def _identity(widths, rng):
+    return [
+        _padded((n_out, n_in), np.eye(min(n_out, n_in)))
+        for n_in, n_out in zip(widths[:-1], widths[1:])
+    ]
+
+
+def _balanced(widths, rng):
+    n0, nL, depth = widths[0], widths[-1], len(widths) - 1
+    target = rng.normal(0.0, 1.0 / np.sqrt(n0), size=(nL, n0))
+    if depth == 1:
+        return [target]
+    U, s, Vt = np.linalg.svd(target, full_matrices=False)
+    keep = min(widths)  # a bottleneck keeps the top singular triplets only
+    U, s, Vt = U[:, :keep], s[:keep], Vt[:keep]
+    root = s ** (1.0 / depth)
+    weights = [_padded((widths[1], n0), root[:, None] * Vt)]
+    for n_in, n_out in zip(widths[1:-2], widths[2:-1]):
+        weights.append(_padded((n_out, n_in), np.diag(root)))
+    weights.append(_padded((nL, widths[-2]), U * root))
+    return weights
+
+
+def _random(widths, rng):
+    return [
+        rng.normal(0.0, 1.0 / np.sqrt(n_in), size=(n_out, n_in))
+        for n_in, n_out in zip(widths[:-1], widths[1:])
+    ]
+
+
+_INITIALIZERS = {
+    "orthogonal": _orthogonal,
+    "orth-identity": _orth_identity,
+    "identity": _identity,
+    "balanced": _balanced,
+    "random": _random,
+}
+
+
+def init_weights(widths, init="orth-identity", *, seed=None, dtype="float64"):
+    """Initial weights of a deep linear network (paper, Section 2.3).
+
+    Parameters
+    ----------
+    widths : sequence of int
+        ``[n0, n1, ..., nL]``; the depth is ``L = len(widths) - 1``.
+    init : {"orth-identity", "orthogonal", "identity", "balanced", "random"}
+        - ``"orthogonal"``: ``W_j ~ Q``, ``Q`` Haar orthogonal of size ``min(n_j, n_{j-1})``,
+          zero padded (not the semi-orthogonal ``torch.nn.init.orthogonal_``).
+        - ``"orth-identity"``: ``W_j ~ blockdiag(Q, I)``, ``Q`` orthogonal of size
+          ``min(n_j, n_{j-1}, max(n0, nL))``, zero padded.
+        - ``"identity"``: ``W_j ~ I``, zero padded.
+        - ``"balanced"``: ``W0`` with N(0, 1/n0) entries, ``W0 = U diag(s) V^T``;
+          ``W_L ~ U s^(1/L)``, ``W_j ~ diag(s^(1/L))``, ``W_1 ~ diag(s^(1/L)) V^T``, so the
+          end-to-end product is ``W0`` (its best rank-``min(widths)`` part under a bottleneck).
+        - ``"random"``: entries N(0, 1/n_{j-1}).
+    seed : None, int or numpy.random.Generator
+        Source of randomness; the same int gives the same weights.
+    dtype : {"float64", "float32"}
+
+    Returns
+    -------
+    list of ndarray
+        ``L`` matrices, ``W_l`` of shape ``(n_l, n_{l-1})``.
+    """
+    widths = check_widths(widths)
+    check_choice(init, "init", INITS)
+    dtype = check_dtype(dtype)
+    rng = check_rng(seed)
+    return [np.ascontiguousarray(W, dtype=dtype) for W in _INITIALIZERS[init](widths, rng)]

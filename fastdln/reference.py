@@ -1,0 +1,93 @@
+"""The naive reference implementation of BCGD, straight from the paper's formulas.
+
+Every layer update recomputes the suffix product ``S = W_{L:i+1}`` and the prefix product
+``P = W_{i-1:1} X`` from scratch on the full data (O(L) products per update, O(L^2) per
+sweep) and every recorded error is a fresh forward pass. No caches, no compression, no width
+reduction: this module is the truth that the fast engine is tested against and the baseline
+of the benchmarks, so it stays obviously correct rather than fast.
+
+Internally the paper's convention is used: ``X`` is ``(n0, m)`` and ``Y`` is ``(nL, m)``
+(columns are samples). ``train`` takes the public rows-are-samples data like
+:func:`fastdln.train`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["LayerUpdate", "layer_update", "learning_rate", "prefix_product", "suffix_product",
+           "l2_loss", "train"]
+
+
+def suffix_product(weights, i):
+    """``S = W_L ... W_{i+1}`` for the 1-based layer ``i`` (identity of size nL if i = L)."""
+    S = np.eye(weights[-1].shape[0], dtype=weights[-1].dtype)
+    for W in reversed(weights[i:]):
+        S = S @ W
+    return S
+
+
+def prefix_product(weights, i, X):
+    """``P = W_{i-1} ... W_1 X`` for the 1-based layer ``i`` (``X`` itself if i = 1)."""
+    P = X
+    for W in weights[: i - 1]:
+        P = W @ P
+    return P
+
+
+def l2_loss(weights, X, Y):
+    """``||W_L ... W_1 X - Y||_F^2`` (paper convention)."""
+    return float(np.sum((prefix_product(weights, len(weights) + 1, X) - Y) ** 2))
+
+
+@dataclass
+class LayerUpdate:
+    """What one reference update of layer ``i`` computed (MATH.md section 2)."""
+
+    layer: int
+    R: np.ndarray  # residual before the update, S W P - Y
+    G: np.ndarray  # gradient S^T R P^T
+    Z: np.ndarray  # S G P
+    eta: float
+
+
+def learning_rate(lr, G, Z, S, P, eta_bar=1.0):
+    """The step size of one update: ``"optimal"`` (3.4), ``"bounded"`` (3.2) or a constant."""
+    if lr == "optimal":
+        zz = float(np.sum(Z * Z))
+        return float(np.sum(G * G)) / zz if zz > 0 else 0.0
+    if lr == "bounded":
+        denominator = np.linalg.norm(S, 2) ** 2 * np.linalg.norm(P, 2) ** 2
+        return float(eta_bar / denominator) if denominator > 0 else 0.0
+    return float(lr)
+
+
+def layer_update(weights, i, X, Y, lr="optimal", eta_bar=1.0):
+    """Update the 1-based layer ``i`` of ``weights`` in place by one BCGD step.
+
+    ``R = S W_i P - Y``, ``G = S^T R P^T``, ``Z = S G P``, ``W_i <- W_i - eta G``.
+    """
+    S = suffix_product(weights, i)
+    P = prefix_product(weights, i, X)
+    W = weights[i - 1]
+    R = S @ W @ P - Y
+    G = S.T @ R @ P.T
+    Z = S @ G @ P
+    eta = learning_rate(lr, G, Z, S, P, eta_bar)
+    weights[i - 1] = W - eta * G
+    return LayerUpdate(layer=i, R=R, G=G, Z=Z, eta=eta)
+
+
+def train(X, Y, weights=None, **options):
+    """:func:`fastdln.train` run by this naive implementation (``engine="reference"``).
+
+    Same signature and result as :func:`fastdln.train`; only the arithmetic differs.
+    """
+    from .training import train as _train
+
+    if options.get("engine", "reference") != "reference":
+        raise ValueError("fastdln.reference.train only runs engine='reference'")
+    options["engine"] = "reference"
+    return _train(X, Y, weights, **options)

@@ -1,0 +1,224 @@
+"""A stateful BCGD trainer: set-up once, then sweeps or single layer updates on demand."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from . import _validation as v
+from ._engines import FastEngine, ReferenceEngine
+from .init import init_weights
+from .optimum import Problem
+
+__all__ = ["Trainer"]
+
+# A run is declared diverged when its error exceeds this multiple of its scale.
+DIVERGENCE_FACTOR = 1e10
+
+
+def _check_lr(lr, eta):
+    if isinstance(lr, str):
+        v.check_choice(lr, "lr", ("optimal", "bounded"))
+        if lr == "bounded":
+            return lr, 1.0 if eta is None else v.check_positive_float(eta, "eta", upper=2.0)
+        if eta is not None:
+            raise ValueError("eta is only used with lr='bounded'; got eta with lr='optimal'")
+        return lr, None
+    if eta is not None:
+        raise ValueError("eta is only used with lr='bounded'; a constant rate is given as lr")
+    return v.check_positive_float(lr, "lr"), None
+
+
+def _check_tol(tol):
+    if tol is None:
+        return None
+    if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, (int, float, np.floating)):
+        raise TypeError(f"tol must be None or a non-negative number, got {tol!r}")
+    if not np.isfinite(tol) or tol < 0:
+        raise ValueError(f"tol must be None or a non-negative finite number, got {tol!r}")
+    return float(tol)
+
+
+def _check_switch(value, name):
+    if value not in ("auto", True, False):
+        raise ValueError(f"{name} must be 'auto', True or False, got {value!r}")
+    return value
+
+
+def _initial_weights(weights, widths, init, seed, dtype, n0, nL):
+    if weights is not None:
+        weights, actual = v.check_weights(weights, dtype, n0, nL)
+        if widths is not None and v.check_widths(widths, n0, nL) != actual:
+            raise ValueError(f"widths {list(widths)} do not match the weights' widths {actual}")
+        return weights
+    if widths is None:
+        raise ValueError("give either weights or widths (e.g. widths=[n0, 128, ..., nL])")
+    widths = v.check_widths(widths, n0, nL)
+    return init_weights(widths, init, seed=seed, dtype=np.dtype(dtype).name)
+
+
+class Trainer:
+    """Train a deep linear network by BCGD one sweep (or one layer update) at a time.
+
+    Set-up (validation, copies, the SVD behind the exact L2 compression and the optimum,
+    width reduction, kernel buffers) happens once here; :meth:`sweep` and :meth:`step` only
+    run kernels. :func:`fastdln.train` is a loop over this class.
+
+    Parameters
+    ----------
+    X : array_like, shape (m, n0)
+    Y : array_like, shape (m, nL) or (m,)
+    weights : list of array_like, optional
+        Initial ``W_l`` of shape ``(n_l, n_{l-1})``; copied, never modified.
+    widths : sequence of int, optional
+        ``[n0, ..., nL]``; used with ``init`` and ``seed`` when ``weights`` is None.
+    init, seed
+        See :func:`fastdln.init_weights`.
+    method : {"bcgd"}
+    order : {"descending", "ascending"}
+        Layer order within a sweep.
+    lr : {"optimal", "bounded"} or float
+        ``"optimal"``: (3.4) ``||G||^2 / ||Z||^2``; ``"bounded"``: (3.2)
+        ``eta / (||S||_2^2 ||P||_2^2)``; a positive float: that constant rate.
+    eta : float in (0, 2), optional
+        The ``eta_bar`` of the bounded rate (default 1).
+    loss : {"l2"}
+    tol : float, optional
+        The status becomes ``"converged"`` when the error falls to ``tol`` or below.
+    engine : {"fast", "reference"}
+        Numba kernels, or the naive :mod:`fastdln.reference`.
+    dtype : {"float64", "float32"}, optional
+        Arithmetic precision (default float64).
+    compress : {"auto", True, False}
+        Exact L2 data compression to ``rank(X)`` columns (MATH.md section 4); ``"auto"`` applies
+        it when ``rank(X) < m``. Fast engine only.
+    reduce_width : {"auto", True, False}
+        Exact width reduction of Theorem 3.1 when the weights have its padded form
+        (``"auto"`` and True apply it when it is exact). Fast engine only.
+    """
+
+    def __init__(self, X, Y, weights=None, *, widths=None, init="orth-identity", seed=None,
+                 method="bcgd", order="descending", lr="optimal", eta=None, loss="l2",
+                 tol=None, engine="fast", dtype=None, compress="auto", reduce_width="auto"):
+        dtype = v.check_dtype("float64" if dtype is None else dtype)
+        v.check_choice(method, "method", v.METHODS)
+        self.order = v.check_choice(order, "order", v.ORDERS)
+        self.lr, self.eta = _check_lr(lr, eta)
+        v.check_choice(loss, "loss", v.LOSSES)
+        self.tol = _check_tol(tol)
+        self.engine_name = v.check_choice(engine, "engine", v.ENGINES)
+        _check_switch(compress, "compress")
+        _check_switch(reduce_width, "reduce_width")
+        v.check_choice(init, "init", v.INITS)
+        X, Y = v.check_data(X, Y)
+        weights = _initial_weights(weights, widths, init, seed, dtype, X.shape[1], Y.shape[1])
+        self.widths = [X.shape[1]] + [W.shape[0] for W in weights]
+        self.dtype = np.dtype(dtype)
+        self._problem = Problem(X, Y, min(self.widths))
+        self._engine = self._make_engine(X, Y, weights, compress, reduce_width)
+        self.depth = len(weights)
+        self.position = 0
+        self.sweeps_done = 0
+        self.status = "ready"
+        self.diverged_at = None
+        self._errors = [self._engine.initial_error()]
+        self._rates = []
+        self._scale = max(abs(self._errors[0]), float(np.sum(Y * Y)) / X.shape[0], 1e-300)
+
+    def _make_engine(self, X, Y, weights, compress, reduce_width):
+        options = dict(order=self.order, lr=self.lr, eta=self.eta, dtype=self.dtype)
+        if self.engine_name == "reference":
+            return ReferenceEngine(X, Y, weights, loss_star=self.optimum.loss, **options)
+        rank = self._problem.s.size
+        use_compression = compress is True or (compress == "auto" and rank < X.shape[0])
+        return FastEngine(
+            X, Y, weights, compression=self._problem.compression() if use_compression else None,
+            loss_star=self.optimum.loss, reduce_width=bool(reduce_width), **options)
+
+    # -- read-only views -------------------------------------------------------------------
+    @property
+    def optimum(self):
+        """The :class:`fastdln.Optimum` the errors are measured against."""
+        return self._problem.optimum
+
+    @property
+    def weights(self):
+        """Full-width copies of the current weights, ``W_l`` of shape ``(n_l, n_{l-1})``."""
+        return self._engine.weights()
+
+    @property
+    def errors(self):
+        """1-D float64: the initial error, then one per layer update."""
+        return np.array(self._errors)
+
+    @property
+    def learning_rates(self):
+        """1-D float64: the learning rate of every layer update."""
+        return np.array(self._rates)
+
+    @property
+    def iteration(self):
+        """Number of layer updates done."""
+        return len(self._rates)
+
+    @property
+    def compressed(self):
+        """Whether the exact L2 data compression is applied."""
+        return self._engine.compressed
+
+    @property
+    def width_reduced(self):
+        """Whether the exact width reduction of Theorem 3.1 is applied."""
+        return self._engine.width_reduced
+
+    # -- training --------------------------------------------------------------------------
+    def step(self):
+        """Run one layer update; return its error (or None after divergence)."""
+        errors = self._advance(self.position + 1)
+        return errors[-1] if errors.size else None
+
+    def sweep(self, k=1):
+        """Run ``k`` sweeps (finishing the current one first); return their errors per update.
+
+        Stops early (returning the errors so far) if the run diverges or reaches ``tol``.
+        """
+        k = v.check_count(k, "k", minimum=1)
+        chunks = []
+        for _ in range(k):
+            chunks.append(self._advance(self.depth))
+            if self.status in ("diverged", "converged"):
+                break
+        return np.concatenate(chunks)
+
+    def _advance(self, end):
+        if self.status == "diverged":
+            raise RuntimeError(
+                f"training diverged at iteration {self.diverged_at}; the weights are those "
+                "of the last finite state; start a new Trainer to continue")
+        begin = self.position
+        snapshot = self._engine.snapshot()
+        with np.errstate(all="ignore"):
+            errors, rates = self._engine.run(begin, end)
+        bad = np.flatnonzero(~np.isfinite(errors) | (errors > DIVERGENCE_FACTOR * self._scale))
+        if bad.size:
+            return self._diverge(snapshot, bad[0], errors[bad[0]])
+        self._errors.extend(errors.tolist())
+        self._rates.extend(rates.tolist())
+        self.position = end % self.depth
+        if self.position == 0:
+            self.sweeps_done += 1
+        self.status = "running"
+        if self.tol is not None and errors[-1] <= self.tol:
+            self.status = "converged"
+        return errors
+
+    def _diverge(self, snapshot, offset, value):
+        self._engine.restore(snapshot)
+        self.diverged_at = self.iteration + offset + 1
+        self.status = "diverged"
+        warnings.warn(
+            f"BCGD diverged at iteration {self.diverged_at} (error {value:.3g}); the weights "
+            f"are the last finite ones, after iteration {self.iteration}",
+            RuntimeWarning, stacklevel=3)
+        return np.empty(0)

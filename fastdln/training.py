@@ -1,0 +1,149 @@
+"""``fastdln.train``: the sweep loop over a :class:`fastdln.Trainer` and its result."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _validation as v
+from .optimum import Optimum
+from .trainer import Trainer
+
+__all__ = ["TrainResult", "train"]
+
+
+@dataclass
+class TrainResult:
+    """What :func:`fastdln.train` returns.
+
+    Attributes
+    ----------
+    weights : list of ndarray
+        The trained weights (new arrays; the caller's are never modified). After a
+        divergence, the last finite weights.
+    errors : ndarray
+        ``errors[0]`` is the initial error, then one per recorded iteration (or sweep);
+        error = ``(loss(W) - loss(W*)) / m`` (MATH.md section 7).
+    learning_rates : ndarray
+        One learning rate per iteration.
+    iterations, sweeps : int
+        Layer updates and complete sweeps done.
+    status : str
+        ``"max_sweeps"``, ``"converged"`` (error <= tol), ``"diverged"`` or ``"stopped"``
+        (by the callback).
+    optimum : Optimum
+        The global optimum the errors are measured against.
+    elapsed : float
+        Seconds spent in the sweep loop (set-up included).
+    compressed, width_reduced : bool
+        Whether the exact L2 compression / Theorem 3.1 width reduction were applied.
+    diverged_at : int or None
+        The iteration whose error was non-finite or exploding.
+    """
+
+    weights: list
+    errors: np.ndarray
+    learning_rates: np.ndarray
+    iterations: int
+    sweeps: int
+    status: str
+    optimum: Optimum
+    elapsed: float
+    engine: str = "fast"
+    compressed: bool = False
+    width_reduced: bool = False
+    diverged_at: int | None = None
+    settings: dict = field(default_factory=dict)
+
+
+def _check_callback(callback):
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
+    return callback
+
+
+def train(X, Y, weights=None, *, widths=None, init="orth-identity", seed=None, method="bcgd",
+          order="descending", lr="optimal", eta=None, loss="l2", sweeps=1, tol=None,
+          record="iteration", engine="fast", dtype=None, callback=None, compress="auto",
+          reduce_width="auto"):
+    """Train a deep linear network ``W_L ... W_1`` by block coordinate gradient descent.
+
+    Parameters
+    ----------
+    X : array_like, shape (m, n0)
+        Inputs, one sample per row.
+    Y : array_like, shape (m, nL) or (m,)
+        Targets, one sample per row.
+    weights : list of array_like, optional
+        Initial ``W_l`` of shape ``(n_l, n_{l-1})`` (copied, never modified). Either
+        ``weights`` or ``widths`` is given.
+    widths : sequence of int, optional
+        ``[n0, n1, ..., nL]``; the network is initialized with ``init`` and ``seed``.
+    init : str
+        See :func:`fastdln.init_weights`.
+    seed : None, int or numpy.random.Generator
+    method : {"bcgd"}
+    order : {"descending", "ascending"}
+        Layer order within a sweep (``L .. 1`` or ``1 .. L``).
+    lr : {"optimal", "bounded"} or float
+        ``"optimal"`` is (3.4), ``"bounded"`` is (3.2) with ``eta``, a float is a constant rate.
+    eta : float in (0, 2), optional
+        ``eta_bar`` of the bounded rate (default 1).
+    loss : {"l2"}
+    sweeps : int
+        Maximum number of sweeps.
+    tol : float, optional
+        Stop (status ``"converged"``) once the error is ``<= tol``.
+    record : {"iteration", "sweep"}
+        Record the error after every layer update or after every sweep.
+    engine : {"fast", "reference"}
+        The Numba engine or the naive :mod:`fastdln.reference`.
+    dtype : {"float64", "float32"}, optional
+    callback : callable, optional
+        ``callback(trainer)`` after every sweep with the :class:`fastdln.Trainer`; returning
+        True (or raising ``StopIteration``) stops the run with status ``"stopped"``.
+    compress, reduce_width : {"auto", True, False}
+        Exact speed-ups of the fast engine (MATH.md sections 4 and 5), see
+        :class:`fastdln.Trainer`.
+
+    Returns
+    -------
+    TrainResult
+    """
+    start = time.perf_counter()
+    sweeps = v.check_count(sweeps, "sweeps", minimum=0)
+    v.check_choice(record, "record", v.RECORDS)
+    _check_callback(callback)
+    trainer = Trainer(X, Y, weights, widths=widths, init=init, seed=seed, method=method,
+                      order=order, lr=lr, eta=eta, loss=loss, tol=tol, engine=engine,
+                      dtype=dtype, compress=compress, reduce_width=reduce_width)
+    status = _loop(trainer, sweeps, callback)
+    errors = trainer.errors
+    if record == "sweep":
+        errors = errors[:: trainer.depth]
+    return TrainResult(
+        weights=trainer.weights, errors=errors, learning_rates=trainer.learning_rates,
+        iterations=trainer.iteration, sweeps=trainer.sweeps_done, status=status,
+        optimum=trainer.optimum, elapsed=time.perf_counter() - start, engine=engine,
+        compressed=trainer.compressed, width_reduced=trainer.width_reduced,
+        diverged_at=trainer.diverged_at,
+        settings=dict(order=order, lr=trainer.lr, eta=trainer.eta, loss=loss,
+                      method=method, dtype=trainer.dtype.name, widths=trainer.widths))
+
+
+def _loop(trainer, sweeps, callback):
+    if trainer.tol is not None and trainer.errors[0] <= trainer.tol:
+        return "converged"
+    for _ in range(sweeps):
+        trainer.sweep()
+        if trainer.status in ("diverged", "converged"):
+            return trainer.status
+        if callback is not None:
+            try:
+                if callback(trainer) is True:
+                    return "stopped"
+            except StopIteration:
+                return "stopped"
+    return "max_sweeps"
