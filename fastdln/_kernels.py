@@ -70,16 +70,6 @@ def _sum_squares(a):
 
 
 @njit(cache=True, nogil=True)
-def _sum_products(a, b):
-    acc = 0.0
-    fa = a.ravel()
-    fb = b.ravel()
-    for j in range(fa.size):
-        acc += float(fa[j]) * float(fb[j])
-    return acc
-
-
-@njit(cache=True, nogil=True)
 def _axpy(y, alpha, x):
     """``y -= alpha * x`` in place for matrices of one shape."""
     fy = y.ravel()
@@ -122,7 +112,7 @@ def _update_layer(W, S, P, R, work_a, work_g, work_k, work_b, work_z, gram,
     _matmul(K, A, B, counts, k)  # B = S G
     _matmul(B, P, Z, counts, k)  # Z = S G P
     if lr_mode == LR_OPTIMAL:  # (3.4): ||G||^2 / ||Z||^2
-        gg = _sum_products(A, B)  # ||G||_F^2 = tr(A^T S S^T A)
+        gg = _sum_squares(G)
         zz = _sum_squares(Z)
         eta = gg / zz if zz > 0.0 else 0.0
     elif lr_mode == LR_BOUNDED:  # (3.2): eta_bar / (||S||_2^2 ||P||_2^2)
