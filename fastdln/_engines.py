@@ -2,8 +2,10 @@
 
 Both take validated data in the public convention (rows are samples, float64) and offer the
 same small interface: ``run(begin, end)`` performs the layer updates at positions
-``begin .. end-1`` of a sweep and returns their errors and learning rates,
-``initial_error()``, ``weights()`` (full-width copies) and ``snapshot()``/``restore()``.
+``begin .. end-1`` of a sweep and returns their errors and learning rates (stopping before
+an update whose error would be non-finite or above ``error_limit``: that update is not
+applied and its error is returned separately), ``initial_error()`` and ``weights()``
+(full-width copies).
 """
 
 from __future__ import annotations
@@ -102,15 +104,16 @@ class FastEngine:
         self.gram = np.empty(gram_side * gram_side, dtype)
         self.counts = np.zeros(3, np.int64)
 
-    def run(self, begin, end):
+    def run(self, begin, end, error_limit):
         errors = np.empty(end - begin)
         rates = np.empty(end - begin)
-        _kernels.bcgd_updates(
+        done = _kernels.bcgd_updates(
             self.w, self.woff, self.widths, self.pbuf, self.poff, self.sbuf, self.soff,
             self.X, self.Y, self.R, self.work_a, self.work_g, self.work_k, self.work_b,
             self.work_z, self.gram, ORDERS[self.order], self.lr_mode, self.lr_value,
-            begin, end, self.loss_offset, self.inv_m, errors, rates, self.counts)
-        return errors, rates
+            begin, end, self.loss_offset, self.inv_m, error_limit, errors, rates, self.counts)
+        bad = errors[done] if done < end - begin else None
+        return errors[:done], rates[:done], bad
 
     def initial_error(self):
         R = np.empty_like(self.R)
@@ -128,11 +131,6 @@ class FastEngine:
         blocks = self.working_weights()
         return embed_blocks(blocks, self._full_weights) if self.width_reduced else blocks
 
-    def snapshot(self):
-        return self.w.copy()
-
-    def restore(self, snapshot):
-        self.w[:] = snapshot
 
 
 class ReferenceEngine:
@@ -155,24 +153,23 @@ class ReferenceEngine:
         loss = reference.l2_loss(weights64, self.X.astype(np.float64), self.Y.astype(np.float64))
         return (loss - self.loss_star) * self.inv_m
 
-    def run(self, begin, end):
-        errors, rates = [], []
+    def run(self, begin, end, error_limit):
+        errors, rates, bad = [], [], None
         for position in range(begin, end):
             i = layer_at(position, self.depth, self.order) + 1
+            before = self._weights[i - 1]
             update = reference.layer_update(self._weights, i, self.X, self.Y, self.lr,
                                             self.eta)
-            errors.append(self._error())
+            error = self._error()
+            if not error <= error_limit:
+                self._weights[i - 1], bad = before, error
+                break
+            errors.append(error)
             rates.append(update.eta)
-        return np.array(errors), np.array(rates)
+        return np.array(errors), np.array(rates), bad
 
     def initial_error(self):
         return self._error()
 
     def weights(self):
         return [W.copy() for W in self._weights]
-
-    def snapshot(self):
-        return self.weights()
-
-    def restore(self, snapshot):
-        self._weights = [W.copy() for W in snapshot]

@@ -27,8 +27,9 @@ LR_BOUNDED = 1
 LR_CONSTANT = 2
 
 # Below this many multiply-adds a product runs as a jitted loop, above it through BLAS.
-# Chosen by measurement (benchmarks/tune_small_product.py): the crossing point of the two.
-SMALL_PRODUCT = 12_000
+# Chosen by measurement (benchmarks/tune_small_product.py): numba calls BLAS for about 40 ns,
+# and OpenBLAS's small-matrix kernels beat the jitted loop from about 100 multiply-adds on.
+SMALL_PRODUCT = 96
 
 
 @njit(cache=True, nogil=True)
@@ -59,12 +60,25 @@ def _block(buf, off, i, rows, cols):
     return buf[off[i] : off[i] + rows * cols].reshape((rows, cols))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
 def _sum_squares(a):
+    """``sum(a**2)`` in float64 (reassociated so that it vectorizes; no nnan/ninf flags)."""
     acc = 0.0
     flat = a.ravel()
     for j in range(flat.size):
         v = float(flat[j])
+        acc += v * v
+    return acc
+
+
+@njit(cache=True, nogil=True)
+def _step_norm_squared(R, eta, Z):
+    """``||R - eta Z||_F^2`` without forming it (the error after a step)."""
+    acc = 0.0
+    fr = R.ravel()
+    fz = Z.ravel()
+    for j in range(fr.size):
+        v = float(fr[j]) - eta * float(fz[j])
         acc += v * v
     return acc
 
@@ -93,11 +107,13 @@ def _spectral_norm_squared(P, gram, counts, big_dim):
 
 @njit(cache=True, nogil=True)
 def _update_layer(W, S, P, R, work_a, work_g, work_k, work_b, work_z, gram,
-                  lr_mode, lr_value, counts):
-    """One BCGD update of ``W`` with ``S``, ``P`` frozen (MATH.md section 2); returns eta.
+                  lr_mode, lr_value, loss_offset, inv_m, error_limit, counts):
+    """One BCGD update of ``W`` with ``S``, ``P`` frozen (MATH.md section 2).
 
     ``G = S^T (R P^T)`` and ``Z = (S S^T)(R P^T) P`` so that no ``n x m`` intermediate
-    appears; ``R`` is updated in place to ``R - eta Z`` (exact for L2).
+    appears; ``R`` is updated in place to ``R - eta Z`` (exact for L2). Returns
+    ``(eta, error)``; if the new error would be non-finite or above ``error_limit`` nothing is
+    changed and the (bad) error is returned with ``eta = nan``.
     """
     k = R.shape[0]
     n_out, n_in = W.shape
@@ -122,10 +138,13 @@ def _update_layer(W, S, P, R, work_a, work_g, work_k, work_b, work_z, gram,
         eta = lr_value / denominator if denominator > 0.0 else 0.0
     else:
         eta = lr_value
+    error = (_step_norm_squared(R, eta, Z) - loss_offset) * inv_m
+    if not (error <= error_limit):  # also catches NaN
+        return np.nan, error
     if eta != 0.0:
         _axpy(W, eta, G)
         _axpy(R, eta, Z)
-    return eta
+    return eta, error
 
 
 @njit(cache=True, nogil=True)
@@ -161,7 +180,7 @@ def _suffix_pass(w, woff, widths, sbuf, soff, R, Y, work_b, counts):
 @njit(cache=True, nogil=True)
 def bcgd_updates(w, woff, widths, pbuf, poff, sbuf, soff, X, Y, R,
                  work_a, work_g, work_k, work_b, work_z, gram,
-                 order, lr_mode, lr_value, begin, end, loss_offset, inv_m,
+                 order, lr_mode, lr_value, begin, end, loss_offset, inv_m, error_limit,
                  errors, rates, counts):
     """Run the layer updates at positions ``begin .. end-1`` of one BCGD sweep.
 
@@ -169,7 +188,9 @@ def bcgd_updates(w, woff, widths, pbuf, poff, sbuf, soff, X, Y, R,
     fresh residual (no drift across sweeps). Descending visits layers ``L-1 .. 0`` keeping
     ``S`` up to date with the new weights; ascending visits ``0 .. L-1`` keeping ``P``.
     ``errors[j]`` gets ``(||R||^2 - loss_offset) * inv_m`` after update ``begin + j`` and
-    ``rates[j]`` its learning rate.
+    ``rates[j]`` its learning rate. Returns the number of updates done: fewer than
+    ``end - begin`` when an update would diverge (error non-finite or above ``error_limit``);
+    that update is not applied and its error is stored at ``errors[done]``.
     """
     L = widths.size - 1
     k = widths[L]
@@ -186,14 +207,17 @@ def bcgd_updates(w, woff, widths, pbuf, poff, sbuf, soff, X, Y, R,
         W = _block(w, woff, i, widths[i + 1], widths[i])
         S = _block(sbuf, soff, i, k, widths[i + 1])
         P = _block(pbuf, poff, i, widths[i], r)
-        eta = _update_layer(W, S, P, R, work_a, work_g, work_k, work_b, work_z, gram,
-                            lr_mode, lr_value, counts)
-        errors[pos - begin] = (_sum_squares(R) - loss_offset) * inv_m
+        eta, error = _update_layer(W, S, P, R, work_a, work_g, work_k, work_b, work_z, gram,
+                                   lr_mode, lr_value, loss_offset, inv_m, error_limit, counts)
+        errors[pos - begin] = error
+        if np.isnan(eta):
+            return pos - begin
         rates[pos - begin] = eta
         if order == DESCENDING and i > 0:
             _matmul(S, W, _block(sbuf, soff, i - 1, k, widths[i]), counts, k)
         elif order == ASCENDING and i < L - 1:
             _matmul(W, P, _block(pbuf, poff, i + 1, widths[i + 1], r), counts, k)
+    return end - begin
 
 
 @njit(cache=True, nogil=True)

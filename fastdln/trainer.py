@@ -124,7 +124,8 @@ class Trainer:
         self.diverged_at = None
         self._errors = [self._engine.initial_error()]
         self._rates = []
-        self._scale = max(abs(self._errors[0]), float(np.sum(Y * Y)) / X.shape[0], 1e-300)
+        scale = max(abs(self._errors[0]), float(np.sum(Y * Y)) / X.shape[0], 1e-300)
+        self._error_limit = DIVERGENCE_FACTOR * scale
 
     def _make_engine(self, X, Y, weights, compress, reduce_width):
         options = dict(order=self.order, lr=self.lr, eta=self.eta, dtype=self.dtype)
@@ -174,9 +175,9 @@ class Trainer:
 
     # -- training --------------------------------------------------------------------------
     def step(self):
-        """Run one layer update; return its error (or None after divergence)."""
+        """Run one layer update; return its error (None if the update would diverge)."""
         errors = self._advance(self.position + 1)
-        return errors[-1] if errors.size else None
+        return float(errors[-1]) if errors.size else None
 
     def sweep(self, k=1):
         """Run ``k`` sweeps (finishing the current one first); return their errors per update.
@@ -196,29 +197,25 @@ class Trainer:
             raise RuntimeError(
                 f"training diverged at iteration {self.diverged_at}; the weights are those "
                 "of the last finite state; start a new Trainer to continue")
-        begin = self.position
-        snapshot = self._engine.snapshot()
         with np.errstate(all="ignore"):
-            errors, rates = self._engine.run(begin, end)
-        bad = np.flatnonzero(~np.isfinite(errors) | (errors > DIVERGENCE_FACTOR * self._scale))
-        if bad.size:
-            return self._diverge(snapshot, bad[0], errors[bad[0]])
+            errors, rates, bad = self._engine.run(self.position, end, self._error_limit)
         self._errors.extend(errors.tolist())
         self._rates.extend(rates.tolist())
+        if bad is not None:
+            self._diverge(bad)
+            return errors
         self.position = end % self.depth
         if self.position == 0:
             self.sweeps_done += 1
         self.status = "running"
-        if self.tol is not None and errors[-1] <= self.tol:
+        if self.tol is not None and errors.size and errors[-1] <= self.tol:
             self.status = "converged"
         return errors
 
-    def _diverge(self, snapshot, offset, value):
-        self._engine.restore(snapshot)
-        self.diverged_at = self.iteration + offset + 1
+    def _diverge(self, value):
+        self.diverged_at = self.iteration + 1
         self.status = "diverged"
         warnings.warn(
-            f"BCGD diverged at iteration {self.diverged_at} (error {value:.3g}); the weights "
-            f"are the last finite ones, after iteration {self.iteration}",
-            RuntimeWarning, stacklevel=3)
-        return np.empty(0)
+            f"BCGD diverged at iteration {self.diverged_at} (its error would be {value:.3g}); "
+            f"it was not applied: the weights are those after iteration {self.iteration}",
+            RuntimeWarning, stacklevel=4)

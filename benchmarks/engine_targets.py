@@ -1,0 +1,121 @@
+"""Measure the engine issue's performance targets in one run (``python benchmarks/engine_targets.py``).
+
+Every comparison is a ratio of two timings taken in the same run, interleaved and reduced to
+the best of several repeats, because the machine is shared and noisy. Prints one line per
+target with the measured numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import fastdln
+
+
+def paper_data(m, n0, nL, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(0, 1 / np.sqrt(n0), (m, n0)), rng.uniform(-1, 2, (m, nL))
+
+
+def best_of(functions, repeats):
+    """Best time of each function, calls interleaved so that noise hits all alike."""
+    best = [np.inf] * len(functions)
+    for _ in range(repeats):
+        for j, f in enumerate(functions):
+            start = time.perf_counter()
+            f()
+            best[j] = min(best[j], time.perf_counter() - start)
+    return best
+
+
+def sweep_function(X, Y, widths, engine="fast", **options):
+    trainer = fastdln.Trainer(X, Y, widths=widths, seed=0, engine=engine, **options)
+    trainer.sweep()  # compile and warm up
+    return trainer.sweep
+
+
+def gemm_function(n, count):
+    a, b, out = np.random.rand(n, n), np.random.rand(n, n), np.empty((n, n))
+
+    def run():
+        for _ in range(count):
+            np.dot(a, b, out=out)
+    return run
+
+
+def speedup_over_reference(depth, repeats):
+    X, Y = paper_data(600, 128, 10)
+    widths = [128] * depth + [10]
+    fast = sweep_function(X, Y, widths)
+    trainer = fastdln.Trainer(X, Y, widths=widths, seed=0, engine="reference")
+    fast_time, = best_of([fast], repeats)
+    start = time.perf_counter()
+    trainer.sweep()
+    reference_time = time.perf_counter() - start
+    return fast_time, reference_time
+
+
+def blas_limit(n, m, depth, repeats):
+    X, Y = paper_data(m, n, 10)
+    fast = sweep_function(X, Y, [n] * depth + [10])
+    fast_time, gemm_time = best_of([fast, gemm_function(n, depth)], repeats)
+    return fast_time, gemm_time
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--json", help="write the numbers to this file")
+    args = parser.parse_args(argv)
+    out = {}
+    for depth, target in [(100, 50), (400, 200)]:
+        fast_time, ref_time = speedup_over_reference(depth, args.repeats)
+        out[f"speedup_L{depth}"] = ref_time / fast_time
+        print(f"1. n0=width=128, m=600, L={depth}: fast {fast_time * 1e3:.2f} ms, reference "
+              f"{ref_time:.2f} s per sweep: {ref_time / fast_time:.0f}x (target >= {target}x)")
+    for n, m, depth, target in [(128, 600, 100, 1.5), (512, 2000, 20, 1.2)]:
+        fast_time, gemm_time = blas_limit(n, m, depth, args.repeats)
+        out[f"blas_ratio_{n}"] = fast_time / gemm_time
+        print(f"2. n0=width={n}, m={m}, L={depth}: sweep {fast_time * 1e3:.2f} ms, {depth} "
+              f"gemms {gemm_time * 1e3:.2f} ms: {fast_time / gemm_time:.2f}x (target <= {target})")
+    X, Y = paper_data(64, 16, 4)
+    tiny, = best_of([sweep_function(X, Y, [16] * 1000 + [4])], 5 * args.repeats)
+    out["tiny_ms"] = tiny * 1e3
+    print(f"3. n0=width=16, nL=4, m=64, L=1000: {tiny * 1e3:.3f} ms per sweep (target <= 2 ms)")
+    X, Y = paper_data(600, 128, 10)
+    depths = [50, 100, 200, 400, 800]
+    times = best_of([sweep_function(X, Y, [128] * d + [10]) for d in depths], args.repeats)
+    slope = np.polyfit(np.log(depths), np.log(times), 1)[0]
+    out["depth_slope"] = slope
+    print("4. sweep time vs L (" + ", ".join(f"L={d}: {t * 1e3:.1f} ms" for d, t in
+                                           zip(depths, times)) + f"): log-log slope {slope:.2f}")
+    X2, Y2 = paper_data(60000, 128, 10)
+    small_m, large_m = best_of([sweep_function(X, Y, [128] * 10 + [10]),
+                                sweep_function(X2, Y2, [128] * 10 + [10])], args.repeats)
+    out["m_change"] = large_m / small_m - 1
+    print(f"   m=600 vs m=60000 (L=10): {small_m * 1e3:.2f} vs {large_m * 1e3:.2f} ms "
+          f"({100 * (large_m / small_m - 1):+.1f}%, target < 10%)")
+    narrow, wide = best_of([sweep_function(X, Y, [128] * 10 + [10]),
+                            sweep_function(X, Y, [128] + [1024] * 9 + [10])], args.repeats)
+    out["width_change"] = wide / narrow - 1
+    print(f"   width 128 vs 1024 (orth-identity, L=10): {narrow * 1e3:.2f} vs {wide * 1e3:.2f} ms "
+          f"({100 * (wide / narrow - 1):+.1f}%, target < 10%)")
+    code = ("import time; t=time.perf_counter(); import numpy as np, fastdln; "
+            "X=np.random.rand(50,8); Y=np.random.rand(50,2); fastdln.train(X,Y,widths=[8,8,8,2]);"
+            " print(time.perf_counter()-t)")
+    warm = min(float(subprocess.check_output([sys.executable, "-c", code])) for _ in range(3))
+    out["startup_warm_s"] = warm
+    print(f"5. new process, warm numba cache: import + first train {warm:.2f} s (target < 1.5 s)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
