@@ -26,10 +26,10 @@ LR_OPTIMAL = 0
 LR_BOUNDED = 1
 LR_CONSTANT = 2
 
-# Below this many multiply-adds a product runs as a jitted loop, above it through BLAS.
+# Products of fewer multiply-adds than this run as jitted loops, the others through BLAS.
 # Chosen by measurement (benchmarks/tune_small_product.py): numba calls BLAS for about 40 ns,
-# and OpenBLAS's small-matrix kernels beat the jitted loop from about 100 multiply-adds on.
-SMALL_PRODUCT = 96
+# and OpenBLAS's small-matrix kernels beat the jitted loop from about 64 multiply-adds on.
+SMALL_PRODUCT = 64
 
 
 @njit(cache=True, nogil=True)
@@ -42,7 +42,7 @@ def _matmul(a, b, out, counts, big_dim):
     counts[1] += work
     if m > big_dim and k > big_dim and n > big_dim:
         counts[2] += 1
-    if work <= SMALL_PRODUCT:
+    if work < SMALL_PRODUCT:
         for i in range(m):
             for j in range(n):
                 out[i, j] = 0.0

@@ -1,0 +1,63 @@
+"""Find the size below which a jitted loop beats numba's BLAS call for ``out = a @ b``.
+
+``python benchmarks/tune_small_product.py`` times both for the product shapes the engine
+uses (``k x n x n``, ``n x k x n``, ``n x n x n`` with small ``k``) and prints the
+multiply-add count where BLAS starts to win. ``fastdln._kernels.SMALL_PRODUCT`` is set from
+this measurement.
+"""
+
+import time
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _loop_product(a, b, out, repeats):
+    m, k = a.shape
+    n = b.shape[1]
+    for _ in range(repeats):
+        for i in range(m):
+            for j in range(n):
+                out[i, j] = 0.0
+            for p in range(k):
+                aip = a[i, p]
+                for j in range(n):
+                    out[i, j] += aip * b[p, j]
+
+
+@njit(cache=True)
+def _blas_product(a, b, out, repeats):
+    for _ in range(repeats):
+        np.dot(a, b, out)
+
+
+def _best(f, a, b, out, repeats, rounds=5):
+    f(a, b, out, 1)
+    best = np.inf
+    for _ in range(rounds):
+        start = time.perf_counter()
+        f(a, b, out, repeats)
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return best
+
+
+def main():
+    shapes = [(1, 1, 1), (2, 2, 2), (2, 4, 4), (4, 4, 4), (3, 10, 3), (4, 4, 8), (4, 4, 16),
+              (8, 8, 8), (4, 16, 16), (16, 4, 16), (10, 10, 10), (16, 16, 16), (32, 32, 32)]
+    print(f"{'shape':>14} {'mult-adds':>9} {'loop us':>9} {'BLAS us':>9}  winner")
+    crossing = None
+    for m, k, n in sorted(shapes, key=lambda s: s[0] * s[1] * s[2]):
+        a, b, out = np.random.rand(m, k), np.random.rand(k, n), np.empty((m, n))
+        repeats = max(10, min(200_000, int(2e7 / (m * k * n))))
+        loop = _best(_loop_product, a, b, out, repeats)
+        blas = _best(_blas_product, a, b, out, repeats)
+        winner = "loop" if loop < blas else "BLAS"
+        if winner == "BLAS" and crossing is None:
+            crossing = m * k * n
+        print(f"{str((m, k, n)):>14} {m * k * n:9d} {loop * 1e6:9.3f} {blas * 1e6:9.3f}  {winner}")
+    print(f"BLAS first wins at about {crossing} multiply-adds")
+
+
+if __name__ == "__main__":
+    main()
