@@ -23,6 +23,11 @@ def layer_at(position, depth, order):
     return depth - 1 - position if order == "descending" else position
 
 
+def gradient_rounding(dtype, k, r):
+    """Relative rounding level of ``G = S^T (R P^T)``: ``eps (nL + r)``, a worst-case bound."""
+    return float(np.finfo(dtype).eps) * (k + r)
+
+
 def padded_blocks(weights):
     """The ``max(n0, nL)`` blocks of Theorem 3.1 if the weights have its padded form, else None.
 
@@ -57,17 +62,16 @@ def embed_blocks(blocks, full_weights):
 class FastEngine:
     """BCGD with running prefix/suffix products in Numba kernels (MATH.md sections 3-5)."""
 
-    def __init__(self, X, Y, weights, *, order, lr, eta, dtype, compression, loss_star,
+    def __init__(self, Xw, Yw, weights, *, m, loss_offset, compressed, order, lr, eta, dtype,
                  reduce_width):
-        m = X.shape[0]
+        """``Xw`` ``(n0, r)`` and ``Yw`` ``(nL, r)`` are the (compressed) data, columns are samples."""
         self.order = order
         self.dtype = dtype
         self.inv_m = 1.0 / m
-        self.compressed = compression is not None
-        if self.compressed:
-            Xw, Yw, self.loss_offset = compression
-        else:
-            Xw, Yw, self.loss_offset = X.T, Y.T, loss_star
+        self.m = m
+        self.loss_offset = loss_offset
+        self.compressed = compressed
+        self.lr, self.eta = lr, eta
         self._full_weights = weights
         blocks = padded_blocks(weights) if reduce_width else None
         self.width_reduced = blocks is not None
@@ -79,6 +83,30 @@ class FastEngine:
         self.lr_value = float(eta if lr == "bounded" else (0.0 if lr == "optimal" else lr))
         self._allocate(work_weights, np.ascontiguousarray(Xw, dtype),
                        np.ascontiguousarray(Yw, dtype))
+
+    _CACHES = ("w", "pbuf", "sbuf", "R")
+
+    def state(self):
+        """Everything needed to continue bit for bit, also in the middle of a sweep."""
+        state = {name: getattr(self, name).copy() for name in self._CACHES}
+        state.update(X=self.X.copy(), Y=self.Y.copy(), m=self.m, loss_offset=self.loss_offset,
+                     compressed=self.compressed, width_reduced=self.width_reduced,
+                     weights=self.weights())
+        return state
+
+    @classmethod
+    def from_state(cls, state, *, order, lr, eta, dtype):
+        engine = cls(state["X"], state["Y"], state["weights"], m=state["m"],
+                     loss_offset=state["loss_offset"], compressed=state["compressed"],
+                     order=order, lr=lr, eta=eta, dtype=dtype,
+                     reduce_width=state["width_reduced"])
+        for name in cls._CACHES:
+            target = getattr(engine, name)
+            if target.shape != state[name].shape:
+                raise ValueError(f"state[{name!r}] has shape {state[name].shape}, expected "
+                                 f"{target.shape}: the state does not match its settings")
+            target[...] = state[name]
+        return engine
 
     def _allocate(self, weights, Xw, Yw):
         widths, dtype = self.widths, self.dtype
@@ -111,7 +139,7 @@ class FastEngine:
             self.w, self.woff, self.widths, self.pbuf, self.poff, self.sbuf, self.soff,
             self.X, self.Y, self.R, self.work_a, self.work_g, self.work_k, self.work_b,
             self.work_z, self.gram, ORDERS[self.order], self.lr_mode, self.lr_value,
-            begin, end, self.loss_offset, self.inv_m, error_limit, errors, rates, self.counts)
+            gradient_rounding(self.dtype, *self.R.shape), begin, end, self.loss_offset, self.inv_m, error_limit, errors, rates, self.counts)
         bad = errors[done] if done < end - begin else None
         return errors[:done], rates[:done], bad
 
@@ -139,19 +167,30 @@ class ReferenceEngine:
     compressed = False
     width_reduced = False
 
-    def __init__(self, X, Y, weights, *, order, lr, eta, dtype, loss_star):
-        self.X = np.ascontiguousarray(X.T, dtype)
-        self.Y = np.ascontiguousarray(Y.T, dtype)
+    def __init__(self, Xw, Yw, weights, *, m, loss_offset, order, lr, eta, dtype, **_):
+        """Full data ``Xw`` ``(n0, m)``, ``Yw`` ``(nL, m)``; ``loss_offset`` is ``loss(W*)``."""
+        self.X = np.ascontiguousarray(Xw, dtype)
+        self.Y = np.ascontiguousarray(Yw, dtype)
         self._weights = [W.copy() for W in weights]
         self.order, self.lr, self.eta = order, lr, eta
         self.depth = len(weights)
-        self.loss_star = loss_star
-        self.inv_m = 1.0 / X.shape[0]
+        self.m = m
+        self.loss_offset = loss_offset
+        self.inv_m = 1.0 / m
+
+    def state(self):
+        return dict(X=self.X.copy(), Y=self.Y.copy(), m=self.m, loss_offset=self.loss_offset,
+                    compressed=False, width_reduced=False, weights=self.weights())
+
+    @classmethod
+    def from_state(cls, state, *, order, lr, eta, dtype):
+        return cls(state["X"], state["Y"], state["weights"], m=state["m"],
+                   loss_offset=state["loss_offset"], order=order, lr=lr, eta=eta, dtype=dtype)
 
     def _error(self):
         weights64 = [W.astype(np.float64) for W in self._weights]
         loss = reference.l2_loss(weights64, self.X.astype(np.float64), self.Y.astype(np.float64))
-        return (loss - self.loss_star) * self.inv_m
+        return (loss - self.loss_offset) * self.inv_m
 
     def run(self, begin, end, error_limit):
         errors, rates, bad = [], [], None
@@ -159,7 +198,8 @@ class ReferenceEngine:
             i = layer_at(position, self.depth, self.order) + 1
             before = self._weights[i - 1]
             update = reference.layer_update(self._weights, i, self.X, self.Y, self.lr,
-                                            self.eta)
+                                            self.eta, gradient_rounding(self.X.dtype,
+                                                                        *self.Y.shape))
             error = self._error()
             if not error <= error_limit:
                 self._weights[i - 1], bad = before, error

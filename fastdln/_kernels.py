@@ -107,13 +107,15 @@ def _spectral_norm_squared(P, gram, counts, big_dim):
 
 @njit(cache=True, nogil=True)
 def _update_layer(W, S, P, R, work_a, work_g, work_k, work_b, work_z, gram,
-                  lr_mode, lr_value, loss_offset, inv_m, error_limit, counts):
+                  lr_mode, lr_value, rounding, loss_offset, inv_m, error_limit, counts):
     """One BCGD update of ``W`` with ``S``, ``P`` frozen (MATH.md section 2).
 
     ``G = S^T (R P^T)`` and ``Z = (S S^T)(R P^T) P`` so that no ``n x m`` intermediate
     appears; ``R`` is updated in place to ``R - eta Z`` (exact for L2). Returns
     ``(eta, error)``; if the new error would be non-finite or above ``error_limit`` nothing is
-    changed and the (bad) error is returned with ``eta = nan``.
+    changed and the (bad) error is returned with ``eta = nan``. A gradient below the rounding
+    level of its own computation, ``rounding * ||S||_F ||R||_F ||P||_F``, is treated as zero
+    (skipped): the optimal rate of a noise gradient would only amplify the noise.
     """
     k = R.shape[0]
     n_out, n_in = W.shape
@@ -127,8 +129,10 @@ def _update_layer(W, S, P, R, work_a, work_g, work_k, work_b, work_z, gram,
     _matmul(S, S.T, K, counts, k)
     _matmul(K, A, B, counts, k)  # B = S G
     _matmul(B, P, Z, counts, k)  # Z = S G P
-    if lr_mode == LR_OPTIMAL:  # (3.4): ||G||^2 / ||Z||^2
-        gg = _sum_squares(G)
+    gg = _sum_squares(G)
+    if gg <= rounding * rounding * np.trace(K) * _sum_squares(R) * _sum_squares(P):
+        eta = 0.0  # G is rounding noise (||G|| <= rounding ||S|| ||R|| ||P||): nothing to gain
+    elif lr_mode == LR_OPTIMAL:  # (3.4): ||G||^2 / ||Z||^2
         zz = _sum_squares(Z)
         eta = gg / zz if zz > 0.0 else 0.0
     elif lr_mode == LR_BOUNDED:  # (3.2): eta_bar / (||S||_2^2 ||P||_2^2)
@@ -180,8 +184,8 @@ def _suffix_pass(w, woff, widths, sbuf, soff, R, Y, work_b, counts):
 @njit(cache=True, nogil=True)
 def bcgd_updates(w, woff, widths, pbuf, poff, sbuf, soff, X, Y, R,
                  work_a, work_g, work_k, work_b, work_z, gram,
-                 order, lr_mode, lr_value, begin, end, loss_offset, inv_m, error_limit,
-                 errors, rates, counts):
+                 order, lr_mode, lr_value, rounding, begin, end, loss_offset, inv_m,
+                 error_limit, errors, rates, counts):
     """Run the layer updates at positions ``begin .. end-1`` of one BCGD sweep.
 
     Position 0 starts a sweep: the pre-pass rebuilds the caches with the old weights and a
@@ -208,7 +212,8 @@ def bcgd_updates(w, woff, widths, pbuf, poff, sbuf, soff, X, Y, R,
         S = _block(sbuf, soff, i, k, widths[i + 1])
         P = _block(pbuf, poff, i, widths[i], r)
         eta, error = _update_layer(W, S, P, R, work_a, work_g, work_k, work_b, work_z, gram,
-                                   lr_mode, lr_value, loss_offset, inv_m, error_limit, counts)
+                                   lr_mode, lr_value, rounding, loss_offset, inv_m,
+                                   error_limit, counts)
         errors[pos - begin] = error
         if np.isnan(eta):
             return pos - begin

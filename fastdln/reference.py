@@ -64,10 +64,12 @@ def learning_rate(lr, G, Z, S, P, eta_bar=1.0):
     return float(lr)
 
 
-def layer_update(weights, i, X, Y, lr="optimal", eta_bar=1.0):
+def layer_update(weights, i, X, Y, lr="optimal", eta_bar=1.0, rounding=0.0):
     """Update the 1-based layer ``i`` of ``weights`` in place by one BCGD step.
 
-    ``R = S W_i P - Y``, ``G = S^T R P^T``, ``Z = S G P``, ``W_i <- W_i - eta G``.
+    ``R = S W_i P - Y``, ``G = S^T R P^T``, ``Z = S G P``, ``W_i <- W_i - eta G``. A gradient
+    with ``||G|| <= rounding ||S|| ||R|| ||P||`` (Frobenius norms) is rounding noise and the
+    update is skipped (``eta = 0``), like ``Z = 0`` (MATH.md section 2).
     """
     S = suffix_product(weights, i)
     P = prefix_product(weights, i, X)
@@ -75,7 +77,8 @@ def layer_update(weights, i, X, Y, lr="optimal", eta_bar=1.0):
     R = S @ W @ P - Y
     G = S.T @ R @ P.T
     Z = S @ G @ P
-    eta = learning_rate(lr, G, Z, S, P, eta_bar)
+    noise = rounding * np.linalg.norm(S) * np.linalg.norm(R) * np.linalg.norm(P)
+    eta = 0.0 if np.linalg.norm(G) <= noise else learning_rate(lr, G, Z, S, P, eta_bar)
     weights[i - 1] = W - eta * G
     return LayerUpdate(layer=i, R=R, G=G, Z=Z, eta=eta)
 

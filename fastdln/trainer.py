@@ -9,9 +9,11 @@ import numpy as np
 from . import _validation as v
 from ._engines import FastEngine, ReferenceEngine
 from .init import init_weights
-from .optimum import Problem
+from .optimum import Optimum, Problem
 
 __all__ = ["Trainer"]
+
+STATE_FORMAT = 1  # version of Trainer.state_dict()'s layout
 
 # A run is declared diverged when its error exceeds this multiple of its scale.
 DIVERGENCE_FACTOR = 1e10
@@ -116,6 +118,7 @@ class Trainer:
         self.widths = [X.shape[1]] + [W.shape[0] for W in weights]
         self.dtype = np.dtype(dtype)
         self._problem = Problem(X, Y, min(self.widths))
+        self._optimum = self._problem.optimum
         self._engine = self._make_engine(X, Y, weights, compress, reduce_width)
         self.depth = len(weights)
         self.position = 0
@@ -128,20 +131,65 @@ class Trainer:
         self._error_limit = DIVERGENCE_FACTOR * scale
 
     def _make_engine(self, X, Y, weights, compress, reduce_width):
-        options = dict(order=self.order, lr=self.lr, eta=self.eta, dtype=self.dtype)
+        options = dict(order=self.order, lr=self.lr, eta=self.eta, dtype=self.dtype,
+                       m=X.shape[0])
         if self.engine_name == "reference":
-            return ReferenceEngine(X, Y, weights, loss_star=self.optimum.loss, **options)
+            return ReferenceEngine(X.T, Y.T, weights, loss_offset=self.optimum.loss, **options)
         rank = self._problem.s.size
-        use_compression = compress is True or (compress == "auto" and rank < X.shape[0])
-        return FastEngine(
-            X, Y, weights, compression=self._problem.compression() if use_compression else None,
-            loss_star=self.optimum.loss, reduce_width=bool(reduce_width), **options)
+        if compress is True or (compress == "auto" and rank < X.shape[0]):
+            Xw, Yw, offset = self._problem.compression()
+            return FastEngine(Xw, Yw, weights, loss_offset=offset, compressed=True,
+                              reduce_width=bool(reduce_width), **options)
+        return FastEngine(X.T, Y.T, weights, loss_offset=self.optimum.loss, compressed=False,
+                          reduce_width=bool(reduce_width), **options)
+
+    # -- state -----------------------------------------------------------------------------
+    _COUNTERS = ("position", "sweeps_done", "status", "diverged_at", "_error_limit")
+    _SETTINGS = ("order", "lr", "eta", "tol", "engine_name", "widths", "depth")
+
+    def state_dict(self):
+        """Everything needed to continue bit for bit with :meth:`from_state`.
+
+        A dict of numpy arrays, numbers, strings and lists (weights, the position inside the
+        current sweep, the kernels' caches, the recorded errors and rates, the settings). It
+        holds the (compressed) data, so :meth:`from_state` needs nothing else.
+        """
+        state = {name: getattr(self, name) for name in self._COUNTERS + self._SETTINGS}
+        state.update(format=STATE_FORMAT, dtype=self.dtype.name, errors=self.errors,
+                     learning_rates=self.learning_rates, optimum_weight=self.optimum.weight,
+                     optimum_loss=self.optimum.loss,
+                     rank_constrained=self.optimum.rank_constrained,
+                     engine_state=self._engine.state())
+        return state
+
+    @classmethod
+    def from_state(cls, state):
+        """A trainer that continues exactly where the one that made ``state`` was."""
+        if not isinstance(state, dict) or "format" not in state:
+            raise TypeError("state must be a dict made by Trainer.state_dict()")
+        if state["format"] > STATE_FORMAT:
+            raise ValueError(f"state has format {state['format']}, newer than this fastdln "
+                             f"reads ({STATE_FORMAT}); upgrade fastdln")
+        trainer = cls.__new__(cls)
+        for name in cls._COUNTERS + cls._SETTINGS:
+            setattr(trainer, name, state[name])
+        trainer.dtype = np.dtype(state["dtype"])
+        trainer._errors = list(np.asarray(state["errors"], dtype=float))
+        trainer._rates = list(np.asarray(state["learning_rates"], dtype=float))
+        trainer._optimum = Optimum(weight=np.asarray(state["optimum_weight"]),
+                                   loss=float(state["optimum_loss"]),
+                                   rank_constrained=bool(state["rank_constrained"]))
+        engine_class = ReferenceEngine if trainer.engine_name == "reference" else FastEngine
+        trainer._engine = engine_class.from_state(
+            state["engine_state"], order=trainer.order, lr=trainer.lr, eta=trainer.eta,
+            dtype=trainer.dtype)
+        return trainer
 
     # -- read-only views -------------------------------------------------------------------
     @property
     def optimum(self):
         """The :class:`fastdln.Optimum` the errors are measured against."""
-        return self._problem.optimum
+        return self._optimum
 
     @property
     def weights(self):

@@ -1,0 +1,126 @@
+"""The stateful Trainer: the same bits however the work is split, and exact state round trips."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+import fastdln
+from tests.conftest import paper_data
+
+ORDERS = ["descending", "ascending"]
+ENGINES = ["fast", "reference"]
+
+
+def _problem(widths=(10, 16, 12, 16, 3), m=80, seed=0):
+    X, Y = paper_data(m, widths[0], widths[-1], seed)
+    return X, Y, dict(widths=list(widths), init="random", seed=seed + 1)
+
+
+def _assert_same(a, b):
+    for Wa, Wb in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(Wa, Wb)
+    np.testing.assert_array_equal(a.errors, b.errors)
+    np.testing.assert_array_equal(a.learning_rates, b.learning_rates)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("lr", ["optimal", "bounded", 0.01])
+def test_sweep_one_k_times_equals_sweep_k_equals_train(engine, order, lr):
+    X, Y, setup = _problem()
+    k = 4
+    one_by_one = fastdln.Trainer(X, Y, order=order, lr=lr, engine=engine, **setup)
+    for _ in range(k):
+        one_by_one.sweep(1)
+    at_once = fastdln.Trainer(X, Y, order=order, lr=lr, engine=engine, **setup)
+    at_once.sweep(k)
+    trained = fastdln.train(X, Y, order=order, lr=lr, engine=engine, sweeps=k, **setup)
+    _assert_same(one_by_one, at_once)
+    _assert_same(one_by_one, trained)
+    assert one_by_one.sweeps_done == at_once.sweeps_done == trained.sweeps == k
+    assert one_by_one.iteration == trained.iterations == 4 * k
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("order", ORDERS)
+def test_depth_steps_equal_one_sweep(engine, order):
+    X, Y, setup = _problem()
+    stepped = fastdln.Trainer(X, Y, order=order, engine=engine, **setup)
+    errors = [stepped.step() for _ in range(stepped.depth)]
+    swept = fastdln.Trainer(X, Y, order=order, engine=engine, **setup)
+    np.testing.assert_array_equal(errors, swept.sweep())
+    _assert_same(stepped, swept)
+    assert stepped.sweeps_done == 1 and stepped.position == 0
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("lr", ["optimal", "bounded"])
+@pytest.mark.parametrize("stop_after", [0, 2, 5])
+def test_state_round_trip_continues_identically(engine, order, lr, stop_after):
+    """Stop after ``stop_after`` updates (mid-sweep for 2 and 5), save, restore, continue."""
+    X, Y, setup = _problem(widths=(10, 30, 30, 30, 3))  # width reduction applies
+    setup["init"] = "orth-identity"
+    uninterrupted = fastdln.Trainer(X, Y, order=order, lr=lr, engine=engine, **setup)
+    uninterrupted.sweep(3)
+    first = fastdln.Trainer(X, Y, order=order, lr=lr, engine=engine, **setup)
+    for _ in range(stop_after):
+        first.step()
+    state = pickle.loads(pickle.dumps(first.state_dict()))
+    resumed = fastdln.Trainer.from_state(state)
+    assert resumed.position == stop_after % 4 and resumed.width_reduced == first.width_reduced
+    while resumed.sweeps_done < 3:
+        resumed.sweep()
+    _assert_same(resumed, uninterrupted)
+
+
+def test_state_of_a_newer_format_is_refused():
+    X, Y, setup = _problem()
+    state = fastdln.Trainer(X, Y, **setup).state_dict()
+    state["format"] = 99
+    with pytest.raises(ValueError, match="newer"):
+        fastdln.Trainer.from_state(state)
+    with pytest.raises(TypeError, match="state_dict"):
+        fastdln.Trainer.from_state({"weights": []})
+
+
+def test_trainer_exposes_its_progress():
+    X, Y, setup = _problem()
+    trainer = fastdln.Trainer(X, Y, tol=1e-30, **setup)
+    assert trainer.status == "ready" and trainer.iteration == 0 and trainer.errors.size == 1
+    trainer.step()
+    assert trainer.iteration == 1 and trainer.position == 1 and trainer.sweeps_done == 0
+    trainer.sweep()  # finishes the current sweep
+    assert trainer.position == 0 and trainer.sweeps_done == 1 and trainer.iteration == 4
+    assert trainer.learning_rates.size == 4 and trainer.errors.size == 5
+    assert trainer.status == "running"
+    assert trainer.optimum.weight.shape == (3, 10)
+
+
+def test_tol_converges_and_callback_stops():
+    X, Y, setup = _problem()
+    result = fastdln.train(X, Y, sweeps=500, tol=1e-8, **setup)
+    assert result.status == "converged" and result.errors[-1] <= 1e-8
+    assert result.sweeps < 500
+    seen = []
+    result = fastdln.train(X, Y, sweeps=50, callback=lambda t: seen.append(t.sweeps_done) or
+                           t.sweeps_done == 3, **setup)
+    assert result.status == "stopped" and result.sweeps == 3 and seen == [1, 2, 3]
+    result = fastdln.train(X, Y, sweeps=6, record="sweep", **setup)
+    assert result.status == "max_sweeps" and result.errors.size == 7
+
+
+def test_divergence_keeps_the_last_finite_weights():
+    X, Y, setup = _problem()
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        result = fastdln.train(X, Y, lr=50.0, sweeps=20, **setup)
+    assert result.status == "diverged"
+    assert result.diverged_at == result.iterations + 1
+    assert all(np.all(np.isfinite(W)) for W in result.weights)
+    assert np.all(np.isfinite(result.errors))
+    with pytest.warns(RuntimeWarning):
+        trainer = fastdln.Trainer(X, Y, lr=50.0, **setup)
+        trainer.sweep(20)
+    with pytest.raises(RuntimeError, match="diverged"):
+        trainer.sweep()
