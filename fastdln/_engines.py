@@ -84,12 +84,12 @@ class FastEngine:
         self._allocate(work_weights, np.ascontiguousarray(Xw, dtype),
                        np.ascontiguousarray(Yw, dtype))
 
-    _CACHES = ("w", "pbuf", "sbuf", "R")
+    _CACHES = ("w", "pbuf", "pnorms", "sbuf", "Rt")
 
     def state(self):
         """Everything needed to continue bit for bit, also in the middle of a sweep."""
         state = {name: getattr(self, name).copy() for name in self._CACHES}
-        state.update(X=self.X.copy(), Y=self.Y.copy(), m=self.m, loss_offset=self.loss_offset,
+        state.update(X=self.X.copy(), Y=self.Yt.T.copy(), m=self.m, loss_offset=self.loss_offset,
                      compressed=self.compressed, width_reduced=self.width_reduced,
                      weights=self.weights())
         return state
@@ -111,23 +111,26 @@ class FastEngine:
     def _allocate(self, weights, Xw, Yw):
         widths, dtype = self.widths, self.dtype
         k, r = int(widths[-1]), Xw.shape[1]
-        self.X, self.Y = Xw, Yw
+        self.X, self.Yt = Xw, np.ascontiguousarray(Yw.T)
         self.woff = np.concatenate([[0], np.cumsum([W.size for W in weights])]).astype(np.int64)
         self.w = np.concatenate([W.ravel() for W in weights]).astype(dtype)
         self.poff = np.concatenate([[0], np.cumsum(widths[:-1] * r)]).astype(np.int64)
         self.pbuf = np.empty(self.poff[-1], dtype)
         self.pbuf[: Xw.size] = Xw.ravel()
+        self.pnorms = np.empty(len(weights))
+        self.pnorms[0] = float(np.sum(Xw.astype(np.float64) ** 2))
         self.soff = np.concatenate([[0], np.cumsum(k * widths[1:])]).astype(np.int64)
         self.sbuf = np.empty(self.soff[-1], dtype)
         self.sbuf[self.soff[-2]:] = np.eye(k, dtype=dtype).ravel()
-        self.R = np.empty((k, r), dtype)
+        self.Rt = np.empty((r, k), dtype)
+        self.rounding = gradient_rounding(dtype, k, r)
         max_width = int(widths.max())
         largest_layer = int(np.max(widths[1:] * widths[:-1]))
         self.work_a = np.empty(k * max_width, dtype)
         self.work_g = np.empty(largest_layer, dtype)
         self.work_k = np.empty(k * k, dtype)
         self.work_b = np.empty(k * max_width, dtype)
-        self.work_z = np.empty((k, r), dtype)
+        self.work_z = np.empty((r, k), dtype)
         gram_side = min(max_width, r) if self.lr_mode == _kernels.LR_BOUNDED else 1
         self.gram = np.empty(gram_side * gram_side, dtype)
         self.counts = np.zeros(3, np.int64)
@@ -136,19 +139,25 @@ class FastEngine:
         errors = np.empty(end - begin)
         rates = np.empty(end - begin)
         done = _kernels.bcgd_updates(
-            self.w, self.woff, self.widths, self.pbuf, self.poff, self.sbuf, self.soff,
-            self.X, self.Y, self.R, self.work_a, self.work_g, self.work_k, self.work_b,
-            self.work_z, self.gram, ORDERS[self.order], self.lr_mode, self.lr_value,
-            gradient_rounding(self.dtype, *self.R.shape), begin, end, self.loss_offset, self.inv_m, error_limit, errors, rates, self.counts)
+            self.w, self.woff, self.widths, self.pbuf, self.poff, self.pnorms, self.sbuf,
+            self.soff, self.X, self.Yt, self.Rt, self.work_a, self.work_g, self.work_k,
+            self.work_b, self.work_z, self.gram, ORDERS[self.order], self.lr_mode,
+            self.lr_value, self.rounding, begin, end, self.loss_offset, self.inv_m,
+            error_limit, errors, rates, self.counts)
         bad = errors[done] if done < end - begin else None
         return errors[:done], rates[:done], bad
 
-    def initial_error(self):
-        R = np.empty_like(self.R)
+    def residual(self):
+        """``W_L ... W_1 X - Y`` from scratch (``(nL, r)``, working data)."""
+        R = np.empty((self.Rt.shape[1], self.Rt.shape[0]), self.dtype)
         work = np.empty(2 * int(self.widths.max()) * self.X.shape[1], self.dtype)
-        _kernels.residual(self.w, self.woff, self.widths, self.X, self.Y, R, work,
-                          np.zeros(3, np.int64))
-        return (float(np.sum(R.astype(np.float64) ** 2)) - self.loss_offset) * self.inv_m
+        _kernels.residual(self.w, self.woff, self.widths, self.X,
+                          np.ascontiguousarray(self.Yt.T), R, work, np.zeros(3, np.int64))
+        return R
+
+    def initial_error(self):
+        squared = float(np.sum(self.residual().astype(np.float64) ** 2))
+        return (squared - self.loss_offset) * self.inv_m
 
     def working_weights(self):
         """The weights the kernels train (the reduced-width blocks if width reduction is on)."""

@@ -11,7 +11,9 @@ Layout conventions (paper convention, columns are samples):
   ``(widths[i], r)``; block 0 holds ``X`` and is never written.
 - ``sbuf``: suffix products; block ``i`` is ``S_i = W_{L-1} ... W_{i+1}`` of shape
   ``(nL, widths[i+1])``; block ``L-1`` is the identity and is never written.
-- ``R``: the maintained residual ``S W P - Y`` of shape ``(nL, r)``.
+- ``Rt``: the maintained residual, transposed: ``(S W P - Y)^T`` of shape ``(r, nL)`` (this
+  layout makes ``R P^T`` and ``Z`` plain BLAS products, measured faster than the
+  transposed-operand ones); ``Yt`` likewise.
 - ``counts``: int64 counters ``[products, multiply-adds, big products]``; a big product has
   all three dimensions larger than ``nL`` (the ``n x n x r`` products of a forward pass).
 """
@@ -106,7 +108,7 @@ def _spectral_norm_squared(P, gram, counts, big_dim):
 
 
 @njit(cache=True, nogil=True)
-def _update_layer(W, S, P, R, work_a, work_g, work_k, work_b, work_z, gram,
+def _update_layer(W, S, P, Rt, p_norm2, r_norm2, work_a, work_g, work_k, work_b, work_z, gram,
                   lr_mode, lr_value, rounding, loss_offset, inv_m, error_limit, counts):
     """One BCGD update of ``W`` with ``S``, ``P`` frozen (MATH.md section 2).
 
@@ -116,24 +118,26 @@ def _update_layer(W, S, P, R, work_a, work_g, work_k, work_b, work_z, gram,
     changed and the (bad) error is returned with ``eta = nan``. A gradient below the rounding
     level of its own computation, ``rounding * ||S||_F ||R||_F ||P||_F``, is treated as zero
     (skipped): the optimal rate of a noise gradient would only amplify the noise.
+    ``p_norm2`` and ``r_norm2`` are ``||P||_F^2`` and ``||R||_F^2``, known to the caller.
+    Returns ``(eta, error, ||R_new||_F^2)``.
     """
-    k = R.shape[0]
+    k = Rt.shape[1]
     n_out, n_in = W.shape
-    A = work_a[: k * n_in].reshape((k, n_in))
+    At = work_a[: n_in * k].reshape((n_in, k))
     G = work_g[: n_out * n_in].reshape((n_out, n_in))
     K = work_k[: k * k].reshape((k, k))
-    B = work_b[: k * n_in].reshape((k, n_in))
-    Z = work_z
-    _matmul(R, P.T, A, counts, k)  # J P^T with J = R for L2
-    _matmul(S.T, A, G, counts, k)  # gradient, rank <= nL
+    Bt = work_b[: n_in * k].reshape((n_in, k))
+    Zt = work_z
+    _matmul(P, Rt, At, counts, k)  # (J P^T)^T with J = R for L2
+    _matmul(S.T, At.T, G, counts, k)  # gradient, rank <= nL
     _matmul(S, S.T, K, counts, k)
-    _matmul(K, A, B, counts, k)  # B = S G
-    _matmul(B, P, Z, counts, k)  # Z = S G P
-    gg = _sum_squares(G)
-    if gg <= rounding * rounding * np.trace(K) * _sum_squares(R) * _sum_squares(P):
+    _matmul(At, K, Bt, counts, k)  # (S G)^T
+    _matmul(P.T, Bt, Zt, counts, k)  # (S G P)^T
+    gg = _sum_squares(G)  # not tr(A^T S S^T A): that loses accuracy as G gets small
+    if gg <= rounding * rounding * np.trace(K) * r_norm2 * p_norm2:
         eta = 0.0  # G is rounding noise (||G|| <= rounding ||S|| ||R|| ||P||): nothing to gain
     elif lr_mode == LR_OPTIMAL:  # (3.4): ||G||^2 / ||Z||^2
-        zz = _sum_squares(Z)
+        zz = _sum_squares(Zt)
         eta = gg / zz if zz > 0.0 else 0.0
     elif lr_mode == LR_BOUNDED:  # (3.2): eta_bar / (||S||_2^2 ||P||_2^2)
         s_norm = max(np.linalg.eigvalsh(K)[-1], 0.0)
@@ -142,32 +146,36 @@ def _update_layer(W, S, P, R, work_a, work_g, work_k, work_b, work_z, gram,
         eta = lr_value / denominator if denominator > 0.0 else 0.0
     else:
         eta = lr_value
-    error = (_step_norm_squared(R, eta, Z) - loss_offset) * inv_m
+    new_norm2 = _step_norm_squared(Rt, eta, Zt)
+    error = (new_norm2 - loss_offset) * inv_m
     if not (error <= error_limit):  # also catches NaN
-        return np.nan, error
+        return np.nan, error, r_norm2
     if eta != 0.0:
         _axpy(W, eta, G)
-        _axpy(R, eta, Z)
-    return eta, error
+        _axpy(Rt, eta, Zt)
+    return eta, error, new_norm2
 
 
 @njit(cache=True, nogil=True)
-def _prefix_pass(w, woff, widths, pbuf, poff, R, Y, counts):
-    """Descending pre-pass: all prefixes with the old weights, and a fresh residual."""
+def _prefix_pass(w, woff, widths, pbuf, poff, pnorms, Rt, Yt, counts):
+    """Descending pre-pass: all prefixes with the old weights (and their squared norms while
+    they are in cache), and a fresh residual."""
     L = widths.size - 1
     k = widths[L]
-    r = Y.shape[1]
+    r = Yt.shape[0]
     for i in range(L - 1):
         W = _block(w, woff, i, widths[i + 1], widths[i])
         P = _block(pbuf, poff, i, widths[i], r)
-        _matmul(W, P, _block(pbuf, poff, i + 1, widths[i + 1], r), counts, k)
+        P_next = _block(pbuf, poff, i + 1, widths[i + 1], r)
+        _matmul(W, P, P_next, counts, k)
+        pnorms[i + 1] = _sum_squares(P_next)
     W = _block(w, woff, L - 1, k, widths[L - 1])
-    _matmul(W, _block(pbuf, poff, L - 1, widths[L - 1], r), R, counts, k)
-    _axpy(R, 1.0, Y)
+    _matmul(_block(pbuf, poff, L - 1, widths[L - 1], r).T, W.T, Rt, counts, k)
+    _axpy(Rt, 1.0, Yt)
 
 
 @njit(cache=True, nogil=True)
-def _suffix_pass(w, woff, widths, sbuf, soff, R, Y, work_b, counts):
+def _suffix_pass(w, woff, widths, sbuf, soff, work_b, counts):
     """Ascending pre-pass: all suffixes with the old weights, and a fresh residual."""
     L = widths.size - 1
     k = widths[L]
@@ -182,7 +190,7 @@ def _suffix_pass(w, woff, widths, sbuf, soff, R, Y, work_b, counts):
 
 
 @njit(cache=True, nogil=True)
-def bcgd_updates(w, woff, widths, pbuf, poff, sbuf, soff, X, Y, R,
+def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt,
                  work_a, work_g, work_k, work_b, work_z, gram,
                  order, lr_mode, lr_value, rounding, begin, end, loss_offset, inv_m,
                  error_limit, errors, rates, counts):
@@ -191,29 +199,31 @@ def bcgd_updates(w, woff, widths, pbuf, poff, sbuf, soff, X, Y, R,
     Position 0 starts a sweep: the pre-pass rebuilds the caches with the old weights and a
     fresh residual (no drift across sweeps). Descending visits layers ``L-1 .. 0`` keeping
     ``S`` up to date with the new weights; ascending visits ``0 .. L-1`` keeping ``P``.
-    ``errors[j]`` gets ``(||R||^2 - loss_offset) * inv_m`` after update ``begin + j`` and
-    ``rates[j]`` its learning rate. Returns the number of updates done: fewer than
+    ``errors[j]`` gets ``(||Rt||^2 - loss_offset) * inv_m`` after update ``begin + j`` and
+    ``rates[j]`` its learning rate. ``pnorms[i]`` holds ``||P_i||_F^2`` (``pnorms[0]``, of
+    ``X``, is set by the caller). Returns the number of updates done: fewer than
     ``end - begin`` when an update would diverge (error non-finite or above ``error_limit``);
     that update is not applied and its error is stored at ``errors[done]``.
     """
     L = widths.size - 1
     k = widths[L]
-    r = Y.shape[1]
+    r = Yt.shape[0]
     if begin == 0:
         if order == DESCENDING:
-            _prefix_pass(w, woff, widths, pbuf, poff, R, Y, counts)
+            _prefix_pass(w, woff, widths, pbuf, poff, pnorms, Rt, Yt, counts)
         else:
-            end_to_end = _suffix_pass(w, woff, widths, sbuf, soff, R, Y, work_b, counts)
-            _matmul(end_to_end, X, R, counts, k)
-            _axpy(R, 1.0, Y)
+            end_to_end = _suffix_pass(w, woff, widths, sbuf, soff, work_b, counts)
+            _matmul(X.T, end_to_end.T, Rt, counts, k)
+            _axpy(Rt, 1.0, Yt)
+    r_norm2 = _sum_squares(Rt)
     for pos in range(begin, end):
         i = L - 1 - pos if order == DESCENDING else pos
         W = _block(w, woff, i, widths[i + 1], widths[i])
         S = _block(sbuf, soff, i, k, widths[i + 1])
         P = _block(pbuf, poff, i, widths[i], r)
-        eta, error = _update_layer(W, S, P, R, work_a, work_g, work_k, work_b, work_z, gram,
-                                   lr_mode, lr_value, rounding, loss_offset, inv_m,
-                                   error_limit, counts)
+        eta, error, r_norm2 = _update_layer(
+            W, S, P, Rt, pnorms[i], r_norm2, work_a, work_g, work_k, work_b, work_z, gram,
+            lr_mode, lr_value, rounding, loss_offset, inv_m, error_limit, counts)
         errors[pos - begin] = error
         if np.isnan(eta):
             return pos - begin
@@ -221,7 +231,9 @@ def bcgd_updates(w, woff, widths, pbuf, poff, sbuf, soff, X, Y, R,
         if order == DESCENDING and i > 0:
             _matmul(S, W, _block(sbuf, soff, i - 1, k, widths[i]), counts, k)
         elif order == ASCENDING and i < L - 1:
-            _matmul(W, P, _block(pbuf, poff, i + 1, widths[i + 1], r), counts, k)
+            P_next = _block(pbuf, poff, i + 1, widths[i + 1], r)
+            _matmul(W, P, P_next, counts, k)
+            pnorms[i + 1] = _sum_squares(P_next)
     return end - begin
 
 
