@@ -1,0 +1,131 @@
+"""asv suites for fastdln (``asv run --python=same``; see README "Performance").
+
+Each class builds seeded data in ``setup`` and makes one warm-up call there, so JIT
+compilation is never timed. ``track_*`` benchmarks return ratios measured inside one call
+(asv treats lower as better).
+"""
+
+import time
+
+import numpy as np
+
+import fastdln
+
+
+def paper_data(m, n0, nL, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(0.0, 1.0 / np.sqrt(n0), (m, n0)), rng.uniform(-1.0, 2.0, (m, nL))
+
+
+def make_trainer(n, nL, m, depth, engine="fast", order="descending", dtype="float64"):
+    X, Y = paper_data(m, n, nL)
+    trainer = fastdln.Trainer(X, Y, widths=[n] * depth + [nL], seed=0, engine=engine,
+                              order=order, dtype=dtype)
+    trainer.sweep()  # warm-up
+    return trainer
+
+
+class Sweep:
+    """Seconds per sweep over depth, width, m, order and dtype (fast engine)."""
+
+    params = ([10, 100, 400], [16, 128], [600, 60000], ["descending", "ascending"],
+              ["float64", "float32"])
+    param_names = ["depth", "width", "m", "order", "dtype"]
+    timeout = 300
+
+    def setup(self, depth, width, m, order, dtype):
+        if m == 60000 and (depth != 100 or dtype != "float64"):
+            raise NotImplementedError("pruned grid: m=60000 only at depth 100, float64")
+        self.trainer = make_trainer(width, 10 if width > 16 else 4, m, depth, order=order,
+                                    dtype=dtype)
+
+    def time_sweep(self, depth, width, m, order, dtype):
+        self.trainer.sweep()
+
+
+class ReferenceSweep:
+    """Seconds per sweep of the naive reference (small depths only: it grows like L^2)."""
+
+    params = ([10, 50], ["descending", "ascending"])
+    param_names = ["depth", "order"]
+    timeout = 600
+
+    def setup(self, depth, order):
+        self.trainer = make_trainer(128, 10, 600, depth, engine="reference", order=order)
+
+    def time_sweep(self, depth, order):
+        self.trainer.sweep()
+
+
+class Ratios:
+    """Ratios measured within one call: fast vs reference, and a sweep vs L BLAS products."""
+
+    params = [10, 50]
+    param_names = ["depth"]
+    timeout = 600
+
+    def setup(self, depth):
+        self.fast = make_trainer(128, 10, 600, depth)
+        self.reference = make_trainer(128, 10, 600, depth, engine="reference")
+        self.a, self.b = np.random.rand(128, 128), np.random.rand(128, 128)
+        self.out = np.empty((128, 128))
+
+    @staticmethod
+    def _best(f, repeats):
+        best = np.inf
+        for _ in range(repeats):
+            start = time.perf_counter()
+            f()
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    def track_fast_over_reference(self, depth):
+        return self._best(self.fast.sweep, 5) / self._best(self.reference.sweep, 1)
+
+    track_fast_over_reference.unit = "ratio"
+
+    def track_sweep_over_blas_limit(self, depth):
+        def products():
+            for _ in range(depth):
+                np.dot(self.a, self.b, out=self.out)
+        return self._best(self.fast.sweep, 9) / self._best(products, 9)
+
+    track_sweep_over_blas_limit.unit = "ratio"
+
+
+class Memory:
+    """Peak memory of a whole training run (set-up, compression and 5 sweeps)."""
+
+    params = [10, 100]
+    param_names = ["depth"]
+
+    def setup(self, depth):
+        self.X, self.Y = paper_data(60000, 128, 10)
+        fastdln.train(self.X[:100], self.Y[:100], widths=[128] * 2 + [10], seed=0)
+
+    def peakmem_train(self, depth):
+        fastdln.train(self.X, self.Y, widths=[128] * depth + [10], seed=0, sweeps=5)
+
+
+class Stepping:
+    """Per-call cost of Trainer.step and Trainer.sweep on a small problem."""
+
+    def setup(self):
+        self.trainer = make_trainer(16, 4, 64, 50)
+
+    def time_step(self):
+        self.trainer.step()
+
+    def time_sweep_small(self):
+        self.trainer.sweep()
+
+
+def timeraw_import_and_first_train():
+    """A new process: import fastdln and finish a first small train (warm numba cache)."""
+    return """
+    import numpy as np
+    import fastdln
+    X = np.random.rand(50, 8)
+    Y = np.random.rand(50, 2)
+    fastdln.train(X, Y, widths=[8, 8, 8, 2], sweeps=2)
+    """
