@@ -1,4 +1,4 @@
-"""The ``fastdln`` command line: ``fastdln reproduce fig2``, ``fastdln demo``."""
+"""The ``fastdln`` command line: ``reproduce``, ``bench`` and ``demo``."""
 
 from __future__ import annotations
 
@@ -46,6 +46,13 @@ def _reproduce(args):
     return 0
 
 
+def _bench(args):
+    from .bench import main
+
+    return main(quick=args.quick, json_path=args.json, compare_path=args.compare,
+                threshold=args.threshold, repeats=args.repeats)
+
+
 def build_parser():
     from .reproduce import FIGURES
 
@@ -64,6 +71,14 @@ def build_parser():
     rep.add_argument("--seed", type=int, default=0)
     rep.add_argument("--quiet", action="store_true", help="no progress bar")
     rep.set_defaults(run=_reproduce)
+    bench = sub.add_parser("bench", help="time sweeps: fast engine, reference, BLAS limit")
+    bench.add_argument("--quick", action="store_true", help="three configurations, < 1 minute")
+    bench.add_argument("--json", metavar="FILE", help="save the table with machine info")
+    bench.add_argument("--compare", metavar="OLD.json",
+                       help="exit 1 naming each configuration slower than --threshold x OLD")
+    bench.add_argument("--threshold", type=float, default=1.2)
+    bench.add_argument("--repeats", type=int, default=None, help="best of this many")
+    bench.set_defaults(run=_bench)
     return parser
 
 

@@ -63,7 +63,7 @@ class FastEngine:
     """BCGD with running prefix/suffix products in Numba kernels (MATH.md sections 3-5)."""
 
     def __init__(self, Xw, Yw, weights, *, m, loss_offset, compressed, order, lr, eta, dtype,
-                 reduce_width):
+                 reduce_width, power=2):
         """``Xw`` ``(n0, r)`` and ``Yw`` ``(nL, r)`` are the (compressed) data, columns are samples."""
         self.order = order
         self.dtype = dtype
@@ -72,6 +72,7 @@ class FastEngine:
         self.loss_offset = loss_offset
         self.compressed = compressed
         self.lr, self.eta = lr, eta
+        self.power = power
         self._full_weights = weights
         blocks = padded_blocks(weights) if reduce_width else None
         self.width_reduced = blocks is not None
@@ -91,7 +92,7 @@ class FastEngine:
         state = {name: getattr(self, name).copy() for name in self._CACHES}
         state.update(X=self.X.copy(), Y=self.Yt.T.copy(), m=self.m, loss_offset=self.loss_offset,
                      compressed=self.compressed, width_reduced=self.width_reduced,
-                     weights=self.weights())
+                     weights=self.weights(), power=self.power)
         return state
 
     @classmethod
@@ -99,7 +100,7 @@ class FastEngine:
         engine = cls(state["X"], state["Y"], state["weights"], m=state["m"],
                      loss_offset=state["loss_offset"], compressed=state["compressed"],
                      order=order, lr=lr, eta=eta, dtype=dtype,
-                     reduce_width=state["width_reduced"])
+                     reduce_width=state["width_reduced"], power=state["power"])
         for name in cls._CACHES:
             target = getattr(engine, name)
             if target.shape != state[name].shape:
@@ -131,6 +132,7 @@ class FastEngine:
         self.work_k = np.empty(k * k, dtype)
         self.work_b = np.empty(k * max_width, dtype)
         self.work_z = np.empty((r, k), dtype)
+        self.work_j = np.empty((r, k) if self.power > 2 else (0, k), dtype)
         gram_side = min(max_width, r) if self.lr_mode == _kernels.LR_BOUNDED else 1
         self.gram = np.empty(gram_side * gram_side, dtype)
         self.counts = np.zeros(3, np.int64)
@@ -141,8 +143,8 @@ class FastEngine:
         done = _kernels.bcgd_updates(
             self.w, self.woff, self.widths, self.pbuf, self.poff, self.pnorms, self.sbuf,
             self.soff, self.X, self.Yt, self.Rt, self.work_a, self.work_g, self.work_k,
-            self.work_b, self.work_z, self.gram, ORDERS[self.order], self.lr_mode,
-            self.lr_value, self.rounding, begin, end, self.loss_offset, self.inv_m,
+            self.work_b, self.work_z, self.work_j, self.gram, ORDERS[self.order], self.lr_mode,
+            self.lr_value, self.power, self.rounding, begin, end, self.loss_offset, self.inv_m,
             error_limit, errors, rates, self.counts)
         bad = errors[done] if done < end - begin else None
         return errors[:done], rates[:done], bad
@@ -156,8 +158,8 @@ class FastEngine:
         return R
 
     def initial_error(self):
-        squared = float(np.sum(self.residual().astype(np.float64) ** 2))
-        return (squared - self.loss_offset) * self.inv_m
+        loss = float(np.sum(self.residual().astype(np.float64) ** self.power))
+        return (loss - self.loss_offset) * self.inv_m
 
     def working_weights(self):
         """The weights the kernels train (the reduced-width blocks if width reduction is on)."""
@@ -176,7 +178,7 @@ class ReferenceEngine:
     compressed = False
     width_reduced = False
 
-    def __init__(self, Xw, Yw, weights, *, m, loss_offset, order, lr, eta, dtype, **_):
+    def __init__(self, Xw, Yw, weights, *, m, loss_offset, order, lr, eta, dtype, power=2, **_):
         """Full data ``Xw`` ``(n0, m)``, ``Yw`` ``(nL, m)``; ``loss_offset`` is ``loss(W*)``."""
         self.X = np.ascontiguousarray(Xw, dtype)
         self.Y = np.ascontiguousarray(Yw, dtype)
@@ -184,21 +186,25 @@ class ReferenceEngine:
         self.order, self.lr, self.eta = order, lr, eta
         self.depth = len(weights)
         self.m = m
+        self.power = power
         self.loss_offset = loss_offset
         self.inv_m = 1.0 / m
 
     def state(self):
         return dict(X=self.X.copy(), Y=self.Y.copy(), m=self.m, loss_offset=self.loss_offset,
-                    compressed=False, width_reduced=False, weights=self.weights())
+                    compressed=False, width_reduced=False, weights=self.weights(),
+                    power=self.power)
 
     @classmethod
     def from_state(cls, state, *, order, lr, eta, dtype):
         return cls(state["X"], state["Y"], state["weights"], m=state["m"],
-                   loss_offset=state["loss_offset"], order=order, lr=lr, eta=eta, dtype=dtype)
+                   loss_offset=state["loss_offset"], order=order, lr=lr, eta=eta, dtype=dtype,
+                   power=state["power"])
 
     def _error(self):
         weights64 = [W.astype(np.float64) for W in self._weights]
-        loss = reference.l2_loss(weights64, self.X.astype(np.float64), self.Y.astype(np.float64))
+        loss = reference.loss_value(weights64, self.X.astype(np.float64),
+                                    self.Y.astype(np.float64), self.power)
         return (loss - self.loss_offset) * self.inv_m
 
     def run(self, begin, end, error_limit):
@@ -206,9 +212,9 @@ class ReferenceEngine:
         for position in range(begin, end):
             i = layer_at(position, self.depth, self.order) + 1
             before = self._weights[i - 1]
-            update = reference.layer_update(self._weights, i, self.X, self.Y, self.lr,
-                                            self.eta, gradient_rounding(self.X.dtype,
-                                                                        *self.Y.shape))
+            update = reference.layer_update(
+                self._weights, i, self.X, self.Y, self.lr, self.eta,
+                gradient_rounding(self.X.dtype, *self.Y.shape), power=self.power)
             error = self._error()
             if not error <= error_limit:
                 self._weights[i - 1], bad = before, error

@@ -86,6 +86,36 @@ def _step_norm_squared(R, eta, Z):
 
 
 @njit(cache=True, nogil=True)
+def _step_power_sum(R, eta, Z, power):
+    """``sum |R - eta Z|^p`` for an even ``p`` (the Lp loss after a step)."""
+    acc = 0.0
+    fr = R.ravel()
+    fz = Z.ravel()
+    for j in range(fr.size):
+        v = float(fr[j]) - eta * float(fz[j])
+        acc += v ** power
+    return acc
+
+
+@njit(cache=True, nogil=True)
+def _odd_power(R, exponent, out):
+    """``out = R ** exponent`` elementwise (``exponent`` odd: the sign is kept)."""
+    fr = R.ravel()
+    fo = out.ravel()
+    for j in range(fr.size):
+        fo[j] = fr[j] ** exponent
+
+
+@njit(cache=True, nogil=True)
+def _max_abs(a):
+    best = 0.0
+    flat = a.ravel()
+    for j in range(flat.size):
+        best = max(best, abs(float(flat[j])))
+    return best
+
+
+@njit(cache=True, nogil=True)
 def _axpy(y, alpha, x):
     """``y -= alpha * x`` in place for matrices of one shape."""
     fy = y.ravel()
@@ -108,15 +138,18 @@ def _spectral_norm_squared(P, gram, counts, big_dim):
 
 
 @njit(cache=True, nogil=True)
-def _update_layer(W, S, P, Rt, p_norm2, r_norm2, work_a, work_g, work_k, work_b, work_z, gram,
-                  lr_mode, lr_value, rounding, loss_offset, inv_m, error_limit, counts):
+def _update_layer(W, S, P, Rt, p_norm2, r_norm2, work_a, work_g, work_k, work_b, work_z,
+                  work_j, gram, lr_mode, lr_value, power, rounding, loss_offset, inv_m,
+                  error_limit, counts):
     """One BCGD update of ``W`` with ``S``, ``P`` frozen (MATH.md section 2).
 
-    ``G = S^T (R P^T)`` and ``Z = (S S^T)(R P^T) P`` so that no ``n x m`` intermediate
-    appears; ``R`` is updated in place to ``R - eta Z`` (exact for L2). Returns
+    ``G = S^T (J P^T)`` and ``Z = (S S^T)(J P^T) P`` so that no ``n x m`` intermediate
+    appears, with ``J = l'(R)``: ``R`` for L2 (``power == 2``), ``R^(p-1)`` for the Lp loss
+    ``|r|^p / p`` (``power == p``, even). ``R`` is updated in place to ``R - eta Z`` (exact).
+    The loss is ``sum |R|^p`` (no 1/p, as the paper's error measure). Returns
     ``(eta, error)``; if the new error would be non-finite or above ``error_limit`` nothing is
     changed and the (bad) error is returned with ``eta = nan``. A gradient below the rounding
-    level of its own computation, ``rounding * ||S||_F ||R||_F ||P||_F``, is treated as zero
+    level of its own computation, ``rounding * ||S||_F ||J||_F ||P||_F``, is treated as zero
     (skipped): the optimal rate of a noise gradient would only amplify the noise.
     ``p_norm2`` and ``r_norm2`` are ``||P||_F^2`` and ``||R||_F^2``, known to the caller.
     Returns ``(eta, error, ||R_new||_F^2)``.
@@ -128,16 +161,25 @@ def _update_layer(W, S, P, Rt, p_norm2, r_norm2, work_a, work_g, work_k, work_b,
     K = work_k[: k * k].reshape((k, k))
     Bt = work_b[: n_in * k].reshape((n_in, k))
     Zt = work_z
-    _matmul(P, Rt, At, counts, k)  # (J P^T)^T with J = R for L2
+    if power == 2:
+        Jt = Rt
+        j_norm2 = r_norm2
+    else:
+        Jt = work_j
+        _odd_power(Rt, power - 1, Jt)
+        j_norm2 = _sum_squares(Jt)
+    _matmul(P, Jt, At, counts, k)  # (J P^T)^T
     _matmul(S.T, At.T, G, counts, k)  # gradient, rank <= nL
     _matmul(S, S.T, K, counts, k)
     _matmul(At, K, Bt, counts, k)  # (S G)^T
     _matmul(P.T, Bt, Zt, counts, k)  # (S G P)^T
     gg = _sum_squares(G)  # not tr(A^T S S^T A): that loses accuracy as G gets small
-    if gg <= rounding * rounding * np.trace(K) * r_norm2 * p_norm2:
-        eta = 0.0  # G is rounding noise (||G|| <= rounding ||S|| ||R|| ||P||): nothing to gain
-    elif lr_mode == LR_OPTIMAL:  # (3.4): ||G||^2 / ||Z||^2
+    if gg <= rounding * rounding * np.trace(K) * j_norm2 * p_norm2:
+        eta = 0.0  # G is rounding noise (||G|| <= rounding ||S|| ||J|| ||P||): nothing to gain
+    elif lr_mode == LR_OPTIMAL:  # (3.4) for L2; (3.11) near-optimal for Lp
         zz = _sum_squares(Zt)
+        if power > 2:
+            zz *= (power - 1) * _max_abs(Rt) ** (power - 2)
         eta = gg / zz if zz > 0.0 else 0.0
     elif lr_mode == LR_BOUNDED:  # (3.2): eta_bar / (||S||_2^2 ||P||_2^2)
         s_norm = max(np.linalg.eigvalsh(K)[-1], 0.0)
@@ -147,7 +189,8 @@ def _update_layer(W, S, P, Rt, p_norm2, r_norm2, work_a, work_g, work_k, work_b,
     else:
         eta = lr_value
     new_norm2 = _step_norm_squared(Rt, eta, Zt)
-    error = (new_norm2 - loss_offset) * inv_m
+    new_loss = new_norm2 if power == 2 else _step_power_sum(Rt, eta, Zt, power)
+    error = (new_loss - loss_offset) * inv_m
     if not (error <= error_limit):  # also catches NaN
         return np.nan, error, r_norm2
     if eta != 0.0:
@@ -191,8 +234,8 @@ def _suffix_pass(w, woff, widths, sbuf, soff, work_b, counts):
 
 @njit(cache=True, nogil=True)
 def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt,
-                 work_a, work_g, work_k, work_b, work_z, gram,
-                 order, lr_mode, lr_value, rounding, begin, end, loss_offset, inv_m,
+                 work_a, work_g, work_k, work_b, work_z, work_j, gram,
+                 order, lr_mode, lr_value, power, rounding, begin, end, loss_offset, inv_m,
                  error_limit, errors, rates, counts):
     """Run the layer updates at positions ``begin .. end-1`` of one BCGD sweep.
 
@@ -222,8 +265,8 @@ def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt,
         S = _block(sbuf, soff, i, k, widths[i + 1])
         P = _block(pbuf, poff, i, widths[i], r)
         eta, error, r_norm2 = _update_layer(
-            W, S, P, Rt, pnorms[i], r_norm2, work_a, work_g, work_k, work_b, work_z, gram,
-            lr_mode, lr_value, rounding, loss_offset, inv_m, error_limit, counts)
+            W, S, P, Rt, pnorms[i], r_norm2, work_a, work_g, work_k, work_b, work_z, work_j,
+            gram, lr_mode, lr_value, power, rounding, loss_offset, inv_m, error_limit, counts)
         errors[pos - begin] = error
         if np.isnan(eta):
             return pos - begin

@@ -16,7 +16,14 @@ DTYPES = {"float64": np.float64, "float32": np.float32}
 INITS = ("orthogonal", "orth-identity", "identity", "balanced", "random")
 ORDERS = ("descending", "ascending")
 METHODS = ("bcgd",)
-LOSSES = ("l2",)
+def check_loss(loss):
+    """Return the power ``p`` of ``loss = "l<p>"`` (``"l2"``, or an even ``p >= 4``)."""
+    if isinstance(loss, str) and loss.startswith("l") and loss[1:].isdigit():
+        power = int(loss[1:])
+        if power >= 2 and power % 2 == 0:
+            return power
+    raise ValueError(f"loss must be 'l2' or 'l<p>' with an even p >= 4 ('l4', 'l6', ...), "
+                     f"got {loss!r}")
 RECORDS = ("iteration", "sweep")
 ENGINES = ("fast", "reference")
 

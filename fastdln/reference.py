@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["LayerUpdate", "layer_update", "learning_rate", "prefix_product", "suffix_product",
-           "l2_loss", "train"]
+           "l2_loss", "loss_value", "train"]
 
 
 def suffix_product(weights, i):
@@ -37,9 +37,14 @@ def prefix_product(weights, i, X):
     return P
 
 
+def loss_value(weights, X, Y, power=2):
+    """``sum |W_L ... W_1 X - Y|^p`` (paper convention; ``p = 2``: the squared F-norm)."""
+    return float(np.sum((prefix_product(weights, len(weights) + 1, X) - Y) ** power))
+
+
 def l2_loss(weights, X, Y):
     """``||W_L ... W_1 X - Y||_F^2`` (paper convention)."""
-    return float(np.sum((prefix_product(weights, len(weights) + 1, X) - Y) ** 2))
+    return loss_value(weights, X, Y, 2)
 
 
 @dataclass
@@ -53,10 +58,16 @@ class LayerUpdate:
     eta: float
 
 
-def learning_rate(lr, G, Z, S, P, eta_bar=1.0):
-    """The step size of one update: ``"optimal"`` (3.4), ``"bounded"`` (3.2) or a constant."""
+def learning_rate(lr, G, Z, S, P, eta_bar=1.0, R=None, power=2):
+    """The step size of one update: ``"optimal"`` (3.4), ``"bounded"`` (3.2) or a constant.
+
+    For the Lp loss (``power = p > 2``) ``"optimal"`` is the near-optimal rate (3.11),
+    ``||G||^2 / ((p-1) max|R|^(p-2) ||Z||^2)``.
+    """
     if lr == "optimal":
         zz = float(np.sum(Z * Z))
+        if power > 2:
+            zz *= (power - 1) * float(np.max(np.abs(R))) ** (power - 2)
         return float(np.sum(G * G)) / zz if zz > 0 else 0.0
     if lr == "bounded":
         denominator = np.linalg.norm(S, 2) ** 2 * np.linalg.norm(P, 2) ** 2
@@ -64,21 +75,24 @@ def learning_rate(lr, G, Z, S, P, eta_bar=1.0):
     return float(lr)
 
 
-def layer_update(weights, i, X, Y, lr="optimal", eta_bar=1.0, rounding=0.0):
+def layer_update(weights, i, X, Y, lr="optimal", eta_bar=1.0, rounding=0.0, power=2):
     """Update the 1-based layer ``i`` of ``weights`` in place by one BCGD step.
 
-    ``R = S W_i P - Y``, ``G = S^T R P^T``, ``Z = S G P``, ``W_i <- W_i - eta G``. A gradient
-    with ``||G|| <= rounding ||S|| ||R|| ||P||`` (Frobenius norms) is rounding noise and the
-    update is skipped (``eta = 0``), like ``Z = 0`` (MATH.md section 2).
+    ``R = S W_i P - Y``, ``J = l'(R)`` (``R`` for L2, ``R^(p-1)`` for ``|r|^p / p``),
+    ``G = S^T J P^T``, ``Z = S G P``, ``W_i <- W_i - eta G``. A gradient with
+    ``||G|| <= rounding ||S|| ||J|| ||P||`` (Frobenius norms) is rounding noise and the update
+    is skipped (``eta = 0``), like ``Z = 0`` (MATH.md section 2).
     """
     S = suffix_product(weights, i)
     P = prefix_product(weights, i, X)
     W = weights[i - 1]
     R = S @ W @ P - Y
-    G = S.T @ R @ P.T
+    J = R ** (power - 1)
+    G = S.T @ J @ P.T
     Z = S @ G @ P
-    noise = rounding * np.linalg.norm(S) * np.linalg.norm(R) * np.linalg.norm(P)
-    eta = 0.0 if np.linalg.norm(G) <= noise else learning_rate(lr, G, Z, S, P, eta_bar)
+    noise = rounding * np.linalg.norm(S) * np.linalg.norm(J) * np.linalg.norm(P)
+    eta = 0.0 if np.linalg.norm(G) <= noise else learning_rate(lr, G, Z, S, P, eta_bar, R,
+                                                                  power)
     weights[i - 1] = W - eta * G
     return LayerUpdate(layer=i, R=R, G=G, Z=Z, eta=eta)
 

@@ -9,7 +9,7 @@ import numpy as np
 from . import _validation as v
 from ._engines import FastEngine, ReferenceEngine
 from .init import init_weights
-from .optimum import Optimum, Problem
+from .optimum import Optimum, Problem, optimum_for
 
 __all__ = ["Trainer"]
 
@@ -85,7 +85,8 @@ class Trainer:
         ``eta / (||S||_2^2 ||P||_2^2)``; a positive float: that constant rate.
     eta : float in (0, 2), optional
         The ``eta_bar`` of the bounded rate (default 1).
-    loss : {"l2"}
+    loss : {"l2", "l4", "l6", ...}
+        ``sum |r|^p / p`` per entry of the residual; errors are ``(sum |R|^p - loss*) / m``.
     tol : float, optional
         The status becomes ``"converged"`` when the error falls to ``tol`` or below.
     engine : {"fast", "reference"}
@@ -107,7 +108,12 @@ class Trainer:
         v.check_choice(method, "method", v.METHODS)
         self.order = v.check_choice(order, "order", v.ORDERS)
         self.lr, self.eta = _check_lr(lr, eta)
-        v.check_choice(loss, "loss", v.LOSSES)
+        self.power = v.check_loss(loss)
+        if self.power > 2 and self.lr == "bounded":
+            raise ValueError("lr='bounded' is the L2 rate (3.2); with an Lp loss use "
+                             "lr='optimal' (the near-optimal rate (3.11)) or a constant")
+        if self.power > 2 and compress is True:
+            raise ValueError("compress=True is only exact for loss='l2'")
         self.tol = _check_tol(tol)
         self.engine_name = v.check_choice(engine, "engine", v.ENGINES)
         _check_switch(compress, "compress")
@@ -118,7 +124,7 @@ class Trainer:
         self.widths = [X.shape[1]] + [W.shape[0] for W in weights]
         self.dtype = np.dtype(dtype)
         self._problem = Problem(X, Y, min(self.widths))
-        self._optimum = self._problem.optimum
+        self._optimum = optimum_for(self._problem, X, Y, self.power, min(self.widths))
         self._engine = self._make_engine(X, Y, weights, compress, reduce_width)
         self.depth = len(weights)
         self.position = 0
@@ -132,11 +138,12 @@ class Trainer:
 
     def _make_engine(self, X, Y, weights, compress, reduce_width):
         options = dict(order=self.order, lr=self.lr, eta=self.eta, dtype=self.dtype,
-                       m=X.shape[0])
+                       m=X.shape[0], power=self.power)
         if self.engine_name == "reference":
             return ReferenceEngine(X.T, Y.T, weights, loss_offset=self.optimum.loss, **options)
         rank = self._problem.s.size
-        if compress is True or (compress == "auto" and rank < X.shape[0]):
+        exact = self.power == 2  # the compression is exact for L2 only
+        if exact and (compress is True or (compress == "auto" and rank < X.shape[0])):
             Xw, Yw, offset = self._problem.compression()
             return FastEngine(Xw, Yw, weights, loss_offset=offset, compressed=True,
                               reduce_width=bool(reduce_width), **options)
@@ -145,7 +152,7 @@ class Trainer:
 
     # -- state -----------------------------------------------------------------------------
     _COUNTERS = ("position", "sweeps_done", "status", "diverged_at", "_error_limit")
-    _SETTINGS = ("order", "lr", "eta", "tol", "engine_name", "widths", "depth")
+    _SETTINGS = ("order", "lr", "eta", "tol", "engine_name", "widths", "depth", "power")
 
     def state_dict(self):
         """Everything needed to continue bit for bit with :meth:`from_state`.
@@ -178,7 +185,8 @@ class Trainer:
         trainer._rates = list(np.asarray(state["learning_rates"], dtype=float))
         trainer._optimum = Optimum(weight=np.asarray(state["optimum_weight"]),
                                    loss=float(state["optimum_loss"]),
-                                   rank_constrained=bool(state["rank_constrained"]))
+                                   rank_constrained=bool(state["rank_constrained"]),
+                                   loss_name=f"l{trainer.power}")
         engine_class = ReferenceEngine if trainer.engine_name == "reference" else FastEngine
         trainer._engine = engine_class.from_state(
             state["engine_state"], order=trainer.order, lr=trainer.lr, eta=trainer.eta,

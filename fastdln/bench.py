@@ -1,0 +1,184 @@
+"""``fastdln bench``: a standard set of sweep timings, fast engine against the naive reference.
+
+Timings on a shared machine are noisy: each number is the best of several repeats, and the
+fast sweep, the BLAS limit and the reference of one configuration are measured in one block.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .trainer import Trainer
+
+REFERENCE_BUDGET = 60.0  # seconds: a slower reference sweep is estimated from a smaller depth
+
+
+@dataclass(frozen=True)
+class Config:
+    """A benchmark configuration: data ``(m, n0)``, ``(m, nL)``; hidden width; depth."""
+
+    name: str
+    n0: int
+    nL: int
+    m: int
+    width: int
+    depth: int
+    order: str = "descending"
+
+
+STANDARD = [
+    Config("n128-L100", 128, 10, 600, 128, 100),
+    Config("n128-L400", 128, 10, 600, 128, 400),
+    Config("n128-L100-asc", 128, 10, 600, 128, 100, "ascending"),
+    Config("n512-L20", 512, 10, 2000, 512, 20),
+    Config("n16-L1000", 16, 4, 64, 16, 1000),
+    Config("n128-m60000-L10", 128, 10, 60000, 128, 10),
+    Config("n128-w1024-L10", 128, 10, 600, 1024, 10),
+]
+QUICK = [STANDARD[0], STANDARD[3], STANDARD[4]]
+
+
+def _data(config, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(0.0, 1.0 / np.sqrt(config.n0), (config.m, config.n0))
+    return X, rng.uniform(-1.0, 2.0, (config.m, config.nL))
+
+
+def _trainer(config, depth, engine):
+    X, Y = _data(config)
+    widths = [config.n0] + [config.width] * (depth - 1) + [config.nL]
+    trainer = Trainer(X, Y, widths=widths, seed=0, engine=engine, order=config.order)
+    trainer.sweep()  # warm-up (compilation, caches)
+    return trainer
+
+
+def _best(f, repeats):
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        f()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _blas_limit(n, count, repeats):
+    a, b, out = np.random.rand(n, n), np.random.rand(n, n), np.empty((n, n))
+
+    def products():
+        for _ in range(count):
+            np.dot(a, b, out=out)
+    return _best(products, repeats)
+
+
+def _reference_time(config, fast):
+    """Reference seconds per sweep, measured, or estimated (L^2 growth) from a smaller depth.
+
+    The guess of the reference's cost scales the fast sweep by the depth and by what the fast
+    engine saves through compression (``m / rank``) and width reduction.
+    """
+    fast_time = _best(fast.sweep, 1)
+    engine = fast._engine
+    saved = (config.m / engine.X.shape[1]) * (config.width / engine.widths[1:-1].max(
+        initial=config.width)) ** 2
+    depth, guess = config.depth, fast_time * config.depth * saved
+    while depth > 2 and guess > REFERENCE_BUDGET:
+        depth //= 2
+        guess /= 4
+    seconds = _best(_trainer(config, depth, "reference").sweep, 1)
+    return seconds * (config.depth / depth) ** 2, depth != config.depth
+
+
+def run_config(config, repeats):
+    """One row of the table: fast, reference, BLAS limit and their ratios."""
+    fast = _trainer(config, config.depth, "fast")
+    fast_time = _best(fast.sweep, repeats)
+    limit = _blas_limit(config.width if not fast.width_reduced else max(config.n0, config.nL),
+                        config.depth, repeats)
+    reference, estimated = _reference_time(config, fast)
+    return dict(config=asdict(config), fast_s=fast_time, reference_s=reference,
+                reference_estimated=estimated, blas_limit_s=limit,
+                us_per_update=fast_time / config.depth * 1e6,
+                speedup=reference / fast_time, over_blas_limit=fast_time / limit)
+
+
+def machine_info():
+    """CPU, cores, BLAS libraries (threadpoolctl) and versions, for the JSON file."""
+    import numba
+
+    info = dict(platform=platform.platform(), processor=platform.processor(),
+                cores=os.cpu_count(), python=platform.python_version(),
+                numpy=np.__version__, numba=numba.__version__)
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        info["cpu"] = names[0] if names else platform.processor()
+    except OSError:
+        info["cpu"] = platform.processor()
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas"] = [dict(library=p.get("internal_api"), version=p.get("version"),
+                             threads=p.get("num_threads"), architecture=p.get("architecture"))
+                        for p in threadpool_info()]
+    except ImportError:
+        info["blas"] = "threadpoolctl not installed"
+    return info
+
+
+def format_table(rows):
+    header = (f"{'config':18} {'fast s/sweep':>12} {'reference':>13} {'BLAS limit':>11} "
+              f"{'us/update':>10} {'speed-up':>9} {'fast/limit':>10}")
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        mark = "~" if row["reference_estimated"] else " "
+        lines.append(
+            f"{row['config']['name']:18} {row['fast_s']:12.5f} {mark}{row['reference_s']:12.4f} "
+            f"{row['blas_limit_s']:11.5f} {row['us_per_update']:10.1f} {row['speedup']:9.0f} "
+            f"{row['over_blas_limit']:10.2f}")
+    lines.append("~ estimated from a smaller depth assuming the reference's L^2 growth; BLAS limit "
+                 "= L numpy products (d x d) @ (d x d), d the width the kernels train (after "
+                 "width reduction).")
+    return "\n".join(lines)
+
+
+def compare(rows, old_path, threshold):
+    """Names of configurations whose fast sweep got slower than ``threshold`` x the old one."""
+    with open(old_path) as f:
+        old = {row["config"]["name"]: row for row in json.load(f)["results"]}
+    slower = []
+    for row in rows:
+        name = row["config"]["name"]
+        if name in old and row["fast_s"] > threshold * old[name]["fast_s"]:
+            slower.append(f"{name}: {old[name]['fast_s']:.5f} -> {row['fast_s']:.5f} s "
+                          f"({row['fast_s'] / old[name]['fast_s']:.2f}x)")
+    return slower
+
+
+def main(quick=False, json_path=None, compare_path=None, threshold=1.2, repeats=None,
+         echo=print):
+    """Run the standard (or quick) set and print the table; return the process exit code."""
+    configs = QUICK if quick else STANDARD
+    repeats = repeats or (3 if quick else 9)
+    rows = []
+    for config in configs:
+        rows.append(run_config(config, repeats))
+        echo(f"  measured {config.name}")
+    echo(format_table(rows))
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(dict(machine=machine_info(), results=rows), f, indent=1)
+        echo(f"wrote {json_path}")
+    if compare_path:
+        slower = compare(rows, compare_path, threshold)
+        for line in slower:
+            echo(f"SLOWER {line}")
+        if slower:
+            return 1
+        echo(f"no configuration slower than {threshold}x of {compare_path}")
+    return 0
