@@ -47,7 +47,7 @@ def main(path):
     ax.set_ylabel("seconds per sweep")
     ax.set_title("One BCGD sweep, n0 = width = 128, nL = 10, m = 600")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     for d, t in zip(fast_depths, fast):
