@@ -5,7 +5,7 @@ training for deep linear networks". Rows are samples: ``X`` is ``(m, n0)``, ``Y`
 ``(m, nL)``; weights ``W_l`` have shape ``(n_l, n_{l-1})``.
 """
 
-from . import reference
+from . import reference, theory
 from .init import init_weights
 from .optimum import Optimum, global_optimum, predict
 from .trainer import Trainer
@@ -21,5 +21,6 @@ __all__ = [
     "init_weights",
     "predict",
     "reference",
+    "theory",
     "train",
 ]

@@ -63,7 +63,7 @@ class FastEngine:
     """BCGD with running prefix/suffix products in Numba kernels (MATH.md sections 3-5)."""
 
     def __init__(self, Xw, Yw, weights, *, m, loss_offset, compressed, order, lr, eta, dtype,
-                 reduce_width, power=2):
+                 reduce_width, power=2, method="bcgd"):
         """``Xw`` ``(n0, r)`` and ``Yw`` ``(nL, r)`` are the (compressed) data, columns are samples."""
         self.order = order
         self.dtype = dtype
@@ -73,6 +73,8 @@ class FastEngine:
         self.compressed = compressed
         self.lr, self.eta = lr, eta
         self.power = power
+        self.method = method
+        self.gd_ready = False  # GD: the caches hold the forward pass of the current weights
         self._full_weights = weights
         blocks = padded_blocks(weights) if reduce_width else None
         self.width_reduced = blocks is not None
@@ -92,7 +94,8 @@ class FastEngine:
         state = {name: getattr(self, name).copy() for name in self._CACHES}
         state.update(X=self.X.copy(), Y=self.Yt.T.copy(), m=self.m, loss_offset=self.loss_offset,
                      compressed=self.compressed, width_reduced=self.width_reduced,
-                     weights=self.weights(), power=self.power)
+                     weights=self.weights(), power=self.power, method=self.method,
+                     gd_ready=self.gd_ready)
         return state
 
     @classmethod
@@ -100,7 +103,9 @@ class FastEngine:
         engine = cls(state["X"], state["Y"], state["weights"], m=state["m"],
                      loss_offset=state["loss_offset"], compressed=state["compressed"],
                      order=order, lr=lr, eta=eta, dtype=dtype,
-                     reduce_width=state["width_reduced"], power=state["power"])
+                     reduce_width=state["width_reduced"], power=state["power"],
+                     method=state["method"])
+        engine.gd_ready = state["gd_ready"]
         for name in cls._CACHES:
             target = getattr(engine, name)
             if target.shape != state[name].shape:
@@ -136,8 +141,11 @@ class FastEngine:
         gram_side = min(max_width, r) if self.lr_mode == _kernels.LR_BOUNDED else 1
         self.gram = np.empty(gram_side * gram_side, dtype)
         self.counts = np.zeros(3, np.int64)
+        self.w_previous = np.empty(self.w.size if self.method == "gd" else 0, dtype)
 
     def run(self, begin, end, error_limit):
+        if self.method == "gd":
+            return self._gd_iteration(error_limit)
         errors = np.empty(end - begin)
         rates = np.empty(end - begin)
         done = _kernels.bcgd_updates(
@@ -148,6 +156,17 @@ class FastEngine:
             error_limit, errors, rates, self.counts)
         bad = errors[done] if done < end - begin else None
         return errors[:done], rates[:done], bad
+
+    def _gd_iteration(self, error_limit):
+        error, applied = _kernels.gd_iteration(
+            self.w, self.woff, self.widths, self.pbuf, self.poff, self.pnorms, self.sbuf,
+            self.soff, self.X, self.Yt, self.Rt, self.w_previous, self.work_a, self.work_b,
+            self.work_g, self.work_j, self.lr_value, self.power, not self.gd_ready,
+            self.loss_offset, self.inv_m, error_limit, self.counts)
+        self.gd_ready = applied
+        if not applied:
+            return np.empty(0), np.empty(0), error
+        return np.array([error]), np.array([self.lr_value]), None
 
     def residual(self):
         """``W_L ... W_1 X - Y`` from scratch (``(nL, r)``, working data)."""
@@ -178,7 +197,8 @@ class ReferenceEngine:
     compressed = False
     width_reduced = False
 
-    def __init__(self, Xw, Yw, weights, *, m, loss_offset, order, lr, eta, dtype, power=2, **_):
+    def __init__(self, Xw, Yw, weights, *, m, loss_offset, order, lr, eta, dtype, power=2,
+                 method="bcgd", **_):
         """Full data ``Xw`` ``(n0, m)``, ``Yw`` ``(nL, m)``; ``loss_offset`` is ``loss(W*)``."""
         self.X = np.ascontiguousarray(Xw, dtype)
         self.Y = np.ascontiguousarray(Yw, dtype)
@@ -187,19 +207,20 @@ class ReferenceEngine:
         self.depth = len(weights)
         self.m = m
         self.power = power
+        self.method = method
         self.loss_offset = loss_offset
         self.inv_m = 1.0 / m
 
     def state(self):
         return dict(X=self.X.copy(), Y=self.Y.copy(), m=self.m, loss_offset=self.loss_offset,
                     compressed=False, width_reduced=False, weights=self.weights(),
-                    power=self.power)
+                    power=self.power, method=self.method)
 
     @classmethod
     def from_state(cls, state, *, order, lr, eta, dtype):
         return cls(state["X"], state["Y"], state["weights"], m=state["m"],
                    loss_offset=state["loss_offset"], order=order, lr=lr, eta=eta, dtype=dtype,
-                   power=state["power"])
+                   power=state["power"], method=state["method"])
 
     def _error(self):
         weights64 = [W.astype(np.float64) for W in self._weights]
@@ -208,6 +229,14 @@ class ReferenceEngine:
         return (loss - self.loss_offset) * self.inv_m
 
     def run(self, begin, end, error_limit):
+        if self.method == "gd":
+            before = self.weights()
+            reference.gd_update(self._weights, self.X, self.Y, self.lr, self.power)
+            error = self._error()
+            if not error <= error_limit:
+                self._weights = before
+                return np.empty(0), np.empty(0), error
+            return np.array([error]), np.array([float(self.lr)]), None
         errors, rates, bad = [], [], None
         for position in range(begin, end):
             i = layer_at(position, self.depth, self.order) + 1
@@ -228,3 +257,5 @@ class ReferenceEngine:
 
     def weights(self):
         return [W.copy() for W in self._weights]
+
+    working_weights = weights

@@ -297,3 +297,43 @@ def residual(w, woff, widths, X, Y, out, work, counts):
         _matmul(W, current, nxt, counts, widths[L])
         current = nxt
     _axpy(out, 1.0, Y)
+
+
+@njit(cache=True, nogil=True)
+def gd_iteration(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, w_previous,
+                 work_a, work_b, work_g, work_j, eta, power, fresh, loss_offset, inv_m,
+                 error_limit, counts):
+    """One gradient descent iteration: every layer at once with a constant rate (MATH.md 8).
+
+    All gradients use the old weights: prefixes ``P_i`` and the residual come from a forward
+    pass (kept from the previous iteration unless ``fresh``), suffixes from one backward pass
+    over the old weights. After the update a forward pass with the new weights gives the
+    error and the caches of the next iteration. Returns ``(error, applied)``; if the error is
+    non-finite or above ``error_limit`` the old weights are restored and ``applied`` is False.
+    """
+    L = widths.size - 1
+    k = widths[L]
+    r = Yt.shape[0]
+    if fresh:
+        _prefix_pass(w, woff, widths, pbuf, poff, pnorms, Rt, Yt, counts)
+    _suffix_pass(w, woff, widths, sbuf, soff, work_b, counts)
+    if power == 2:
+        Jt = Rt
+    else:
+        Jt = work_j
+        _odd_power(Rt, power - 1, Jt)
+    w_previous[:] = w
+    for i in range(L):
+        n_out, n_in = widths[i + 1], widths[i]
+        At = work_a[: n_in * k].reshape((n_in, k))
+        G = work_g[: n_out * n_in].reshape((n_out, n_in))
+        _matmul(_block(pbuf, poff, i, n_in, r), Jt, At, counts, k)
+        _matmul(_block(sbuf, soff, i, k, n_out).T, At.T, G, counts, k)
+        _axpy(_block(w, woff, i, n_out, n_in), eta, G)
+    _prefix_pass(w, woff, widths, pbuf, poff, pnorms, Rt, Yt, counts)
+    loss = _sum_squares(Rt) if power == 2 else _step_power_sum(Rt, 0.0, Rt, power)
+    error = (loss - loss_offset) * inv_m
+    if not (error <= error_limit):
+        w[:] = w_previous
+        return error, False
+    return error, True

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LayerUpdate", "layer_update", "learning_rate", "prefix_product", "suffix_product",
-           "l2_loss", "loss_value", "train"]
+__all__ = ["LayerUpdate", "gd_update", "layer_update", "learning_rate", "prefix_product",
+           "suffix_product", "l2_loss", "loss_value", "train"]
 
 
 def suffix_product(weights, i):
@@ -95,6 +95,21 @@ def layer_update(weights, i, X, Y, lr="optimal", eta_bar=1.0, rounding=0.0, powe
                                                                   power)
     weights[i - 1] = W - eta * G
     return LayerUpdate(layer=i, R=R, G=G, Z=Z, eta=eta)
+
+
+def gd_update(weights, X, Y, eta, power=2):
+    """One gradient descent iteration on every layer at once, in place (MATH.md section 8).
+
+    Every gradient ``G_i = S_i^T J P_i^T`` is computed from the old weights first, then all
+    layers take the step ``W_i <- W_i - eta G_i``.
+    """
+    depth = len(weights)
+    J = (prefix_product(weights, depth + 1, X) - Y) ** (power - 1)
+    gradients = [suffix_product(weights, i).T @ J @ prefix_product(weights, i, X).T
+                 for i in range(1, depth + 1)]
+    for i, G in enumerate(gradients):
+        weights[i] = weights[i] - eta * G
+    return gradients
 
 
 def train(X, Y, weights=None, **options):

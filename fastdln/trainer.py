@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 
 from . import _validation as v
-from ._engines import FastEngine, ReferenceEngine
+from . import reference, theory
+from ._engines import FastEngine, ReferenceEngine, layer_at
 from .init import init_weights
 from .optimum import Optimum, Problem, optimum_for
 
@@ -77,7 +78,9 @@ class Trainer:
         ``[n0, ..., nL]``; used with ``init`` and ``seed`` when ``weights`` is None.
     init, seed
         See :func:`fastdln.init_weights`.
-    method : {"bcgd"}
+    method : {"bcgd", "gd"}
+        Layer-wise BCGD, or gradient descent on all layers at once (constant ``lr`` only;
+        one GD iteration counts as one sweep).
     order : {"descending", "ascending"}
         Layer order within a sweep.
     lr : {"optimal", "bounded"} or float
@@ -99,13 +102,21 @@ class Trainer:
     reduce_width : {"auto", True, False}
         Exact width reduction of Theorem 3.1 when the weights have its padded form
         (``"auto"`` and True apply it when it is exact). Fast engine only.
+    diagnostics : bool
+        Record before every BCGD update Theorem 3.2's ``kappa_r(S)``, ``kappa_rx(P)`` and
+        ``gamma`` (with ``eta`` of the bounded rate, 1 otherwise) in ``self.diagnostics``
+        (``r = rank(W*)``, ``rx = rank(X)``). Costs O(L) products and two SVDs per update.
     """
 
     def __init__(self, X, Y, weights=None, *, widths=None, init="orth-identity", seed=None,
                  method="bcgd", order="descending", lr="optimal", eta=None, loss="l2",
-                 tol=None, engine="fast", dtype=None, compress="auto", reduce_width="auto"):
+                 tol=None, engine="fast", dtype=None, compress="auto", reduce_width="auto",
+                 diagnostics=False):
         dtype = v.check_dtype("float64" if dtype is None else dtype)
-        v.check_choice(method, "method", v.METHODS)
+        self.method = v.check_choice(method, "method", v.METHODS)
+        if method == "gd" and isinstance(lr, str):
+            raise ValueError("method='gd' takes a constant learning rate: lr must be a positive "
+                             "float (e.g. fastdln.theory.gd_rate(X, depth, nL), [11]'s rate)")
         self.order = v.check_choice(order, "order", v.ORDERS)
         self.lr, self.eta = _check_lr(lr, eta)
         self.power = v.check_loss(loss)
@@ -127,18 +138,23 @@ class Trainer:
         self._optimum = optimum_for(self._problem, X, Y, self.power, min(self.widths))
         self._engine = self._make_engine(X, Y, weights, compress, reduce_width)
         self.depth = len(weights)
+        self.updates_per_sweep = self.depth if self.method == "bcgd" else 1
         self.position = 0
         self.sweeps_done = 0
         self.status = "ready"
         self.diverged_at = None
         self._errors = [self._engine.initial_error()]
+        self.diagnostics = ({"kappa_S": [], "kappa_P": [], "gamma": []} if diagnostics
+                            else None)
+        self._rank_X = self._problem.s.size
+        self._rank_optimum = int(np.linalg.matrix_rank(self._optimum.weight))
         self._rates = []
         scale = max(abs(self._errors[0]), float(np.sum(Y * Y)) / X.shape[0], 1e-300)
         self._error_limit = DIVERGENCE_FACTOR * scale
 
     def _make_engine(self, X, Y, weights, compress, reduce_width):
         options = dict(order=self.order, lr=self.lr, eta=self.eta, dtype=self.dtype,
-                       m=X.shape[0], power=self.power)
+                       m=X.shape[0], power=self.power, method=self.method)
         if self.engine_name == "reference":
             return ReferenceEngine(X.T, Y.T, weights, loss_offset=self.optimum.loss, **options)
         rank = self._problem.s.size
@@ -151,8 +167,10 @@ class Trainer:
                           reduce_width=bool(reduce_width), **options)
 
     # -- state -----------------------------------------------------------------------------
-    _COUNTERS = ("position", "sweeps_done", "status", "diverged_at", "_error_limit")
-    _SETTINGS = ("order", "lr", "eta", "tol", "engine_name", "widths", "depth", "power")
+    _COUNTERS = ("position", "sweeps_done", "status", "diverged_at", "_error_limit",
+                 "diagnostics", "_rank_X", "_rank_optimum")
+    _SETTINGS = ("order", "lr", "eta", "tol", "engine_name", "widths", "depth", "power",
+                 "method", "updates_per_sweep")
 
     def state_dict(self):
         """Everything needed to continue bit for bit with :meth:`from_state`.
@@ -231,7 +249,8 @@ class Trainer:
 
     # -- training --------------------------------------------------------------------------
     def step(self):
-        """Run one layer update; return its error (None if the update would diverge)."""
+        """Run one layer update (one GD iteration for ``method="gd"``); return its error
+        (None if the update would diverge)."""
         errors = self._advance(self.position + 1)
         return float(errors[-1]) if errors.size else None
 
@@ -243,7 +262,7 @@ class Trainer:
         k = v.check_count(k, "k", minimum=1)
         chunks = []
         for _ in range(k):
-            chunks.append(self._advance(self.depth))
+            chunks.append(self._advance(self.updates_per_sweep))
             if self.status in ("diverged", "converged"):
                 break
         return np.concatenate(chunks)
@@ -254,13 +273,16 @@ class Trainer:
                 f"training diverged at iteration {self.diverged_at}; the weights are those "
                 "of the last finite state; start a new Trainer to continue")
         with np.errstate(all="ignore"):
-            errors, rates, bad = self._engine.run(self.position, end, self._error_limit)
+            if self.diagnostics is not None and self.method == "bcgd":
+                errors, rates, bad = self._run_with_diagnostics(end)
+            else:
+                errors, rates, bad = self._engine.run(self.position, end, self._error_limit)
         self._errors.extend(errors.tolist())
         self._rates.extend(rates.tolist())
         if bad is not None:
             self._diverge(bad)
             return errors
-        self.position = end % self.depth
+        self.position = end % self.updates_per_sweep
         if self.position == 0:
             self.sweeps_done += 1
         self.status = "running"
@@ -268,10 +290,32 @@ class Trainer:
             self.status = "converged"
         return errors
 
+    def _run_with_diagnostics(self, end):
+        """Update by update, recording Theorem 3.2's quantities before each one (costly)."""
+        chunks = []
+        for position in range(self.position, end):
+            weights = self._engine.working_weights()
+            i = layer_at(position, self.depth, self.order) + 1
+            S = reference.suffix_product(weights, i)
+            P = reference.prefix_product(weights, i, self._engine.X)
+            kappa_S = theory.kappa_r(S, self._rank_optimum)
+            kappa_P = theory.kappa_r(P, self._rank_X)
+            eta = self.eta if self.lr == "bounded" else 1.0
+            for name, value in (("kappa_S", kappa_S), ("kappa_P", kappa_P),
+                                ("gamma", theory.gamma_bounded(kappa_S, kappa_P, eta))):
+                self.diagnostics[name].append(value)
+            chunks.append(self._engine.run(position, position + 1, self._error_limit))
+            if chunks[-1][2] is not None:
+                break
+        errors = np.concatenate([c[0] for c in chunks])
+        rates = np.concatenate([c[1] for c in chunks])
+        return errors, rates, chunks[-1][2]
+
     def _diverge(self, value):
         self.diverged_at = self.iteration + 1
         self.status = "diverged"
         warnings.warn(
-            f"BCGD diverged at iteration {self.diverged_at} (its error would be {value:.3g}); "
+            f"{self.method.upper()} diverged at iteration {self.diverged_at} (its error would "
+            f"be {value:.3g}); "
             f"it was not applied: the weights are those after iteration {self.iteration}",
             RuntimeWarning, stacklevel=4)

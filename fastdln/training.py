@@ -41,6 +41,8 @@ class TrainResult:
         Whether the exact L2 compression / Theorem 3.1 width reduction were applied.
     diverged_at : int or None
         The iteration whose error was non-finite or exploding.
+    diagnostics : dict of ndarray or None
+        With ``diagnostics=True``: ``kappa_S``, ``kappa_P``, ``gamma`` per update.
     """
 
     weights: list
@@ -56,6 +58,7 @@ class TrainResult:
     width_reduced: bool = False
     diverged_at: int | None = None
     settings: dict = field(default_factory=dict)
+    diagnostics: dict | None = None
 
 
 def _check_callback(callback):
@@ -67,7 +70,7 @@ def _check_callback(callback):
 def train(X, Y, weights=None, *, widths=None, init="orth-identity", seed=None, method="bcgd",
           order="descending", lr="optimal", eta=None, loss="l2", sweeps=1, tol=None,
           record="iteration", engine="fast", dtype=None, callback=None, compress="auto",
-          reduce_width="auto"):
+          reduce_width="auto", diagnostics=False):
     """Train a deep linear network ``W_L ... W_1`` by block coordinate gradient descent.
 
     Parameters
@@ -84,7 +87,9 @@ def train(X, Y, weights=None, *, widths=None, init="orth-identity", seed=None, m
     init : str
         See :func:`fastdln.init_weights`.
     seed : None, int or numpy.random.Generator
-    method : {"bcgd"}
+    method : {"bcgd", "gd"}
+        Layer-wise BCGD, or gradient descent on all layers at once (constant ``lr`` only;
+        one GD iteration counts as one sweep).
     order : {"descending", "ascending"}
         Layer order within a sweep (``L .. 1`` or ``1 .. L``).
     lr : {"optimal", "bounded"} or float
@@ -107,6 +112,9 @@ def train(X, Y, weights=None, *, widths=None, init="orth-identity", seed=None, m
     compress, reduce_width : {"auto", True, False}
         Exact speed-ups of the fast engine (MATH.md sections 4 and 5), see
         :class:`fastdln.Trainer`.
+    diagnostics : bool
+        Record Theorem 3.2's ``kappa_r(S)``, ``kappa_rx(P)`` and ``gamma`` per update
+        (``result.diagnostics``); costly, off by default.
 
     Returns
     -------
@@ -118,17 +126,20 @@ def train(X, Y, weights=None, *, widths=None, init="orth-identity", seed=None, m
     _check_callback(callback)
     trainer = Trainer(X, Y, weights, widths=widths, init=init, seed=seed, method=method,
                       order=order, lr=lr, eta=eta, loss=loss, tol=tol, engine=engine,
-                      dtype=dtype, compress=compress, reduce_width=reduce_width)
+                      dtype=dtype, compress=compress, reduce_width=reduce_width,
+                      diagnostics=diagnostics)
     status = _loop(trainer, sweeps, callback)
     errors = trainer.errors
     if record == "sweep":
-        errors = errors[:: trainer.depth]
+        errors = errors[:: trainer.updates_per_sweep]
     return TrainResult(
         weights=trainer.weights, errors=errors, learning_rates=trainer.learning_rates,
         iterations=trainer.iteration, sweeps=trainer.sweeps_done, status=status,
         optimum=trainer.optimum, elapsed=time.perf_counter() - start, engine=engine,
         compressed=trainer.compressed, width_reduced=trainer.width_reduced,
         diverged_at=trainer.diverged_at,
+        diagnostics=({k: np.array(v) for k, v in trainer.diagnostics.items()}
+                     if trainer.diagnostics is not None else None),
         settings=dict(order=order, lr=trainer.lr, eta=trainer.eta, loss=loss,
                       method=method, dtype=trainer.dtype.name, widths=trainer.widths))
 
