@@ -18,6 +18,13 @@ LR_MODES = {"optimal": _kernels.LR_OPTIMAL, "bounded": _kernels.LR_BOUNDED}
 ORDERS = {"descending": _kernels.DESCENDING, "ascending": _kernels.ASCENDING}
 
 
+SAMPLINGS = {None: _kernels.NO_SAMPLING, "importance": _kernels.IMPORTANCE,
+             "uniform": _kernels.UNIFORM}
+SAMPLING_NAMES = {value: key for key, value in SAMPLINGS.items()}
+NO_DRAWS = np.zeros(0)
+NO_BATCHES = np.zeros((0, 0), np.int64)
+
+
 def layer_at(position, depth, order):
     """0-based index of the layer updated at ``position`` of a sweep."""
     return depth - 1 - position if order == "descending" else position
@@ -63,7 +70,7 @@ class FastEngine:
     """BCGD with running prefix/suffix products in Numba kernels (MATH.md sections 3-5)."""
 
     def __init__(self, Xw, Yw, weights, *, m, loss_offset, compressed, order, lr, eta, dtype,
-                 reduce_width, power=2, method="bcgd"):
+                 reduce_width, power=2, method="bcgd", sampling=None):
         """``Xw`` ``(n0, r)`` and ``Yw`` ``(nL, r)`` are the (compressed) data, columns are samples."""
         self.order = order
         self.dtype = dtype
@@ -74,6 +81,7 @@ class FastEngine:
         self.lr, self.eta = lr, eta
         self.power = power
         self.method = method
+        self.sampling = SAMPLINGS[sampling]
         self.gd_ready = False  # GD: the caches hold the forward pass of the current weights
         self._full_weights = weights
         blocks = padded_blocks(weights) if reduce_width else None
@@ -83,7 +91,8 @@ class FastEngine:
                                dtype=np.int64)
         self.depth = len(work_weights)
         self.lr_mode = LR_MODES.get(lr, _kernels.LR_CONSTANT)
-        self.lr_value = float(eta if lr == "bounded" else (0.0 if lr == "optimal" else lr))
+        self.lr_value = float(eta if lr == "bounded" or sampling else
+                              (0.0 if lr == "optimal" else lr))
         self._allocate(work_weights, np.ascontiguousarray(Xw, dtype),
                        np.ascontiguousarray(Yw, dtype))
 
@@ -95,7 +104,7 @@ class FastEngine:
         state.update(X=self.X.copy(), Y=self.Yt.T.copy(), m=self.m, loss_offset=self.loss_offset,
                      compressed=self.compressed, width_reduced=self.width_reduced,
                      weights=self.weights(), power=self.power, method=self.method,
-                     gd_ready=self.gd_ready)
+                     gd_ready=self.gd_ready, sampling=SAMPLING_NAMES[self.sampling])
         return state
 
     @classmethod
@@ -104,7 +113,7 @@ class FastEngine:
                      loss_offset=state["loss_offset"], compressed=state["compressed"],
                      order=order, lr=lr, eta=eta, dtype=dtype,
                      reduce_width=state["width_reduced"], power=state["power"],
-                     method=state["method"])
+                     method=state["method"], sampling=state["sampling"])
         engine.gd_ready = state["gd_ready"]
         for name in cls._CACHES:
             target = getattr(engine, name)
@@ -139,13 +148,19 @@ class FastEngine:
         self.work_z = np.empty((r, k), dtype)
         self.work_j = np.empty((r, k) if self.power > 2 else (0, k), dtype)
         gram_side = min(max_width, r) if self.lr_mode == _kernels.LR_BOUNDED else 1
+        if self.sampling == _kernels.IMPORTANCE:
+            gram_side = max_width
         self.gram = np.empty(gram_side * gram_side, dtype)
+        self.work_m = np.empty(max_width * r if self.sampling == _kernels.IMPORTANCE else 0,
+                               dtype)
         self.counts = np.zeros(3, np.int64)
         self.w_previous = np.empty(self.w.size if self.method == "gd" else 0, dtype)
 
-    def run(self, begin, end, error_limit):
+    def run(self, begin, end, error_limit, draws=None, batches=None):
         if self.method == "gd":
             return self._gd_iteration(error_limit)
+        if draws is None:
+            draws, batches = NO_DRAWS, NO_BATCHES
         errors = np.empty(end - begin)
         rates = np.empty(end - begin)
         done = _kernels.bcgd_updates(
@@ -153,7 +168,7 @@ class FastEngine:
             self.soff, self.X, self.Yt, self.Rt, self.work_a, self.work_g, self.work_k,
             self.work_b, self.work_z, self.work_j, self.gram, ORDERS[self.order], self.lr_mode,
             self.lr_value, self.power, self.rounding, begin, end, self.loss_offset, self.inv_m,
-            error_limit, errors, rates, self.counts)
+            error_limit, errors, rates, self.counts, self.sampling, draws, batches, self.work_m)
         bad = errors[done] if done < end - begin else None
         return errors[:done], rates[:done], bad
 
@@ -198,7 +213,7 @@ class ReferenceEngine:
     width_reduced = False
 
     def __init__(self, Xw, Yw, weights, *, m, loss_offset, order, lr, eta, dtype, power=2,
-                 method="bcgd", **_):
+                 method="bcgd", sampling=None, **_):
         """Full data ``Xw`` ``(n0, m)``, ``Yw`` ``(nL, m)``; ``loss_offset`` is ``loss(W*)``."""
         self.X = np.ascontiguousarray(Xw, dtype)
         self.Y = np.ascontiguousarray(Yw, dtype)
@@ -208,19 +223,20 @@ class ReferenceEngine:
         self.m = m
         self.power = power
         self.method = method
+        self.sampling = sampling
         self.loss_offset = loss_offset
         self.inv_m = 1.0 / m
 
     def state(self):
         return dict(X=self.X.copy(), Y=self.Y.copy(), m=self.m, loss_offset=self.loss_offset,
                     compressed=False, width_reduced=False, weights=self.weights(),
-                    power=self.power, method=self.method)
+                    power=self.power, method=self.method, sampling=self.sampling)
 
     @classmethod
     def from_state(cls, state, *, order, lr, eta, dtype):
         return cls(state["X"], state["Y"], state["weights"], m=state["m"],
                    loss_offset=state["loss_offset"], order=order, lr=lr, eta=eta, dtype=dtype,
-                   power=state["power"], method=state["method"])
+                   power=state["power"], method=state["method"], sampling=state["sampling"])
 
     def _error(self):
         weights64 = [W.astype(np.float64) for W in self._weights]
@@ -228,7 +244,7 @@ class ReferenceEngine:
                                     self.Y.astype(np.float64), self.power)
         return (loss - self.loss_offset) * self.inv_m
 
-    def run(self, begin, end, error_limit):
+    def run(self, begin, end, error_limit, draws=None, batches=None):
         if self.method == "gd":
             before = self.weights()
             reference.gd_update(self._weights, self.X, self.Y, self.lr, self.power)
@@ -241,15 +257,19 @@ class ReferenceEngine:
         for position in range(begin, end):
             i = layer_at(position, self.depth, self.order) + 1
             before = self._weights[i - 1]
-            update = reference.layer_update(
-                self._weights, i, self.X, self.Y, self.lr, self.eta,
-                gradient_rounding(self.X.dtype, *self.Y.shape), power=self.power)
+            if self.sampling is None:
+                eta = reference.layer_update(
+                    self._weights, i, self.X, self.Y, self.lr, self.eta,
+                    gradient_rounding(self.X.dtype, *self.Y.shape), power=self.power).eta
+            else:
+                eta = reference.sampled_update(self._weights, i, self.X, self.Y, self.sampling,
+                                               draws[position], batches[position], self.eta)
             error = self._error()
             if not error <= error_limit:
                 self._weights[i - 1], bad = before, error
                 break
             errors.append(error)
-            rates.append(update.eta)
+            rates.append(eta)
         return np.array(errors), np.array(rates), bad
 
     def initial_error(self):

@@ -24,6 +24,10 @@ from numba import njit
 DESCENDING = 0
 ASCENDING = 1
 
+NO_SAMPLING = 0
+IMPORTANCE = 1
+UNIFORM = 2
+
 LR_OPTIMAL = 0
 LR_BOUNDED = 1
 LR_CONSTANT = 2
@@ -236,7 +240,7 @@ def _suffix_pass(w, woff, widths, sbuf, soff, work_b, counts):
 def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt,
                  work_a, work_g, work_k, work_b, work_z, work_j, gram,
                  order, lr_mode, lr_value, power, rounding, begin, end, loss_offset, inv_m,
-                 error_limit, errors, rates, counts):
+                 error_limit, errors, rates, counts, sampling, draws, batches, work_m):
     """Run the layer updates at positions ``begin .. end-1`` of one BCGD sweep.
 
     Position 0 starts a sweep: the pre-pass rebuilds the caches with the old weights and a
@@ -247,6 +251,9 @@ def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt,
     ``X``, is set by the caller). Returns the number of updates done: fewer than
     ``end - begin`` when an update would diverge (error non-finite or above ``error_limit``);
     that update is not applied and its error is stored at ``errors[done]``.
+
+    ``sampling`` 1 or 2 makes it stochastic BCGD (MATH.md section 8): each update uses one
+    sample drawn by importance (uniform number ``draws[pos]``) or the batch ``batches[pos]``.
     """
     L = widths.size - 1
     k = widths[L]
@@ -264,9 +271,15 @@ def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt,
         W = _block(w, woff, i, widths[i + 1], widths[i])
         S = _block(sbuf, soff, i, k, widths[i + 1])
         P = _block(pbuf, poff, i, widths[i], r)
-        eta, error, r_norm2 = _update_layer(
-            W, S, P, Rt, pnorms[i], r_norm2, work_a, work_g, work_k, work_b, work_z, work_j,
-            gram, lr_mode, lr_value, power, rounding, loss_offset, inv_m, error_limit, counts)
+        if sampling == NO_SAMPLING:
+            eta, error, r_norm2 = _update_layer(
+                W, S, P, Rt, pnorms[i], r_norm2, work_a, work_g, work_k, work_b, work_z,
+                work_j, gram, lr_mode, lr_value, power, rounding, loss_offset, inv_m,
+                error_limit, counts)
+        else:
+            eta, error = _sampled_update(
+                W, S, P, Rt, sampling, draws[pos], batches[pos], lr_value, work_a, work_g,
+                work_k, work_b, work_z, work_m, gram, loss_offset, inv_m, error_limit, counts)
         errors[pos - begin] = error
         if np.isnan(eta):
             return pos - begin
@@ -278,6 +291,93 @@ def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt,
             _matmul(W, P, P_next, counts, k)
             pnorms[i + 1] = _sum_squares(P_next)
     return end - begin
+
+
+@njit(cache=True, nogil=True)
+def _importance_sample(P, M, work_m, u, counts, k):
+    """Theorem 3.6's sample: ``j`` with probability ``||p_j^T P||^2 / ||P^T P||_F^2``.
+
+    ``M = P P^T`` is given; ``||p_j^T P||^2 = p_j^T M p_j``. Returns ``(j, ||p_j^T P||^2)``.
+    """
+    n, m = P.shape
+    MP = work_m[: n * m].reshape((n, m))
+    _matmul(M, P, MP, counts, k)
+    weights = np.zeros(m)
+    total = 0.0
+    for a in range(n):
+        for j in range(m):
+            weights[j] += P[a, j] * MP[a, j]
+    for j in range(m):
+        total += weights[j]
+    target = u * total
+    running = 0.0
+    for j in range(m):
+        running += weights[j]
+        if running >= target and weights[j] > 0.0:
+            return j, weights[j]
+    for j in range(m - 1, -1, -1):  # rounding left target above the last partial sum
+        if weights[j] > 0.0:
+            return j, weights[j]
+    return 0, 0.0
+
+
+@njit(cache=True, nogil=True)
+def _sampled_update(W, S, P, Rt, sampling, u, batch, eta_bar, work_a, work_g, work_k,
+                    work_b, work_z, work_m, gram, loss_offset, inv_m, error_limit, counts):
+    """One stochastic BCGD update of ``W`` (L2; MATH.md section 8). Returns ``(eta, error)``.
+
+    Importance sampling (Theorem 3.6): ``W -= eta S^T r_j p_j^T`` with
+    ``eta = (sigma_min(P)^2 / sigma_max(S)^2) eta_bar / ||p_j^T P||^2``. Uniform batches:
+    the gradient of the batch's loss with its optimal rate (3.4). The full residual is
+    updated exactly, so the recorded error is the true one.
+    """
+    k = Rt.shape[1]
+    n_out, n_in = W.shape
+    m = P.shape[1]
+    G = work_g[: n_out * n_in].reshape((n_out, n_in))
+    K = work_k[: k * k].reshape((k, k))
+    At = work_a[: n_in * k].reshape((n_in, k))
+    Bt = work_b[: n_in * k].reshape((n_in, k))
+    _matmul(S, S.T, K, counts, k)
+    b = batch.size
+    Pb = np.empty((n_in, b), P.dtype)
+    Rb = np.empty((b, k), P.dtype)
+    Zb = np.empty((b, k), P.dtype)
+    if sampling == IMPORTANCE:
+        M = gram[: n_in * n_in].reshape((n_in, n_in))
+        _matmul(P, P.T, M, counts, k)
+        j, q = _importance_sample(P, M, work_m, u, counts, k)
+        s_max = max(np.linalg.eigvalsh(K)[-1], 0.0)
+        p_eigs = np.linalg.eigvalsh(M)
+        p_min = max(p_eigs[n_in - min(n_in, m)], 0.0)  # sigma_min(P)^2, min(n, m)-th largest
+        eta = p_min / s_max * eta_bar / q if s_max > 0.0 and q > 0.0 else 0.0
+        for a in range(n_in):  # At = p_j r_j^T, so G = S^T At^T = S^T r_j p_j^T
+            for c in range(k):
+                At[a, c] = P[a, j] * Rt[j, c]
+    else:
+        for a in range(n_in):
+            for t in range(b):
+                Pb[a, t] = P[a, batch[t]]
+        for t in range(b):
+            for c in range(k):
+                Rb[t, c] = Rt[batch[t], c]
+        _matmul(Pb, Rb, At, counts, k)
+    _matmul(S.T, At.T, G, counts, k)
+    _matmul(At, K, Bt, counts, k)  # (S G)^T
+    if sampling != IMPORTANCE:
+        _matmul(Pb.T, Bt, Zb, counts, k)
+        zz = _sum_squares(Zb)
+        eta = _sum_squares(G) / zz if zz > 0.0 else 0.0
+    Zt = work_z
+    _matmul(P.T, Bt, Zt, counts, k)  # (S G P)^T on all samples
+    new_norm2 = _step_norm_squared(Rt, eta, Zt)
+    error = (new_norm2 - loss_offset) * inv_m
+    if not (error <= error_limit):
+        return np.nan, error
+    if eta != 0.0:
+        _axpy(W, eta, G)
+        _axpy(Rt, eta, Zt)
+    return eta, error
 
 
 @njit(cache=True, nogil=True)

@@ -15,7 +15,7 @@ import numpy as np
 DTYPES = {"float64": np.float64, "float32": np.float32}
 INITS = ("orthogonal", "orth-identity", "identity", "balanced", "random")
 ORDERS = ("descending", "ascending")
-METHODS = ("bcgd", "gd")
+METHODS = ("bcgd", "gd", "bcsgd")
 def check_loss(loss):
     """Return the power ``p`` of ``loss = "l<p>"`` (``"l2"``, or an even ``p >= 4``)."""
     if isinstance(loss, str) and loss.startswith("l") and loss[1:].isdigit():

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LayerUpdate", "gd_update", "layer_update", "learning_rate", "prefix_product",
+__all__ = ["LayerUpdate", "gd_update", "sampled_update", "layer_update", "learning_rate", "prefix_product",
            "suffix_product", "l2_loss", "loss_value", "train"]
 
 
@@ -95,6 +95,39 @@ def layer_update(weights, i, X, Y, lr="optimal", eta_bar=1.0, rounding=0.0, powe
                                                                   power)
     weights[i - 1] = W - eta * G
     return LayerUpdate(layer=i, R=R, G=G, Z=Z, eta=eta)
+
+
+def sampled_update(weights, i, X, Y, sampling, u, batch, eta_bar=1.0):
+    """One stochastic BCGD update of the 1-based layer ``i``, in place (MATH.md section 8).
+
+    ``sampling="importance"`` (Theorem 3.6): sample ``j`` with probability
+    ``||p_j^T P||^2 / ||P^T P||_F^2`` (the first ``j`` whose cumulative probability reaches
+    ``u``), ``W_i -= eta S^T r_j p_j^T`` with
+    ``eta = (sigma_min(P)^2 / sigma_max(S)^2) eta_bar / ||p_j^T P||^2``.
+    ``sampling="uniform"``: the columns ``batch``; the batch gradient with its optimal rate.
+    Returns ``eta``.
+    """
+    S = suffix_product(weights, i)
+    P = prefix_product(weights, i, X)
+    W = weights[i - 1]
+    R = S @ W @ P - Y
+    if sampling == "importance":
+        q = np.einsum("aj,aj->j", P, (P @ P.T) @ P)  # ||p_j^T P||^2
+        cumulative = np.cumsum(q)
+        candidates = np.flatnonzero((cumulative >= u * cumulative[-1]) & (q > 0))
+        j = candidates[0] if candidates.size else np.flatnonzero(q > 0)[-1]
+        singular = np.linalg.svd(P, compute_uv=False)
+        sigma_min = singular[min(P.shape) - 1]
+        sigma_max_S = np.linalg.norm(S, 2)
+        eta = (sigma_min ** 2 / sigma_max_S ** 2) * eta_bar / q[j]
+        G = S.T @ np.outer(R[:, j], P[:, j])
+    else:
+        G = S.T @ R[:, batch] @ P[:, batch].T
+        Z = S @ G @ P[:, batch]
+        zz = float(np.sum(Z * Z))
+        eta = float(np.sum(G * G)) / zz if zz > 0 else 0.0
+    weights[i - 1] = W - eta * G
+    return float(eta)
 
 
 def gd_update(weights, X, Y, eta, power=2):

@@ -33,6 +33,40 @@ def _check_lr(lr, eta):
     return v.check_positive_float(lr, "lr"), None
 
 
+def _check_stochastic(lr, eta, loss, compress):
+    if lr != "optimal":
+        raise ValueError("method='bcsgd' sets its own rates (Theorem 3.6's for importance "
+                         "sampling, the batch's optimal rate for uniform); leave lr='optimal'")
+    if loss != "l2":
+        raise ValueError("method='bcsgd' is defined for loss='l2' (Theorem 3.6)")
+    if compress is True:
+        raise ValueError("compress=True changes the samples; method='bcsgd' uses the full data")
+    return "optimal", 1.0 if eta is None else v.check_positive_float(eta, "eta", upper=2.0)
+
+
+def _check_sampling(method, sampling, batch_size, m):
+    if method != "bcsgd":
+        return None, None
+    v.check_choice(sampling, "sampling", ("importance", "uniform"))
+    if sampling == "importance":
+        if batch_size not in (None, 1):
+            raise ValueError("sampling='importance' (Theorem 3.6) uses one sample per update; "
+                             f"batch_size must be None or 1, got {batch_size!r}")
+        return sampling, 1
+    batch_size = min(32, m) if batch_size is None else v.check_count(batch_size, "batch_size", 1)
+    if batch_size > m:
+        raise ValueError(f"batch_size must be at most the number of samples ({m}), "
+                         f"got {batch_size}")
+    return sampling, batch_size
+
+
+def _sampling_rng(seed):
+    """The sampling stream of ``bcsgd``, independent of the initialization's."""
+    if isinstance(seed, np.random.Generator):
+        return seed.spawn(1)[0]
+    return np.random.default_rng(np.random.SeedSequence(entropy=seed, spawn_key=(1,)))
+
+
 def _check_tol(tol):
     if tol is None:
         return None
@@ -78,7 +112,7 @@ class Trainer:
         ``[n0, ..., nL]``; used with ``init`` and ``seed`` when ``weights`` is None.
     init, seed
         See :func:`fastdln.init_weights`.
-    method : {"bcgd", "gd"}
+    method : {"bcgd", "gd", "bcsgd"}
         Layer-wise BCGD, or gradient descent on all layers at once (constant ``lr`` only;
         one GD iteration counts as one sweep).
     order : {"descending", "ascending"}
@@ -111,14 +145,17 @@ class Trainer:
     def __init__(self, X, Y, weights=None, *, widths=None, init="orth-identity", seed=None,
                  method="bcgd", order="descending", lr="optimal", eta=None, loss="l2",
                  tol=None, engine="fast", dtype=None, compress="auto", reduce_width="auto",
-                 diagnostics=False):
+                 diagnostics=False, sampling="importance", batch_size=None):
         dtype = v.check_dtype("float64" if dtype is None else dtype)
         self.method = v.check_choice(method, "method", v.METHODS)
         if method == "gd" and isinstance(lr, str):
             raise ValueError("method='gd' takes a constant learning rate: lr must be a positive "
                              "float (e.g. fastdln.theory.gd_rate(X, depth, nL), [11]'s rate)")
         self.order = v.check_choice(order, "order", v.ORDERS)
-        self.lr, self.eta = _check_lr(lr, eta)
+        if method == "bcsgd":
+            self.lr, self.eta = _check_stochastic(lr, eta, loss, compress)
+        else:
+            self.lr, self.eta = _check_lr(lr, eta)
         self.power = v.check_loss(loss)
         if self.power > 2 and self.lr == "bounded":
             raise ValueError("lr='bounded' is the L2 rate (3.2); with an Lp loss use "
@@ -131,6 +168,10 @@ class Trainer:
         _check_switch(reduce_width, "reduce_width")
         v.check_choice(init, "init", v.INITS)
         X, Y = v.check_data(X, Y)
+        self.sampling, self.batch_size = _check_sampling(method, sampling, batch_size,
+                                                         X.shape[0])
+        self._rng = _sampling_rng(seed) if method == "bcsgd" else None
+        self._draws, self._batches = None, None
         weights = _initial_weights(weights, widths, init, seed, dtype, X.shape[1], Y.shape[1])
         self.widths = [X.shape[1]] + [W.shape[0] for W in weights]
         self.dtype = np.dtype(dtype)
@@ -138,7 +179,7 @@ class Trainer:
         self._optimum = optimum_for(self._problem, X, Y, self.power, min(self.widths))
         self._engine = self._make_engine(X, Y, weights, compress, reduce_width)
         self.depth = len(weights)
-        self.updates_per_sweep = self.depth if self.method == "bcgd" else 1
+        self.updates_per_sweep = 1 if self.method == "gd" else self.depth
         self.position = 0
         self.sweeps_done = 0
         self.status = "ready"
@@ -154,11 +195,12 @@ class Trainer:
 
     def _make_engine(self, X, Y, weights, compress, reduce_width):
         options = dict(order=self.order, lr=self.lr, eta=self.eta, dtype=self.dtype,
-                       m=X.shape[0], power=self.power, method=self.method)
+                       m=X.shape[0], power=self.power, method=self.method,
+                       sampling=self.sampling)
         if self.engine_name == "reference":
             return ReferenceEngine(X.T, Y.T, weights, loss_offset=self.optimum.loss, **options)
         rank = self._problem.s.size
-        exact = self.power == 2  # the compression is exact for L2 only
+        exact = self.power == 2 and self.method != "bcsgd"  # exact for L2's full gradients
         if exact and (compress is True or (compress == "auto" and rank < X.shape[0])):
             Xw, Yw, offset = self._problem.compression()
             return FastEngine(Xw, Yw, weights, loss_offset=offset, compressed=True,
@@ -170,7 +212,7 @@ class Trainer:
     _COUNTERS = ("position", "sweeps_done", "status", "diverged_at", "_error_limit",
                  "diagnostics", "_rank_X", "_rank_optimum")
     _SETTINGS = ("order", "lr", "eta", "tol", "engine_name", "widths", "depth", "power",
-                 "method", "updates_per_sweep")
+                 "method", "updates_per_sweep", "sampling", "batch_size")
 
     def state_dict(self):
         """Everything needed to continue bit for bit with :meth:`from_state`.
@@ -180,6 +222,8 @@ class Trainer:
         holds the (compressed) data, so :meth:`from_state` needs nothing else.
         """
         state = {name: getattr(self, name) for name in self._COUNTERS + self._SETTINGS}
+        state.update(rng=None if self._rng is None else self._rng.bit_generator.state,
+                     draws=self._draws, batches=self._batches)
         state.update(format=STATE_FORMAT, dtype=self.dtype.name, errors=self.errors,
                      learning_rates=self.learning_rates, optimum_weight=self.optimum.weight,
                      optimum_loss=self.optimum.loss,
@@ -199,6 +243,11 @@ class Trainer:
         for name in cls._COUNTERS + cls._SETTINGS:
             setattr(trainer, name, state[name])
         trainer.dtype = np.dtype(state["dtype"])
+        trainer._rng = None
+        if state["rng"] is not None:
+            trainer._rng = np.random.default_rng()
+            trainer._rng.bit_generator.state = state["rng"]
+        trainer._draws, trainer._batches = state["draws"], state["batches"]
         trainer._errors = list(np.asarray(state["errors"], dtype=float))
         trainer._rates = list(np.asarray(state["learning_rates"], dtype=float))
         trainer._optimum = Optimum(weight=np.asarray(state["optimum_weight"]),
@@ -275,6 +324,11 @@ class Trainer:
         with np.errstate(all="ignore"):
             if self.diagnostics is not None and self.method == "bcgd":
                 errors, rates, bad = self._run_with_diagnostics(end)
+            elif self.method == "bcsgd":
+                if self.position == 0:
+                    self._draw_samples()
+                errors, rates, bad = self._engine.run(self.position, end, self._error_limit,
+                                                      self._draws, self._batches)
             else:
                 errors, rates, bad = self._engine.run(self.position, end, self._error_limit)
         self._errors.extend(errors.tolist())
@@ -289,6 +343,16 @@ class Trainer:
         if self.tol is not None and errors.size and errors[-1] <= self.tol:
             self.status = "converged"
         return errors
+
+    def _draw_samples(self):
+        """The random numbers of one stochastic sweep (the same for both engines)."""
+        self._draws = self._rng.random(self.depth)
+        m = self._engine.m
+        if self.sampling == "uniform":
+            self._batches = np.array([self._rng.choice(m, self.batch_size, replace=False)
+                                      for _ in range(self.depth)], dtype=np.int64)
+        else:
+            self._batches = np.zeros((self.depth, 0), np.int64)
 
     def _run_with_diagnostics(self, end):
         """Update by update, recording Theorem 3.2's quantities before each one (costly)."""

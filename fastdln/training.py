@@ -70,7 +70,7 @@ def _check_callback(callback):
 def train(X, Y, weights=None, *, widths=None, init="orth-identity", seed=None, method="bcgd",
           order="descending", lr="optimal", eta=None, loss="l2", sweeps=1, tol=None,
           record="iteration", engine="fast", dtype=None, callback=None, compress="auto",
-          reduce_width="auto", diagnostics=False):
+          reduce_width="auto", diagnostics=False, sampling="importance", batch_size=None):
     """Train a deep linear network ``W_L ... W_1`` by block coordinate gradient descent.
 
     Parameters
@@ -87,7 +87,7 @@ def train(X, Y, weights=None, *, widths=None, init="orth-identity", seed=None, m
     init : str
         See :func:`fastdln.init_weights`.
     seed : None, int or numpy.random.Generator
-    method : {"bcgd", "gd"}
+    method : {"bcgd", "gd", "bcsgd"}
         Layer-wise BCGD, or gradient descent on all layers at once (constant ``lr`` only;
         one GD iteration counts as one sweep).
     order : {"descending", "ascending"}
@@ -112,6 +112,11 @@ def train(X, Y, weights=None, *, widths=None, init="orth-identity", seed=None, m
     compress, reduce_width : {"auto", True, False}
         Exact speed-ups of the fast engine (MATH.md sections 4 and 5), see
         :class:`fastdln.Trainer`.
+    sampling : {"importance", "uniform"}
+        ``method="bcsgd"``: Theorem 3.6's importance sampling of one sample per update (its
+        rate with ``eta`` as ``eta_bar``), or uniform batches of ``batch_size`` (default
+        ``min(32, m)``) with the batch's optimal rate. Seeded by ``seed``.
+    batch_size : int, optional
     diagnostics : bool
         Record Theorem 3.2's ``kappa_r(S)``, ``kappa_rx(P)`` and ``gamma`` per update
         (``result.diagnostics``); costly, off by default.
@@ -127,7 +132,7 @@ def train(X, Y, weights=None, *, widths=None, init="orth-identity", seed=None, m
     trainer = Trainer(X, Y, weights, widths=widths, init=init, seed=seed, method=method,
                       order=order, lr=lr, eta=eta, loss=loss, tol=tol, engine=engine,
                       dtype=dtype, compress=compress, reduce_width=reduce_width,
-                      diagnostics=diagnostics)
+                      diagnostics=diagnostics, sampling=sampling, batch_size=batch_size)
     status = _loop(trainer, sweeps, callback)
     errors = trainer.errors
     if record == "sweep":

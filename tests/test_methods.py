@@ -168,3 +168,50 @@ def test_diagnostics_cost_nothing_when_off():
     b = fastdln.train(X, Y, widths=[6, 8, 2], seed=1, sweeps=3, diagnostics=True)
     assert a.diagnostics is None
     np.testing.assert_array_equal(a.errors, b.errors)  # the same arithmetic either way
+
+
+@pytest.mark.parametrize("sampling, batch_size", [("importance", None), ("uniform", 1),
+                                                  ("uniform", 10)])
+@pytest.mark.parametrize("order", ["descending", "ascending"])
+def test_bcsgd_fast_equals_reference(sampling, batch_size, order):
+    X, Y = paper_data(70, 6, 2, seed=14)
+    weights = fastdln.init_weights([6, 6, 6, 6, 2], "orth-identity", seed=15)
+    kwargs = dict(method="bcsgd", sampling=sampling, batch_size=batch_size, order=order,
+                  seed=16, sweeps=8)
+    fast = fastdln.train(X, Y, weights, **kwargs)
+    naive = fastdln.train(X, Y, weights, engine="reference", **kwargs)
+    assert fast.iterations == naive.iterations == 32
+    assert max_relative_difference(fast.weights, naive.weights) < 1e-10
+    np.testing.assert_allclose(fast.errors, naive.errors, rtol=1e-9)
+    np.testing.assert_allclose(fast.learning_rates, naive.learning_rates, rtol=1e-9)
+    again = fastdln.train(X, Y, weights, **kwargs)
+    np.testing.assert_array_equal(again.errors, fast.errors)  # seeded: reproducible
+    other = fastdln.train(X, Y, weights, **dict(kwargs, seed=17))
+    assert not np.array_equal(other.errors, fast.errors)
+
+
+def test_bcsgd_stalls_above_the_optimum_where_bcgd_converges():
+    """loss(W*) > 0: stochastic steps keep a noise floor (MATH.md section 8)."""
+    X, Y = paper_data(80, 6, 2, seed=18)
+    widths = [6, 6, 6, 2]
+    assert fastdln.global_optimum(X, Y).loss > 1.0
+    bcgd = fastdln.train(X, Y, widths=widths, seed=19, sweeps=200)
+    assert bcgd.errors[-1] < 1e-10
+    for sampling in ["importance", "uniform"]:
+        sgd = fastdln.train(X, Y, widths=widths, seed=19, sweeps=200, method="bcsgd",
+                            sampling=sampling, batch_size=None if sampling == "importance"
+                            else 4)
+        tail = sgd.errors[-3 * 40:]
+        assert tail.min() > 1e-4, (sampling, tail.min())
+
+
+def test_bcsgd_refuses_what_theorem_3_6_does_not_cover():
+    X, Y = paper_data(30, 4, 2, seed=20)
+    with pytest.raises(ValueError, match="l2"):
+        fastdln.train(X, Y, widths=[4, 2], method="bcsgd", loss="l4")
+    with pytest.raises(ValueError, match="lr"):
+        fastdln.train(X, Y, widths=[4, 2], method="bcsgd", lr=0.1)
+    with pytest.raises(ValueError, match="batch_size"):
+        fastdln.train(X, Y, widths=[4, 2], method="bcsgd", sampling="uniform", batch_size=31)
+    with pytest.raises(ValueError, match="sampling"):
+        fastdln.train(X, Y, widths=[4, 2], method="bcsgd", sampling="stratified")

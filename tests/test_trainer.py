@@ -24,31 +24,41 @@ def _assert_same(a, b):
     np.testing.assert_array_equal(a.learning_rates, b.learning_rates)
 
 
+METHODS = [dict(lr="optimal"), dict(lr="bounded"), dict(lr=0.01), dict(method="gd", lr=0.01),
+           dict(method="bcsgd"), dict(method="bcsgd", sampling="uniform", batch_size=7),
+           dict(loss="l4")]
+
+
+def _ids(options):
+    return "-".join(map(str, options.values()))
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("order", ORDERS)
-@pytest.mark.parametrize("lr", ["optimal", "bounded", 0.01])
-def test_sweep_one_k_times_equals_sweep_k_equals_train(engine, order, lr):
+@pytest.mark.parametrize("options", METHODS, ids=_ids)
+def test_sweep_one_k_times_equals_sweep_k_equals_train(engine, order, options):
     X, Y, setup = _problem()
     k = 4
-    one_by_one = fastdln.Trainer(X, Y, order=order, lr=lr, engine=engine, **setup)
+    one_by_one = fastdln.Trainer(X, Y, order=order, engine=engine, **options, **setup)
     for _ in range(k):
         one_by_one.sweep(1)
-    at_once = fastdln.Trainer(X, Y, order=order, lr=lr, engine=engine, **setup)
+    at_once = fastdln.Trainer(X, Y, order=order, engine=engine, **options, **setup)
     at_once.sweep(k)
-    trained = fastdln.train(X, Y, order=order, lr=lr, engine=engine, sweeps=k, **setup)
+    trained = fastdln.train(X, Y, order=order, engine=engine, sweeps=k, **options, **setup)
     _assert_same(one_by_one, at_once)
     _assert_same(one_by_one, trained)
     assert one_by_one.sweeps_done == at_once.sweeps_done == trained.sweeps == k
-    assert one_by_one.iteration == trained.iterations == 4 * k
+    assert one_by_one.iteration == trained.iterations == k * one_by_one.updates_per_sweep
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("order", ORDERS)
-def test_depth_steps_equal_one_sweep(engine, order):
+@pytest.mark.parametrize("options", METHODS, ids=_ids)
+def test_depth_steps_equal_one_sweep(engine, order, options):
     X, Y, setup = _problem()
-    stepped = fastdln.Trainer(X, Y, order=order, engine=engine, **setup)
-    errors = [stepped.step() for _ in range(stepped.depth)]
-    swept = fastdln.Trainer(X, Y, order=order, engine=engine, **setup)
+    stepped = fastdln.Trainer(X, Y, order=order, engine=engine, **options, **setup)
+    errors = [stepped.step() for _ in range(stepped.updates_per_sweep)]
+    swept = fastdln.Trainer(X, Y, order=order, engine=engine, **options, **setup)
     np.testing.assert_array_equal(errors, swept.sweep())
     _assert_same(stepped, swept)
     assert stepped.sweeps_done == 1 and stepped.position == 0
@@ -56,21 +66,23 @@ def test_depth_steps_equal_one_sweep(engine, order):
 
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("order", ORDERS)
-@pytest.mark.parametrize("lr", ["optimal", "bounded"])
+@pytest.mark.parametrize("options", METHODS, ids=_ids)
 @pytest.mark.parametrize("stop_after", [0, 2, 5])
-def test_state_round_trip_continues_identically(engine, order, lr, stop_after):
+def test_state_round_trip_continues_identically(engine, order, options, stop_after):
     """Stop after ``stop_after`` updates (mid-sweep for 2 and 5), save, restore, continue."""
     X, Y, setup = _problem(widths=(10, 30, 30, 30, 3))  # width reduction applies
     setup["init"] = "orth-identity"
-    uninterrupted = fastdln.Trainer(X, Y, order=order, lr=lr, engine=engine, **setup)
-    uninterrupted.sweep(3)
-    first = fastdln.Trainer(X, Y, order=order, lr=lr, engine=engine, **setup)
+    uninterrupted = fastdln.Trainer(X, Y, order=order, engine=engine, **options, **setup)
+    uninterrupted.sweep(3 if options.get("method") != "gd" else 12)
+    first = fastdln.Trainer(X, Y, order=order, engine=engine, **options, **setup)
     for _ in range(stop_after):
         first.step()
     state = pickle.loads(pickle.dumps(first.state_dict()))
     resumed = fastdln.Trainer.from_state(state)
-    assert resumed.position == stop_after % 4 and resumed.width_reduced == first.width_reduced
-    while resumed.sweeps_done < 3:
+    assert resumed.position == stop_after % resumed.updates_per_sweep
+    assert resumed.width_reduced == first.width_reduced
+    target = uninterrupted.sweeps_done
+    while resumed.sweeps_done < target:
         resumed.sweep()
     _assert_same(resumed, uninterrupted)
 
