@@ -11,19 +11,13 @@ import time
 import numpy as np
 from numba import njit
 
+from fastdln._kernels import loop_matmul
+
 
 @njit(cache=True)
 def _loop_product(a, b, out, repeats):
-    m, k = a.shape
-    n = b.shape[1]
     for _ in range(repeats):
-        for i in range(m):
-            for j in range(n):
-                out[i, j] = 0.0
-            for p in range(k):
-                aip = a[i, p]
-                for j in range(n):
-                    out[i, j] += aip * b[p, j]
+        loop_matmul(a, b, out)
 
 
 @njit(cache=True)

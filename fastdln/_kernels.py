@@ -39,6 +39,20 @@ SMALL_PRODUCT = 64
 
 
 @njit(cache=True, nogil=True)
+def loop_matmul(a, b, out):
+    """``out = a @ b`` as plain jitted loops (what tiny products use instead of BLAS)."""
+    m, k = a.shape
+    n = b.shape[1]
+    for i in range(m):
+        for j in range(n):
+            out[i, j] = 0.0
+        for p in range(k):
+            aip = a[i, p]
+            for j in range(n):
+                out[i, j] += aip * b[p, j]
+
+
+@njit(cache=True, nogil=True)
 def _matmul(a, b, out, counts, big_dim):
     """``out = a @ b``: jitted loops for tiny products, BLAS otherwise."""
     m, k = a.shape
@@ -49,13 +63,7 @@ def _matmul(a, b, out, counts, big_dim):
     if m > big_dim and k > big_dim and n > big_dim:
         counts[2] += 1
     if work < SMALL_PRODUCT:
-        for i in range(m):
-            for j in range(n):
-                out[i, j] = 0.0
-            for p in range(k):
-                aip = a[i, p]
-                for j in range(n):
-                    out[i, j] += aip * b[p, j]
+        loop_matmul(a, b, out)
     else:
         np.dot(a, b, out)
 

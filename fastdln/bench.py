@@ -58,7 +58,8 @@ def _trainer(config, depth, engine):
     return trainer
 
 
-def _best(f, repeats):
+def best_time(f, repeats):
+    """The best of ``repeats`` wall-clock timings of ``f()`` (seconds)."""
     best = np.inf
     for _ in range(repeats):
         start = time.perf_counter()
@@ -73,7 +74,7 @@ def _blas_limit(n, count, repeats):
     def products():
         for _ in range(count):
             np.dot(a, b, out=out)
-    return _best(products, repeats)
+    return best_time(products, repeats)
 
 
 def _reference_time(config, fast):
@@ -82,7 +83,7 @@ def _reference_time(config, fast):
     The guess of the reference's cost scales the fast sweep by the depth and by what the fast
     engine saves through compression (``m / rank``) and width reduction.
     """
-    fast_time = _best(fast.sweep, 1)
+    fast_time = best_time(fast.sweep, 1)
     engine = fast._engine
     saved = (config.m / engine.X.shape[1]) * (config.width / engine.widths[1:-1].max(
         initial=config.width)) ** 2
@@ -90,14 +91,14 @@ def _reference_time(config, fast):
     while depth > 2 and guess > REFERENCE_BUDGET:
         depth //= 2
         guess /= 4
-    seconds = _best(_trainer(config, depth, "reference").sweep, 1)
+    seconds = best_time(_trainer(config, depth, "reference").sweep, 1)
     return seconds * (config.depth / depth) ** 2, depth != config.depth
 
 
 def run_config(config, repeats):
     """One row of the table: fast, reference, BLAS limit and their ratios."""
     fast = _trainer(config, config.depth, "fast")
-    fast_time = _best(fast.sweep, repeats)
+    fast_time = best_time(fast.sweep, repeats)
     limit = _blas_limit(config.width if not fast.width_reduced else max(config.n0, config.nL),
                         config.depth, repeats)
     reference, estimated = _reference_time(config, fast)

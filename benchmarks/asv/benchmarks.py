@@ -5,11 +5,10 @@ compilation is never timed. ``track_*`` benchmarks return ratios measured inside
 (asv treats lower as better).
 """
 
-import time
-
 import numpy as np
 
 import fastdln
+from fastdln.bench import best_time
 
 
 def paper_data(m, n0, nL, seed=0):
@@ -70,17 +69,8 @@ class Ratios:
         self.a, self.b = np.random.rand(128, 128), np.random.rand(128, 128)
         self.out = np.empty((128, 128))
 
-    @staticmethod
-    def _best(f, repeats):
-        best = np.inf
-        for _ in range(repeats):
-            start = time.perf_counter()
-            f()
-            best = min(best, time.perf_counter() - start)
-        return best
-
     def track_fast_over_reference(self, depth):
-        return self._best(self.fast.sweep, 5) / self._best(self.reference.sweep, 1)
+        return best_time(self.fast.sweep, 5) / best_time(self.reference.sweep, 1)
 
     track_fast_over_reference.unit = "ratio"
 
@@ -88,7 +78,7 @@ class Ratios:
         def products():
             for _ in range(depth):
                 np.dot(self.a, self.b, out=self.out)
-        return self._best(self.fast.sweep, 9) / self._best(products, 9)
+        return best_time(self.fast.sweep, 9) / best_time(products, 9)
 
     track_sweep_over_blas_limit.unit = "ratio"
 
