@@ -17,6 +17,7 @@ def paper_data(m, n0, nL, seed=0):
 
 
 def make_trainer(n, nL, m, depth, engine="fast", order="descending", dtype="float64"):
+    """A warmed-up Trainer on the paper's random data, width ``n`` throughout."""
     X, Y = paper_data(m, n, nL)
     trainer = fastdln.Trainer(X, Y, widths=[n] * depth + [nL], seed=0, engine=engine,
                               order=order, dtype=dtype)
@@ -43,16 +44,39 @@ class Sweep:
 
 
 class ReferenceSweep:
-    """Seconds per sweep of the naive reference (small depths only: it grows like L^2)."""
+    """Seconds per sweep of the naive reference (it grows like L^2: a pruned grid)."""
 
-    params = ([10, 50], ["descending", "ascending"])
-    param_names = ["depth", "order"]
+    params = ([10, 50], [16, 128], [600, 60000], ["descending", "ascending"],
+              ["float64", "float32"])
+    param_names = ["depth", "width", "m", "order", "dtype"]
     timeout = 600
 
-    def setup(self, depth, order):
-        self.trainer = make_trainer(128, 10, 600, depth, engine="reference", order=order)
+    def setup(self, depth, width, m, order, dtype):
+        if m == 60000 and (depth != 10 or width != 128 or dtype != "float64"):
+            raise NotImplementedError("pruned grid: m=60000 only at depth 10, width 128")
+        self.trainer = make_trainer(width, 10 if width > 16 else 4, m, depth,
+                                    engine="reference", order=order, dtype=dtype)
 
-    def time_sweep(self, depth, order):
+    def time_sweep(self, depth, width, m, order, dtype):
+        self.trainer.sweep()
+
+
+class GradientDescent:
+    """Seconds per GD iteration (all layers at once; about one sweep's work)."""
+
+    params = ([10, 100], ["fast", "reference"])
+    param_names = ["depth", "engine"]
+    timeout = 600
+
+    def setup(self, depth, engine):
+        if engine == "reference" and depth > 10:
+            raise NotImplementedError("pruned grid: the reference GD only at depth 10")
+        X, Y = paper_data(600, 128, 10)
+        self.trainer = fastdln.Trainer(X, Y, widths=[128] * depth + [10], seed=0,
+                                       method="gd", lr=1e-5, engine=engine)
+        self.trainer.sweep()  # warm-up
+
+    def time_gd_iteration(self, depth, engine):
         self.trainer.sweep()
 
 
