@@ -1,4 +1,6 @@
-"""Measure the engine issue's performance targets in one run (``python benchmarks/engine_targets.py``).
+"""Measure the engine issue's performance targets in one run.
+
+Run ``python benchmarks/engine_targets.py``.
 
 Every comparison is a ratio of two timings taken in the same run, interleaved and reduced to
 the best of several repeats, because the machine is shared and noisy. Prints one line per

@@ -71,7 +71,7 @@ class FastEngine:
 
     def __init__(self, Xw, Yw, weights, *, m, loss_offset, compressed, order, lr, eta, dtype,
                  reduce_width, power=2, method="bcgd", sampling=None):
-        """``Xw`` ``(n0, r)`` and ``Yw`` ``(nL, r)`` are the (compressed) data, columns are samples."""
+        """``Xw`` ``(n0, r)`` and ``Yw`` ``(nL, r)``: the (compressed) data, columns are samples."""
         self.order = order
         self.dtype = dtype
         self.inv_m = 1.0 / m

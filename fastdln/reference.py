@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LayerUpdate", "gd_update", "sampled_update", "layer_update", "learning_rate", "prefix_product",
-           "suffix_product", "l2_loss", "loss_value", "train"]
+__all__ = ["LayerUpdate", "gd_update", "l2_loss", "layer_update", "learning_rate",
+           "loss_value", "prefix_product", "sampled_update", "suffix_product", "train"]
 
 
 def suffix_product(weights, i):

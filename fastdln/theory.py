@@ -60,7 +60,7 @@ def c_constant(X, W_star, L):
 
 
 def initial_radius(X, W_star, L):
-    """Theorem 3.3's radius: the guarantee needs ``||W_0 - W*||_F <= sigma_min(W* X) / (||X|| c)``."""
+    """Theorem 3.3's radius ``sigma_min(W* X) / (||X|| c)`` for ``||W_0 - W*||_F``."""
     _, s = _kappa_and_scaled_sigma(X, W_star)
     return s / c_constant(X, W_star, L)
 
