@@ -10,7 +10,10 @@ applied and its error is returned separately), ``initial_error()`` and ``weights
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from . import _kernels, reference
 
@@ -70,7 +73,7 @@ class FastEngine:
     """BCGD with running prefix/suffix products in Numba kernels (MATH.md sections 3-5)."""
 
     def __init__(self, Xw, Yw, weights, *, m, loss_offset, compressed, order, lr, eta, dtype,
-                 reduce_width, power=2, method="bcgd", sampling=None):
+                 reduce_width, power=2, method="bcgd", sampling=None, custom_loss=None):
         """``Xw`` ``(n0, r)`` and ``Yw`` ``(nL, r)``: the (compressed) data, columns are samples."""
         self.order = order
         self.dtype = dtype
@@ -80,6 +83,7 @@ class FastEngine:
         self.compressed = compressed
         self.lr, self.eta = lr, eta
         self.power = power
+        self.custom_loss = custom_loss
         self.method = method
         self.sampling = SAMPLINGS[sampling]
         self.gd_ready = False  # GD: the caches hold the forward pass of the current weights
@@ -104,7 +108,8 @@ class FastEngine:
         state.update(X=self.X.copy(), Y=self.Yt.T.copy(), m=self.m, loss_offset=self.loss_offset,
                      compressed=self.compressed, width_reduced=self.width_reduced,
                      weights=self.weights(), power=self.power, method=self.method,
-                     gd_ready=self.gd_ready, sampling=SAMPLING_NAMES[self.sampling])
+                     gd_ready=self.gd_ready, sampling=SAMPLING_NAMES[self.sampling],
+                     custom_loss=self.custom_loss)
         return state
 
     @classmethod
@@ -113,7 +118,8 @@ class FastEngine:
                      loss_offset=state["loss_offset"], compressed=state["compressed"],
                      order=order, lr=lr, eta=eta, dtype=dtype,
                      reduce_width=state["width_reduced"], power=state["power"],
-                     method=state["method"], sampling=state["sampling"])
+                     method=state["method"], sampling=state["sampling"],
+                     custom_loss=state["custom_loss"])
         engine.gd_ready = state["gd_ready"]
         for name in cls._CACHES:
             target = getattr(engine, name)
@@ -146,7 +152,7 @@ class FastEngine:
         self.work_k = np.empty(k * k, dtype)
         self.work_b = np.empty(k * max_width, dtype)
         self.work_z = np.empty((r, k), dtype)
-        self.work_j = np.empty((r, k) if self.power > 2 else (0, k), dtype)
+        self.work_j = np.empty((r, k) if self.power != 2 else (0, k), dtype)
         gram_side = min(max_width, r) if self.lr_mode == _kernels.LR_BOUNDED else 1
         if self.sampling == _kernels.IMPORTANCE:
             gram_side = max_width
@@ -163,14 +169,25 @@ class FastEngine:
             draws, batches = NO_DRAWS, NO_BATCHES
         errors = np.empty(end - begin)
         rates = np.empty(end - begin)
-        done = _kernels.bcgd_updates(
+        arguments = (begin, end, error_limit, errors, rates, draws, batches)
+        if self.custom_loss is None:
+            done = self._call(_kernels.bcgd_updates, *arguments, ())
+        else:
+            with warnings.catch_warnings():  # numba flags function arguments as experimental
+                warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
+                done = self._call(_kernels.custom_kernel(), *arguments,
+                                  (self.custom_loss.kernel_functions(),))
+        bad = errors[done] if done < end - begin else None
+        return errors[:done], rates[:done], bad
+
+    def _call(self, kernel, begin, end, error_limit, errors, rates, draws, batches, extra):
+        return kernel(
             self.w, self.woff, self.widths, self.pbuf, self.poff, self.pnorms, self.sbuf,
             self.soff, self.X, self.Yt, self.Rt, self.work_a, self.work_g, self.work_k,
             self.work_b, self.work_z, self.work_j, self.gram, ORDERS[self.order], self.lr_mode,
             self.lr_value, self.power, self.rounding, begin, end, self.loss_offset, self.inv_m,
-            error_limit, errors, rates, self.counts, self.sampling, draws, batches, self.work_m)
-        bad = errors[done] if done < end - begin else None
-        return errors[:done], rates[:done], bad
+            error_limit, errors, rates, self.counts, self.sampling, draws, batches, self.work_m,
+            *extra)
 
     def _gd_iteration(self, error_limit):
         error, applied = _kernels.gd_iteration(
@@ -192,7 +209,11 @@ class FastEngine:
         return R
 
     def initial_error(self):
-        loss = float(np.sum(self.residual().astype(np.float64) ** self.power))
+        R = self.residual().astype(np.float64)
+        if self.custom_loss is not None:
+            loss = float(np.sum(self.custom_loss.elementwise("value", R)))
+        else:
+            loss = float(np.sum(R ** self.power))
         return (loss - self.loss_offset) * self.inv_m
 
     def working_weights(self):
@@ -213,7 +234,7 @@ class ReferenceEngine:
     width_reduced = False
 
     def __init__(self, Xw, Yw, weights, *, m, loss_offset, order, lr, eta, dtype, power=2,
-                 method="bcgd", sampling=None, **_):
+                 method="bcgd", sampling=None, custom_loss=None, **_):
         """Full data ``Xw`` ``(n0, m)``, ``Yw`` ``(nL, m)``; ``loss_offset`` is ``loss(W*)``."""
         self.X = np.ascontiguousarray(Xw, dtype)
         self.Y = np.ascontiguousarray(Yw, dtype)
@@ -222,6 +243,7 @@ class ReferenceEngine:
         self.depth = len(weights)
         self.m = m
         self.power = power
+        self.custom_loss = custom_loss
         self.method = method
         self.sampling = sampling
         self.loss_offset = loss_offset
@@ -230,18 +252,20 @@ class ReferenceEngine:
     def state(self):
         return dict(X=self.X.copy(), Y=self.Y.copy(), m=self.m, loss_offset=self.loss_offset,
                     compressed=False, width_reduced=False, weights=self.weights(),
-                    power=self.power, method=self.method, sampling=self.sampling)
+                    power=self.power, method=self.method, sampling=self.sampling,
+                    custom_loss=self.custom_loss)
 
     @classmethod
     def from_state(cls, state, *, order, lr, eta, dtype):
         return cls(state["X"], state["Y"], state["weights"], m=state["m"],
                    loss_offset=state["loss_offset"], order=order, lr=lr, eta=eta, dtype=dtype,
-                   power=state["power"], method=state["method"], sampling=state["sampling"])
+                   power=state["power"], method=state["method"], sampling=state["sampling"],
+                   custom_loss=state["custom_loss"])
 
     def _error(self):
         weights64 = [W.astype(np.float64) for W in self._weights]
         loss = reference.loss_value(weights64, self.X.astype(np.float64),
-                                    self.Y.astype(np.float64), self.power)
+                                    self.Y.astype(np.float64), self.power, self.custom_loss)
         return (loss - self.loss_offset) * self.inv_m
 
     def run(self, begin, end, error_limit, draws=None, batches=None):
@@ -260,7 +284,8 @@ class ReferenceEngine:
             if self.sampling is None:
                 eta = reference.layer_update(
                     self._weights, i, self.X, self.Y, self.lr, self.eta,
-                    gradient_rounding(self.X.dtype, *self.Y.shape), power=self.power).eta
+                    gradient_rounding(self.X.dtype, *self.Y.shape), power=self.power,
+                    custom_loss=self.custom_loss).eta
             else:
                 eta = reference.sampled_update(self._weights, i, self.X, self.Y, self.sampling,
                                                draws[position], batches[position], self.eta)

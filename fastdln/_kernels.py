@@ -18,6 +18,8 @@ Layout conventions (paper convention, columns are samples):
   all three dimensions larger than ``nL`` (the ``n x n x r`` products of a forward pass).
 """
 
+import types
+
 import numpy as np
 from numba import njit
 
@@ -110,6 +112,36 @@ def _step_power_sum(R, eta, Z, power):
 
 
 @njit(cache=True, nogil=True)
+def _custom_derivative(R, out, derivative):
+    """``out = l'(R)`` elementwise for a custom loss (uncached clones only)."""
+    fr = R.ravel()
+    fo = out.ravel()
+    for j in range(fr.size):
+        fo[j] = derivative(float(fr[j]))
+
+
+@njit(cache=True, nogil=True)
+def _custom_max_curvature(R, curvature):
+    """``max C(R)`` over the residual's entries, ``C >= |l''|`` (custom loss, (3.10))."""
+    best = 0.0
+    flat = R.ravel()
+    for j in range(flat.size):
+        best = max(best, curvature(float(flat[j])))
+    return best
+
+
+@njit(cache=True, nogil=True)
+def _custom_step_loss(R, eta, Z, value):
+    """``sum value(R - eta Z)`` for a custom loss."""
+    acc = 0.0
+    fr = R.ravel()
+    fz = Z.ravel()
+    for j in range(fr.size):
+        acc += value(float(fr[j]) - eta * float(fz[j]))
+    return acc
+
+
+@njit(cache=True, nogil=True)
 def _odd_power(R, exponent, out):
     """``out = R ** exponent`` elementwise (``exponent`` odd: the sign is kept)."""
     fr = R.ravel()
@@ -152,13 +184,15 @@ def _spectral_norm_squared(P, gram, counts, big_dim):
 @njit(cache=True, nogil=True)
 def _update_layer(W, S, P, Rt, p_norm2, r_norm2, work_a, work_g, work_k, work_b, work_z,
                   work_j, gram, lr_mode, lr_value, power, rounding, loss_offset, inv_m,
-                  error_limit, counts):
+                  error_limit, counts, loss):
     """One BCGD update of ``W`` with ``S``, ``P`` frozen (MATH.md section 2).
 
     ``G = S^T (J P^T)`` and ``Z = (S S^T)(J P^T) P`` so that no ``n x m`` intermediate
     appears, with ``J = l'(R)``: ``R`` for L2 (``power == 2``), ``R^(p-1)`` for the Lp loss
-    ``|r|^p / p`` (``power == p``, even). ``R`` is updated in place to ``R - eta Z`` (exact).
-    The loss is ``sum |R|^p`` (no 1/p, as the paper's error measure). Returns
+    ``|r|^p / p`` (``power == p``, even), or ``loss = (value, derivative, curvature)`` jitted
+    scalar functions of a custom convex loss (``None`` otherwise; see ``custom_kernel``).
+    ``R`` is updated in place to ``R - eta Z`` (exact). The loss is ``sum |R|^p`` (no 1/p, as
+    the paper's error measure) or ``sum value(R)``. Returns
     ``(eta, error)``; if the new error would be non-finite or above ``error_limit`` nothing is
     changed and the (bad) error is returned with ``eta = nan``. A gradient below the rounding
     level of its own computation, ``rounding * ||S||_F ||J||_F ||P||_F``, is treated as zero
@@ -173,12 +207,15 @@ def _update_layer(W, S, P, Rt, p_norm2, r_norm2, work_a, work_g, work_k, work_b,
     K = work_k[: k * k].reshape((k, k))
     Bt = work_b[: n_in * k].reshape((n_in, k))
     Zt = work_z
-    if power == 2:
+    if loss is None and power == 2:
         Jt = Rt
         j_norm2 = r_norm2
     else:
         Jt = work_j
-        _odd_power(Rt, power - 1, Jt)
+        if loss is None:
+            _odd_power(Rt, power - 1, Jt)
+        else:
+            _custom_derivative(Rt, Jt, loss[1])
         j_norm2 = _sum_squares(Jt)
     _matmul(P, Jt, At, counts, k)  # (J P^T)^T
     _matmul(S.T, At.T, G, counts, k)  # gradient, rank <= nL
@@ -190,7 +227,9 @@ def _update_layer(W, S, P, Rt, p_norm2, r_norm2, work_a, work_g, work_k, work_b,
         eta = 0.0  # G is rounding noise (||G|| <= rounding ||S|| ||J|| ||P||): nothing to gain
     elif lr_mode == LR_OPTIMAL:  # (3.4) for L2; (3.11) near-optimal for Lp
         zz = _sum_squares(Zt)
-        if power > 2:
+        if loss is not None:  # (3.10): ||G||^2 / (max C(R) ||Z||^2)
+            zz *= _custom_max_curvature(Rt, loss[2])
+        elif power > 2:
             zz *= (power - 1) * _max_abs(Rt) ** (power - 2)
         eta = gg / zz if zz > 0.0 else 0.0
     elif lr_mode == LR_BOUNDED:  # (3.2): eta_bar / (||S||_2^2 ||P||_2^2)
@@ -201,7 +240,12 @@ def _update_layer(W, S, P, Rt, p_norm2, r_norm2, work_a, work_g, work_k, work_b,
     else:
         eta = lr_value
     new_norm2 = _step_norm_squared(Rt, eta, Zt)
-    new_loss = new_norm2 if power == 2 else _step_power_sum(Rt, eta, Zt, power)
+    if loss is not None:
+        new_loss = _custom_step_loss(Rt, eta, Zt, loss[0])
+    elif power == 2:
+        new_loss = new_norm2
+    else:
+        new_loss = _step_power_sum(Rt, eta, Zt, power)
     error = (new_loss - loss_offset) * inv_m
     if not (error <= error_limit):  # also catches NaN
         return np.nan, error, r_norm2
@@ -248,7 +292,8 @@ def _suffix_pass(w, woff, widths, sbuf, soff, work_b, counts):
 def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt,
                  work_a, work_g, work_k, work_b, work_z, work_j, gram,
                  order, lr_mode, lr_value, power, rounding, begin, end, loss_offset, inv_m,
-                 error_limit, errors, rates, counts, sampling, draws, batches, work_m):
+                 error_limit, errors, rates, counts, sampling, draws, batches, work_m,
+                 loss=None):
     """Run the layer updates at positions ``begin .. end-1`` of one BCGD sweep.
 
     Position 0 starts a sweep: the pre-pass rebuilds the caches with the old weights and a
@@ -283,7 +328,7 @@ def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt,
             eta, error, r_norm2 = _update_layer(
                 W, S, P, Rt, pnorms[i], r_norm2, work_a, work_g, work_k, work_b, work_z,
                 work_j, gram, lr_mode, lr_value, power, rounding, loss_offset, inv_m,
-                error_limit, counts)
+                error_limit, counts, loss)
         else:
             eta, error = _sampled_update(
                 W, S, P, Rt, sampling, draws[pos], batches[pos], lr_value, work_a, work_g,
@@ -445,3 +490,27 @@ def gd_iteration(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, w_p
         w[:] = w_previous
         return error, False
     return error, True
+
+
+_CUSTOM_LOSS_FUNCTIONS = ("bcgd_updates", "_update_layer", "_custom_derivative",
+                          "_custom_max_curvature", "_custom_step_loss")
+_custom_clones = {}
+
+
+def custom_kernel(name="bcgd_updates"):
+    """An uncached clone of a kernel for custom losses (jitted functions as arguments).
+
+    Numba compiles a new specialization for every set of function arguments and, when
+    caching, would add it to the on-disk cache in every process. The functions that receive
+    the loss are therefore re-jitted without cache into a separate namespace; everything else
+    (products, passes) stays the cached code. Compiled on first use in each process.
+    """
+    if not _custom_clones:
+        namespace = dict(globals())
+        for function_name in _CUSTOM_LOSS_FUNCTIONS:
+            original = globals()[function_name].py_func
+            clone = types.FunctionType(original.__code__, namespace, function_name,
+                                       original.__defaults__, original.__closure__)
+            namespace[function_name] = njit(cache=False, nogil=True)(clone)
+        _custom_clones.update({n: namespace[n] for n in _CUSTOM_LOSS_FUNCTIONS})
+    return _custom_clones[name]

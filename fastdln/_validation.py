@@ -17,13 +17,18 @@ INITS = ("orthogonal", "orth-identity", "identity", "balanced", "random")
 ORDERS = ("descending", "ascending")
 METHODS = ("bcgd", "gd", "bcsgd")
 def check_loss(loss):
-    """Return the power ``p`` of ``loss = "l<p>"`` (``"l2"``, or an even ``p >= 4``)."""
+    """``(p, None)`` for ``loss = "l<p>"`` (``"l2"`` or an even ``p >= 4``), or ``(0, loss)``
+    for a :class:`fastdln.losses.ConvexLoss`."""
+    from .losses import ConvexLoss
+
+    if isinstance(loss, ConvexLoss):
+        return 0, loss
     if isinstance(loss, str) and loss.startswith("l") and loss[1:].isdigit():
         power = int(loss[1:])
         if power >= 2 and power % 2 == 0:
-            return power
-    raise ValueError(f"loss must be 'l2' or 'l<p>' with an even p >= 4 ('l4', 'l6', ...), "
-                     f"got {loss!r}")
+            return power, None
+    raise ValueError(f"loss must be 'l2', 'l<p>' with an even p >= 4 ('l4', 'l6', ...) or a "
+                     f"fastdln.losses.ConvexLoss, got {loss!r}")
 RECORDS = ("iteration", "sweep")
 ENGINES = ("fast", "reference")
 

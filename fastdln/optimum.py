@@ -55,8 +55,40 @@ def lp_loss(X, Y, W, power):
 NEWTON_TOLERANCE = 1e-12  # relative gradient norm at which Newton's method stops
 
 
-def _newton_column(U, y, c, power, max_iterations=200):
-    """Minimize ``sum (U c - y)^p`` over ``c`` (``U`` orthonormal columns) by damped Newton.
+class PowerLoss:
+    """``l(r) = |r|^p`` for an even ``p``, elementwise on arrays (Newton's ingredients)."""
+
+    def __init__(self, power):
+        self.power = power
+
+    def value(self, r):
+        return r ** self.power
+
+    def derivative(self, r):
+        return self.power * r ** (self.power - 1)
+
+    def second_derivative(self, r):
+        return self.power * (self.power - 1) * r ** (self.power - 2)
+
+
+class ElementwiseLoss:
+    """A :class:`fastdln.losses.ConvexLoss` applied to arrays."""
+
+    def __init__(self, loss):
+        self.loss = loss
+
+    def value(self, r):
+        return self.loss.elementwise("value", r)
+
+    def derivative(self, r):
+        return self.loss.elementwise("derivative", r)
+
+    def second_derivative(self, r):
+        return self.loss.elementwise("second_derivative", r)
+
+
+def _newton_column(U, y, c, loss, max_iterations=200):
+    """Minimize ``sum l(U c - y)`` over ``c`` (``U`` orthonormal columns) by damped Newton.
 
     Backtracking (Armijo) line search; once the loss changes are at its rounding level the
     step is accepted when it reduces the gradient norm instead. Stops when the gradient norm
@@ -64,7 +96,7 @@ def _newton_column(U, y, c, power, max_iterations=200):
     """
     def value_and_gradient(c):
         r = U @ c - y
-        return float(np.sum(r ** power)), power * (U.T @ r ** (power - 1)), r
+        return float(np.sum(loss.value(r))), U.T @ loss.derivative(r), r
 
     f, gradient, r = value_and_gradient(c)
     g0 = np.linalg.norm(gradient)
@@ -72,7 +104,7 @@ def _newton_column(U, y, c, power, max_iterations=200):
         g_norm = np.linalg.norm(gradient)
         if g_norm <= NEWTON_TOLERANCE * g0:
             return c, iteration
-        hessian = power * (power - 1) * (U.T * r ** (power - 2)) @ U
+        hessian = (U.T * loss.second_derivative(r)) @ U
         direction = -np.linalg.lstsq(hessian, gradient, rcond=None)[0]
         slope, step = float(gradient @ direction), 1.0
         while step > 1e-10:
@@ -88,8 +120,8 @@ def _newton_column(U, y, c, power, max_iterations=200):
     return c, max_iterations
 
 
-def lp_optimum(problem, Y, power):
-    """Global minimizer of ``sum |X W^T - Y|^p`` (convex, smooth): Newton from the L2 optimum.
+def convex_optimum(problem, Y, loss):
+    """Global minimizer of ``sum l(X W^T - Y)`` (convex, smooth): Newton from the L2 optimum.
 
     Works in the coordinates ``c = diag(s) V^T w`` of the row space of ``X`` (rank-revealing,
     well conditioned); the rows of ``W`` decouple into ``nL`` independent problems. Returns the
@@ -99,7 +131,7 @@ def lp_optimum(problem, Y, power):
     C = Y.T @ U  # the L2 optimum's coordinates, one row per output
     worst = 0
     for j in range(Y.shape[1]):
-        C[j], iterations = _newton_column(U, Y[:, j], C[j].copy(), power)
+        C[j], iterations = _newton_column(U, Y[:, j], C[j].copy(), loss)
         worst = max(worst, iterations)
     return (C / s) @ Vt, worst
 
@@ -132,17 +164,24 @@ class Problem:
         return self.Vt.T * self.s, self.Yc, self.compressed_loss
 
 
-def optimum_for(problem, X, Y, power, min_width):
-    """The :class:`Optimum` of the loss ``sum |r|^p`` (``p = 2``: the problem's L2 optimum)."""
-    if power == 2:
+def optimum_for(problem, X, Y, power, min_width, custom=None):
+    """The :class:`Optimum` of ``sum |r|^p`` (``p = 2``: the problem's L2 optimum) or, with
+    ``custom`` (a :class:`fastdln.losses.ConvexLoss`), of ``sum l(r)``."""
+    if power == 2 and custom is None:
         return problem.optimum
+    name = custom.name if custom is not None else f"l{power}"
     if min_width < min(X.shape[1], Y.shape[1]):
         raise ValueError(
-            f"widths bind the rank (min(widths) = {min_width} < min(n0, nL)): the Lp optimum "
-            "under a rank constraint is not available; use loss='l2' or wider layers")
-    weight, iterations = lp_optimum(problem, Y, power)
-    return Optimum(weight=weight, loss=lp_loss(X, Y, weight, power), rank_constrained=False,
-                   loss_name=f"l{power}", newton_iterations=iterations)
+            f"widths bind the rank (min(widths) = {min_width} < min(n0, nL)): the {name} "
+            "optimum under a rank constraint is not available; use loss='l2' or wider layers")
+    if custom is not None and custom.second_derivative is None:
+        raise ValueError(f"the {name} loss has no second_derivative: Newton's method for its "
+                         "optimum needs it (ConvexLoss(..., second_derivative=...))")
+    elementwise = ElementwiseLoss(custom) if custom is not None else PowerLoss(power)
+    weight, iterations = convex_optimum(problem, Y, elementwise)
+    loss = float(np.sum(elementwise.value(X @ weight.T - Y)))
+    return Optimum(weight=weight, loss=loss, rank_constrained=False, loss_name=name,
+                   newton_iterations=iterations)
 
 
 def global_optimum(X, Y, widths=None, *, loss="l2"):
@@ -158,10 +197,11 @@ def global_optimum(X, Y, widths=None, *, loss="l2"):
         ``[n0, ..., nL]``. When ``rank(Y X^+) > min(widths)`` the end-to-end matrix is rank
         constrained and formula (A.2) of the paper gives the optimum; otherwise (or when
         ``widths`` is None) the least-norm solution ``Y X^+``.
-    loss : {"l2", "l4", "l6", ...}
-        Loss ``sum |X W^T - Y|^p``. For ``p > 2`` the problem is smooth and convex and is
-        solved by Newton's method with a backtracking line search from the L2 optimum, to a
-        relative gradient norm of 1e-12 (no closed form; a binding rank constraint is refused).
+    loss : {"l2", "l4", "l6", ...} or fastdln.losses.ConvexLoss
+        Loss ``sum |X W^T - Y|^p`` (or ``sum l(X W^T - Y)``). Beyond L2 the problem is
+        smooth and convex and is solved by Newton's method with a backtracking line search
+        from the L2 optimum, to a relative gradient norm of 1e-12 (no closed form; a binding
+        rank constraint is refused).
 
     Returns
     -------
@@ -176,11 +216,11 @@ def global_optimum(X, Y, widths=None, *, loss="l2"):
     ``Y X^+``.
     """
     X, Y = check_data(X, Y)
-    power = check_loss(loss)
+    power, custom = check_loss(loss)
     min_width = min(X.shape[1], Y.shape[1])
     if widths is not None:
         min_width = min(check_widths(widths, X.shape[1], Y.shape[1]))
-    return optimum_for(Problem(X, Y, min_width), X, Y, power, min_width)
+    return optimum_for(Problem(X, Y, min_width), X, Y, power, min_width, custom)
 
 
 def end_to_end(weights):

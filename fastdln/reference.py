@@ -37,9 +37,13 @@ def prefix_product(weights, i, X):
     return P
 
 
-def loss_value(weights, X, Y, power=2):
-    """``sum |W_L ... W_1 X - Y|^p`` (paper convention; ``p = 2``: the squared F-norm)."""
-    return float(np.sum((prefix_product(weights, len(weights) + 1, X) - Y) ** power))
+def loss_value(weights, X, Y, power=2, custom_loss=None):
+    """``sum |W_L ... W_1 X - Y|^p`` (paper convention; ``p = 2``: the squared F-norm), or
+    ``sum l(W_L ... W_1 X - Y)`` for a custom loss."""
+    R = prefix_product(weights, len(weights) + 1, X) - Y
+    if custom_loss is not None:
+        return float(np.sum(custom_loss.elementwise("value", R)))
+    return float(np.sum(R ** power))
 
 
 def l2_loss(weights, X, Y):
@@ -58,15 +62,18 @@ class LayerUpdate:
     eta: float
 
 
-def learning_rate(lr, G, Z, S, P, eta_bar=1.0, R=None, power=2):
+def learning_rate(lr, G, Z, S, P, eta_bar=1.0, R=None, power=2, custom_loss=None):
     """The step size of one update: ``"optimal"`` (3.4), ``"bounded"`` (3.2) or a constant.
 
     For the Lp loss (``power = p > 2``) ``"optimal"`` is the near-optimal rate (3.11),
-    ``||G||^2 / ((p-1) max|R|^(p-2) ||Z||^2)``.
+    ``||G||^2 / ((p-1) max|R|^(p-2) ||Z||^2)``; for a custom loss (3.10),
+    ``||G||^2 / (max C(R) ||Z||^2)``.
     """
     if lr == "optimal":
         zz = float(np.sum(Z * Z))
-        if power > 2:
+        if custom_loss is not None:
+            zz *= float(np.max(custom_loss.elementwise("curvature", R)))
+        elif power > 2:
             zz *= (power - 1) * float(np.max(np.abs(R))) ** (power - 2)
         return float(np.sum(G * G)) / zz if zz > 0 else 0.0
     if lr == "bounded":
@@ -75,7 +82,8 @@ def learning_rate(lr, G, Z, S, P, eta_bar=1.0, R=None, power=2):
     return float(lr)
 
 
-def layer_update(weights, i, X, Y, lr="optimal", eta_bar=1.0, rounding=0.0, power=2):
+def layer_update(weights, i, X, Y, lr="optimal", eta_bar=1.0, rounding=0.0, power=2,
+                 custom_loss=None):
     """Update the 1-based layer ``i`` of ``weights`` in place by one BCGD step.
 
     ``R = S W_i P - Y``, ``J = l'(R)`` (``R`` for L2, ``R^(p-1)`` for ``|r|^p / p``),
@@ -87,12 +95,12 @@ def layer_update(weights, i, X, Y, lr="optimal", eta_bar=1.0, rounding=0.0, powe
     P = prefix_product(weights, i, X)
     W = weights[i - 1]
     R = S @ W @ P - Y
-    J = R ** (power - 1)
+    J = custom_loss.elementwise("derivative", R) if custom_loss else R ** (power - 1)
     G = S.T @ J @ P.T
     Z = S @ G @ P
     noise = rounding * np.linalg.norm(S) * np.linalg.norm(J) * np.linalg.norm(P)
     eta = 0.0 if np.linalg.norm(G) <= noise else learning_rate(lr, G, Z, S, P, eta_bar, R,
-                                                                  power)
+                                                                  power, custom_loss)
     weights[i - 1] = W - eta * G
     return LayerUpdate(layer=i, R=R, G=G, Z=Z, eta=eta)
 

@@ -156,12 +156,15 @@ class Trainer:
             self.lr, self.eta = _check_stochastic(lr, eta, loss, compress)
         else:
             self.lr, self.eta = _check_lr(lr, eta)
-        self.power = v.check_loss(loss)
-        if self.power > 2 and self.lr == "bounded":
-            raise ValueError("lr='bounded' is the L2 rate (3.2); with an Lp loss use "
-                             "lr='optimal' (the near-optimal rate (3.11)) or a constant")
-        if self.power > 2 and compress is True:
+        self.power, self.custom_loss = v.check_loss(loss)
+        if self.power != 2 and self.lr == "bounded":
+            raise ValueError("lr='bounded' is the L2 rate (3.2); with another loss use "
+                             "lr='optimal' (the near-optimal rate (3.10)/(3.11)) or a constant")
+        if self.power != 2 and compress is True:
             raise ValueError("compress=True is only exact for loss='l2'")
+        if self.custom_loss is not None and method != "bcgd":
+            raise ValueError(f"a custom ConvexLoss trains with method='bcgd' only, got "
+                             f"method={method!r}")
         self.tol = _check_tol(tol)
         self.engine_name = v.check_choice(engine, "engine", v.ENGINES)
         _check_switch(compress, "compress")
@@ -176,7 +179,8 @@ class Trainer:
         self.widths = [X.shape[1]] + [W.shape[0] for W in weights]
         self.dtype = np.dtype(dtype)
         self._problem = Problem(X, Y, min(self.widths))
-        self._optimum = optimum_for(self._problem, X, Y, self.power, min(self.widths))
+        self._optimum = optimum_for(self._problem, X, Y, self.power, min(self.widths),
+                                    self.custom_loss)
         self._engine = self._make_engine(X, Y, weights, compress, reduce_width)
         self.depth = len(weights)
         self.updates_per_sweep = 1 if self.method == "gd" else self.depth
@@ -196,7 +200,7 @@ class Trainer:
     def _make_engine(self, X, Y, weights, compress, reduce_width):
         options = dict(order=self.order, lr=self.lr, eta=self.eta, dtype=self.dtype,
                        m=X.shape[0], power=self.power, method=self.method,
-                       sampling=self.sampling)
+                       sampling=self.sampling, custom_loss=self.custom_loss)
         if self.engine_name == "reference":
             return ReferenceEngine(X.T, Y.T, weights, loss_offset=self.optimum.loss, **options)
         rank = self._problem.s.size
@@ -212,7 +216,7 @@ class Trainer:
     _COUNTERS = ("position", "sweeps_done", "status", "diverged_at", "_error_limit",
                  "diagnostics", "_rank_X", "_rank_optimum")
     _SETTINGS = ("order", "lr", "eta", "tol", "engine_name", "widths", "depth", "power",
-                 "method", "updates_per_sweep", "sampling", "batch_size")
+                 "method", "updates_per_sweep", "sampling", "batch_size", "custom_loss")
 
     def state_dict(self):
         """Everything needed to continue bit for bit with :meth:`from_state`.
@@ -253,7 +257,8 @@ class Trainer:
         trainer._optimum = Optimum(weight=np.asarray(state["optimum_weight"]),
                                    loss=float(state["optimum_loss"]),
                                    rank_constrained=bool(state["rank_constrained"]),
-                                   loss_name=f"l{trainer.power}")
+                                   loss_name=(trainer.custom_loss.name if trainer.custom_loss
+                                              else f"l{trainer.power}"))
         engine_class = ReferenceEngine if trainer.engine_name == "reference" else FastEngine
         trainer._engine = engine_class.from_state(
             state["engine_state"], order=trainer.order, lr=trainer.lr, eta=trainer.eta,

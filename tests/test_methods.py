@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numba import njit
 from scipy.optimize import minimize
 
 import fastdln
 from fastdln import theory
+from fastdln.losses import ConvexLoss, log_cosh
 from tests.conftest import max_relative_difference, paper_data
 
 
@@ -215,3 +217,70 @@ def test_bcsgd_refuses_what_theorem_3_6_does_not_cover():
         fastdln.train(X, Y, widths=[4, 2], method="bcsgd", sampling="uniform", batch_size=31)
     with pytest.raises(ValueError, match="sampling"):
         fastdln.train(X, Y, widths=[4, 2], method="bcsgd", sampling="stratified")
+
+
+@njit
+def _huber_value(r):
+    return np.sqrt(1.0 + r * r) - 1.0  # pseudo-Huber with delta = 1
+
+
+@njit
+def _huber_derivative(r):
+    return r / np.sqrt(1.0 + r * r)
+
+
+@njit
+def _huber_curvature(r):
+    return 1.0  # (1 + r^2)^(-3/2) <= 1
+
+
+@njit
+def _huber_second(r):
+    return (1.0 + r * r) ** -1.5
+
+
+PSEUDO_HUBER = ConvexLoss("pseudo-Huber", _huber_value, _huber_derivative, _huber_curvature,
+                          _huber_second)
+
+
+@pytest.mark.parametrize("loss", [log_cosh, PSEUDO_HUBER], ids=["log-cosh", "pseudo-Huber"])
+@pytest.mark.parametrize("order", ["descending", "ascending"])
+def test_custom_convex_loss_fast_equals_reference_and_never_increases(loss, order):
+    X, Y = paper_data(80, 6, 2, seed=21)
+    weights = fastdln.init_weights([6, 8, 8, 2], "orth-identity", seed=22)
+    fast = fastdln.train(X, Y, weights, loss=loss, order=order, sweeps=15)
+    naive = fastdln.train(X, Y, weights, loss=loss, order=order, sweeps=15, engine="reference")
+    assert max_relative_difference(fast.weights, naive.weights) < 1e-10
+    np.testing.assert_allclose(fast.errors, naive.errors, rtol=1e-8, atol=1e-12)
+    assert np.all(np.diff(fast.errors) <= 1e-13 * fast.errors[0])  # Theorem 3.5, rate (3.10)
+    assert fast.errors[-1] < 1e-6 * fast.errors[0]
+    assert fast.optimum.loss_name == loss.name
+
+
+def test_custom_loss_optimum_matches_scipy():
+    X, Y = paper_data(50, 5, 2, seed=23)
+    opt = fastdln.global_optimum(X, Y, loss=log_cosh)
+
+    def f(w):
+        return float(np.sum(log_cosh.elementwise("value", X @ w.reshape(2, 5).T - Y)))
+
+    def grad(w):
+        J = log_cosh.elementwise("derivative", X @ w.reshape(2, 5).T - Y)
+        return (J.T @ X).ravel()
+
+    res = minimize(f, np.zeros(10), jac=grad, method="BFGS", options=dict(gtol=1e-11))
+    assert opt.loss == pytest.approx(res.fun, rel=1e-10)
+    np.testing.assert_allclose(opt.weight.ravel(), res.x, atol=1e-6)
+
+
+def test_custom_loss_protocol_is_checked():
+    with pytest.raises(TypeError, match="njit"):
+        ConvexLoss("python", lambda r: r * r, _huber_derivative, _huber_curvature)
+    no_second = ConvexLoss("no-second", _huber_value, _huber_derivative, _huber_curvature)
+    X, Y = paper_data(30, 4, 2, seed=24)
+    with pytest.raises(ValueError, match="second_derivative"):
+        fastdln.global_optimum(X, Y, loss=no_second)
+    with pytest.raises(ValueError, match="bcgd"):
+        fastdln.train(X, Y, widths=[4, 2], loss=log_cosh, method="gd", lr=0.1)
+    with pytest.raises(ValueError, match="bounded"):
+        fastdln.train(X, Y, widths=[4, 2], loss=log_cosh, lr="bounded")

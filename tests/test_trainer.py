@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import fastdln
+from fastdln.losses import log_cosh
 from tests.conftest import paper_data
 
 ORDERS = ["descending", "ascending"]
@@ -26,11 +27,11 @@ def _assert_same(a, b):
 
 METHODS = [dict(lr="optimal"), dict(lr="bounded"), dict(lr=0.01), dict(method="gd", lr=0.01),
            dict(method="bcsgd"), dict(method="bcsgd", sampling="uniform", batch_size=7),
-           dict(loss="l4")]
+           dict(loss="l4"), dict(loss=log_cosh)]
 
 
 def _ids(options):
-    return "-".join(map(str, options.values()))
+    return "-".join(getattr(v, "name", str(v)) for v in options.values())
 
 
 @pytest.mark.parametrize("engine", ENGINES)
