@@ -29,15 +29,17 @@ def _demo(args):
 
 
 def _reproduce(args):
-    from .reproduce import FIGURES
+    from .reproduce import FIGURES, REAL_DATA
 
     names = list(FIGURES) if args.figure == "all" else [args.figure]
     failed = 0
     for name in names:
         print(f"Reproducing {name} (seed {args.seed}) into {args.out}/", flush=True)
         start = time.perf_counter()
-        claims, files = FIGURES[name](args.out, quick=args.quick, seed=args.seed,
-                                      quiet=args.quiet)
+        options = dict(quick=args.quick, seed=args.seed, quiet=args.quiet)
+        if name in REAL_DATA:
+            options["data_dir"] = args.data_dir
+        claims, files = FIGURES[name](args.out, **options)
         print(f"{name}: done in {time.perf_counter() - start:.1f} s; wrote {', '.join(files)}")
         for claim in claims:
             print(f"  {claim}")
@@ -69,6 +71,8 @@ def build_parser():
     rep.add_argument("--quick", action="store_true", help="smaller settings where needed")
     rep.add_argument("--out", default="fastdln_figures", help="output folder")
     rep.add_argument("--seed", type=int, default=0)
+    rep.add_argument("--data-dir", default=None,
+                     help="folder with the MNIST IDX / UCI batch*.dat files (else stand-ins)")
     rep.add_argument("--quiet", action="store_true", help="no progress bar")
     rep.set_defaults(run=_reproduce)
     bench = sub.add_parser("bench", help="time sweeps: fast engine, reference, BLAS limit")

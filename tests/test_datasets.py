@@ -1,0 +1,87 @@
+"""The real-data readers on small files written in the original formats."""
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+from fastdln import datasets
+
+
+def _write_idx(path, magic, array, compress=False):
+    payload = struct.pack(f">{1 + array.ndim}I", magic, *array.shape) + array.tobytes()
+    opener = gzip.open if compress else open
+    with opener(path, "wb") as f:
+        f.write(payload)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_mnist_idx_round_trip(tmp_path, compress):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(7, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=7, dtype=np.uint8)
+    suffix = ".gz" if compress else ""
+    _write_idx(tmp_path / f"train-images-idx3-ubyte{suffix}", 2051, images, compress)
+    _write_idx(tmp_path / f"train-labels-idx1-ubyte{suffix}", 2049, labels, compress)
+    X, Y = datasets.load_mnist(str(tmp_path))
+    assert X.shape == (7, 784) and Y.shape == (7, 10)
+    np.testing.assert_allclose(X, images.reshape(7, -1) / 255.0)
+    np.testing.assert_array_equal(Y.argmax(axis=1), labels)
+    assert np.all(Y.sum(axis=1) == 1)
+
+
+def test_mnist_malformed_files_give_clear_errors(tmp_path):
+    with pytest.raises(datasets.DataFileError, match="not found"):
+        datasets.load_mnist(str(tmp_path))
+    images = np.zeros((3, 28, 28), np.uint8)
+    _write_idx(tmp_path / "train-images-idx3-ubyte", 2051, images)
+    _write_idx(tmp_path / "train-labels-idx1-ubyte", 2051, np.zeros(3, np.uint8))
+    with pytest.raises(datasets.DataFileError, match="magic"):
+        datasets.load_mnist(str(tmp_path))
+    _write_idx(tmp_path / "train-labels-idx1-ubyte", 2049, np.zeros(3, np.uint8))
+    data = (tmp_path / "train-images-idx3-ubyte").read_bytes()
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(data[:-100])  # truncated
+    with pytest.raises(datasets.DataFileError, match="truncated"):
+        datasets.load_mnist(str(tmp_path))
+
+
+def _gas_line(gas, concentration, values):
+    return f"{gas};{concentration:.6f} " + " ".join(f"{i + 1}:{v:.6f}"
+                                                    for i, v in enumerate(values))
+
+
+def test_gas_sensor_ethanol_round_trip(tmp_path):
+    rng = np.random.default_rng(1)
+    rows = [(1 + (j % 3 == 0), 10.0 * j, rng.normal(size=128)) for j in range(12)]
+    half = len(rows) // 2
+    for k, chunk in enumerate([rows[:half], rows[half:]], 1):
+        (tmp_path / f"batch{k}.dat").write_text(
+            "\n".join(_gas_line(*row) for row in chunk) + "\n")
+    X, Y = datasets.load_gas_sensor_ethanol(str(tmp_path))
+    ethanol = [row for row in rows if row[0] == 1]
+    assert X.shape == (len(ethanol), 128) and Y.shape == (len(ethanol), 1)
+    np.testing.assert_allclose(X.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(X.std(axis=0), 1, rtol=1e-12)
+    raw = np.round(np.array([row[2] for row in ethanol]), 6)  # as written to the file
+    np.testing.assert_allclose(X, (raw - raw.mean(0)) / raw.std(0), rtol=1e-9, atol=1e-9)
+    target = np.array([row[1] for row in ethanol])
+    np.testing.assert_allclose(Y[:, 0], (target - target.mean()) / target.std(), rtol=1e-9)
+
+
+def test_gas_sensor_malformed_files_give_clear_errors(tmp_path):
+    with pytest.raises(datasets.DataFileError, match="no batch"):
+        datasets.load_gas_sensor_ethanol(str(tmp_path))
+    (tmp_path / "batch1.dat").write_text("1;10.0 1:0.5 2:oops\n")
+    with pytest.raises(datasets.DataFileError, match="line 1"):
+        datasets.load_gas_sensor_ethanol(str(tmp_path))
+    (tmp_path / "batch1.dat").write_text(_gas_line(2, 5.0, np.ones(128)) + "\n")
+    with pytest.raises(datasets.DataFileError, match="no ethanol"):
+        datasets.load_gas_sensor_ethanol(str(tmp_path))
+
+
+def test_stand_ins_are_real_installed_data():
+    X, Y = datasets.digits_stand_in()
+    assert X.shape == (1797, 64) and Y.shape == (1797, 10) and 0 <= X.min() <= X.max() <= 1
+    X, Y = datasets.regression_stand_in()
+    assert X.shape == (442, 10) and Y.shape == (442, 1)
