@@ -29,17 +29,15 @@ def _demo(args):
 
 
 def _reproduce(args):
-    from .reproduce import FIGURES, REAL_DATA
+    from .reproduce import FIGURES, run_figure
 
     names = list(FIGURES) if args.figure == "all" else [args.figure]
     failed = 0
     for name in names:
         print(f"Reproducing {name} (seed {args.seed}) into {args.out}/", flush=True)
         start = time.perf_counter()
-        options = dict(quick=args.quick, seed=args.seed, quiet=args.quiet)
-        if name in REAL_DATA:
-            options["data_dir"] = args.data_dir
-        claims, files = FIGURES[name](args.out, **options)
+        claims, files = run_figure(name, args.out, quick=args.quick, seed=args.seed,
+                                   quiet=args.quiet, data_dir=args.data_dir)
         print(f"{name}: done in {time.perf_counter() - start:.1f} s; wrote {', '.join(files)}")
         for claim in claims:
             print(f"  {claim}")

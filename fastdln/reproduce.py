@@ -45,7 +45,8 @@ def _progress(total, quiet, description):
         from tqdm import tqdm
     except ImportError:  # the plot extra brings tqdm; without it, plain lines
         return None
-    return tqdm(total=total, desc=description, unit="iter", dynamic_ncols=True)
+    unit = "iter" if total is not None else "run"
+    return tqdm(total=total, desc=description, unit=unit, dynamic_ncols=True)
 
 
 def run_curves(X, Y, depths, width, sweeps_for, *, init="orth-identity", order="descending",
@@ -85,6 +86,20 @@ def write_csv(path, curves):
                 writer.writerow([L, it, it / L, repr(float(e))])
 
 
+def _save_figure(fig, axes, path):
+    """Save the whole figure to ``path`` and each panel to ``<path stem>_panel<k>.png``."""
+    fig.savefig(path, dpi=120)
+    stem = path[:-4] if path.endswith(".png") else path
+    renderer = fig.canvas.get_renderer()
+    files = [path]
+    for k, ax in enumerate(axes, 1):
+        box = ax.get_tightbbox(renderer).transformed(fig.dpi_scale_trans.inverted())
+        panel = f"{stem}_panel{k}.png"
+        fig.savefig(panel, dpi=120, bbox_inches=box.expanded(1.02, 1.04))
+        files.append(panel)
+    return files
+
+
 def plot_sweeps_and_iterations(path, curves, title):
     """Left: error vs sweeps; right: error vs iterations; log scale, floored at 1e-10."""
     import matplotlib
@@ -109,8 +124,9 @@ def plot_sweeps_and_iterations(path, curves, title):
     right.set_xscale("log")
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    files = _save_figure(fig, (left, right), path)
     plt.close(fig)
+    return files
 
 
 def _error_after_sweep(errors, L, k):
@@ -168,11 +184,10 @@ def fig2(out_dir, *, quick=False, seed=0, quiet=False):
                         description="fig2")
     os.makedirs(out_dir, exist_ok=True)
     write_csv(os.path.join(out_dir, "fig2.csv"), curves)
-    png = os.path.join(out_dir, "fig2.png")
-    plot_sweeps_and_iterations(
-        png, curves, f"Fig. 2: descending BCGD, optimal rate, width 128, orth-identity "
-        f"(cond(X) = {cond:.2f}, seed {seed})")
-    return fig2_claims(curves, cond), [png, os.path.join(out_dir, "fig2.csv")]
+    pngs = plot_sweeps_and_iterations(
+        os.path.join(out_dir, "fig2.png"), curves, f"Fig. 2: descending BCGD, optimal rate, "
+        f"width 128, orth-identity (cond(X) = {cond:.2f}, seed {seed})")
+    return fig2_claims(curves, cond), pngs + [os.path.join(out_dir, "fig2.csv")]
 
 
 def plot_iterations(path, panels, title):
@@ -195,8 +210,11 @@ def plot_iterations(path, panels, title):
         ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    files = _save_figure(fig, axes[0], path) if len(panels) > 1 else [path]
+    if len(panels) == 1:
+        fig.savefig(path, dpi=120)
     plt.close(fig)
+    return files
 
 
 def _write_labelled_csv(path, panels):
@@ -244,10 +262,7 @@ def fig1(out_dir, *, quick=False, seed=0, quiet=False):
     curves = {"BCGD, optimal rate (3.4)": bcgd.errors[: iterations + 1],
               f"GD, best grid rate {rate:.3g}": gd.errors}
     panels = {"n0=128, nL=10, L=100, width 128, orthogonal init": curves}
-    os.makedirs(out_dir, exist_ok=True)
-    png, table = os.path.join(out_dir, "fig1.png"), os.path.join(out_dir, "fig1.csv")
-    plot_iterations(png, panels, f"Fig. 1: BCGD vs GD (seed {seed})")
-    _write_labelled_csv(table, panels)
+    files = _save(out_dir, "fig1", panels, f"Fig. 1: BCGD vs GD (seed {seed})")
     grid = (f"GD rate {rate:.3g}, best of {len(rates)} in [{rates[0]:.0e}, {rates[-1]:.0e}]"
             f"{edge}")
     b, g = _error_at_iteration(bcgd.errors, 100), _error_at_iteration(gd.errors, 100)
@@ -265,7 +280,7 @@ def fig1(out_dir, *, quick=False, seed=0, quiet=False):
                 "per unit of work BCGD is at least 10x cheaper (a GD iteration ~ one sweep)",
                 ng is None or sweeps_bcgd * 10 <= ng,
                 f"BCGD {sweeps_bcgd:.2f} sweeps, GD {ng} iterations to reach {level:.0e}"))
-    return checks, [png, table]
+    return checks, files
 
 
 def fig6(out_dir, *, quick=False, seed=0, quiet=False):
@@ -294,11 +309,8 @@ def fig6(out_dir, *, quick=False, seed=0, quiet=False):
                 f"{panel}: orth-identity with {winner} BCGD is the fastest (at {it} iterations)",
                 errs[expected] <= min(errs.values()),
                 ", ".join(f"{k}: {v:.2e}" for k, v in errs.items()) + f" (best: {best})"))
-    os.makedirs(out_dir, exist_ok=True)
-    png, table = os.path.join(out_dir, "fig6.png"), os.path.join(out_dir, "fig6.csv")
-    plot_iterations(png, panels, f"Fig. 6: ascending vs descending, L=50, width 300 (seed {seed})")
-    _write_labelled_csv(table, panels)
-    return claims, [png, table]
+    return claims, _save(out_dir, "fig6", panels,
+                         f"Fig. 6: ascending vs descending, L=50, width 300 (seed {seed})")
 
 
 def conditioned_data(m, n0, nL, seed):
@@ -309,6 +321,9 @@ def conditioned_data(m, n0, nL, seed):
     return (U * s) @ Vt, Y
 
 
+PROGRESS = None  # a tqdm bar counting runs, set by ``run_figure`` unless quiet
+
+
 def _train(X, Y, widths, sweeps, **options):
     """Errors per iteration of one run (warnings of diverging baselines silenced)."""
     import warnings
@@ -317,17 +332,33 @@ def _train(X, Y, widths, sweeps, **options):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         trainer.sweep(sweeps)
+    if PROGRESS is not None:
+        PROGRESS.update(1)
+        PROGRESS.set_postfix(L=len(widths) - 1, error=f"{trainer.errors[-1]:.2e}")
     return trainer.errors
 
 
+def run_figure(name, out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
+    """Run one figure with a progress bar of its training runs (tqdm, unless ``quiet``)."""
+    global PROGRESS
+    options = dict(quick=quick, seed=seed, quiet=quiet)
+    if name in REAL_DATA:
+        options["data_dir"] = data_dir
+    if not quiet:
+        PROGRESS = _progress(None, False, f"{name} runs")
+    try:
+        return FIGURES[name](out_dir, **options)
+    finally:
+        if PROGRESS is not None:
+            PROGRESS.close()
+        PROGRESS = None
+
+
 def _save(out_dir, name, panels, title):
-    """One PNG per panel and one CSV of every curve; returns the files written."""
+    """The figure's PNG (and one PNG per panel when it has several) and a CSV of every
+    curve; returns the files written."""
     os.makedirs(out_dir, exist_ok=True)
-    files = []
-    for k, (panel_title, curves) in enumerate(panels.items(), 1):
-        path = os.path.join(out_dir, f"{name}_panel{k}.png")
-        plot_iterations(path, {panel_title: curves}, title)
-        files.append(path)
+    files = plot_iterations(os.path.join(out_dir, f"{name}.png"), panels, title)
     table = os.path.join(out_dir, f"{name}.csv")
     _write_labelled_csv(table, panels)
     return files + [table]
@@ -500,7 +531,7 @@ def fig9(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
     for kind, L, nL in (("uci", 4, 1), ("mnist", 2, 10)):
         X, Y, used = _real_data(kind, data_dir)
         widths = [X.shape[1]] * L + [nL]
-        rates = np.logspace(-4, 0, 9)
+        rates = np.logspace(-6, 0, 13)
         rate = best_gd_rate(X, Y, widths, "identity", seed, budget // 4, rates)
         curves = {"BCGD": _train(X, Y, widths, math.ceil(budget / L), init="identity")[
             : budget + 1],
