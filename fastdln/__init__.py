@@ -7,6 +7,7 @@ training for deep linear networks". Rows are samples: ``X`` is ``(m, n0)``, ``Y`
 
 from . import reference, theory
 from .init import init_weights
+from .io import Model, load, save
 from .optimum import Optimum, global_optimum, predict
 from .trainer import Trainer
 from .training import TrainResult, train
@@ -14,13 +15,16 @@ from .training import TrainResult, train
 __version__ = "0.1.0"
 
 __all__ = [
+    "Model",
     "Optimum",
     "TrainResult",
     "Trainer",
     "global_optimum",
     "init_weights",
+    "load",
     "predict",
     "reference",
+    "save",
     "theory",
     "train",
 ]

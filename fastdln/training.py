@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import _validation as v
+from . import io
 from .optimum import Optimum
 from .trainer import Trainer
 
@@ -70,7 +72,8 @@ def _check_callback(callback):
 def train(X, Y, weights=None, *, widths=None, init="orth-identity", seed=None, method="bcgd",
           order="descending", lr="optimal", eta=None, loss="l2", sweeps=1, tol=None,
           record="iteration", engine="fast", dtype=None, callback=None, compress="auto",
-          reduce_width="auto", diagnostics=False, sampling="importance", batch_size=None):
+          reduce_width="auto", diagnostics=False, sampling="importance", batch_size=None,
+          checkpoint=None, checkpoint_every=1, resume=None):
     """Train a deep linear network ``W_L ... W_1`` by block coordinate gradient descent.
 
     Parameters
@@ -117,6 +120,14 @@ def train(X, Y, weights=None, *, widths=None, init="orth-identity", seed=None, m
         rate with ``eta`` as ``eta_bar``), or uniform batches of ``batch_size`` (default
         ``min(32, m)``) with the batch's optimal rate. Seeded by ``seed``.
     batch_size : int, optional
+    checkpoint : str or os.PathLike, optional
+        Write the trainer's full state there every ``checkpoint_every`` sweeps (atomically:
+        temporary file, fsync, rename; the previous checkpoint survives any crash).
+    checkpoint_every : int
+    resume : str or os.PathLike, optional
+        Continue the run saved in this checkpoint (its settings and weights; ``X``, ``Y``
+        must be the same data) up to ``sweeps`` sweeps in all: the final weights are bitwise
+        those of an uninterrupted run.
     diagnostics : bool
         Record Theorem 3.2's ``kappa_r(S)``, ``kappa_rx(P)`` and ``gamma`` per update
         (``result.diagnostics``); costly, off by default.
@@ -129,11 +140,22 @@ def train(X, Y, weights=None, *, widths=None, init="orth-identity", seed=None, m
     sweeps = v.check_count(sweeps, "sweeps", minimum=0)
     v.check_choice(record, "record", v.RECORDS)
     _check_callback(callback)
-    trainer = Trainer(X, Y, weights, widths=widths, init=init, seed=seed, method=method,
-                      order=order, lr=lr, eta=eta, loss=loss, tol=tol, engine=engine,
-                      dtype=dtype, compress=compress, reduce_width=reduce_width,
-                      diagnostics=diagnostics, sampling=sampling, batch_size=batch_size)
-    status = _loop(trainer, sweeps, callback)
+    checkpoint_every = v.check_count(checkpoint_every, "checkpoint_every", minimum=1)
+    fingerprint = io.data_fingerprint(*v.check_data(X, Y)) if (checkpoint or resume) else None
+    if resume is not None:
+        trainer = _resumed(resume, fingerprint)
+    else:
+        trainer = Trainer(X, Y, weights, widths=widths, init=init, seed=seed, method=method,
+                          order=order, lr=lr, eta=eta, loss=loss, tol=tol, engine=engine,
+                          dtype=dtype, compress=compress, reduce_width=reduce_width,
+                          diagnostics=diagnostics, sampling=sampling, batch_size=batch_size)
+    saver = None
+    if checkpoint is not None:
+        def saver():
+            if trainer.sweeps_done % checkpoint_every == 0:
+                io.write_checkpoint(checkpoint, trainer.state_dict(),
+                                    dict(fingerprint=fingerprint))
+    status = _loop(trainer, sweeps, callback, saver)
     errors = trainer.errors
     if record == "sweep":
         errors = errors[:: trainer.updates_per_sweep]
@@ -149,11 +171,21 @@ def train(X, Y, weights=None, *, widths=None, init="orth-identity", seed=None, m
                       method=method, dtype=trainer.dtype.name, widths=trainer.widths))
 
 
-def _loop(trainer, sweeps, callback):
-    if trainer.tol is not None and trainer.errors[0] <= trainer.tol:
+def _resumed(path, fingerprint):
+    state, extra = io.read_checkpoint(path)
+    if extra.get("fingerprint") != fingerprint:
+        raise ValueError(f"resume={os.fspath(path)!r} was written for other training data "
+                         "(X, Y differ from the checkpoint's)")
+    return Trainer.from_state(state)
+
+
+def _loop(trainer, sweeps, callback, saver=None):
+    if trainer.tol is not None and trainer.errors[-1] <= trainer.tol:
         return "converged"
-    for _ in range(sweeps):
+    while trainer.sweeps_done < sweeps:
         trainer.sweep()
+        if saver is not None:
+            saver()
         if trainer.status in ("diverged", "converged"):
             return trainer.status
         if callback is not None:

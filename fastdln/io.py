@@ -1,0 +1,192 @@
+"""Models and checkpoints on disk.
+
+- :func:`save` / :func:`load`: one ``.npz`` with the weights and JSON metadata (widths,
+  settings, errors, format and package versions). Plain arrays only: safe to load.
+- Checkpoints (``train(..., checkpoint=PATH)``): a :meth:`fastdln.Trainer.state_dict`
+  serialized with pickle behind a header and a SHA-256 checksum, written atomically
+  (temporary file in the same folder, fsync, rename), so a crash at any moment leaves either
+  the previous checkpoint or the new one, never a torn file. Pickle runs code when loaded:
+  resume only from checkpoints your own runs wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validation import check_weights
+
+__all__ = ["Model", "save", "load", "write_checkpoint", "read_checkpoint"]
+
+MODEL_FORMAT = 1
+CHECKPOINT_FORMAT = 1
+_CHECKPOINT_MAGIC = b"FASTDLN-CHECKPOINT\n"
+
+
+@dataclass
+class Model:
+    """A saved network: ``weights`` (``W_l`` of shape ``(n_l, n_{l-1})``) and metadata."""
+
+    weights: list
+    widths: list
+    settings: dict = field(default_factory=dict)
+    errors: np.ndarray | None = None
+    version: str = ""
+
+    def predict(self, X):
+        """``X W_1^T ... W_L^T`` (see :func:`fastdln.predict`)."""
+        from .optimum import predict
+
+        return predict(X, self.weights)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return getattr(value, "name", repr(value))  # e.g. a ConvexLoss: its name
+
+
+def save(path, result_or_weights):
+    """Save a :class:`TrainResult`, a :class:`Trainer`, a :class:`Model` or a weight list.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.npz`` file to write (written atomically).
+    result_or_weights : TrainResult, Trainer, Model or list of array_like
+    """
+    from . import __version__
+
+    obj = result_or_weights
+    settings, errors = getattr(obj, "settings", {}) or {}, getattr(obj, "errors", None)
+    if hasattr(obj, "state_dict"):  # a Trainer
+        settings = dict(order=obj.order, lr=obj.lr, eta=obj.eta, method=obj.method,
+                        loss=obj.custom_loss.name if obj.custom_loss else f"l{obj.power}")
+    weights = obj.weights if hasattr(obj, "weights") else obj
+    single = len(weights) > 0 and np.asarray(weights[0]).dtype == np.float32
+    weights, widths = check_weights(weights, dtype=np.float32 if single else np.float64)
+    metadata = dict(format=MODEL_FORMAT, fastdln_version=__version__, widths=widths,
+                    settings=_jsonable(settings))
+    arrays = {f"W{i}": W for i, W in enumerate(weights)}
+    if errors is not None:
+        arrays["errors"] = np.asarray(errors, dtype=np.float64)
+    buffer = io.BytesIO()
+    np.savez(buffer, metadata=np.array(json.dumps(metadata)), **arrays)
+    _atomic_write(path, buffer.getvalue())
+
+
+def load(path):
+    """Load a model written by :func:`save`; returns a :class:`Model`.
+
+    Raises ``ValueError`` for a file that is truncated, not a fastdln model, or written by a
+    newer format version than this fastdln reads.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "metadata" not in data.files:
+                raise ValueError(f"{path}: not a fastdln model (no metadata)")
+            metadata = json.loads(str(data["metadata"]))
+            if metadata.get("format", 0) > MODEL_FORMAT:
+                raise ValueError(f"{path}: model format {metadata['format']} is newer than "
+                                 f"this fastdln reads ({MODEL_FORMAT}); upgrade fastdln")
+            depth = len(metadata["widths"]) - 1
+            weights = [data[f"W{i}"] for i in range(depth)]
+            errors = data["errors"] if "errors" in data.files else None
+    except (zipfile.BadZipFile, EOFError, KeyError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: truncated or corrupt fastdln model ({error})") from error
+    except OSError as error:
+        raise ValueError(f"{path}: cannot be read ({error})") from error
+    return Model(weights=weights, widths=metadata["widths"], settings=metadata["settings"],
+                 errors=errors, version=metadata.get("fastdln_version", ""))
+
+
+def _atomic_write(path, payload):
+    """Write ``payload`` to ``path`` via a temporary file, fsync and rename.
+
+    On any error (disk full, permissions) the temporary file is removed, ``path`` keeps its
+    previous content, and an ``OSError`` naming the file is raised.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = None, None
+    try:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".fastdln-", suffix=".tmp")
+        with os.fdopen(handle, "wb") as f:
+            handle = None
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+        temporary = None
+        directory = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except OSError as error:
+        raise OSError(error.errno, f"could not write {path!r} ({error.strerror or error}); "
+                      "the previous file, if any, is unchanged") from error
+    finally:
+        if handle is not None:
+            os.close(handle)
+        if temporary is not None and os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def data_fingerprint(X, Y):
+    """SHA-256 of the validated training data (a resumed run must see the same data)."""
+    digest = hashlib.sha256()
+    for array in (X, Y):
+        array = np.ascontiguousarray(array, dtype=np.float64)
+        digest.update(str(array.shape).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def write_checkpoint(path, state, extra=None):
+    """Atomically write a trainer state (plus ``extra`` metadata) as a checksummed file."""
+    payload = pickle.dumps(dict(state=state, extra=extra or {}), protocol=5)
+    header = f"{CHECKPOINT_FORMAT} {hashlib.sha256(payload).hexdigest()}\n".encode()
+    _atomic_write(path, _CHECKPOINT_MAGIC + header + payload)
+
+
+def read_checkpoint(path):
+    """Read a checkpoint written by :func:`write_checkpoint`: ``(state, extra)``.
+
+    Raises ``ValueError`` for a missing, truncated, corrupt or newer-format file.
+    """
+    try:
+        with open(path, "rb") as f:
+            blob = f.read()
+    except OSError as error:
+        raise ValueError(f"{path}: cannot be read ({error})") from error
+    if not blob.startswith(_CHECKPOINT_MAGIC):
+        raise ValueError(f"{path}: not a fastdln checkpoint")
+    line_end = blob.find(b"\n", len(_CHECKPOINT_MAGIC))
+    try:
+        version, checksum = blob[len(_CHECKPOINT_MAGIC):line_end].decode().split()
+        version = int(version)
+    except ValueError as error:
+        raise ValueError(f"{path}: corrupt checkpoint header") from error
+    if version > CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: checkpoint format {version} is newer than this fastdln "
+                         f"reads ({CHECKPOINT_FORMAT}); upgrade fastdln")
+    payload = blob[line_end + 1:]
+    if hashlib.sha256(payload).hexdigest() != checksum:
+        raise ValueError(f"{path}: truncated or corrupt checkpoint (checksum mismatch)")
+    content = pickle.loads(payload)
+    return content["state"], content["extra"]

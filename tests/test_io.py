@@ -1,0 +1,151 @@
+"""Models on disk, atomic checkpoints, and resuming after SIGKILL bit for bit."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import fastdln
+from fastdln import io
+from tests.conftest import paper_data
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_save_load_round_trip(tmp_path):
+    X, Y = paper_data(50, 6, 2, seed=0)
+    result = fastdln.train(X, Y, widths=[6, 7, 2], seed=1, sweeps=3, lr="bounded", eta=1.5)
+    path = tmp_path / "model.npz"
+    fastdln.save(path, result)
+    model = fastdln.load(path)
+    for a, b in zip(model.weights, result.weights):
+        np.testing.assert_array_equal(a, b)
+    assert model.widths == [6, 7, 2] and model.settings["lr"] == "bounded"
+    np.testing.assert_array_equal(model.errors, result.errors)
+    np.testing.assert_array_equal(model.predict(X), fastdln.predict(X, result.weights))
+    assert model.version == fastdln.__version__
+    fastdln.save(tmp_path / "w.npz", result.weights)  # a plain weight list works too
+    assert fastdln.load(tmp_path / "w.npz").errors is None
+
+
+def test_load_refuses_newer_truncated_and_foreign_files(tmp_path):
+    path = tmp_path / "model.npz"
+    fastdln.save(path, fastdln.init_weights([3, 4, 2], "random", seed=0))
+    data = path.read_bytes()
+    (tmp_path / "short.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        fastdln.load(tmp_path / "short.npz")
+    np.savez(tmp_path / "foreign.npz", a=np.ones(3))
+    with pytest.raises(ValueError, match="not a fastdln model"):
+        fastdln.load(tmp_path / "foreign.npz")
+    with np.load(path) as f:
+        arrays = dict(f)
+    arrays["metadata"] = np.array(str(arrays["metadata"]).replace('"format": 1', '"format": 9'))
+    np.savez(tmp_path / "newer.npz", **arrays)
+    with pytest.raises(ValueError, match="newer"):
+        fastdln.load(tmp_path / "newer.npz")
+
+
+def test_checkpoint_is_checksummed_and_versioned(tmp_path):
+    X, Y = paper_data(40, 5, 2, seed=1)
+    path = tmp_path / "run.ckpt"
+    fastdln.train(X, Y, widths=[5, 5, 2], seed=0, sweeps=4, checkpoint=path)
+    state, extra = io.read_checkpoint(path)
+    assert state["sweeps_done"] == 4 and len(extra["fingerprint"]) == 64
+    blob = path.read_bytes()
+    (tmp_path / "torn.ckpt").write_bytes(blob[:-10])
+    with pytest.raises(ValueError, match="checksum"):
+        io.read_checkpoint(tmp_path / "torn.ckpt")
+    (tmp_path / "newer.ckpt").write_bytes(blob.replace(b"CHECKPOINT\n1 ", b"CHECKPOINT\n7 ", 1))
+    with pytest.raises(ValueError, match="newer"):
+        io.read_checkpoint(tmp_path / "newer.ckpt")
+    with pytest.raises(ValueError, match="other training data"):
+        fastdln.train(X + 1, Y, sweeps=6, resume=path)
+
+
+@pytest.mark.parametrize("options", [dict(), dict(method="bcsgd", sampling="uniform"),
+                                     dict(method="gd", lr=0.01), dict(loss="l4")],
+                         ids=["bcgd", "bcsgd", "gd", "l4"])
+def test_resume_is_bitwise_identical(tmp_path, options):
+    X, Y = paper_data(60, 6, 2, seed=2)
+    common = dict(widths=[6, 8, 8, 2], seed=3, **options)
+    full = fastdln.train(X, Y, sweeps=9, **common)
+    path = tmp_path / "run.ckpt"
+    fastdln.train(X, Y, sweeps=4, checkpoint=path, **common)
+    resumed = fastdln.train(X, Y, sweeps=9, resume=path)
+    for a, b in zip(resumed.weights, full.weights):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(resumed.errors, full.errors)
+
+
+@pytest.mark.parametrize("failing", ["fsync", "replace"])
+def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, monkeypatch,
+                                                                    failing):
+    X, Y = paper_data(40, 5, 2, seed=4)
+    path = tmp_path / "run.ckpt"
+    fastdln.train(X, Y, widths=[5, 5, 2], seed=0, sweeps=2, checkpoint=path)
+    before = path.read_bytes()
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(io.os, failing, no_space)
+    with pytest.raises(OSError, match="No space left.*previous file"):
+        fastdln.train(X, Y, widths=[5, 5, 2], seed=0, sweeps=3, checkpoint=path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run.ckpt"]  # no temporary file left
+
+
+SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import fastdln
+    rng = np.random.default_rng(7)
+    X = rng.normal(0, 0.2, (300, 24)); Y = rng.uniform(-1, 2, (300, 3))
+    checkpoint, out, resume = sys.argv[1], sys.argv[2], sys.argv[3] == "resume"
+    kwargs = dict(resume=checkpoint) if resume else dict(widths=[24] * 30 + [3], seed=5)
+    result = fastdln.train(X, Y, sweeps=1500, checkpoint=checkpoint, checkpoint_every=25,
+                           method="bcsgd", sampling="uniform", batch_size=40, **kwargs)
+    fastdln.save(out, result)
+""")
+
+
+def test_sigkill_at_random_moments_then_resume_bitwise(tmp_path):
+    """Kill the training process at random moments, resume each time: never a corrupt
+    checkpoint, and the final weights equal an uninterrupted run's bit for bit."""
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    reference = tmp_path / "reference.npz"
+    subprocess.run([sys.executable, str(script), str(tmp_path / "ref.ckpt"), str(reference),
+                    "fresh"], check=True, env=env, timeout=300)
+    checkpoint, out = tmp_path / "run.ckpt", tmp_path / "out.npz"
+    rng = np.random.default_rng(11)
+    kills = 0
+    mode = "fresh"
+    while not out.exists() and kills < 20:
+        process = subprocess.Popen([sys.executable, str(script), str(checkpoint), str(out),
+                                    mode], env=env)
+        time.sleep(rng.uniform(0.6, 2.0))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait(timeout=60)
+        if checkpoint.exists():
+            io.read_checkpoint(checkpoint)  # never corrupt: the checksum holds
+            mode = "resume"
+    if not out.exists():
+        subprocess.run([sys.executable, str(script), str(checkpoint), str(out), mode],
+                       check=True, env=env, timeout=300)
+    assert kills >= 3, "the run finished too fast to be interrupted; lengthen it"
+    print(f"killed {kills} times")
+    expected, got = fastdln.load(reference), fastdln.load(out)
+    for a, b in zip(got.weights, expected.weights):
+        np.testing.assert_array_equal(a, b)
