@@ -15,6 +15,7 @@ from .training import TrainResult, train
 __version__ = "0.1.0"
 
 __all__ = [
+    "DeepLinearRegressor",
     "Model",
     "Optimum",
     "TrainResult",
@@ -28,3 +29,12 @@ __all__ = [
     "theory",
     "train",
 ]
+
+
+def __getattr__(name):
+    """``fastdln.DeepLinearRegressor`` on first use (scikit-learn is an optional extra)."""
+    if name == "DeepLinearRegressor":
+        from .estimator import DeepLinearRegressor
+
+        return DeepLinearRegressor
+    raise AttributeError(f"module 'fastdln' has no attribute {name!r}")

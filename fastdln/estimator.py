@@ -1,0 +1,111 @@
+"""A scikit-learn estimator around :func:`fastdln.train` (needs scikit-learn >= 1.6)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .optimum import predict
+from .trainer import Trainer
+
+__all__ = ["DeepLinearRegressor"]
+
+
+class DeepLinearRegressor(RegressorMixin, BaseEstimator):
+    """Deep linear network ``W_L ... W_1 x`` trained layer by layer (BCGD).
+
+    Parameters
+    ----------
+    depth : int
+        Number of layers ``L``.
+    width : int, optional
+        Width of the hidden layers (default ``max(n_features, n_outputs)``).
+    init, order, lr, loss
+        As in :func:`fastdln.train`.
+    max_sweeps : int
+        Maximum number of sweeps per call of :meth:`fit`.
+    tol : float, optional
+        Stop once ``(loss(W) - loss(W*)) / m <= tol``.
+    random_state : None, int or numpy.random.RandomState
+        Seeds the initialization.
+    warm_start : bool
+        When True, :meth:`fit` continues from the previous weights.
+
+    Attributes
+    ----------
+    weights_ : list of ndarray
+        ``W_l`` of shape ``(n_l, n_{l-1})``.
+    errors_ : ndarray
+        The error after every layer update of the last :meth:`fit` (the first entry is the
+        error before it).
+    n_sweeps_ : int
+        Sweeps done by the last :meth:`fit`.
+    n_features_in_ : int
+    """
+
+    def __init__(self, depth=2, width=None, init="orth-identity", order="descending",
+                 lr="optimal", loss="l2", max_sweeps=100, tol=None, random_state=None,
+                 warm_start=False):
+        self.depth = depth
+        self.width = width
+        self.init = init
+        self.order = order
+        self.lr = lr
+        self.loss = loss
+        self.max_sweeps = max_sweeps
+        self.tol = tol
+        self.random_state = random_state
+        self.warm_start = warm_start
+
+    def fit(self, X, y):
+        """Train the network on ``X`` ``(m, n_features)`` and ``y`` ``(m,)`` or ``(m, n_outputs)``.
+
+        Returns
+        -------
+        self
+        """
+        X, y = validate_data(self, X, y, y_numeric=True, multi_output=True,
+                             dtype=[np.float64, np.float32])
+        Y = np.asarray(y, dtype=np.float64)
+        self._single_output = Y.ndim == 1
+        Y = Y.reshape(len(Y), -1)
+        widths = self._widths(X.shape[1], Y.shape[1])
+        weights = None
+        if self.warm_start and hasattr(self, "weights_") and [
+                self.weights_[0].shape[1]] + [W.shape[0] for W in self.weights_] == widths:
+            weights = self.weights_
+        seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        trainer = Trainer(X, Y, weights, widths=widths, init=self.init, seed=seed,
+                          order=self.order, lr=self.lr, loss=self.loss, tol=self.tol)
+        for _ in range(self.max_sweeps):
+            trainer.sweep()
+            if trainer.status in ("converged", "diverged"):
+                break
+        self.weights_ = trainer.weights
+        self.errors_ = trainer.errors
+        self.n_sweeps_ = trainer.sweeps_done
+        return self
+
+    def _widths(self, n_features, n_outputs):
+        depth = int(self.depth)
+        if depth < 1:
+            raise ValueError(f"depth must be an integer >= 1, got {self.depth!r}")
+        width = max(n_features, n_outputs) if self.width is None else int(self.width)
+        if width < 1:
+            raise ValueError(f"width must be an integer >= 1, got {self.width!r}")
+        return [n_features] + [width] * (depth - 1) + [n_outputs]
+
+    def predict(self, X):
+        """Network outputs, ``(m,)`` for a single-output fit, else ``(m, n_outputs)``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        out = predict(X, self.weights_)
+        return out[:, 0] if self._single_output else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
