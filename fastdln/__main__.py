@@ -1,4 +1,4 @@
-"""The ``fastdln`` command line: ``reproduce``, ``bench`` and ``demo``."""
+"""The ``fastdln`` command line: ``train``, ``predict``, ``reproduce``, ``bench``, ``demo``."""
 
 from __future__ import annotations
 
@@ -53,6 +53,130 @@ def _bench(args):
                 threshold=args.threshold, repeats=args.repeats)
 
 
+def _read_csv(path, target):
+    """A CSV with a header row: ``(X, Y)`` with ``Y`` the ``target`` columns (names or
+    0-based indices, comma separated), or ``(X, None)`` without ``target``."""
+    import csv
+
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if len(rows) < 2:
+        raise ValueError(f"{path}: a CSV needs a header row and at least one data row")
+    header, body = rows[0], rows[1:]
+    try:
+        data = np.array([[float(v) for v in row] for row in body])
+    except ValueError as error:
+        raise ValueError(f"{path}: non-numeric value in the data rows ({error})") from None
+    if data.ndim != 2 or data.shape[1] != len(header):
+        raise ValueError(f"{path}: every row must have {len(header)} values like the header")
+    if target is None:
+        return data, None
+    columns = []
+    for name in target.split(","):
+        name = name.strip()
+        if name in header:
+            columns.append(header.index(name))
+        elif name.isdigit() and int(name) < len(header):
+            columns.append(int(name))
+        else:
+            raise ValueError(f"--target column {name!r} is not in {path}'s header {header}")
+    features = [j for j in range(len(header)) if j not in columns]
+    return data[:, features], data[:, columns]
+
+
+def _read_data(path, target=None, need_y=True):
+    """``(X, Y)`` from an ``.npz`` (arrays ``X`` and ``Y``) or a CSV (``--target`` columns)."""
+    import os
+
+    if not os.path.exists(path):
+        raise ValueError(f"{path}: no such file")
+    if path.endswith(".npz"):
+        import zipfile
+
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if "X" not in data.files or (need_y and "Y" not in data.files):
+                    raise ValueError(f"{path}: an .npz needs arrays 'X' and 'Y', has "
+                                     f"{data.files}")
+                return data["X"], data["Y"] if "Y" in data.files else None
+        except (zipfile.BadZipFile, EOFError, OSError) as error:
+            raise ValueError(f"{path}: not a readable .npz ({error})") from None
+    if need_y and target is None:
+        raise ValueError(f"{path}: a CSV needs --target to name the target column(s)")
+    return _read_csv(path, target)
+
+
+def _parse_lr(text):
+    if text in ("optimal", "bounded"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"--lr must be 'optimal', 'bounded' or a positive number, got "
+                         f"{text!r}") from None
+
+
+def _train(args):
+    import json
+
+    from .io import save
+    from .reproduce import _progress
+    from .trainer import Trainer
+
+    X, Y = _read_data(args.data, args.target)
+    X = np.asarray(X)
+    Y = np.asarray(Y)
+    Y2 = Y.reshape(len(Y), -1) if Y.ndim == 1 else Y
+    if X.ndim != 2:
+        raise ValueError(f"{args.data}: X must be 2-D (samples x features), got {X.shape}")
+    if args.depth < 1:
+        raise ValueError(f"--depth must be >= 1, got {args.depth}")
+    width = args.width or max(X.shape[1], Y2.shape[1])
+    widths = [X.shape[1]] + [width] * (args.depth - 1) + [Y2.shape[1]]
+    trainer = Trainer(X, Y2, widths=widths, init=args.init, order=args.order,
+                      lr=_parse_lr(args.lr), loss=args.loss, tol=args.tol, seed=args.seed)
+    bar = _progress(args.sweeps, args.quiet or args.json, "sweeps")
+    for _ in range(args.sweeps):
+        trainer.sweep()
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(error=f"{trainer.errors[-1]:.3e}")
+        if trainer.status in ("converged", "diverged"):
+            break
+    if bar is not None:
+        bar.close()
+    if args.out:
+        save(args.out, trainer)
+    summary = dict(status=trainer.status if trainer.status != "running" else "max_sweeps",
+                   sweeps=trainer.sweeps_done, iterations=trainer.iteration,
+                   error=float(trainer.errors[-1]), initial_error=float(trainer.errors[0]),
+                   widths=widths, model=args.out)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{summary['status']}: {summary['sweeps']} sweeps, error "
+              f"{summary['initial_error']:.3e} -> {summary['error']:.3e}"
+              + (f", saved to {args.out}" if args.out else ""))
+    return 0
+
+
+def _predict(args):
+    import sys
+
+    from .io import load
+
+    model = load(args.model)
+    X, _ = _read_data(args.data, args.target, need_y=False)
+    predictions = model.predict(X)
+    out = open(args.out, "w") if args.out else sys.stdout
+    try:
+        np.savetxt(out, predictions, delimiter=",", fmt="%.17g")
+    finally:
+        if args.out:
+            out.close()
+    return 0
+
+
 def build_parser():
     from .reproduce import FIGURES
 
@@ -81,6 +205,28 @@ def build_parser():
     bench.add_argument("--threshold", type=float, default=1.2)
     bench.add_argument("--repeats", type=int, default=None, help="best of this many")
     bench.set_defaults(run=_bench)
+    train = sub.add_parser("train", help="train on an .npz (X, Y) or a CSV (--target)")
+    train.add_argument("data")
+    train.add_argument("--depth", type=int, required=True)
+    train.add_argument("--width", type=int, default=None)
+    train.add_argument("--init", default="orth-identity")
+    train.add_argument("--order", default="descending")
+    train.add_argument("--lr", default="optimal")
+    train.add_argument("--loss", default="l2")
+    train.add_argument("--sweeps", type=int, default=100)
+    train.add_argument("--tol", type=float, default=None)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--target", default=None, help="CSV target column names or indices")
+    train.add_argument("--out", default=None, help="save the model (.npz)")
+    train.add_argument("--json", action="store_true", help="print a JSON summary")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(run=_train)
+    pred = sub.add_parser("predict", help="predictions of a saved model, as CSV")
+    pred.add_argument("model")
+    pred.add_argument("data", help=".npz with X, or a CSV of features")
+    pred.add_argument("--target", default=None, help="CSV columns to leave out")
+    pred.add_argument("--out", default=None)
+    pred.set_defaults(run=_predict)
     return parser
 
 
@@ -89,8 +235,11 @@ def main(argv=None):
     np.set_printoptions(precision=4)
     try:
         return args.run(args)
-    except (ValueError, TypeError, ImportError) as error:
-        print(f"fastdln: error: {error}", file=sys.stderr)
+    except BrokenPipeError:  # e.g. `fastdln predict ... | head`: the reader has enough
+        return 0
+    except (ValueError, TypeError, ImportError, OSError) as error:
+        message = " ".join(str(error).split())  # one line
+        print(f"fastdln: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -95,6 +95,8 @@ def load(path):
     Raises ``ValueError`` for a file that is truncated, not a fastdln model, or written by a
     newer format version than this fastdln reads.
     """
+    if os.path.exists(path) and not zipfile.is_zipfile(path):
+        raise ValueError(f"{path}: not a fastdln model (.npz written by fastdln.save)")
     try:
         with np.load(path, allow_pickle=False) as data:
             if "metadata" not in data.files:
