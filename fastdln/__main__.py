@@ -177,6 +177,23 @@ def _predict(args):
     return 0
 
 
+def _grid(args):
+    from .experiments import load_grid_file, run_grid, write_rows
+
+    configs = load_grid_file(args.grid)
+    client = None
+    if args.scheduler:
+        from dask.distributed import Client
+
+        client = Client(args.scheduler)
+    where = args.scheduler or f"{args.workers or 'all'} local processes"
+    print(f"{len(configs)} runs on {where}", flush=True)
+    rows = run_grid(configs, client=client, n_workers=args.workers, curve_dir=args.curves)
+    write_rows(args.out, rows)
+    print(f"wrote {len(rows)} rows to {args.out}")
+    return 0
+
+
 def build_parser():
     from .reproduce import FIGURES
 
@@ -227,6 +244,13 @@ def build_parser():
     pred.add_argument("--target", default=None, help="CSV columns to leave out")
     pred.add_argument("--out", default=None)
     pred.set_defaults(run=_predict)
+    grid = sub.add_parser("grid", help="run an experiment grid from a TOML file")
+    grid.add_argument("grid", help="TOML with a [grid] table of lists and [train] defaults")
+    grid.add_argument("--scheduler", default=None, help="dask scheduler address")
+    grid.add_argument("--workers", type=int, default=None, help="local processes")
+    grid.add_argument("--out", default="results.csv")
+    grid.add_argument("--curves", default=None, help="folder for each run's error curve")
+    grid.set_defaults(run=_grid)
     return parser
 
 
