@@ -494,7 +494,7 @@ def gd_iteration(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, w_p
 
 _CUSTOM_LOSS_FUNCTIONS = ("bcgd_updates", "_update_layer", "_custom_derivative",
                           "_custom_max_curvature", "_custom_step_loss")
-_custom_clones = {}
+_custom_clones: dict = {}
 
 
 def custom_kernel(name="bcgd_updates"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -59,7 +60,7 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.warm_start = warm_start
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> DeepLinearRegressor:
         """Train the network on ``X`` ``(m, n_features)`` and ``y`` ``(m,)`` or ``(m, n_outputs)``.
 
         Returns
@@ -72,10 +73,11 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         self._single_output = Y.ndim == 1
         Y = Y.reshape(len(Y), -1)
         widths = self._widths(X.shape[1], Y.shape[1])
+        previous: list[np.ndarray] | None = getattr(self, "weights_", None)
         weights = None
-        if self.warm_start and hasattr(self, "weights_") and [
-                self.weights_[0].shape[1]] + [W.shape[0] for W in self.weights_] == widths:
-            weights = self.weights_
+        if self.warm_start and previous is not None and [
+                previous[0].shape[1]] + [W.shape[0] for W in previous] == widths:
+            weights = previous
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         trainer = Trainer(X, Y, weights, widths=widths, init=self.init, seed=seed,
                           order=self.order, lr=self.lr, loss=self.loss, tol=self.tol)
@@ -97,7 +99,7 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"width must be an integer >= 1, got {self.width!r}")
         return [n_features] + [width] * (depth - 1) + [n_outputs]
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Network outputs, ``(m,)`` for a single-output fit, else ``(m, n_outputs)``."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])

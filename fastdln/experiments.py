@@ -17,6 +17,7 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ _BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_TH
 _TRAIN_KEYS = ("init", "order", "lr", "eta", "loss", "method", "sweeps", "tol", "dtype")
 
 
-def expand_grid(spec):
+def expand_grid(spec: dict[str, Any]) -> list[dict[str, Any]]:
     """The list of run configurations of a grid: every list value is an axis of the product.
 
     ``{"depth": [10, 50], "seed": [0, 1], "data": "random:600:128:10"}`` gives 4 runs.
@@ -89,7 +90,9 @@ def _one_blas_thread():
                 os.environ[k] = v
 
 
-def run_grid(configs, *, client=None, n_workers=None, curve_dir=None):
+def run_grid(configs: list[dict[str, Any]] | dict[str, Any], *, client: Any = None,
+             n_workers: int | None = None,
+             curve_dir: str | None = None) -> list[dict[str, Any]]:
     """Run every configuration and return the result rows, in the order of ``configs``.
 
     Parameters

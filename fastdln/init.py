@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy.stats import ortho_group
 
@@ -82,7 +84,9 @@ _INITIALIZERS = {
 }
 
 
-def init_weights(widths, init="orth-identity", *, seed=None, dtype="float64"):
+def init_weights(widths: Sequence[int], init: str = "orth-identity", *,
+                 seed: int | np.random.Generator | None = None,
+                 dtype: str = "float64") -> list[np.ndarray]:
     """Initial weights of a deep linear network (paper, Section 2.3).
 
     Parameters

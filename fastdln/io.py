@@ -19,6 +19,7 @@ import pickle
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,7 @@ def _jsonable(value):
     return getattr(value, "name", repr(value))  # e.g. a ConvexLoss: its name
 
 
-def save(path, result_or_weights):
+def save(path: str | os.PathLike, result_or_weights: Any) -> None:
     """Save a :class:`TrainResult`, a :class:`Trainer`, a :class:`Model` or a weight list.
 
     Parameters
@@ -89,13 +90,17 @@ def save(path, result_or_weights):
     _atomic_write(path, buffer.getvalue())
 
 
-def load(path):
+def load(path: str | os.PathLike) -> Model:
     """Load a model written by :func:`save`; returns a :class:`Model`.
 
     Raises ``ValueError`` for a file that is truncated, not a fastdln model, or written by a
     newer format version than this fastdln reads.
     """
     if os.path.exists(path) and not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            zip_start = f.read(4) == b"PK\x03\x04"
+        if zip_start:
+            raise ValueError(f"{path}: truncated or corrupt fastdln model (incomplete .npz)")
         raise ValueError(f"{path}: not a fastdln model (.npz written by fastdln.save)")
     try:
         with np.load(path, allow_pickle=False) as data:

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._validation import check_array, check_data, check_loss, check_weights, check_widths
+
+if TYPE_CHECKING:
+    from .losses import ConvexLoss
 
 __all__ = ["Optimum", "global_optimum", "predict"]
 
@@ -184,7 +191,8 @@ def optimum_for(problem, X, Y, power, min_width, custom=None):
                    newton_iterations=iterations)
 
 
-def global_optimum(X, Y, widths=None, *, loss="l2"):
+def global_optimum(X: ArrayLike, Y: ArrayLike, widths: Sequence[int] | None = None, *,
+                   loss: str | ConvexLoss = "l2") -> Optimum:
     """The global minimizer of the deep linear network's loss over end-to-end matrices.
 
     Parameters
@@ -231,7 +239,7 @@ def end_to_end(weights):
     return product
 
 
-def predict(X, weights):
+def predict(X: ArrayLike, weights: Sequence[ArrayLike]) -> np.ndarray:
     """Network output ``X W_1^T ... W_L^T`` for rows-are-samples inputs.
 
     Parameters

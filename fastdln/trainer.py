@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import warnings
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _validation as v
 from . import reference, theory
@@ -142,10 +146,14 @@ class Trainer:
         (``r = rank(W*)``, ``rx = rank(X)``). Costs O(L) products and two SVDs per update.
     """
 
-    def __init__(self, X, Y, weights=None, *, widths=None, init="orth-identity", seed=None,
-                 method="bcgd", order="descending", lr="optimal", eta=None, loss="l2",
-                 tol=None, engine="fast", dtype=None, compress="auto", reduce_width="auto",
-                 diagnostics=False, sampling="importance", batch_size=None):
+    def __init__(self, X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None,
+                 *, widths: Sequence[int] | None = None, init: str = "orth-identity",
+                 seed: int | np.random.Generator | None = None, method: str = "bcgd",
+                 order: str = "descending", lr: str | float = "optimal",
+                 eta: float | None = None, loss: Any = "l2", tol: float | None = None,
+                 engine: str = "fast", dtype: str | None = None, compress: str | bool = "auto",
+                 reduce_width: str | bool = "auto", diagnostics: bool = False,
+                 sampling: str = "importance", batch_size: int | None = None) -> None:
         dtype = v.check_dtype("float64" if dtype is None else dtype)
         self.method = v.check_choice(method, "method", v.METHODS)
         if method == "gd" and isinstance(lr, str):
@@ -189,11 +197,11 @@ class Trainer:
         self.status = "ready"
         self.diverged_at = None
         self._errors = [self._engine.initial_error()]
-        self.diagnostics = ({"kappa_S": [], "kappa_P": [], "gamma": []} if diagnostics
-                            else None)
+        self.diagnostics: dict[str, list[float]] | None = (
+            {"kappa_S": [], "kappa_P": [], "gamma": []} if diagnostics else None)
         self._rank_X = self._problem.s.size
         self._rank_optimum = int(np.linalg.matrix_rank(self._optimum.weight))
-        self._rates = []
+        self._rates: list[float] = []
         scale = max(abs(self._errors[0]), float(np.sum(Y * Y)) / X.shape[0], 1e-300)
         self._error_limit = DIVERGENCE_FACTOR * scale
 
@@ -218,7 +226,7 @@ class Trainer:
     _SETTINGS = ("order", "lr", "eta", "tol", "engine_name", "widths", "depth", "power",
                  "method", "updates_per_sweep", "sampling", "batch_size", "custom_loss")
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue bit for bit with :meth:`from_state`.
 
         A dict of numpy arrays, numbers, strings and lists (weights, the position inside the
@@ -236,7 +244,7 @@ class Trainer:
         return state
 
     @classmethod
-    def from_state(cls, state):
+    def from_state(cls, state: dict[str, Any]) -> Trainer:
         """A trainer that continues exactly where the one that made ``state`` was."""
         if not isinstance(state, dict) or "format" not in state:
             raise TypeError("state must be a dict made by Trainer.state_dict()")
@@ -302,13 +310,13 @@ class Trainer:
         return self._engine.width_reduced
 
     # -- training --------------------------------------------------------------------------
-    def step(self):
+    def step(self) -> float | None:
         """Run one layer update (one GD iteration for ``method="gd"``); return its error
         (None if the update would diverge)."""
         errors = self._advance(self.position + 1)
         return float(errors[-1]) if errors.size else None
 
-    def sweep(self, k=1):
+    def sweep(self, k: int = 1) -> np.ndarray:
         """Run ``k`` sweeps (finishing the current one first); return their errors per update.
 
         Stops early (returning the errors so far) if the run diverges or reaches ``tol``.

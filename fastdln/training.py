@@ -6,12 +6,19 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _validation as v
 from . import io
 from .optimum import Optimum
 from .trainer import Trainer
+
+if TYPE_CHECKING:
+    from .losses import ConvexLoss
 
 __all__ = ["TrainResult", "train"]
 
@@ -69,11 +76,17 @@ def _check_callback(callback):
     return callback
 
 
-def train(X, Y, weights=None, *, widths=None, init="orth-identity", seed=None, method="bcgd",
-          order="descending", lr="optimal", eta=None, loss="l2", sweeps=1, tol=None,
-          record="iteration", engine="fast", dtype=None, callback=None, compress="auto",
-          reduce_width="auto", diagnostics=False, sampling="importance", batch_size=None,
-          checkpoint=None, checkpoint_every=1, resume=None):
+def train(X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None, *,
+          widths: Sequence[int] | None = None, init: str = "orth-identity",
+          seed: int | np.random.Generator | None = None, method: str = "bcgd",
+          order: str = "descending", lr: str | float = "optimal", eta: float | None = None,
+          loss: str | ConvexLoss = "l2", sweeps: int = 1, tol: float | None = None,
+          record: str = "iteration", engine: str = "fast", dtype: str | None = None,
+          callback: Callable[[Trainer], Any] | None = None, compress: str | bool = "auto",
+          reduce_width: str | bool = "auto", diagnostics: bool = False,
+          sampling: str = "importance", batch_size: int | None = None,
+          checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 1,
+          resume: str | os.PathLike | None = None) -> TrainResult:
     """Train a deep linear network ``W_L ... W_1`` by block coordinate gradient descent.
 
     Parameters
@@ -149,12 +162,9 @@ def train(X, Y, weights=None, *, widths=None, init="orth-identity", seed=None, m
                           order=order, lr=lr, eta=eta, loss=loss, tol=tol, engine=engine,
                           dtype=dtype, compress=compress, reduce_width=reduce_width,
                           diagnostics=diagnostics, sampling=sampling, batch_size=batch_size)
-    saver = None
-    if checkpoint is not None:
-        def saver():
-            if trainer.sweeps_done % checkpoint_every == 0:
-                io.write_checkpoint(checkpoint, trainer.state_dict(),
-                                    dict(fingerprint=fingerprint))
+    def saver():
+        if checkpoint is not None and trainer.sweeps_done % checkpoint_every == 0:
+            io.write_checkpoint(checkpoint, trainer.state_dict(), dict(fingerprint=fingerprint))
     status = _loop(trainer, sweeps, callback, saver)
     errors = trainer.errors
     if record == "sweep":

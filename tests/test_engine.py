@@ -50,34 +50,51 @@ def _train_both(config, sweeps=4):
     Once the error is at rounding level (1e-12 of the initial error) the gradients are
     rounding noise, and the optimal rate (a ratio of two noises) can send both engines along
     different equally optimal directions: weights are compared up to that point.
+
+    A third run, the reference from weights perturbed by 1e-15 relative (a few ulps), measures
+    the trajectory's own sensitivity to rounding: no two implementations can agree better.
     """
     X, Y = _data(config)
     weights = fastdln.init_weights(config["widths"], config["init"], seed=config["seed"])
+    signs = np.random.default_rng(0)
+    perturbed = [W * (1 + 1e-15 * signs.choice([-1.0, 1.0], W.shape)) for W in weights]
     lr, eta = config["lr"], (config["eta"] if config["lr"] == "bounded" else None)
     common = dict(order=config["order"], lr=lr, eta=eta)
     fast = fastdln.Trainer(X, Y, weights, compress=config["compress"],
                            reduce_width=config["reduce_width"], **common)
     naive = fastdln.Trainer(X, Y, weights, engine="reference", **common)
+    shaken = fastdln.Trainer(X, Y, perturbed, engine="reference", **common)
     floor = 1e-12 * naive.errors[0]
     for _ in range(sweeps * naive.depth):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             naive_error, fast_error = naive.step(), fast.step()
+            if shaken.status != "diverged":
+                shaken.step()
         if naive_error is None or fast_error is None or naive_error <= floor:
             break
-    return fast, naive
+    return fast, naive, shaken
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(configurations())
 def test_fast_engine_equals_reference(config):
-    fast, naive = _train_both(config)
+    """Every weight within 1e-10 relative of the reference; on the rare ill-conditioned
+    trajectories where a few ulps of perturbation already move the reference itself further,
+    within 10x that measured sensitivity (printed with the example when it applies)."""
+    fast, naive, shaken = _train_both(config)
     if naive.status == "diverged" or fast.status == "diverged":
         # A constant rate may blow up; then both must agree that it did.
         assert fast.status == naive.status
         return
     assert fast.iteration == naive.iteration
-    assert max_relative_difference(fast.weights, naive.weights) < 1e-10
+    sensitivity = (max_relative_difference(shaken.weights, naive.weights)
+                   if shaken.iteration == naive.iteration else 0.0)
+    tolerance = max(1e-10, 10 * sensitivity)
+    if tolerance > 1e-10:
+        print(f"ill-conditioned trajectory: reference moved {sensitivity:.1e} by 1e-15 "
+              "perturbations")
+    assert max_relative_difference(fast.weights, naive.weights) < tolerance
     scale = max(naive.errors[0], 1e-12)
     np.testing.assert_allclose(fast.errors, naive.errors, rtol=1e-8, atol=1e-10 * scale)
     # The optimal rate ||G||^2 / ||Z||^2 is only defined by the data when the update gains
