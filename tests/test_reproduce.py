@@ -46,14 +46,14 @@ def test_fig3_quick_deeper_is_faster_per_sweep_on_every_seed(tmp_path):
 
 def test_fig4_quick_gd_rates_of_the_paper(tmp_path):
     claims, _ = reproduce.fig4(str(tmp_path), quick=True, seed=1, quiet=True)
-    for fragment in ("decreases steadily", "oscillates", "L=400: BCGD ahead"):
+    for fragment in ("decreases steadily", "oscillates", "L=400: BCGD is ahead"):
         (claim,) = _claims(claims, fragment)
         assert claim.passed, claim
 
 
 def test_fig5_quick_narrow_layers_stall(tmp_path):
     claims, _ = reproduce.fig5(str(tmp_path), quick=True, seed=4, quiet=True)
-    assert all(c.passed for c in claims), claims
+    assert len(claims) == 2 and all(c.passed for c in claims), claims  # after 5 sweeps
 
 
 @pytest.mark.parametrize("figure", ["fig7", "fig8", "fig9"])
