@@ -184,6 +184,9 @@ class Trainer:
         self._rng = _sampling_rng(seed) if method == "bcsgd" else None
         self._draws, self._batches = None, None
         weights = _initial_weights(weights, widths, init, seed, dtype, X.shape[1], Y.shape[1])
+        self._x_scale, self._y_scale = 1.0, 1.0
+        if self.custom_loss is None and (isinstance(self.lr, str) or method == "bcsgd"):
+            X, Y, weights = self._rescale(X, Y, weights)
         self.widths = [X.shape[1]] + [W.shape[0] for W in weights]
         self.dtype = np.dtype(dtype)
         self._problem = Problem(X, Y, min(self.widths))
@@ -196,13 +199,14 @@ class Trainer:
         self.sweeps_done = 0
         self.status = "ready"
         self.diverged_at = None
-        self._errors = [self._engine.initial_error()]
+        self._errors = [self._engine.initial_error() * self._error_unit]
         self.diagnostics: dict[str, list[float]] | None = (
             {"kappa_S": [], "kappa_P": [], "gamma": []} if diagnostics else None)
         self._rank_X = self._problem.s.size
         self._rank_optimum = int(np.linalg.matrix_rank(self._optimum.weight))
         self._rates: list[float] = []
-        scale = max(abs(self._errors[0]), float(np.sum(Y * Y)) / X.shape[0], 1e-300)
+        scale = max(abs(self._errors[0]) / self._error_unit, float(np.sum(Y * Y)) / X.shape[0],
+                    1e-300)
         self._error_limit = DIVERGENCE_FACTOR * scale
 
     def _make_engine(self, X, Y, weights, compress, reduce_width):
@@ -210,19 +214,19 @@ class Trainer:
                        m=X.shape[0], power=self.power, method=self.method,
                        sampling=self.sampling, custom_loss=self.custom_loss)
         if self.engine_name == "reference":
-            return ReferenceEngine(X.T, Y.T, weights, loss_offset=self.optimum.loss, **options)
+            return ReferenceEngine(X.T, Y.T, weights, loss_offset=self._optimum.loss, **options)
         rank = self._problem.s.size
         exact = self.power == 2 and self.method != "bcsgd"  # exact for L2's full gradients
         if exact and (compress is True or (compress == "auto" and rank < X.shape[0])):
             Xw, Yw, offset = self._problem.compression()
             return FastEngine(Xw, Yw, weights, loss_offset=offset, compressed=True,
                               reduce_width=bool(reduce_width), **options)
-        return FastEngine(X.T, Y.T, weights, loss_offset=self.optimum.loss, compressed=False,
+        return FastEngine(X.T, Y.T, weights, loss_offset=self._optimum.loss, compressed=False,
                           reduce_width=bool(reduce_width), **options)
 
     # -- state -----------------------------------------------------------------------------
     _COUNTERS = ("position", "sweeps_done", "status", "diverged_at", "_error_limit",
-                 "diagnostics", "_rank_X", "_rank_optimum")
+                 "diagnostics", "_rank_X", "_rank_optimum", "_x_scale", "_y_scale")
     _SETTINGS = ("order", "lr", "eta", "tol", "engine_name", "widths", "depth", "power",
                  "method", "updates_per_sweep", "sampling", "batch_size", "custom_loss")
 
@@ -237,9 +241,9 @@ class Trainer:
         state.update(rng=None if self._rng is None else self._rng.bit_generator.state,
                      draws=self._draws, batches=self._batches)
         state.update(format=STATE_FORMAT, dtype=self.dtype.name, errors=self.errors,
-                     learning_rates=self.learning_rates, optimum_weight=self.optimum.weight,
-                     optimum_loss=self.optimum.loss,
-                     rank_constrained=self.optimum.rank_constrained,
+                     learning_rates=self.learning_rates, optimum_weight=self._optimum.weight,
+                     optimum_loss=self._optimum.loss,
+                     rank_constrained=self._optimum.rank_constrained,
                      engine_state=self._engine.state())
         return state
 
@@ -277,12 +281,44 @@ class Trainer:
     @property
     def optimum(self):
         """The :class:`fastdln.Optimum` the errors are measured against."""
-        return self._optimum
+        opt = self._optimum
+        if self._x_scale == self._y_scale == 1.0:
+            return opt
+        return Optimum(weight=opt.weight * (self._y_scale / self._x_scale),
+                       loss=opt.loss * self._error_unit, rank_constrained=opt.rank_constrained,
+                       loss_name=opt.loss_name, newton_iterations=opt.newton_iterations)
 
     @property
     def weights(self):
         """Full-width copies of the current weights, ``W_l`` of shape ``(n_l, n_{l-1})``."""
-        return self._engine.weights()
+        weights = self._engine.weights()
+        if self._x_scale != self._y_scale:
+            weights[0] = weights[0] * (self._y_scale / self._x_scale)
+        return weights
+
+    @property
+    def _error_unit(self):
+        return self._y_scale ** self.power
+
+    def _rescale(self, X, Y, weights):
+        """Exact power-of-two rescaling of extreme data (|values| beyond 2^+-64).
+
+        With ``X' = X / a``, ``Y' = Y / b`` and ``W_1' = (a / b) W_1`` the optimal, bounded
+        and stochastic rates (line searches, scale-covariant) give exactly the same
+        trajectory, while norms like ``||G||^2`` stay far from overflow and underflow.
+        """
+        def power_of_two(array):
+            largest = float(np.max(np.abs(array)))
+            if largest == 0.0 or 2.0 ** -64 <= largest <= 2.0 ** 64:
+                return 1.0
+            return float(2.0 ** np.round(np.log2(largest)))
+
+        a, b = power_of_two(X), power_of_two(Y)
+        if not np.isfinite(a / b) or a / b == 0.0:
+            return X, Y, weights
+        self._x_scale, self._y_scale = a, b
+        weights = [weights[0] * (a / b)] + list(weights[1:])
+        return X / a, Y / b, weights
 
     @property
     def errors(self):
@@ -344,8 +380,8 @@ class Trainer:
                                                       self._draws, self._batches)
             else:
                 errors, rates, bad = self._engine.run(self.position, end, self._error_limit)
-        self._errors.extend(errors.tolist())
-        self._rates.extend(rates.tolist())
+        self._errors.extend((errors * self._error_unit).tolist())
+        self._rates.extend(self._unscaled_rates(rates, self.position).tolist())
         if bad is not None:
             self._diverge(bad)
             return errors
@@ -353,9 +389,20 @@ class Trainer:
         if self.position == 0:
             self.sweeps_done += 1
         self.status = "running"
-        if self.tol is not None and errors.size and errors[-1] <= self.tol:
+        if self.tol is not None and errors.size and self._errors[-1] <= self.tol:
             self.status = "converged"
         return errors
+
+    def _unscaled_rates(self, rates, begin):
+        """Learning rates in the units of the caller's data (see :meth:`_rescale`)."""
+        if self._x_scale == self._y_scale == 1.0:
+            return rates
+        p, a, b = self.power, self._x_scale, self._y_scale
+        positions = np.arange(begin, begin + rates.size) % self.updates_per_sweep
+        first = np.array([layer_at(q, self.depth, self.order) == 0 for q in positions])
+        if self.method == "gd":
+            first = np.zeros(rates.size, bool)
+        return np.where(first, rates * b ** (2 - p) / a ** 2, rates / b ** p)
 
     def _draw_samples(self):
         """The random numbers of one stochastic sweep (the same for both engines)."""

@@ -124,7 +124,9 @@ def train(X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None
     dtype : {"float64", "float32"}, optional
     callback : callable, optional
         ``callback(trainer)`` after every sweep with the :class:`fastdln.Trainer`; returning
-        True (or raising ``StopIteration``) stops the run with status ``"stopped"``.
+        True (or raising ``StopIteration``) stops the run with status ``"stopped"``. Any
+        other exception propagates to the caller with the work done so far attached as
+        ``error.partial_result`` (a :class:`TrainResult` with status ``"stopped"``).
     compress, reduce_width : {"auto", True, False}
         Exact speed-ups of the fast engine (MATH.md sections 4 and 5), see
         :class:`fastdln.Trainer`.
@@ -165,7 +167,18 @@ def train(X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None
     def saver():
         if checkpoint is not None and trainer.sweeps_done % checkpoint_every == 0:
             io.write_checkpoint(checkpoint, trainer.state_dict(), dict(fingerprint=fingerprint))
-    status = _loop(trainer, sweeps, callback, saver)
+    def result(status):
+        return _result(trainer, status, record, start, engine, order, loss, method)
+
+    try:
+        status = _loop(trainer, sweeps, callback, saver)
+    except Exception as error:  # e.g. a callback that raised: keep what was computed
+        error.partial_result = result("stopped")  # type: ignore[attr-defined]
+        raise
+    return result(status)
+
+
+def _result(trainer, status, record, start, engine, order, loss, method):
     errors = trainer.errors
     if record == "sweep":
         errors = errors[:: trainer.updates_per_sweep]
