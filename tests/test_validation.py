@@ -68,28 +68,56 @@ def test_train_rejects_bad_input(description, kwargs, exception, fragment, engin
         fastdln.train(**kwargs)
 
 
-@pytest.mark.parametrize("kwargs, exception, fragment", [
-    (dict(widths=[4]), ValueError, "depth >= 1"),
-    (dict(widths=[4, -1]), ValueError, "widths\\[1\\]"),
-    (dict(widths="45"), TypeError, "widths"),
-    (dict(widths=[4, 2], init="he"), ValueError, "init"),
-    (dict(widths=[4, 2], dtype="int8"), ValueError, "dtype"),
-    (dict(widths=[4, 2], seed=1.5), TypeError, "seed"),
-])
-def test_init_weights_rejects_bad_input(kwargs, exception, fragment):
+INIT_CASES = [
+    ("init_weights: depth 0", dict(widths=[4]), ValueError, "depth >= 1"),
+    ("init_weights: negative width", dict(widths=[4, -1]), ValueError, "widths\\[1\\]"),
+    ("init_weights: widths a string", dict(widths="45"), TypeError, "widths"),
+    ("init_weights: unknown init", dict(widths=[4, 2], init="he"), ValueError, "init"),
+    ("init_weights: integer dtype", dict(widths=[4, 2], dtype="int8"), ValueError, "dtype"),
+    ("init_weights: float seed", dict(widths=[4, 2], seed=1.5), TypeError, "seed"),
+]
+
+OTHER_CASES = [
+    ("global_optimum: NaN in X", lambda: fastdln.global_optimum(X_nan, Y), ValueError,
+     "X must be finite"),
+    ("global_optimum: widths vs X", lambda: fastdln.global_optimum(X, Y, [5, 2]), ValueError,
+     "widths\\[0\\]"),
+    ("global_optimum: odd p", lambda: fastdln.global_optimum(X, Y, loss="l3"), ValueError,
+     "loss"),
+    ("predict: weights vs X", lambda: fastdln.predict(X, [np.ones((2, 3))]), ValueError,
+     "weights\\[0\\] must have 4 columns"),
+    ("load: a file that is not a model", lambda: fastdln.load(__file__), ValueError,
+     "not a fastdln model"),
+    ("Trainer.sweep: k = 0", lambda: fastdln.Trainer(X, Y, widths=[4, 2]).sweep(0),
+     ValueError, "k must be"),
+]
+
+
+@pytest.mark.parametrize("description, kwargs, exception, fragment", INIT_CASES,
+                         ids=[case[0] for case in INIT_CASES])
+def test_init_weights_rejects_bad_input(description, kwargs, exception, fragment):
     with pytest.raises(exception, match=fragment):
         fastdln.init_weights(**kwargs)
 
 
-def test_global_optimum_and_predict_reject_bad_input():
-    with pytest.raises(ValueError, match="X must be finite"):
-        fastdln.global_optimum(X_nan, Y)
-    with pytest.raises(ValueError, match="widths\\[0\\]"):
-        fastdln.global_optimum(X, Y, [5, 2])
-    with pytest.raises(ValueError, match="loss"):
-        fastdln.global_optimum(X, Y, loss="l3")
-    with pytest.raises(ValueError, match="weights\\[0\\] must have 4 columns"):
-        fastdln.predict(X, [np.ones((2, 3))])
+@pytest.mark.parametrize("description, call, exception, fragment", OTHER_CASES,
+                         ids=[case[0] for case in OTHER_CASES])
+def test_other_entry_points_reject_bad_input(description, call, exception, fragment):
+    with pytest.raises(exception, match=fragment):
+        call()
+
+
+def test_the_error_table_in_the_docs_lists_every_case():
+    """docs/errors.md and these tests describe the same cases, row for row."""
+    import pathlib
+
+    table = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "errors.md").read_text()
+    rows = {line.split("|")[1].strip() for line in table.splitlines()
+            if line.startswith("| ") and not line.startswith("| case") and "---" not in line}
+    cases = {c[0] for c in TRAIN_CASES} | {c[0] for c in INIT_CASES} | {
+        c[0] for c in OTHER_CASES}
+    assert cases <= rows, sorted(cases - rows)
+    assert len(cases) >= 40
 
 
 def test_callers_arrays_are_never_modified():
