@@ -1,5 +1,14 @@
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# CI runs a fixed (derandomized) set of examples, explored locally with many seeds first, so
+# a landing is never decided by a new random draw; locally every run explores new examples.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def paper_data(m, n0, nL, seed):
