@@ -54,11 +54,6 @@ def l2_loss(X, Y, W):
     return float(np.vdot(R, R))
 
 
-def lp_loss(X, Y, W, power):
-    """``sum |X W^T - Y|^p`` for rows-are-samples data."""
-    return float(np.sum((X @ W.T - Y) ** power))
-
-
 NEWTON_TOLERANCE = 1e-12  # relative gradient norm at which Newton's method stops
 
 
