@@ -76,14 +76,18 @@ def run_curves(X, Y, depths, width, sweeps_for, *, init="orth-identity", order="
     return curves
 
 
-def write_csv(path, curves):
-    """One row per (depth, iteration): ``depth, iteration, sweep, error``."""
+def _write_table(path, header, rows):
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["depth", "iteration", "sweep", "error"])
-        for L, errors in curves.items():
-            for it, e in enumerate(errors):
-                writer.writerow([L, it, it / L, repr(float(e))])
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def write_csv(path, curves):
+    """One row per (depth, iteration): ``depth, iteration, sweep, error``."""
+    _write_table(path, ["depth", "iteration", "sweep", "error"],
+                 ([L, it, it / L, repr(float(e))] for L, errors in curves.items()
+                  for it, e in enumerate(errors)))
 
 
 def _save_figure(fig, axes, path):
@@ -218,13 +222,9 @@ def plot_iterations(path, panels, title):
 
 
 def _write_labelled_csv(path, panels):
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["panel", "run", "iteration", "error"])
-        for panel, curves in panels.items():
-            for label, errors in curves.items():
-                for it, e in enumerate(errors):
-                    writer.writerow([panel, label, it, repr(float(e))])
+    _write_table(path, ["panel", "run", "iteration", "error"],
+                 ([panel, label, it, repr(float(e))] for panel, curves in panels.items()
+                  for label, errors in curves.items() for it, e in enumerate(errors)))
 
 
 def best_gd_rate(X, Y, widths, init, seed, iterations, rates):
