@@ -55,6 +55,13 @@ def loop_matmul(a, b, out):
 
 
 @njit(cache=True, nogil=True)
+def gemm_loop(a, b, out, count):
+    """``count`` products ``out = a @ b`` through the BLAS the kernels use (benchmarks)."""
+    for _ in range(count):
+        np.dot(a, b, out)
+
+
+@njit(cache=True, nogil=True)
 def _matmul(a, b, out, counts, big_dim):
     """``out = a @ b``: jitted loops for tiny products, BLAS otherwise."""
     m, k = a.shape

@@ -14,7 +14,8 @@ from fastdln import bench
 def _row(name, fast_s):
     return dict(config=dict(name=name), fast_s=fast_s, reference_s=fast_s * 100,
                 reference_estimated=False, blas_limit_s=fast_s / 2, us_per_update=1.0,
-                speedup=100.0, over_blas_limit=2.0)
+                speedup=100.0, over_blas_limit=2.0, jit_blas_limit_s=fast_s / 2,
+                over_jit_blas_limit=2.0)
 
 
 def test_compare_names_each_slower_configuration(tmp_path):
