@@ -203,7 +203,8 @@ class Trainer:
         self.diagnostics: dict[str, list[float]] | None = (
             {"kappa_S": [], "kappa_P": [], "gamma": []} if diagnostics else None)
         self._rank_X = self._problem.s.size
-        self._rank_optimum = int(np.linalg.matrix_rank(self._optimum.weight))
+        self._rank_optimum = (int(np.linalg.matrix_rank(self._optimum.weight)) if diagnostics
+                              else None)  # only the diagnostics use it
         self._rates: list[float] = []
         scale = max(abs(self._errors[0]) / self._error_unit, float(np.sum(Y * Y)) / X.shape[0],
                     1e-300)
