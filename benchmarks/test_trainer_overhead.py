@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import fastdln
-from fastdln import _kernels
+from fastdln import _engines, _kernels
 from conftest import paper_data
 
 WIDTHS = [128] * 10 + [10]
@@ -26,13 +26,11 @@ def _kernel_only(trainer):
     """A closure calling the jitted sweep kernel directly with the trainer's buffers."""
     e = trainer._engine
     errors, rates = np.empty(e.depth), np.empty(e.depth)
-    order = 0 if e.order == "descending" else 1
+    no_draws, no_batches = _engines.NO_DRAWS, _engines.NO_BATCHES
 
     def run():
-        _kernels.bcgd_updates(e.w, e.woff, e.widths, e.pbuf, e.poff, e.pnorms, e.sbuf, e.soff,
-                              e.X, e.Yt, e.Rt, e.work_a, e.work_g, e.work_k, e.work_b,
-                              e.work_z, e.gram, order, e.lr_mode, e.lr_value, e.rounding, 0,
-                              e.depth, e.loss_offset, e.inv_m, 1e300, errors, rates, e.counts)
+        e._call(_kernels.bcgd_updates, 0, e.depth, 1e300, errors, rates, no_draws, no_batches,
+                ())
     return run
 
 

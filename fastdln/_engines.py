@@ -146,11 +146,18 @@ class FastEngine:
         self.Rt = np.empty((r, k), dtype)
         self.rounding = gradient_rounding(dtype, k, r)
         max_width = int(widths.max())
-        largest_layer = int(np.max(widths[1:] * widths[:-1]))
+        layers = list(zip(widths[1:].tolist(), widths[:-1].tolist()))
+        self.blocking = np.array([_kernels.WHOLE_GRADIENT, _kernels.GRADIENT_BLOCK], np.int64)
+        if self.method == "bcgd" and self.sampling == _kernels.NO_SAMPLING:  # blocks of G
+            largest_layer = max(_kernels.gradient_rows(n_out, n_in, self.blocking) * n_in
+                                for n_out, n_in in layers)
+        else:
+            largest_layer = max(n_out * n_in for n_out, n_in in layers)
         self.work_a = np.empty(k * max_width, dtype)
         self.work_g = np.empty(largest_layer, dtype)
         self.work_k = np.empty(k * k, dtype)
         self.work_b = np.empty(k * max_width, dtype)
+        self.work_s = np.empty(2 * k * max_width, dtype)
         self.work_z = np.empty((r, k), dtype)
         self.work_j = np.empty((r, k) if self.power != 2 else (0, k), dtype)
         gram_side = min(max_width, r) if self.lr_mode == _kernels.LR_BOUNDED else 1
@@ -184,10 +191,10 @@ class FastEngine:
         return kernel(
             self.w, self.woff, self.widths, self.pbuf, self.poff, self.pnorms, self.sbuf,
             self.soff, self.X, self.Yt, self.Rt, self.work_a, self.work_g, self.work_k,
-            self.work_b, self.work_z, self.work_j, self.gram, ORDERS[self.order], self.lr_mode,
-            self.lr_value, self.power, self.rounding, begin, end, self.loss_offset, self.inv_m,
-            error_limit, errors, rates, self.counts, self.sampling, draws, batches, self.work_m,
-            *extra)
+            self.work_b, self.work_z, self.work_j, self.work_s, self.blocking, self.gram,
+            ORDERS[self.order], self.lr_mode, self.lr_value, self.power, self.rounding, begin,
+            end, self.loss_offset, self.inv_m, error_limit, errors, rates, self.counts,
+            self.sampling, draws, batches, self.work_m, *extra)
 
     def _gd_iteration(self, error_limit):
         error, applied = _kernels.gd_iteration(

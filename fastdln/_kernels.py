@@ -39,6 +39,16 @@ LR_CONSTANT = 2
 # and OpenBLAS's small-matrix kernels beat the jitted loop from about 64 multiply-adds on.
 SMALL_PRODUCT = 64
 
+# Gradients with more entries than WHOLE_GRADIENT are never stored whole: they are formed in
+# the step by blocks of GRADIENT_BLOCK entries, so that an n x n matrix larger than the cache
+# is neither written nor read back and the step and the next suffix ``S W`` share one pass
+# over ``W``; ``||G||`` then comes from a QR factorization of ``S^T``. Chosen by measurement
+# (benchmarks/tune_gradient_block.py): blocks win from width 1448 on, tie at 1024 and lose
+# below when the machine is quiet (OpenBLAS runs the whole products on both cores). The
+# engine passes them to the kernels as ``blocking = [WHOLE_GRADIENT, GRADIENT_BLOCK]``.
+WHOLE_GRADIENT = 1 << 20
+GRADIENT_BLOCK = 1 << 17
+
 
 @njit(cache=True, nogil=True)
 def loop_matmul(a, b, out):
@@ -189,9 +199,9 @@ def _spectral_norm_squared(P, gram, counts, big_dim):
 
 
 @njit(cache=True, nogil=True)
-def _update_layer(W, S, P, Rt, p_norm2, r_norm2, work_a, work_g, work_k, work_b, work_z,
-                  work_j, gram, lr_mode, lr_value, power, rounding, loss_offset, inv_m,
-                  error_limit, counts, loss):
+def _update_layer(W, S, P, Rt, S_next, p_norm2, r_norm2, work_a, work_g, work_k, work_b,
+                  work_z, work_j, work_s, blocking, gram, lr_mode, lr_value, power, rounding,
+                  loss_offset, inv_m, error_limit, counts, loss):
     """One BCGD update of ``W`` with ``S``, ``P`` frozen (MATH.md section 2).
 
     ``G = S^T (J P^T)`` and ``Z = (S S^T)(J P^T) P`` so that no ``n x m`` intermediate
@@ -205,12 +215,12 @@ def _update_layer(W, S, P, Rt, p_norm2, r_norm2, work_a, work_g, work_k, work_b,
     level of its own computation, ``rounding * ||S||_F ||J||_F ||P||_F``, is treated as zero
     (skipped): the optimal rate of a noise gradient would only amplify the noise.
     ``p_norm2`` and ``r_norm2`` are ``||P||_F^2`` and ``||R||_F^2``, known to the caller.
-    Returns ``(eta, error, ||R_new||_F^2)``.
+    Unless it is empty, ``S_next`` receives the next suffix ``S W`` with the new ``W`` (also when
+    the update is skipped, not when it would diverge). Returns ``(eta, error, ||R_new||_F^2)``.
     """
     k = Rt.shape[1]
     n_out, n_in = W.shape
     At = work_a[: n_in * k].reshape((n_in, k))
-    G = work_g[: n_out * n_in].reshape((n_out, n_in))
     K = work_k[: k * k].reshape((k, k))
     Bt = work_b[: n_in * k].reshape((n_in, k))
     Zt = work_z
@@ -225,11 +235,17 @@ def _update_layer(W, S, P, Rt, p_norm2, r_norm2, work_a, work_g, work_k, work_b,
             _custom_derivative(Rt, Jt, loss[1])
         j_norm2 = _sum_squares(Jt)
     _matmul(P, Jt, At, counts, k)  # (J P^T)^T
-    _matmul(S.T, At.T, G, counts, k)  # gradient, rank <= nL
     _matmul(S, S.T, K, counts, k)
     _matmul(At, K, Bt, counts, k)  # (S G)^T
     _matmul(P.T, Bt, Zt, counts, k)  # (S G P)^T
-    gg = _sum_squares(G)  # not tr(A^T S S^T A): that loses accuracy as G gets small
+    rows = gradient_rows(n_out, n_in, blocking)
+    St = work_s[: n_out * k].reshape((n_out, k))
+    if rows == n_out:  # ||G||^2 from G itself: tr(A^T S S^T A) loses accuracy as G gets small
+        gg = _sum_squares(_gradient_block(S, St, At, 0, n_out, work_g, counts))
+    else:  # G is formed only in the step; ||G|| = ||T A|| for S^T = Q T, as accurate
+        St[:] = S.T
+        T = np.linalg.qr(St)[1]
+        gg = _sum_squares(T @ At.T)
     if gg <= rounding * rounding * np.trace(K) * j_norm2 * p_norm2:
         eta = 0.0  # G is rounding noise (||G|| <= rounding ||S|| ||J|| ||P||): nothing to gain
     elif lr_mode == LR_OPTIMAL:  # (3.4) for L2; (3.11) near-optimal for Lp
@@ -257,9 +273,63 @@ def _update_layer(W, S, P, Rt, p_norm2, r_norm2, work_a, work_g, work_k, work_b,
     if not (error <= error_limit):  # also catches NaN
         return np.nan, error, r_norm2
     if eta != 0.0:
-        _axpy(W, eta, G)
         _axpy(Rt, eta, Zt)
+    if rows == n_out:
+        if eta != 0.0:
+            _axpy(W, eta, work_g[: n_out * n_in].reshape((n_out, n_in)))
+        if S_next.size > 0:
+            _matmul(S, W, S_next, counts, k)
+    else:
+        _blocked_step(W, S, St, At, S_next, eta, rows, work_g, work_s, counts)
     return eta, error, new_norm2
+
+
+@njit(cache=True, nogil=True)
+def gradient_rows(n_out, n_in, blocking):
+    """Rows per block of an ``(n_out, n_in)`` gradient: all of them unless it has more than
+    ``blocking[0]`` entries, else blocks of at most ``blocking[1]`` entries."""
+    if n_out * n_in <= blocking[0]:
+        return n_out
+    return min(n_out, max(1, blocking[1] // n_in))
+
+
+@njit(cache=True, nogil=True)
+def _rows(A, r0, r1):
+    """Rows ``r0 .. r1-1`` of a C-contiguous matrix, as a C-contiguous view."""
+    cols = A.shape[1]
+    return A.ravel()[r0 * cols : r1 * cols].reshape((r1 - r0, cols))
+
+
+@njit(cache=True, nogil=True)
+def _gradient_block(S, St, At, r0, r1, work_g, counts):
+    """Rows ``r0 .. r1-1`` of ``G = S^T A`` in ``work_g`` (``St``: a copy of ``S^T`` when the
+    block is not all of ``G``)."""
+    k, n_out = S.shape
+    Gb = work_g[: (r1 - r0) * At.shape[0]].reshape((r1 - r0, At.shape[0]))
+    if r1 - r0 == n_out:
+        _matmul(S.T, At.T, Gb, counts, k)
+    else:
+        _matmul(_rows(St, r0, r1), At.T, Gb, counts, k)
+    return Gb
+
+
+@njit(cache=True, nogil=True)
+def _blocked_step(W, S, St, At, S_next, eta, rows, work_g, work_s, counts):
+    """``W -= eta G`` with ``G`` formed block by block of rows, and (unless ``S_next`` is empty)
+    ``S_next = S W`` accumulated from the new blocks while they are in cache."""
+    k, n_out = S.shape
+    n_in = W.shape[1]
+    partial = work_s[n_out * k : n_out * k + k * n_in].reshape((k, n_in))
+    for r0 in range(0, n_out, rows):
+        r1 = min(r0 + rows, n_out)
+        W_rows = _rows(W, r0, r1)
+        if eta != 0.0:
+            _axpy(W_rows, eta, _gradient_block(S, St, At, r0, r1, work_g, counts))
+        if S_next.size > 0:
+            target = S_next if r0 == 0 else partial
+            _matmul(_rows(St, r0, r1).T, W_rows, target, counts, k)
+            if r0 > 0:
+                _axpy(S_next, -1.0, partial)
 
 
 @njit(cache=True, nogil=True)
@@ -297,7 +367,7 @@ def _suffix_pass(w, woff, widths, sbuf, soff, work_b, counts):
 
 @njit(cache=True, nogil=True)
 def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt,
-                 work_a, work_g, work_k, work_b, work_z, work_j, gram,
+                 work_a, work_g, work_k, work_b, work_z, work_j, work_s, blocking, gram,
                  order, lr_mode, lr_value, power, rounding, begin, end, loss_offset, inv_m,
                  error_limit, errors, rates, counts, sampling, draws, batches, work_m,
                  loss=None):
@@ -331,11 +401,14 @@ def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt,
         W = _block(w, woff, i, widths[i + 1], widths[i])
         S = _block(sbuf, soff, i, k, widths[i + 1])
         P = _block(pbuf, poff, i, widths[i], r)
+        new_suffix = order == DESCENDING and i > 0
+        S_next = _block(sbuf, soff, i - 1 if new_suffix else i, k,
+                        widths[i] if new_suffix else 0)
         if sampling == NO_SAMPLING:
             eta, error, r_norm2 = _update_layer(
-                W, S, P, Rt, pnorms[i], r_norm2, work_a, work_g, work_k, work_b, work_z,
-                work_j, gram, lr_mode, lr_value, power, rounding, loss_offset, inv_m,
-                error_limit, counts, loss)
+                W, S, P, Rt, S_next, pnorms[i], r_norm2, work_a, work_g, work_k, work_b,
+                work_z, work_j, work_s, blocking, gram, lr_mode, lr_value, power, rounding,
+                loss_offset, inv_m, error_limit, counts, loss)
         else:
             eta, error = _sampled_update(
                 W, S, P, Rt, sampling, draws[pos], batches[pos], lr_value, work_a, work_g,
@@ -344,8 +417,8 @@ def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt,
         if np.isnan(eta):
             return pos - begin
         rates[pos - begin] = eta
-        if order == DESCENDING and i > 0:
-            _matmul(S, W, _block(sbuf, soff, i - 1, k, widths[i]), counts, k)
+        if new_suffix and sampling != NO_SAMPLING:
+            _matmul(S, W, S_next, counts, k)
         elif order == ASCENDING and i < L - 1:
             P_next = _block(pbuf, poff, i + 1, widths[i + 1], r)
             _matmul(W, P, P_next, counts, k)

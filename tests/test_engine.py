@@ -118,6 +118,63 @@ def test_fast_engine_equals_reference(config):
     assert rate_difference(fast.learning_rates) <= max(1e-6, 10 * rate_sensitivity)
 
 
+WIDE = [10, 30, 31, 29, 3]
+SMALL_BLOCKS = dict(WHOLE_GRADIENT=400, GRADIENT_BLOCK=200)  # 30x31 and 31x29 go by blocks
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Gradients of more than 400 entries formed by blocks of 200 (the engine reads the
+    limits when it is built), so that the blocked step is tested at reference-friendly sizes."""
+    from fastdln import _kernels
+
+    for name, value in SMALL_BLOCKS.items():
+        monkeypatch.setattr(_kernels, name, value)
+    blocking = np.array(list(SMALL_BLOCKS.values()))
+    rows = [_kernels.gradient_rows(a, b, blocking) for a, b in zip(WIDE[1:], WIDE[:-1])]
+    assert rows[0] == WIDE[1] and rows[-1] == WIDE[-1]  # small layers stay whole
+    assert rows[1:3] == [6, 6] and WIDE[2] % 6 and WIDE[3] % 6  # last blocks are partial
+
+
+@pytest.mark.parametrize("order", ["descending", "ascending"])
+@pytest.mark.parametrize("loss, lr", [("l2", "optimal"), ("l2", "bounded"), ("l2", 1e-3),
+                                      ("l4", "optimal"), ("l4", 1e-3),
+                                      ("log_cosh", "optimal")])
+def test_wide_layers_update_block_by_block_like_the_reference(small_blocks, order, loss, lr):
+    """Gradients too large to store whole are formed by blocks of rows in the step, the next
+    suffix accumulated from the blocks and ||G|| taken from a QR factorization of S^T."""
+    X, Y = paper_data(300, WIDE[0], WIDE[-1], seed=11)
+    weights = fastdln.init_weights(WIDE, "random", seed=12)
+    common = dict(sweeps=3, order=order, lr=lr, eta=1.0 if lr == "bounded" else None,
+                  loss=fastdln.losses.log_cosh if loss == "log_cosh" else loss)
+    fast = fastdln.train(X, Y, weights, **common)
+    naive = fastdln.train(X, Y, weights, engine="reference", **common)
+    assert fast.status == naive.status == "max_sweeps"
+    assert max_relative_difference(fast.weights, naive.weights) < 1e-10
+    # errors are loss - optimal loss: near the optimum a relative 1e-10 of them is below
+    # the loss's own rounding, so they are compared as the hypothesis test does
+    np.testing.assert_allclose(fast.errors, naive.errors, rtol=1e-8, atol=1e-12 * naive.errors[0])
+
+
+@pytest.mark.parametrize("order", ["descending", "ascending"])
+def test_wide_layers_skip_a_zero_gradient_and_still_pass_the_suffix_on(small_blocks, order):
+    """A zero layer makes the gradients above it vanish (eta = 0): the blocked step must
+    leave those weights alone and still hand the next layer its suffix."""
+    X, Y = paper_data(300, WIDE[0], WIDE[-1], seed=13)
+    weights = fastdln.init_weights(WIDE, "random", seed=14)
+    weights[1][:] = 0.0
+    fast = fastdln.train(X, Y, weights, sweeps=2, order=order)
+    naive = fastdln.train(X, Y, weights, sweeps=2, order=order, engine="reference")
+    assert fast.learning_rates[0] == naive.learning_rates[0] == 0.0
+    assert max_relative_difference(fast.weights, naive.weights) < 1e-10
+
+
+def test_blocked_gradients_need_no_whole_gradient_buffer(small_blocks):
+    X, Y = paper_data(50, WIDE[0], WIDE[-1], seed=15)
+    engine = fastdln.Trainer(X, Y, widths=WIDE, reduce_width=False)._engine
+    assert engine.work_g.size == max(WIDE[1] * WIDE[0], 6 * WIDE[1], 6 * WIDE[2]) < 31 * 30
+
+
 @pytest.mark.parametrize("order", ["descending", "ascending"])
 @pytest.mark.parametrize("lr", ["optimal", "bounded", 0.01])
 def test_speedups_are_applied_where_exact_and_change_nothing(order, lr):

@@ -1,0 +1,74 @@
+"""Whole gradient or blocks of rows: the step of one layer both ways, at several widths.
+
+``python benchmarks/tune_gradient_block.py`` times, for square layers of width ``n`` and
+``nL = 10``, the step after the learning rate is known:
+
+- whole: ``G = S^T A`` stored, ``||G||^2`` from it, ``W -= eta G``, then ``S W``;
+- blocks: ``||G||`` from the QR factorization of ``S^T``, then ``G`` formed block by block
+  of rows (``fastdln._kernels.GRADIENT_BLOCK`` entries each) with ``W`` updated and ``S W``
+  accumulated while each block is in cache.
+
+Each row prints the best time of both (measured alternately in one run) and their ratio;
+``WHOLE_GRADIENT`` (the largest gradient stored whole) is set from it. Measured on this
+machine (2 cores, 1 MiB L2 each), blocks of 2^17 entries: 0.66-0.76 at widths 1448 and 2048,
+0.81-1.04 at 1024, 1.14-1.27 at 256-724 when the machine was quiet (OpenBLAS runs the whole
+products on both cores, the blocks on one) but 0.55-0.74 at 362-512 while other jobs ran.
+"""
+
+import time
+from functools import partial
+
+import numpy as np
+from numba import njit
+
+from fastdln import _kernels
+
+
+@njit(cache=True)
+def _whole(W, S, At, S_next, work_g, work_s, counts, repeats):
+    n_out, k = W.shape[0], S.shape[0]
+    St = work_s[: n_out * k].reshape((n_out, k))
+    for _ in range(repeats):
+        G = _kernels._gradient_block(S, St, At, 0, n_out, work_g, counts)
+        eta = 1e-300 * _kernels._sum_squares(G)
+        _kernels._axpy(W, eta, G)
+        _kernels._matmul(S, W, S_next, counts, k)
+
+
+@njit(cache=True)
+def _blocks(W, S, At, S_next, rows, work_g, work_s, counts, repeats):
+    n_out, k = W.shape[0], S.shape[0]
+    St = work_s[: n_out * k].reshape((n_out, k))
+    for _ in range(repeats):
+        St[:] = S.T
+        T = np.linalg.qr(St)[1]
+        eta = 1e-300 * _kernels._sum_squares(T @ At.T)
+        _kernels._blocked_step(W, S, St, At, S_next, eta, rows, work_g, work_s, counts)
+
+
+def main(widths=(128, 181, 256, 362, 512, 724, 1024), k=10, rounds=7):
+    rng = np.random.default_rng(0)
+    print(f"{'width':>6} {'rows':>5} {'whole us':>10} {'blocks us':>10} {'blocks/whole':>13}")
+    for n in widths:
+        W, S, At = rng.normal(size=(n, n)), rng.normal(size=(k, n)), rng.normal(size=(n, k))
+        S_next = np.empty((k, n))
+        work_g, work_s = np.empty(n * n), np.empty(2 * k * n)
+        counts = np.zeros(3, np.int64)
+        rows = min(n, max(1, _kernels.GRADIENT_BLOCK // n))
+        repeats = max(1, 20_000_000 // (n * n * k))
+        runs = {"whole": partial(_whole, W, S, At, S_next, work_g, work_s, counts),
+                "blocks": partial(_blocks, W, S, At, S_next, rows, work_g, work_s, counts)}
+        best = dict.fromkeys(runs, np.inf)
+        for run in runs.values():
+            run(1)
+        for _ in range(rounds):
+            for name, run in runs.items():
+                start = time.perf_counter()
+                run(repeats)
+                best[name] = min(best[name], (time.perf_counter() - start) / repeats)
+        print(f"{n:>6} {rows:>5} {best['whole'] * 1e6:>10.1f} {best['blocks'] * 1e6:>10.1f} "
+              f"{best['blocks'] / best['whole']:>13.2f}")
+
+
+if __name__ == "__main__":
+    main()
