@@ -99,6 +99,34 @@ def _initial_weights(weights, widths, init, seed, dtype, n0, nL):
     return init_weights(widths, init, seed=seed, dtype=np.dtype(dtype).name)
 
 
+class _Record:
+    """A growing float64 series (errors, rates): amortized O(1) appends of whole chunks."""
+
+    def __init__(self, values):
+        values = np.asarray(values, dtype=float).ravel()
+        self._buffer = np.empty(max(16, 2 * values.size))
+        self._buffer[: values.size] = values
+        self._size = values.size
+
+    def extend(self, values):
+        end = self._size + values.size
+        if end > self._buffer.size:
+            grown = np.empty(max(end, 2 * self._buffer.size))
+            grown[: self._size] = self._buffer[: self._size]
+            self._buffer = grown
+        self._buffer[self._size : end] = values
+        self._size = end
+
+    def last(self):
+        return float(self._buffer[self._size - 1])
+
+    def array(self):
+        return self._buffer[: self._size].copy()
+
+    def __len__(self):
+        return self._size
+
+
 class Trainer:
     """Train a deep linear network by BCGD one sweep (or one layer update) at a time.
 
@@ -199,15 +227,15 @@ class Trainer:
         self.sweeps_done = 0
         self.status = "ready"
         self.diverged_at = None
-        self._errors = [self._engine.initial_error() * self._error_unit]
+        self._errors = _Record([self._engine.initial_error() * self._error_unit])
         self.diagnostics: dict[str, list[float]] | None = (
             {"kappa_S": [], "kappa_P": [], "gamma": []} if diagnostics else None)
         self._rank_X = self._problem.s.size
         self._rank_optimum = (int(np.linalg.matrix_rank(self._optimum.weight)) if diagnostics
                               else None)  # only the diagnostics use it
-        self._rates: list[float] = []
-        scale = max(abs(self._errors[0]) / self._error_unit, float(np.sum(Y * Y)) / X.shape[0],
-                    1e-300)
+        self._rates = _Record([])
+        scale = max(abs(self._errors.last()) / self._error_unit,
+                    float(np.sum(Y * Y)) / X.shape[0], 1e-300)
         self._error_limit = DIVERGENCE_FACTOR * scale
 
     def _make_engine(self, X, Y, weights, compress, reduce_width):
@@ -265,8 +293,8 @@ class Trainer:
             trainer._rng = np.random.default_rng()
             trainer._rng.bit_generator.state = state["rng"]
         trainer._draws, trainer._batches = state["draws"], state["batches"]
-        trainer._errors = list(np.asarray(state["errors"], dtype=float))
-        trainer._rates = list(np.asarray(state["learning_rates"], dtype=float))
+        trainer._errors = _Record(state["errors"])
+        trainer._rates = _Record(state["learning_rates"])
         trainer._optimum = Optimum(weight=np.asarray(state["optimum_weight"]),
                                    loss=float(state["optimum_loss"]),
                                    rank_constrained=bool(state["rank_constrained"]),
@@ -324,12 +352,12 @@ class Trainer:
     @property
     def errors(self):
         """1-D float64: the initial error, then one per layer update."""
-        return np.array(self._errors)
+        return self._errors.array()
 
     @property
     def learning_rates(self):
         """1-D float64: the learning rate of every layer update."""
-        return np.array(self._rates)
+        return self._rates.array()
 
     @property
     def iteration(self):
@@ -381,8 +409,8 @@ class Trainer:
                                                       self._draws, self._batches)
             else:
                 errors, rates, bad = self._engine.run(self.position, end, self._error_limit)
-        self._errors.extend((errors * self._error_unit).tolist())
-        self._rates.extend(self._unscaled_rates(rates, self.position).tolist())
+        self._errors.extend(errors * self._error_unit)
+        self._rates.extend(self._unscaled_rates(rates, self.position))
         if bad is not None:
             self._diverge(bad)
             return errors
@@ -390,7 +418,7 @@ class Trainer:
         if self.position == 0:
             self.sweeps_done += 1
         self.status = "running"
-        if self.tol is not None and errors.size and self._errors[-1] <= self.tol:
+        if self.tol is not None and errors.size and self._errors.last() <= self.tol:
             self.status = "converged"
         return errors
 
