@@ -25,11 +25,11 @@ from fastdln import _kernels
 
 
 @njit(cache=True)
-def _whole(W, S, At, S_next, work_g, work_s, counts, repeats):
-    n_out, k = W.shape[0], S.shape[0]
-    St = work_s[: n_out * k].reshape((n_out, k))
+def _whole(W, S, At, S_next, work_g, counts, repeats):
+    n_out, n_in, k = W.shape[0], W.shape[1], S.shape[0]
+    G = work_g[: n_out * n_in].reshape((n_out, n_in))
     for _ in range(repeats):
-        G = _kernels._gradient_block(S, St, At, 0, n_out, work_g, counts)
+        _kernels._matmul(S.T, At.T, G, counts, k)
         eta = 1e-300 * _kernels._sum_squares(G)
         _kernels._axpy(W, eta, G)
         _kernels._matmul(S, W, S_next, counts, k)
@@ -37,13 +37,9 @@ def _whole(W, S, At, S_next, work_g, work_s, counts, repeats):
 
 @njit(cache=True)
 def _blocks(W, S, At, S_next, rows, work_g, work_s, counts, repeats):
-    n_out, k = W.shape[0], S.shape[0]
-    St = work_s[: n_out * k].reshape((n_out, k))
     for _ in range(repeats):
-        St[:] = S.T
-        T = np.linalg.qr(St)[1]
-        eta = 1e-300 * _kernels._sum_squares(T @ At.T)
-        _kernels._blocked_step(W, S, St, At, S_next, eta, rows, work_g, work_s, counts)
+        eta = 1e-300 * _kernels._sum_squares(np.linalg.qr(S.T)[1] @ At.T)
+        _kernels._blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, counts)
 
 
 def main(widths=(128, 181, 256, 362, 512, 724, 1024), k=10, rounds=7):
@@ -56,7 +52,7 @@ def main(widths=(128, 181, 256, 362, 512, 724, 1024), k=10, rounds=7):
         counts = np.zeros(3, np.int64)
         rows = min(n, max(1, _kernels.GRADIENT_BLOCK // n))
         repeats = max(1, 20_000_000 // (n * n * k))
-        runs = {"whole": partial(_whole, W, S, At, S_next, work_g, work_s, counts),
+        runs = {"whole": partial(_whole, W, S, At, S_next, work_g, counts),
                 "blocks": partial(_blocks, W, S, At, S_next, rows, work_g, work_s, counts)}
         best = dict.fromkeys(runs, np.inf)
         for run in runs.values():

@@ -239,13 +239,12 @@ def _update_layer(W, S, P, Rt, S_next, p_norm2, r_norm2, work_a, work_g, work_k,
     _matmul(At, K, Bt, counts, k)  # (S G)^T
     _matmul(P.T, Bt, Zt, counts, k)  # (S G P)^T
     rows = gradient_rows(n_out, n_in, blocking)
-    St = work_s[: n_out * k].reshape((n_out, k))
+    G = work_g[: rows * n_in].reshape((rows, n_in))
     if rows == n_out:  # ||G||^2 from G itself: tr(A^T S S^T A) loses accuracy as G gets small
-        gg = _sum_squares(_gradient_block(S, St, At, 0, n_out, work_g, counts))
+        _matmul(S.T, At.T, G, counts, k)
+        gg = _sum_squares(G)
     else:  # G is formed only in the step; ||G|| = ||T A|| for S^T = Q T, as accurate
-        St[:] = S.T
-        T = np.linalg.qr(St)[1]
-        gg = _sum_squares(T @ At.T)
+        gg = _sum_squares(np.linalg.qr(S.T)[1] @ At.T)
     if gg <= rounding * rounding * np.trace(K) * j_norm2 * p_norm2:
         eta = 0.0  # G is rounding noise (||G|| <= rounding ||S|| ||J|| ||P||): nothing to gain
     elif lr_mode == LR_OPTIMAL:  # (3.4) for L2; (3.11) near-optimal for Lp
@@ -276,11 +275,11 @@ def _update_layer(W, S, P, Rt, S_next, p_norm2, r_norm2, work_a, work_g, work_k,
         _axpy(Rt, eta, Zt)
     if rows == n_out:
         if eta != 0.0:
-            _axpy(W, eta, work_g[: n_out * n_in].reshape((n_out, n_in)))
+            _axpy(W, eta, G)
         if S_next.size > 0:
             _matmul(S, W, S_next, counts, k)
     else:
-        _blocked_step(W, S, St, At, S_next, eta, rows, work_g, work_s, counts)
+        _blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, counts)
     return eta, error, new_norm2
 
 
@@ -301,30 +300,21 @@ def _rows(A, r0, r1):
 
 
 @njit(cache=True, nogil=True)
-def _gradient_block(S, St, At, r0, r1, work_g, counts):
-    """Rows ``r0 .. r1-1`` of ``G = S^T A`` in ``work_g`` (``St``: a copy of ``S^T`` when the
-    block is not all of ``G``)."""
-    k, n_out = S.shape
-    Gb = work_g[: (r1 - r0) * At.shape[0]].reshape((r1 - r0, At.shape[0]))
-    if r1 - r0 == n_out:
-        _matmul(S.T, At.T, Gb, counts, k)
-    else:
-        _matmul(_rows(St, r0, r1), At.T, Gb, counts, k)
-    return Gb
-
-
-@njit(cache=True, nogil=True)
-def _blocked_step(W, S, St, At, S_next, eta, rows, work_g, work_s, counts):
-    """``W -= eta G`` with ``G`` formed block by block of rows, and (unless ``S_next`` is empty)
-    ``S_next = S W`` accumulated from the new blocks while they are in cache."""
+def _blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, counts):
+    """``W -= eta G`` with ``G = S^T A`` formed block by block of rows, and (unless ``S_next``
+    is empty) ``S_next = S W`` accumulated from the new blocks while they are in cache."""
     k, n_out = S.shape
     n_in = W.shape[1]
+    St = work_s[: n_out * k].reshape((n_out, k))
+    St[:] = S.T
     partial = work_s[n_out * k : n_out * k + k * n_in].reshape((k, n_in))
     for r0 in range(0, n_out, rows):
         r1 = min(r0 + rows, n_out)
         W_rows = _rows(W, r0, r1)
         if eta != 0.0:
-            _axpy(W_rows, eta, _gradient_block(S, St, At, r0, r1, work_g, counts))
+            G_rows = work_g[: (r1 - r0) * n_in].reshape((r1 - r0, n_in))
+            _matmul(_rows(St, r0, r1), At.T, G_rows, counts, k)
+            _axpy(W_rows, eta, G_rows)
         if S_next.size > 0:
             target = S_next if r0 == 0 else partial
             _matmul(_rows(St, r0, r1).T, W_rows, target, counts, k)
