@@ -1,7 +1,7 @@
 """``fastdln bench``: a standard set of sweep timings, fast engine against the naive reference.
 
 Timings on a shared machine are noisy: each number is the best of several repeats, and the
-fast sweep, the BLAS limit and the reference of one configuration are measured in one block.
+fast sweep and the BLAS limits of one configuration are measured in alternating rounds.
 """
 
 from __future__ import annotations
@@ -68,23 +68,32 @@ def best_time(f, repeats):
     return best
 
 
-def _blas_limit(n, count, repeats):
-    """Best time of ``count`` products ``(n x n) @ (n x n)``: by numpy, and from jitted code
-    (the BLAS the kernels call). Each block starts after a pause, so that neither pays for
-    the other library's BLAS threads still spinning (seen to make numpy 2x slower)."""
+def _limits(n, count):
+    """``count`` products ``(n x n) @ (n x n)``: by numpy, and from jitted code (the BLAS the
+    kernels call), as two functions of no argument."""
     from ._kernels import gemm_loop
 
     a, b, out = np.random.rand(n, n), np.random.rand(n, n), np.empty((n, n))
 
-    def products():
+    def numpy_products():
         for _ in range(count):
             np.dot(a, b, out=out)
 
     gemm_loop(a, b, out, 1)
-    time.sleep(0.2)
-    numpy_time = best_time(products, repeats)
-    time.sleep(0.2)
-    return numpy_time, best_time(lambda: gemm_loop(a, b, out, count), repeats)
+    return numpy_products, lambda: gemm_loop(a, b, out, count)
+
+
+def alternating_best(functions, repeats, pause=0.2):
+    """The best time of each function, measured in ``repeats`` rounds that run all of them in
+    turn: the machine's load changes between rounds, and this way every function sees the
+    same mix. A pause before each call keeps one BLAS library from paying for another's
+    threads still spinning (seen to make numpy 2x slower)."""
+    best = [np.inf] * len(functions)
+    for _ in range(repeats):
+        for index, f in enumerate(functions):
+            time.sleep(pause)
+            best[index] = min(best[index], best_time(f, 1))
+    return best
 
 
 def _reference_time(config, fast):
@@ -108,10 +117,9 @@ def _reference_time(config, fast):
 def run_config(config, repeats):
     """One row of the table: fast, reference, BLAS limit and their ratios."""
     fast = _trainer(config, config.depth, "fast")
-    time.sleep(0.2)
-    fast_time = best_time(fast.sweep, repeats)
-    limit, jit_limit = _blas_limit(config.width if not fast.width_reduced else
-                                   max(config.n0, config.nL), config.depth, repeats)
+    width = config.width if not fast.width_reduced else max(config.n0, config.nL)
+    fast_time, limit, jit_limit = alternating_best(
+        [fast.sweep, *_limits(width, config.depth)], repeats)
     reference, estimated = _reference_time(config, fast)
     return dict(config=asdict(config), fast_s=fast_time, reference_s=reference,
                 reference_estimated=estimated, blas_limit_s=limit,
