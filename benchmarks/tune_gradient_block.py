@@ -4,15 +4,16 @@
 ``nL = 10``, the step after the learning rate is known:
 
 - whole: ``G = S^T A`` stored, ``||G||^2`` from it, ``W -= eta G``, then ``S W``;
-- blocks: ``||G||`` from the QR factorization of ``S^T``, then ``G`` formed block by block
+- blocks: ``||G||`` from the LQ factorization of ``S``, then ``G`` formed block by block
   of rows (``fastdln._kernels.GRADIENT_BLOCK`` entries each) with ``W`` updated and ``S W``
   accumulated while each block is in cache.
 
 Each row prints the best time of both (measured alternately in one run) and their ratio;
 ``WHOLE_GRADIENT`` (the largest gradient stored whole) is set from it. Measured on this
-machine (2 cores, 1 MiB L2 each), blocks of 2^17 entries: 0.66-0.76 at widths 1448 and 2048,
-0.81-1.04 at 1024, 1.14-1.27 at 256-724 when the machine was quiet (OpenBLAS runs the whole
-products on both cores, the blocks on one) but 0.55-0.74 at 362-512 while other jobs ran.
+machine (2 cores, 1 MiB L2 each), blocks of 2^17 entries: 0.67-0.75 at widths 1448-2896,
+0.95-1.04 at 1024 and 1.16-1.95 below when the machine was quiet (OpenBLAS runs the whole
+products on both cores, the blocks on one; the LQ factorization costs 10-20 us), though the
+blocks won at 362-512 (0.55-0.74) while other jobs loaded the machine.
 """
 
 import time
@@ -38,7 +39,7 @@ def _whole(W, S, At, S_next, work_g, counts, repeats):
 @njit(cache=True)
 def _blocks(W, S, At, S_next, rows, work_g, work_s, counts, repeats):
     for _ in range(repeats):
-        eta = 1e-300 * _kernels._sum_squares(np.linalg.qr(S.T)[1] @ At.T)
+        eta = 1e-300 * _kernels._gradient_norm_squared(S, At, work_s)
         _kernels._blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, counts)
 
 

@@ -42,7 +42,7 @@ SMALL_PRODUCT = 64
 # Gradients with more entries than WHOLE_GRADIENT are never stored whole: they are formed in
 # the step by blocks of GRADIENT_BLOCK entries, so that an n x n matrix larger than the cache
 # is neither written nor read back and the step and the next suffix ``S W`` share one pass
-# over ``W``; ``||G||`` then comes from a QR factorization of ``S^T``. Chosen by measurement
+# over ``W``; ``||G||`` then comes from an LQ factorization of ``S``. Chosen by measurement
 # (benchmarks/tune_gradient_block.py): blocks win from width 1448 on, tie at 1024 and lose
 # below when the machine is quiet (OpenBLAS runs the whole products on both cores). The
 # engine passes them to the kernels as ``blocking = [WHOLE_GRADIENT, GRADIENT_BLOCK]``.
@@ -243,8 +243,8 @@ def _update_layer(W, S, P, Rt, S_next, p_norm2, r_norm2, work_a, work_g, work_k,
     if rows == n_out:  # ||G||^2 from G itself: tr(A^T S S^T A) loses accuracy as G gets small
         _matmul(S.T, At.T, G, counts, k)
         gg = _sum_squares(G)
-    else:  # G is formed only in the step; ||G|| = ||T A|| for S^T = Q T, as accurate
-        gg = _sum_squares(np.linalg.qr(S.T)[1] @ At.T)
+    else:  # G is formed only in the step; ||G|| from an LQ factorization of S
+        gg = _gradient_norm_squared(S, At, work_s)
     if gg <= rounding * rounding * np.trace(K) * j_norm2 * p_norm2:
         eta = 0.0  # G is rounding noise (||G|| <= rounding ||S|| ||J|| ||P||): nothing to gain
     elif lr_mode == LR_OPTIMAL:  # (3.4) for L2; (3.11) near-optimal for Lp
@@ -300,24 +300,66 @@ def _rows(A, r0, r1):
 
 
 @njit(cache=True, nogil=True)
+def _gradient_norm_squared(S, At, work_s):
+    """``||S^T A||_F^2`` without forming ``S^T A``: with ``S = L Q`` (Householder, ``Q`` with
+    orthonormal rows), ``||S^T a|| = ||L^T a||`` for every column ``a`` of ``A``. Its error
+    is within ``eps cond(S)``, as when forming the product; the Gram form
+    ``tr(A^T S S^T A)`` squares ``cond(S)``."""
+    k, n = S.shape
+    M = work_s[: k * n].reshape((k, n))
+    v = work_s[k * n : k * n + n]
+    for row in range(k):
+        for j in range(n):
+            M[row, j] = S[row, j]
+    for c in range(min(k, n)):  # zero M[c, c+1:] by a reflection of the columns c..n-1
+        norm2 = 0.0
+        for j in range(c, n):
+            norm2 += M[c, j] * M[c, j]
+        if norm2 == 0.0:
+            continue
+        alpha = -np.sqrt(norm2) if M[c, c] >= 0.0 else np.sqrt(norm2)
+        v_norm2 = 0.0
+        for j in range(c, n):
+            v[j] = M[c, j] - alpha if j == c else M[c, j]
+            v_norm2 += v[j] * v[j]
+        for row in range(c, k):
+            projection = 0.0
+            for j in range(c, n):
+                projection += M[row, j] * v[j]
+            projection *= 2.0 / v_norm2
+            for j in range(c, n):
+                M[row, j] -= projection * v[j]
+    total = 0.0
+    for a in range(At.shape[0]):  # sum over columns a of A (rows of At) of ||L^T a||^2
+        for c in range(min(k, n)):
+            y = 0.0
+            for row in range(c, k):
+                y += M[row, c] * At[a, row]
+            total += y * y
+    return total
+
+
+@njit(cache=True, nogil=True)
 def _blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, counts):
     """``W -= eta G`` with ``G = S^T A`` formed block by block of rows, and (unless ``S_next``
     is empty) ``S_next = S W`` accumulated from the new blocks while they are in cache."""
     k, n_out = S.shape
     n_in = W.shape[1]
-    St = work_s[: n_out * k].reshape((n_out, k))
-    St[:] = S.T
-    partial = work_s[n_out * k : n_out * k + k * n_in].reshape((k, n_in))
+    partial = work_s[k * rows : k * rows + k * n_in].reshape((k, n_in))
     for r0 in range(0, n_out, rows):
         r1 = min(r0 + rows, n_out)
+        S_cols = work_s[: k * (r1 - r0)].reshape((k, r1 - r0))  # S[:, r0:r1], contiguous
+        for c in range(k):
+            for j in range(r1 - r0):
+                S_cols[c, j] = S[c, r0 + j]
         W_rows = _rows(W, r0, r1)
         if eta != 0.0:
             G_rows = work_g[: (r1 - r0) * n_in].reshape((r1 - r0, n_in))
-            _matmul(_rows(St, r0, r1), At.T, G_rows, counts, k)
+            _matmul(S_cols.T, At.T, G_rows, counts, k)
             _axpy(W_rows, eta, G_rows)
         if S_next.size > 0:
             target = S_next if r0 == 0 else partial
-            _matmul(_rows(St, r0, r1).T, W_rows, target, counts, k)
+            _matmul(S_cols, W_rows, target, counts, k)
             if r0 > 0:
                 _axpy(S_next, -1.0, partial)
 
