@@ -86,12 +86,14 @@ def _limits(n, count):
 def alternating_best(functions, repeats, pause=0.2):
     """The best time of each function, measured in ``repeats`` rounds that run all of them in
     turn: the machine's load changes between rounds, and this way every function sees the
-    same mix. A pause before each call keeps one BLAS library from paying for another's
-    threads still spinning (seen to make numpy 2x slower)."""
+    same mix. A pause before each function keeps one BLAS library from paying for another's
+    threads still spinning (seen to make numpy 2x slower); an untimed call after it brings
+    the caches and the clock back (the first call after a pause was 1.3x slower)."""
     best = [np.inf] * len(functions)
     for _ in range(repeats):
         for index, f in enumerate(functions):
             time.sleep(pause)
+            f()
             best[index] = min(best[index], best_time(f, 1))
     return best
 
