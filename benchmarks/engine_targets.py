@@ -16,9 +16,8 @@ import sys
 import time
 
 import numpy as np
-from numba import njit
-
 import fastdln
+from fastdln.bench import alternating_best, blas_limits
 
 
 def paper_data(m, n0, nL, seed=0):
@@ -43,28 +42,6 @@ def sweep_function(X, Y, widths, engine="fast", **options):
     return trainer.sweep
 
 
-def gemm_function(n, count):
-    a, b, out = np.random.rand(n, n), np.random.rand(n, n), np.empty((n, n))
-
-    def run():
-        for _ in range(count):
-            np.dot(a, b, out=out)
-    return run
-
-
-@njit(cache=True)
-def _jitted_gemms(a, b, out, count):
-    for _ in range(count):
-        np.dot(a, b, out)
-
-
-def jitted_gemm_function(n, count):
-    """The same products from jitted code: the BLAS the kernels call, without Python calls."""
-    a, b, out = np.random.rand(n, n), np.random.rand(n, n), np.empty((n, n))
-    _jitted_gemms(a, b, out, 1)
-    return lambda: _jitted_gemms(a, b, out, count)
-
-
 def speedup_over_reference(depth, repeats):
     X, Y = paper_data(600, 128, 10)
     widths = [128] * depth + [10]
@@ -78,9 +55,12 @@ def speedup_over_reference(depth, repeats):
 
 
 def blas_limit(n, m, depth, repeats):
+    """Sweep, numpy's and the jitted products' times in alternating rounds with a pause before
+    each (as ``fastdln bench``): interleaved without pauses, numpy's gemms pay for the kernels'
+    BLAS threads still spinning and look up to 2x slower, which flatters the ratio."""
     X, Y = paper_data(m, n, 10)
     fast = sweep_function(X, Y, [n] * depth + [10])
-    return best_of([fast, gemm_function(n, depth), jitted_gemm_function(n, depth)], repeats)
+    return alternating_best([fast, *blas_limits(n, depth)], repeats)
 
 
 def main(argv=None):

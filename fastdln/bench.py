@@ -68,7 +68,7 @@ def best_time(f, repeats):
     return best
 
 
-def _limits(n, count):
+def blas_limits(n, count):
     """``count`` products ``(n x n) @ (n x n)``: by numpy, and from jitted code (the BLAS the
     kernels call), as two functions of no argument."""
     from ._kernels import gemm_loop
@@ -121,7 +121,7 @@ def run_config(config, repeats):
     fast = _trainer(config, config.depth, "fast")
     width = config.width if not fast.width_reduced else max(config.n0, config.nL)
     fast_time, limit, jit_limit = alternating_best(
-        [fast.sweep, *_limits(width, config.depth)], repeats)
+        [fast.sweep, *blas_limits(width, config.depth)], repeats)
     reference, estimated = _reference_time(config, fast)
     return dict(config=asdict(config), fast_s=fast_time, reference_s=reference,
                 reference_estimated=estimated, blas_limit_s=limit,
