@@ -3,7 +3,8 @@
 ``python benchmarks/tune_small_product.py`` times both for the product shapes the engine
 uses (``k x n x n``, ``n x k x n``, ``n x n x n`` with small ``k``) and prints the
 multiply-add count where BLAS starts to win. ``fastdln._kernels.SMALL_PRODUCT`` is set from
-this measurement.
+this measurement; a second table does the same for the Gram matrices ``S S^T``
+(``SMALL_GRAM``, jitted dot products of rows, using the symmetry).
 """
 
 import time
@@ -11,7 +12,7 @@ import time
 import numpy as np
 from numba import njit
 
-from fastdln._kernels import loop_matmul
+from fastdln._kernels import gram_loop, loop_matmul
 
 
 @njit(cache=True)
@@ -51,6 +52,36 @@ def main():
             crossing = m * k * n
         print(f"{str((m, k, n)):>14} {m * k * n:9d} {loop * 1e6:9.3f} {blas * 1e6:9.3f}  {winner}")
     print(f"BLAS first wins at about {crossing} multiply-adds")
+    _gram_table()
+
+
+@njit(cache=True)
+def _gram_product(S, out, repeats, use_blas):
+    for _ in range(repeats):
+        if use_blas:
+            np.dot(S, S.T, out)
+        else:
+            gram_loop(S, out)
+
+
+def _gram_table():
+    """``S S^T`` (``S`` of ``k x n``): rows' dot products against BLAS (``SMALL_GRAM``)."""
+    print(f"{'S S^T':>14} {'mult-adds':>9} {'loop us':>9} {'BLAS us':>9}  winner")
+    for k, n in [(4, 16), (10, 16), (4, 64), (4, 128), (10, 64), (10, 128), (20, 128)]:
+        S, out = np.random.rand(k, n), np.empty((k, k))
+        repeats = max(10, min(200_000, int(2e7 / (k * n * k))))
+        times = []
+        for use_blas in (False, True):
+            _gram_product(S, out, 1, use_blas)
+            best = np.inf
+            for _ in range(5):
+                start = time.perf_counter()
+                _gram_product(S, out, repeats, use_blas)
+                best = min(best, (time.perf_counter() - start) / repeats)
+            times.append(best)
+        winner = "loop" if times[0] < times[1] else "BLAS"
+        print(f"{str((k, n)):>14} {k * n * k:9d} {times[0] * 1e6:9.3f} {times[1] * 1e6:9.3f}  "
+              f"{winner}")
 
 
 if __name__ == "__main__":

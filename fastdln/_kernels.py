@@ -38,6 +38,11 @@ LR_CONSTANT = 2
 # Chosen by measurement (benchmarks/tune_small_product.py): numba calls BLAS for about 40 ns,
 # and OpenBLAS's small-matrix kernels beat the jitted loop from about 64 multiply-adds on.
 SMALL_PRODUCT = 64
+# Gram matrices ``S S^T`` up to this many multiply-adds run as jitted dot products of rows
+# (symmetric: half the work): measured 35 ns against BLAS's 133 ns at 4 x 16, 161 against
+# 290 at 10 x 16, but 106-156 against 121-122 at 4 x 128 and 832 against 561 at 10 x 128
+# (benchmarks/tune_small_product.py).
+SMALL_GRAM = 1600
 
 # Gradients with more entries than WHOLE_GRADIENT are never stored whole: they are formed in
 # the step by blocks of GRADIENT_BLOCK entries, so that an n x n matrix larger than the cache
@@ -85,6 +90,31 @@ def _matmul(a, b, out, counts, big_dim):
         loop_matmul(a, b, out)
     else:
         np.dot(a, b, out)
+
+
+@njit(cache=True, nogil=True)
+def _gram(S, out, counts, big_dim):
+    """``out = S S^T``: dot products of rows for small ones, BLAS otherwise."""
+    k, n = S.shape
+    if k * n * k > SMALL_GRAM:
+        _matmul(S, S.T, out, counts, big_dim)
+        return
+    counts[0] += 1
+    counts[1] += k * n * k
+    gram_loop(S, out)
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def gram_loop(S, out):
+    """``out = S S^T`` as jitted dot products of rows (using the symmetry)."""
+    k, n = S.shape
+    for i in range(k):
+        for j in range(i + 1):
+            acc = 0.0
+            for p in range(n):
+                acc += S[i, p] * S[j, p]
+            out[i, j] = acc
+            out[j, i] = acc
 
 
 @njit(cache=True, nogil=True)
@@ -235,7 +265,7 @@ def _update_layer(W, S, P, Rt, S_next, p_norm2, r_norm2, work_a, work_g, work_k,
             _custom_derivative(Rt, Jt, loss[1])
         j_norm2 = _sum_squares(Jt)
     _matmul(P, Jt, At, counts, k)  # (J P^T)^T
-    _matmul(S, S.T, K, counts, k)
+    _gram(S, K, counts, k)
     _matmul(At, K, Bt, counts, k)  # (S G)^T
     _matmul(P.T, Bt, Zt, counts, k)  # (S G P)^T
     rows = gradient_rows(n_out, n_in, blocking)
@@ -503,7 +533,7 @@ def _sampled_update(W, S, P, Rt, sampling, u, batch, eta_bar, work_a, work_g, wo
     K = work_k[: k * k].reshape((k, k))
     At = work_a[: n_in * k].reshape((n_in, k))
     Bt = work_b[: n_in * k].reshape((n_in, k))
-    _matmul(S, S.T, K, counts, k)
+    _gram(S, K, counts, k)
     b = batch.size
     Pb = np.empty((n_in, b), P.dtype)
     Rb = np.empty((b, k), P.dtype)
