@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import ortho_group
 
 from ._validation import INITS, check_choice, check_dtype, check_rng, check_widths
 
@@ -23,6 +22,8 @@ def _haar_orthogonal(size, rng):
     """A Haar-distributed random orthogonal matrix of the given size."""
     if size == 1:
         return np.array([[1.0]])
+    from scipy.stats import ortho_group  # imported here: scipy.stats takes 0.3-0.6 s to load
+
     return ortho_group.rvs(size, random_state=rng)
 
 
