@@ -5,24 +5,30 @@ training for deep linear networks". Rows are samples: ``X`` is ``(m, n0)``, ``Y`
 ``(m, nL)``; weights ``W_l`` have shape ``(n_l, n_{l-1})``.
 """
 
-from . import reference, theory
+from . import losses, reference, theory
+from ._version import __version__
 from .init import init_weights
 from .io import Model, load, save
-from .optimum import Optimum, global_optimum, predict
+from .optimum import Optimum
+from .problem import global_optimum, predict
+from .settings import Settings, check_settings
 from .trainer import Trainer
 from .training import TrainResult, train
 
-__version__ = "0.1.0"
 
 __all__ = [
+    "__version__",
     "DeepLinearRegressor",
     "Model",
     "Optimum",
+    "Settings",
     "TrainResult",
     "Trainer",
     "global_optimum",
+    "check_settings",
     "init_weights",
     "load",
+    "losses",
     "predict",
     "reference",
     "save",

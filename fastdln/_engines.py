@@ -1,11 +1,13 @@
-"""The two engines behind :class:`fastdln.Trainer`: the Numba engine and the reference.
+"""The two engines behind :class:`fastdln.Trainer`: the Numba engine and the reference (core).
 
-Both take validated data in the public convention (rows are samples, float64) and offer the
-same small interface: ``run(begin, end)`` performs the layer updates at positions
-``begin .. end-1`` of a sweep and returns their errors and learning rates (stopping before
-an update whose error would be non-finite or above ``error_limit``: that update is not
-applied and its error is returned separately), ``initial_error()`` and ``weights()``
-(full-width copies).
+Both are built from the working data (paper convention: columns are samples), the weights and
+the run's :class:`fastdln.Settings`, and offer the same small interface:
+
+- ``run(begin, end, error_limit)`` performs the layer updates at positions ``begin .. end-1``
+  of a sweep and returns their errors and learning rates; it stops before an update whose
+  error would be non-finite or above ``error_limit`` (that update is not applied and its
+  error is returned separately);
+- ``initial_error()``, ``weights()`` (full-width copies), ``state()`` and ``from_state``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ import numpy as np
 from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from . import _kernels, reference
+from .settings import Settings
+
+__all__ = ["FastEngine", "ReferenceEngine", "embed_blocks", "engine_from_state",
+           "gradient_rounding", "layer_at", "make_engine", "padded_blocks"]
 
 LR_MODES = {"optimal": _kernels.LR_OPTIMAL, "bounded": _kernels.LR_BOUNDED}
 ORDERS = {"descending": _kernels.DESCENDING, "ascending": _kernels.ASCENDING}
@@ -43,7 +49,7 @@ def padded_blocks(weights):
 
     The form is ``W_1 = [A_1; 0]``, ``W_L = [A_L, 0]``, ``W_j = blockdiag(A_j, E_j)`` with every
     hidden width ``>= dmax``: all gradients then vanish outside the ``A`` blocks, so training
-    the width-``dmax`` network on the ``A`` blocks is exact (MATH.md section 5).
+    the width-``dmax`` network on the ``A`` blocks is exact (docs/math.md section 5).
     """
     widths = [weights[0].shape[1]] + [W.shape[0] for W in weights]
     dmax = max(widths[0], widths[-1])
@@ -70,35 +76,36 @@ def embed_blocks(blocks, full_weights):
 
 
 class FastEngine:
-    """BCGD with running prefix/suffix products in Numba kernels (MATH.md sections 3-5)."""
+    """BCGD with running prefix/suffix products in Numba kernels (docs/math.md sections 3-5)."""
 
-    def __init__(self, Xw, Yw, weights, *, m, loss_offset, compressed, order, lr, eta, dtype,
-                 reduce_width, power=2, method="bcgd", sampling=None, custom_loss=None):
-        """``Xw`` ``(n0, r)`` and ``Yw`` ``(nL, r)``: the (compressed) data, columns are samples."""
-        self.order = order
-        self.dtype = dtype
+    compressed = False
+
+    def __init__(self, Xw, Yw, weights, settings: Settings, *, m, loss_offset, compressed):
+        """``Xw`` ``(n0, r)`` and ``Yw`` ``(nL, r)``: the (compressed) data, columns are samples;
+        ``loss_offset`` is the optimum's loss on them."""
+        self.settings = settings
+        self.dtype = np.dtype(settings.dtype)
         self.inv_m = 1.0 / m
         self.m = m
         self.loss_offset = loss_offset
         self.compressed = compressed
-        self.lr, self.eta = lr, eta
-        self.power = power
-        self.custom_loss = custom_loss
-        self.method = method
-        self.sampling = SAMPLINGS[sampling]
+        self.sampling = SAMPLINGS[settings.sampling]
         self.gd_ready = False  # GD: the caches hold the forward pass of the current weights
         self._full_weights = weights
-        blocks = padded_blocks(weights) if reduce_width else None
+        blocks = padded_blocks(weights) if settings.reduce_width else None
         self.width_reduced = blocks is not None
-        work_weights = blocks if self.width_reduced else weights
+        work_weights = blocks if blocks is not None else weights
         self.widths = np.array([work_weights[0].shape[1]] + [W.shape[0] for W in work_weights],
                                dtype=np.int64)
         self.depth = len(work_weights)
-        self.lr_mode = LR_MODES.get(lr, _kernels.LR_CONSTANT)
-        self.lr_value = float(eta if lr == "bounded" or sampling else
-                              (0.0 if lr == "optimal" else lr))
-        self._allocate(work_weights, np.ascontiguousarray(Xw, dtype),
-                       np.ascontiguousarray(Yw, dtype))
+        lr = settings.lr
+        if isinstance(lr, str):
+            self.lr_mode = LR_MODES[lr]
+            self.lr_value = float(settings.eta or 0.0)  # bounded: eta_bar; optimal: unused
+        else:
+            self.lr_mode, self.lr_value = _kernels.LR_CONSTANT, float(lr)
+        self._allocate(work_weights, np.ascontiguousarray(Xw, self.dtype),
+                       np.ascontiguousarray(Yw, self.dtype))
 
     _CACHES = ("w", "pbuf", "pnorms", "sbuf", "Rt")
 
@@ -107,25 +114,21 @@ class FastEngine:
         state = {name: getattr(self, name).copy() for name in self._CACHES}
         state.update(X=self.X.copy(), Y=self.Yt.T.copy(), m=self.m, loss_offset=self.loss_offset,
                      compressed=self.compressed, width_reduced=self.width_reduced,
-                     weights=self.weights(), power=self.power, method=self.method,
-                     gd_ready=self.gd_ready, sampling=SAMPLING_NAMES[self.sampling],
-                     custom_loss=self.custom_loss)
+                     weights=self.weights(), gd_ready=self.gd_ready)
         return state
 
     @classmethod
-    def from_state(cls, state, *, order, lr, eta, dtype):
-        engine = cls(state["X"], state["Y"], state["weights"], m=state["m"],
-                     loss_offset=state["loss_offset"], compressed=state["compressed"],
-                     order=order, lr=lr, eta=eta, dtype=dtype,
-                     reduce_width=state["width_reduced"], power=state["power"],
-                     method=state["method"], sampling=state["sampling"],
-                     custom_loss=state["custom_loss"])
+    def from_state(cls, state, settings):
+        engine = cls(state["X"], state["Y"], state["weights"],
+                     settings.replace(reduce_width=state["width_reduced"]), m=state["m"],
+                     loss_offset=state["loss_offset"], compressed=state["compressed"])
         engine.gd_ready = state["gd_ready"]
         for name in cls._CACHES:
             target = getattr(engine, name)
-            if target.shape != state[name].shape:
-                raise ValueError(f"state[{name!r}] has shape {state[name].shape}, expected "
-                                 f"{target.shape}: the state does not match its settings")
+            if np.shape(state[name]) != target.shape:
+                raise ValueError(f"state['engine'][{name!r}] has shape {np.shape(state[name])}, "
+                                 f"expected {target.shape}: the state does not match its "
+                                 "settings")
             target[...] = state[name]
         return engine
 
@@ -148,7 +151,7 @@ class FastEngine:
         max_width = int(widths.max())
         layers = list(zip(widths[1:].tolist(), widths[:-1].tolist()))
         self.blocking = np.array([_kernels.WHOLE_GRADIENT, _kernels.GRADIENT_BLOCK], np.int64)
-        if self.method == "bcgd" and self.sampling == _kernels.NO_SAMPLING:  # blocks of G
+        if self.settings.method == "bcgd":  # blocks of G
             largest_layer = max(_kernels.gradient_rows(n_out, n_in, self.blocking) * n_in
                                 for n_out, n_in in layers)
         else:
@@ -159,7 +162,7 @@ class FastEngine:
         self.work_b = np.empty(k * max_width, dtype)
         self.work_s = np.empty(2 * k * max_width, dtype)
         self.work_z = np.empty((r, k), dtype)
-        self.work_j = np.empty((r, k) if self.power != 2 else (0, k), dtype)
+        self.work_j = np.empty((r, k) if self.settings.power != 2 else (0, k), dtype)
         gram_side = min(max_width, r) if self.lr_mode == _kernels.LR_BOUNDED else 1
         if self.sampling == _kernels.IMPORTANCE:
             gram_side = max_width
@@ -167,23 +170,24 @@ class FastEngine:
         self.work_m = np.empty(max_width * r if self.sampling == _kernels.IMPORTANCE else 0,
                                dtype)
         self.counts = np.zeros(3, np.int64)
-        self.w_previous = np.empty(self.w.size if self.method == "gd" else 0, dtype)
+        self.w_previous = np.empty(self.w.size if self.settings.method == "gd" else 0, dtype)
 
     def run(self, begin, end, error_limit, draws=None, batches=None):
-        if self.method == "gd":
+        if self.settings.method == "gd":
             return self._gd_iteration(error_limit)
         if draws is None:
             draws, batches = NO_DRAWS, NO_BATCHES
         errors = np.empty(end - begin)
         rates = np.empty(end - begin)
         arguments = (begin, end, error_limit, errors, rates, draws, batches)
-        if self.custom_loss is None:
+        custom_loss = self.settings.custom_loss
+        if custom_loss is None:
             done = self._call(_kernels.bcgd_updates, *arguments, ())
         else:
             with warnings.catch_warnings():  # numba flags function arguments as experimental
                 warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
                 done = self._call(_kernels.custom_kernel(), *arguments,
-                                  (self.custom_loss.kernel_functions(),))
+                                  (custom_loss.kernel_functions(),))
         bad = errors[done] if done < end - begin else None
         return errors[:done], rates[:done], bad
 
@@ -192,7 +196,8 @@ class FastEngine:
             self.w, self.woff, self.widths, self.pbuf, self.poff, self.pnorms, self.sbuf,
             self.soff, self.X, self.Yt, self.Rt, self.work_a, self.work_g, self.work_k,
             self.work_b, self.work_z, self.work_j, self.work_s, self.blocking, self.gram,
-            ORDERS[self.order], self.lr_mode, self.lr_value, self.power, self.rounding, begin,
+            ORDERS[self.settings.order], self.lr_mode, self.lr_value, self.settings.power,
+            self.rounding, begin,
             end, self.loss_offset, self.inv_m, error_limit, errors, rates, self.counts,
             self.sampling, draws, batches, self.work_m, *extra)
 
@@ -200,7 +205,7 @@ class FastEngine:
         error, applied = _kernels.gd_iteration(
             self.w, self.woff, self.widths, self.pbuf, self.poff, self.pnorms, self.sbuf,
             self.soff, self.X, self.Yt, self.Rt, self.w_previous, self.work_a, self.work_b,
-            self.work_g, self.work_j, self.lr_value, self.power, not self.gd_ready,
+            self.work_g, self.work_j, self.lr_value, self.settings.power, not self.gd_ready,
             self.loss_offset, self.inv_m, error_limit, self.counts)
         self.gd_ready = applied
         if not applied:
@@ -217,10 +222,8 @@ class FastEngine:
 
     def initial_error(self):
         R = self.residual().astype(np.float64)
-        if self.custom_loss is not None:
-            loss = float(np.sum(self.custom_loss.elementwise("value", R)))
-        else:
-            loss = float(np.sum(R ** self.power))
+        settings = self.settings
+        loss = reference.residual_loss(R, settings.power, settings.custom_loss)
         return (loss - self.loss_offset) * self.inv_m
 
     def working_weights(self):
@@ -240,62 +243,58 @@ class ReferenceEngine:
     compressed = False
     width_reduced = False
 
-    def __init__(self, Xw, Yw, weights, *, m, loss_offset, order, lr, eta, dtype, power=2,
-                 method="bcgd", sampling=None, custom_loss=None, **_):
+    def __init__(self, Xw, Yw, weights, settings: Settings, *, m, loss_offset, **_):
         """Full data ``Xw`` ``(n0, m)``, ``Yw`` ``(nL, m)``; ``loss_offset`` is ``loss(W*)``."""
+        self.settings = settings
+        dtype = np.dtype(settings.dtype)
         self.X = np.ascontiguousarray(Xw, dtype)
         self.Y = np.ascontiguousarray(Yw, dtype)
         self._weights = [W.copy() for W in weights]
-        self.order, self.lr, self.eta = order, lr, eta
         self.depth = len(weights)
         self.m = m
-        self.power = power
-        self.custom_loss = custom_loss
-        self.method = method
-        self.sampling = sampling
         self.loss_offset = loss_offset
         self.inv_m = 1.0 / m
 
     def state(self):
         return dict(X=self.X.copy(), Y=self.Y.copy(), m=self.m, loss_offset=self.loss_offset,
-                    compressed=False, width_reduced=False, weights=self.weights(),
-                    power=self.power, method=self.method, sampling=self.sampling,
-                    custom_loss=self.custom_loss)
+                    compressed=False, width_reduced=False, weights=self.weights())
 
     @classmethod
-    def from_state(cls, state, *, order, lr, eta, dtype):
-        return cls(state["X"], state["Y"], state["weights"], m=state["m"],
-                   loss_offset=state["loss_offset"], order=order, lr=lr, eta=eta, dtype=dtype,
-                   power=state["power"], method=state["method"], sampling=state["sampling"],
-                   custom_loss=state["custom_loss"])
+    def from_state(cls, state, settings):
+        return cls(state["X"], state["Y"], state["weights"], settings, m=state["m"],
+                   loss_offset=state["loss_offset"])
 
     def _error(self):
         weights64 = [W.astype(np.float64) for W in self._weights]
+        settings = self.settings
         loss = reference.loss_value(weights64, self.X.astype(np.float64),
-                                    self.Y.astype(np.float64), self.power, self.custom_loss)
+                                    self.Y.astype(np.float64), settings.power,
+                                    settings.custom_loss)
         return (loss - self.loss_offset) * self.inv_m
 
     def run(self, begin, end, error_limit, draws=None, batches=None):
-        if self.method == "gd":
+        settings = self.settings
+        if settings.method == "gd":
             before = self.weights()
-            reference.gd_update(self._weights, self.X, self.Y, self.lr, self.power)
+            reference.gd_update(self._weights, self.X, self.Y, settings.lr, settings.power)
             error = self._error()
             if not error <= error_limit:
                 self._weights = before
                 return np.empty(0), np.empty(0), error
-            return np.array([error]), np.array([float(self.lr)]), None
+            return np.array([error]), np.array([float(settings.lr)]), None
         errors, rates, bad = [], [], None
         for position in range(begin, end):
-            i = layer_at(position, self.depth, self.order) + 1
+            i = layer_at(position, self.depth, settings.order) + 1
             before = self._weights[i - 1]
-            if self.sampling is None:
+            if settings.sampling is None:
                 eta = reference.layer_update(
-                    self._weights, i, self.X, self.Y, self.lr, self.eta,
-                    gradient_rounding(self.X.dtype, *self.Y.shape), power=self.power,
-                    custom_loss=self.custom_loss).eta
+                    self._weights, i, self.X, self.Y, settings.lr, settings.eta,
+                    gradient_rounding(self.X.dtype, *self.Y.shape), power=settings.power,
+                    custom_loss=settings.custom_loss).eta
             else:
-                eta = reference.sampled_update(self._weights, i, self.X, self.Y, self.sampling,
-                                               draws[position], batches[position], self.eta)
+                eta = reference.sampled_update(self._weights, i, self.X, self.Y,
+                                               settings.sampling, draws[position],
+                                               batches[position], settings.eta)
             error = self._error()
             if not error <= error_limit:
                 self._weights[i - 1], bad = before, error
@@ -311,3 +310,15 @@ class ReferenceEngine:
         return [W.copy() for W in self._weights]
 
     working_weights = weights
+
+
+def make_engine(Xw, Yw, weights, settings, *, m, loss_offset, compressed):
+    """The engine ``settings.engine`` names, on the working data."""
+    engine = ReferenceEngine if settings.engine == "reference" else FastEngine
+    return engine(Xw, Yw, weights, settings, m=m, loss_offset=loss_offset,
+                  compressed=compressed)
+
+
+def engine_from_state(state, settings):
+    engine = ReferenceEngine if settings.engine == "reference" else FastEngine
+    return engine.from_state(state, settings)

@@ -1,4 +1,4 @@
-"""Numba kernels of the BCGD engine (MATH.md sections 2 and 3).
+"""Numba kernels of the BCGD engine (docs/math.md sections 2 and 3).
 
 Array in, array out: no Python objects, no validation (the API layer validates everything).
 Kernels that call each other live in this one module so numba's cache sees their edits.
@@ -232,7 +232,7 @@ def _spectral_norm_squared(P, gram, counts, big_dim):
 def _update_layer(W, S, P, Rt, S_next, p_norm2, r_norm2, work_a, work_g, work_k, work_b,
                   work_z, work_j, work_s, blocking, gram, lr_mode, lr_value, power, rounding,
                   loss_offset, inv_m, error_limit, counts, loss):
-    """One BCGD update of ``W`` with ``S``, ``P`` frozen (MATH.md section 2).
+    """One BCGD update of ``W`` with ``S``, ``P`` frozen (docs/math.md section 2).
 
     ``G = S^T (J P^T)`` and ``Z = (S S^T)(J P^T) P`` so that no ``n x m`` intermediate
     appears, with ``J = l'(R)``: ``R`` for L2 (``power == 2``), ``R^(p-1)`` for the Lp loss
@@ -444,7 +444,7 @@ def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt,
     ``end - begin`` when an update would diverge (error non-finite or above ``error_limit``);
     that update is not applied and its error is stored at ``errors[done]``.
 
-    ``sampling`` 1 or 2 makes it stochastic BCGD (MATH.md section 8): each update uses one
+    ``sampling`` 1 or 2 makes it stochastic BCGD (docs/math.md section 8): each update uses one
     sample drawn by importance (uniform number ``draws[pos]``) or the batch ``batches[pos]``.
     """
     L = widths.size - 1
@@ -519,7 +519,7 @@ def _importance_sample(P, M, work_m, u, counts, k):
 @njit(cache=True, nogil=True)
 def _sampled_update(W, S, P, Rt, sampling, u, batch, eta_bar, work_a, work_g, work_k,
                     work_b, work_z, work_m, gram, loss_offset, inv_m, error_limit, counts):
-    """One stochastic BCGD update of ``W`` (L2; MATH.md section 8). Returns ``(eta, error)``.
+    """One stochastic BCGD update of ``W`` (L2; docs/math.md section 8). Returns ``(eta, error)``.
 
     Importance sampling (Theorem 3.6): ``W -= eta S^T r_j p_j^T`` with
     ``eta = (sigma_min(P)^2 / sigma_max(S)^2) eta_bar / ||p_j^T P||^2``. Uniform batches:
@@ -598,7 +598,7 @@ def residual(w, woff, widths, X, Y, out, work, counts):
 def gd_iteration(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, w_previous,
                  work_a, work_b, work_g, work_j, eta, power, fresh, loss_offset, inv_m,
                  error_limit, counts):
-    """One gradient descent iteration: every layer at once with a constant rate (MATH.md 8).
+    """One gradient descent iteration: every layer at once with a constant rate (docs/math.md 8).
 
     All gradients use the old weights: prefixes ``P_i`` and the residual come from a forward
     pass (kept from the previous iteration unless ``fresh``), suffixes from one backward pass

@@ -1,4 +1,5 @@
-"""``fastdln bench``: a standard set of sweep timings, fast engine against the naive reference.
+"""``fastdln bench``: a standard set of sweep timings, fast engine against the naive reference
+(apps layer).
 
 Timings on a shared machine are noisy: each number is the best of several repeats, and the
 fast sweep and the BLAS limits of one configuration are measured in alternating rounds.
@@ -14,7 +15,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .init import layer_widths
+from .paper.data import random_data
 from .trainer import Trainer
+
+__all__ = ["Config", "QUICK", "STANDARD", "alternating_best", "best_time", "blas_limits",
+           "compare", "format_table", "machine_info", "main", "run_config"]
 
 REFERENCE_BUDGET = 60.0  # seconds: a slower reference sweep is estimated from a smaller depth
 
@@ -44,15 +50,9 @@ STANDARD = [
 QUICK = [STANDARD[0], STANDARD[3], STANDARD[4]]
 
 
-def _data(config, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(0.0, 1.0 / np.sqrt(config.n0), (config.m, config.n0))
-    return X, rng.uniform(-1.0, 2.0, (config.m, config.nL))
-
-
 def _trainer(config, depth, engine):
-    X, Y = _data(config)
-    widths = [config.n0] + [config.width] * (depth - 1) + [config.nL]
+    X, Y = random_data(config.m, config.n0, config.nL, seed=0)
+    widths = layer_widths(config.n0, config.nL, depth, config.width)
     trainer = Trainer(X, Y, widths=widths, seed=0, engine=engine, order=config.order)
     trainer.sweep()  # warm-up (compilation, caches)
     return trainer
@@ -105,9 +105,9 @@ def _reference_time(config, fast):
     engine saves through compression (``m / rank``) and width reduction.
     """
     fast_time = best_time(fast.sweep, 1)
-    engine = fast._engine
-    saved = (config.m / engine.X.shape[1]) * (config.width / engine.widths[1:-1].max(
-        initial=config.width)) ** 2
+    columns = min(config.m, config.n0) if fast.compressed else config.m
+    trained_width = max(config.n0, config.nL) if fast.width_reduced else config.width
+    saved = (config.m / columns) * (config.width / trained_width) ** 2
     depth, guess = config.depth, fast_time * config.depth * saved
     while depth > 2 and guess > REFERENCE_BUDGET:
         depth //= 2

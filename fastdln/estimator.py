@@ -1,4 +1,5 @@
-"""A scikit-learn estimator around :func:`fastdln.train` (needs scikit-learn >= 1.6)."""
+"""A scikit-learn estimator around :class:`fastdln.Trainer` (needs scikit-learn >= 1.6; apps
+layer)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .optimum import predict
+from .init import layer_widths
+from .problem import predict
 from .trainer import Trainer
+from .training import run_sweeps
 
 __all__ = ["DeepLinearRegressor"]
 
@@ -79,12 +82,12 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
                 previous[0].shape[1]] + [W.shape[0] for W in previous] == widths:
             weights = previous
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-        trainer = Trainer(X, Y, weights, widths=widths, init=self.init, seed=seed,
-                          order=self.order, lr=self.lr, loss=self.loss, tol=self.tol)
-        for _ in range(self.max_sweeps):
-            trainer.sweep()
-            if trainer.status in ("converged", "diverged"):
-                break
+        options = dict(order=self.order, lr=self.lr, loss=self.loss, tol=self.tol, seed=seed,
+                       widths=widths)
+        if weights is None:
+            options["init"] = self.init
+        trainer = Trainer(X, Y, weights, **options)
+        run_sweeps(trainer, self.max_sweeps)
         self.weights_ = trainer.weights
         self.errors_ = trainer.errors
         self.n_sweeps_ = trainer.sweeps_done
@@ -94,10 +97,8 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         depth = int(self.depth)
         if depth < 1:
             raise ValueError(f"depth must be an integer >= 1, got {self.depth!r}")
-        width = max(n_features, n_outputs) if self.width is None else int(self.width)
-        if width < 1:
-            raise ValueError(f"width must be an integer >= 1, got {self.width!r}")
-        return [n_features] + [width] * (depth - 1) + [n_outputs]
+        width = None if self.width is None else int(self.width)
+        return layer_widths(n_features, n_outputs, depth, width)
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Network outputs, ``(m,)`` for a single-output fit, else ``(m, n_outputs)``."""

@@ -1,4 +1,4 @@
-"""Experiment grids: many training runs, on local processes or on a Dask cluster.
+"""Experiment grids: many training runs, on local processes or on a Dask cluster (apps layer).
 
 A grid is the product of lists of settings (depths, widths, inits, orders, seeds, data sets,
 ...). Every run is one :func:`fastdln.train` call described by a plain dict, so it can travel
@@ -12,6 +12,7 @@ Data sets are named by strings: ``"random:M:N0:NL[:SEED]"`` (the paper's random 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import os
 import time
@@ -21,11 +22,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["expand_grid", "run_grid", "run_one", "load_grid_file", "write_rows"]
+from .init import layer_widths
+from .paper.data import random_data
+from .settings import Settings
+from .training import train
+
+__all__ = ["RUN_KEYS", "check_config", "expand_grid", "load_data", "load_grid_file",
+           "run_grid", "run_one", "write_rows"]
 
 _BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                           "NUMBA_NUM_THREADS")
-_TRAIN_KEYS = ("init", "order", "lr", "eta", "loss", "method", "sweeps", "tol", "dtype")
+# What a run configuration holds besides the training options (the fields of Settings).
+RUN_KEYS = ("data", "depth", "width", "sweeps")
 
 
 def expand_grid(spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -45,24 +53,22 @@ def load_data(name):
         if len(parts) not in (3, 4):
             raise ValueError(f"data {name!r}: expected 'random:M:N0:NL[:SEED]'")
         m, n0, nL, seed = (*parts, 0) if len(parts) == 3 else parts
-        rng = np.random.default_rng(seed)
-        return rng.normal(0, 1 / np.sqrt(n0), (m, n0)), rng.uniform(-1, 2, (m, nL))
+        return random_data(m, n0, nL, seed)
     with np.load(name, allow_pickle=False) as data:
         return data["X"], data["Y"]
 
 
 def run_one(config, curve_dir=None):
     """Train one configuration; returns its result row (settings plus outcome)."""
-    from .training import train
-
     start = time.perf_counter()
+    check_config(config)
     X, Y = load_data(config["data"])
     Y = Y.reshape(len(Y), -1)
-    depth = int(config["depth"])
-    width = int(config.get("width") or max(X.shape[1], Y.shape[1]))
-    widths = [X.shape[1]] + [width] * (depth - 1) + [Y.shape[1]]
-    options = {k: config[k] for k in _TRAIN_KEYS if k in config}
-    result = train(X, Y, widths=widths, seed=config.get("seed", 0), record="sweep", **options)
+    widths = layer_widths(X.shape[1], Y.shape[1], config["depth"], config.get("width"))
+    options = {k: v for k, v in config.items() if k not in RUN_KEYS}
+    options.setdefault("seed", 0)
+    result = train(X, Y, widths=widths, record="sweep", sweeps=config.get("sweeps", 1),
+                   **options)
     row = dict(config, final_error=float(result.errors[-1]), status=result.status,
                sweeps=result.sweeps, seconds=time.perf_counter() - start, curve="")
     if curve_dir is not None:
@@ -99,8 +105,8 @@ def run_grid(configs: list[dict[str, Any]] | dict[str, Any], *, client: Any = No
     ----------
     configs : list of dict or dict
         Run configurations, or a grid spec for :func:`expand_grid`. Keys: ``data``,
-        ``depth``, optional ``width``, ``seed`` and any of ``init``, ``order``, ``lr``, ``eta``,
-        ``loss``, ``method``, ``sweeps``, ``tol``, ``dtype``.
+        ``depth``, optional ``width`` and ``sweeps``, and any training option (a field of
+        :class:`fastdln.Settings`; ``seed`` defaults to 0).
     client : dask.distributed.Client, optional
         Run on its cluster (a ``LocalCluster`` or a remote scheduler); otherwise on local
         processes with one BLAS thread each.
@@ -113,9 +119,7 @@ def run_grid(configs: list[dict[str, Any]] | dict[str, Any], *, client: Any = No
         configs = expand_grid(configs)
     configs = [dict(c) for c in configs]
     for c in configs:
-        missing = {"data", "depth"} - set(c)
-        if missing:
-            raise ValueError(f"every run needs {sorted(missing)}; got {c}")
+        check_config(c)
     if client is not None:
         futures = client.map(run_one, configs, curve_dir=curve_dir, pure=False)
         return client.gather(futures)
@@ -123,6 +127,18 @@ def run_grid(configs: list[dict[str, Any]] | dict[str, Any], *, client: Any = No
     with _one_blas_thread(), ProcessPoolExecutor(n_workers,
                                                  mp_context=get_context("spawn")) as pool:
         return list(pool.map(run_one, configs, [curve_dir] * len(configs)))
+
+
+def check_config(config):
+    """Refuse a run configuration without ``data`` and ``depth`` or with an unknown key."""
+    missing = {"data", "depth"} - set(config)
+    if missing:
+        raise ValueError(f"every run needs {sorted(missing)}; got {config}")
+    known = set(RUN_KEYS) | {f.name for f in dataclasses.fields(Settings)}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in the run {config}; the keys are "
+                         f"{sorted(known)}")
 
 
 def load_grid_file(path):

@@ -1,4 +1,4 @@
-"""The five initializations of the paper's Section 2.3 (MATH.md section 6)."""
+"""The five initializations of the paper's Section 2.3 (docs/math.md section 6)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._validation import INITS, check_choice, check_dtype, check_rng, check_widths
+from ._checks import check_choice, check_count, check_dtype, check_rng, check_widths
 
-__all__ = ["init_weights"]
+__all__ = ["INITS", "init_weights", "layer_widths"]
 
 
 def _padded(shape, block):
@@ -83,6 +83,18 @@ _INITIALIZERS = {
     "balanced": _balanced,
     "random": _random,
 }
+INITS = tuple(_INITIALIZERS)
+
+
+def layer_widths(n0: int, nL: int, depth: int, width: int | None = None) -> list[int]:
+    """``[n0, width, ..., width, nL]`` for a network of ``depth`` layers.
+
+    ``width`` defaults to ``max(n0, nL)``, the narrowest hidden width that keeps the exact
+    width reduction of Theorem 3.1 available (docs/math.md section 5).
+    """
+    depth = check_count(depth, "depth", minimum=1)
+    width = max(n0, nL) if width is None else check_count(width, "width", minimum=1)
+    return check_widths([n0] + [width] * (depth - 1) + [nL])
 
 
 def init_weights(widths: Sequence[int], init: str = "orth-identity", *,

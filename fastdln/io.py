@@ -23,9 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_weights
+from ._checks import check_weights
+from ._version import __version__
 
-__all__ = ["Model", "save", "load", "write_checkpoint", "read_checkpoint"]
+__all__ = ["Model", "data_fingerprint", "load", "read_checkpoint", "save", "weights_fingerprint",
+           "write_checkpoint"]
 
 MODEL_FORMAT = 1
 CHECKPOINT_FORMAT = 1
@@ -44,7 +46,7 @@ class Model:
 
     def predict(self, X):
         """``X W_1^T ... W_L^T`` (see :func:`fastdln.predict`)."""
-        from .optimum import predict
+        from .problem import predict
 
         return predict(X, self.weights)
 
@@ -70,13 +72,10 @@ def save(path: str | os.PathLike, result_or_weights: Any) -> None:
         The ``.npz`` file to write (written atomically).
     result_or_weights : TrainResult, Trainer, Model or list of array_like
     """
-    from . import __version__
-
     obj = result_or_weights
-    settings, errors = getattr(obj, "settings", {}) or {}, getattr(obj, "errors", None)
-    if hasattr(obj, "state_dict"):  # a Trainer
-        settings = dict(order=obj.order, lr=obj.lr, eta=obj.eta, method=obj.method,
-                        loss=obj.custom_loss.name if obj.custom_loss else f"l{obj.power}")
+    settings, errors = getattr(obj, "settings", None) or {}, getattr(obj, "errors", None)
+    if hasattr(settings, "to_dict"):  # a TrainResult's or a Trainer's Settings
+        settings = settings.to_dict()
     weights = obj.weights if hasattr(obj, "weights") else obj
     single = len(weights) > 0 and np.asarray(weights[0]).dtype == np.float32
     weights, widths = check_weights(weights, dtype=np.float32 if single else np.float64)
@@ -154,14 +153,37 @@ def _atomic_write(path, payload):
             os.remove(temporary)
 
 
+FINGERPRINT_ROWS = 16384  # rows hashed at a time: no copy of the whole data
+
+
 def data_fingerprint(X, Y):
-    """SHA-256 of the validated training data (a resumed run must see the same data)."""
+    """SHA-256 of the training data as float64 (a resumed run must see the same data).
+
+    Read by blocks of rows, so a large (or memory-mapped) input is never copied whole; a 1-D
+    ``Y`` counts as one column.
+    """
     digest = hashlib.sha256()
     for array in (X, Y):
-        array = np.ascontiguousarray(array, dtype=np.float64)
-        digest.update(str(array.shape).encode())
-        digest.update(array.tobytes())
+        array = np.asarray(array)
+        if array.ndim == 1:
+            array = array.reshape(-1, 1)
+        _hash_rows(digest, array)
     return digest.hexdigest()
+
+
+def weights_fingerprint(weights):
+    """SHA-256 of a list of weight matrices (their shapes and values)."""
+    digest = hashlib.sha256()
+    for W in weights:
+        _hash_rows(digest, np.asarray(W))
+    return digest.hexdigest()
+
+
+def _hash_rows(digest, array):
+    digest.update(f"{array.shape}".encode())
+    for start in range(0, max(len(array), 1), FINGERPRINT_ROWS):
+        block = array[start : start + FINGERPRINT_ROWS]
+        digest.update(np.ascontiguousarray(block, dtype=np.float64).tobytes())
 
 
 def write_checkpoint(path, state, extra=None):

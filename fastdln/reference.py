@@ -4,11 +4,11 @@ Every layer update recomputes the suffix product ``S = W_{L:i+1}`` and the prefi
 ``P = W_{i-1:1} X`` from scratch on the full data (O(L) products per update, O(L^2) per
 sweep) and every recorded error is a fresh forward pass. No caches, no compression, no width
 reduction: this module is the truth that the fast engine is tested against and the baseline
-of the benchmarks, so it stays obviously correct rather than fast.
+of the benchmarks, so it stays obviously correct rather than fast. Formulas only (maths
+layer): run it with ``fastdln.train(..., engine="reference")``.
 
-Internally the paper's convention is used: ``X`` is ``(n0, m)`` and ``Y`` is ``(nL, m)``
-(columns are samples). ``train`` takes the public rows-are-samples data like
-:func:`fastdln.train`.
+The paper's convention is used: ``X`` is ``(n0, m)`` and ``Y`` is ``(nL, m)`` (columns are
+samples); equations are those of docs/math.md.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["LayerUpdate", "gd_update", "l2_loss", "layer_update", "learning_rate",
-           "loss_value", "prefix_product", "sampled_update", "suffix_product", "train"]
+           "loss_value", "prefix_product", "residual_loss", "sampled_update", "suffix_product"]
 
 
 def suffix_product(weights, i):
@@ -40,10 +40,15 @@ def prefix_product(weights, i, X):
 def loss_value(weights, X, Y, power=2, custom_loss=None):
     """``sum |W_L ... W_1 X - Y|^p`` (paper convention; ``p = 2``: the squared F-norm), or
     ``sum l(W_L ... W_1 X - Y)`` for a custom loss."""
-    R = prefix_product(weights, len(weights) + 1, X) - Y
+    return residual_loss(prefix_product(weights, len(weights) + 1, X) - Y, power, custom_loss)
+
+
+def residual_loss(R, power=2, custom_loss=None):
+    """``sum R^p`` over the entries of a residual (``p`` even), or ``sum l(R)`` for a custom
+    loss (docs/math.md section 1)."""
     if custom_loss is not None:
         return float(np.sum(custom_loss.elementwise("value", R)))
-    return float(np.sum(R ** power))
+    return float(np.sum(np.asarray(R, dtype=np.float64) ** power))
 
 
 def l2_loss(weights, X, Y):
@@ -53,7 +58,7 @@ def l2_loss(weights, X, Y):
 
 @dataclass
 class LayerUpdate:
-    """What one reference update of layer ``i`` computed (MATH.md section 2)."""
+    """What one reference update of layer ``i`` computed (docs/math.md section 2)."""
 
     layer: int
     R: np.ndarray  # residual before the update, S W P - Y
@@ -89,7 +94,7 @@ def layer_update(weights, i, X, Y, lr="optimal", eta_bar=1.0, rounding=0.0, powe
     ``R = S W_i P - Y``, ``J = l'(R)`` (``R`` for L2, ``R^(p-1)`` for ``|r|^p / p``),
     ``G = S^T J P^T``, ``Z = S G P``, ``W_i <- W_i - eta G``. A gradient with
     ``||G|| <= rounding ||S|| ||J|| ||P||`` (Frobenius norms) is rounding noise and the update
-    is skipped (``eta = 0``), like ``Z = 0`` (MATH.md section 2).
+    is skipped (``eta = 0``), like ``Z = 0`` (docs/math.md section 2).
     """
     S = suffix_product(weights, i)
     P = prefix_product(weights, i, X)
@@ -106,7 +111,7 @@ def layer_update(weights, i, X, Y, lr="optimal", eta_bar=1.0, rounding=0.0, powe
 
 
 def sampled_update(weights, i, X, Y, sampling, u, batch, eta_bar=1.0):
-    """One stochastic BCGD update of the 1-based layer ``i``, in place (MATH.md section 8).
+    """One stochastic BCGD update of the 1-based layer ``i``, in place (docs/math.md section 8).
 
     ``sampling="importance"`` (Theorem 3.6): sample ``j`` with probability
     ``||p_j^T P||^2 / ||P^T P||_F^2`` (the first ``j`` whose cumulative probability reaches
@@ -139,7 +144,7 @@ def sampled_update(weights, i, X, Y, sampling, u, batch, eta_bar=1.0):
 
 
 def gd_update(weights, X, Y, eta, power=2):
-    """One gradient descent iteration on every layer at once, in place (MATH.md section 8).
+    """One gradient descent iteration on every layer at once, in place (docs/math.md section 8).
 
     Every gradient ``G_i = S_i^T J P_i^T`` is computed from the old weights first, then all
     layers take the step ``W_i <- W_i - eta G_i``.
@@ -151,16 +156,3 @@ def gd_update(weights, X, Y, eta, power=2):
     for i, G in enumerate(gradients):
         weights[i] = weights[i] - eta * G
     return gradients
-
-
-def train(X, Y, weights=None, **options):
-    """:func:`fastdln.train` run by this naive implementation (``engine="reference"``).
-
-    Same signature and result as :func:`fastdln.train`; only the arithmetic differs.
-    """
-    from .training import train as _train
-
-    if options.get("engine", "reference") != "reference":
-        raise ValueError("fastdln.reference.train only runs engine='reference'")
-    options["engine"] = "reference"
-    return _train(X, Y, weights, **options)

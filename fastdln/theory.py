@@ -1,4 +1,4 @@
-"""The paper's theoretical quantities, for diagnostics and tests (MATH.md sections 8 and 9).
+"""The paper's theoretical quantities, for diagnostics and tests (docs/math.md sections 2, 8, 9).
 
 Data follow the public convention (rows are samples); ``X`` is ``(m, n0)``. Condition numbers
 of ``X`` are those of the paper's ``n0 x m`` matrix ``X^T`` (the same singular values).
@@ -10,10 +10,12 @@ import math
 
 import numpy as np
 
-from ._validation import check_array, check_count, check_positive_float
+from . import reference
+from ._checks import check_array, check_count, check_positive_float
 
 __all__ = ["gd_rate", "R_L", "h", "c_constant", "initial_radius", "sweep_rate",
-           "theorem_3_4_bound", "theorem_3_4_depth", "gamma_bounded", "kappa_r"]
+           "theorem_3_4_bound", "theorem_3_4_depth", "gamma_bounded", "kappa_r",
+           "layer_diagnostics"]
 
 
 def gd_rate(X, depth, nL):
@@ -106,3 +108,15 @@ def kappa_r(A, r):
 def gamma_bounded(kappa_S, kappa_P, eta=1.0):
     """Theorem 3.2's per-update factor ``max(1 - eta / (kappa_r(S)^2 kappa_rx(P)^2), eta - 1)``."""
     return max(1.0 - eta / (kappa_S ** 2 * kappa_P ** 2), eta - 1.0)
+
+
+def layer_diagnostics(weights, i, X, rank_S, rank_P, eta=1.0):
+    """Theorem 3.2's ``(kappa_r(S), kappa_rx(P), gamma)`` before updating the 1-based layer
+    ``i`` (paper convention: ``X`` is ``(n0, m)``; docs/math.md section 2).
+
+    ``rank_S`` is the rank ``r`` of the optimum, ``rank_P`` that of the data; ``eta`` is
+    ``eta_bar`` of the bounded rate (1 for the others).
+    """
+    kappa_S = kappa_r(reference.suffix_product(weights, i), rank_S)
+    kappa_P = kappa_r(reference.prefix_product(weights, i, X), rank_P)
+    return kappa_S, kappa_P, gamma_bounded(kappa_S, kappa_P, eta)

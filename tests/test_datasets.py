@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from fastdln import datasets
+from fastdln.paper import datasets
 
 
 def _write_idx(path, magic, array, compress=False):

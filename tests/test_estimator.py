@@ -9,7 +9,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fastdln import DeepLinearRegressor
-from tests.conftest import paper_data
+from tests.helpers import paper_data
 
 
 @parametrize_with_checks([DeepLinearRegressor(), DeepLinearRegressor(depth=3, width=7)])

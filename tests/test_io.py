@@ -13,7 +13,7 @@ import pytest
 
 import fastdln
 from fastdln import io
-from tests.conftest import paper_data
+from tests.helpers import paper_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -57,7 +57,7 @@ def test_checkpoint_is_checksummed_and_versioned(tmp_path):
     path = tmp_path / "run.ckpt"
     fastdln.train(X, Y, widths=[5, 5, 2], seed=0, sweeps=4, checkpoint=path)
     state, extra = io.read_checkpoint(path)
-    assert state["sweeps_done"] == 4 and len(extra["fingerprint"]) == 64
+    assert state["progress"]["sweeps_done"] == 4 and len(extra["fingerprint"]) == 64
     blob = path.read_bytes()
     (tmp_path / "torn.ckpt").write_bytes(blob[:-10])
     with pytest.raises(ValueError, match="checksum"):

@@ -12,7 +12,7 @@ from scipy.optimize import minimize
 import fastdln
 from fastdln import theory
 from fastdln.losses import ConvexLoss, log_cosh
-from tests.conftest import max_relative_difference, paper_data
+from tests.helpers import max_relative_difference, paper_data
 
 
 @pytest.mark.parametrize("loss", ["l4", "l6"])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fastdln
-from tests.conftest import paper_data
+from tests.helpers import paper_data
 
 
 def _loss(X, Y, W):

@@ -6,7 +6,7 @@ import pytest
 import fastdln
 from fastdln import reference
 from fastdln.optimum import end_to_end
-from tests.conftest import paper_data
+from tests.helpers import paper_data
 
 
 @pytest.mark.parametrize("order", ["descending", "ascending"])
@@ -35,8 +35,8 @@ def test_optimal_rate_identity_at_every_update(order, widths):
 @pytest.mark.parametrize("init", ["orthogonal", "orth-identity", "identity", "balanced", "random"])
 def test_optimal_rate_never_increases_the_error(order, init):
     X, Y = paper_data(50, 6, 2, seed=2)
-    result = reference.train(X, Y, widths=[6, 7, 5, 8, 2], init=init, seed=3, order=order,
-                             sweeps=6)
+    result = fastdln.train(X, Y, widths=[6, 7, 5, 8, 2], init=init, seed=3, order=order,
+                           engine="reference", sweeps=6)
     assert result.errors.size == 1 + 6 * 4
     assert np.all(np.diff(result.errors) <= 1e-12 * result.errors[0])
     assert result.errors[-1] < result.errors[0]
@@ -65,13 +65,7 @@ def test_width_invariance_theorem_3_1():
     narrow = fastdln.init_weights([n0] + [128] * (depth - 1) + [nL], "orth-identity", seed=6)
     wide = fastdln.init_weights([n0] + [300] * (depth - 1) + [nL], "orth-identity", seed=6)
     np.testing.assert_allclose(end_to_end(narrow), end_to_end(wide), atol=1e-14)
-    a = reference.train(X, Y, narrow, sweeps=3)
-    b = reference.train(X, Y, wide, sweeps=3)
+    a = fastdln.train(X, Y, narrow, sweeps=3, engine="reference")
+    b = fastdln.train(X, Y, wide, sweeps=3, engine="reference")
     np.testing.assert_allclose(end_to_end(a.weights), end_to_end(b.weights), atol=1e-12, rtol=0)
     np.testing.assert_allclose(a.errors, b.errors, rtol=1e-10, atol=1e-14)
-
-
-def test_reference_train_refuses_the_fast_engine(small_data):
-    X, Y = small_data
-    with pytest.raises(ValueError, match="engine"):
-        reference.train(X, Y, widths=[8, 3], engine="fast")

@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 
 import fastdln
 from fastdln import theory
-from tests.conftest import max_relative_difference, paper_data
+from tests.helpers import max_relative_difference, paper_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -207,7 +207,7 @@ def test_no_drift_after_10000_updates_in_one_sweep():
     assert np.linalg.norm(engine.Rt.T - recomputed) <= 1e-12 * scale
 
 
-SCRIPT = ("import sys, numpy as np, fastdln; from tests.conftest import paper_data; "
+SCRIPT = ("import sys, numpy as np, fastdln; from tests.helpers import paper_data; "
           "X, Y = paper_data(300, 64, 5, 9); r = fastdln.train(X, Y, widths=[64]*20+[5], "
           "seed=3, sweeps=5, method='bcsgd', sampling='uniform'); "
           "fastdln.save(sys.argv[1], r.weights)")

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from fastdln import reproduce
+from fastdln.paper import figures as reproduce
 
 
 def _claims(claims, fragment):

@@ -7,7 +7,7 @@ import pytest
 
 import fastdln
 from fastdln.losses import log_cosh
-from tests.conftest import paper_data
+from tests.helpers import assert_same_run, paper_data
 
 ORDERS = ["descending", "ascending"]
 ENGINES = ["fast", "reference"]
@@ -16,13 +16,6 @@ ENGINES = ["fast", "reference"]
 def _problem(widths=(10, 16, 12, 16, 3), m=80, seed=0):
     X, Y = paper_data(m, widths[0], widths[-1], seed)
     return X, Y, dict(widths=list(widths), init="random", seed=seed + 1)
-
-
-def _assert_same(a, b):
-    for Wa, Wb in zip(a.weights, b.weights):
-        np.testing.assert_array_equal(Wa, Wb)
-    np.testing.assert_array_equal(a.errors, b.errors)
-    np.testing.assert_array_equal(a.learning_rates, b.learning_rates)
 
 
 METHODS = [dict(lr="optimal"), dict(lr="bounded"), dict(lr=0.01), dict(method="gd", lr=0.01),
@@ -46,8 +39,8 @@ def test_sweep_one_k_times_equals_sweep_k_equals_train(engine, order, options):
     at_once = fastdln.Trainer(X, Y, order=order, engine=engine, **options, **setup)
     at_once.sweep(k)
     trained = fastdln.train(X, Y, order=order, engine=engine, sweeps=k, **options, **setup)
-    _assert_same(one_by_one, at_once)
-    _assert_same(one_by_one, trained)
+    assert_same_run(one_by_one, at_once)
+    assert_same_run(one_by_one, trained)
     assert one_by_one.sweeps_done == at_once.sweeps_done == trained.sweeps == k
     assert one_by_one.iteration == trained.iterations == k * one_by_one.updates_per_sweep
 
@@ -61,7 +54,7 @@ def test_depth_steps_equal_one_sweep(engine, order, options):
     errors = [stepped.step() for _ in range(stepped.updates_per_sweep)]
     swept = fastdln.Trainer(X, Y, order=order, engine=engine, **options, **setup)
     np.testing.assert_array_equal(errors, swept.sweep())
-    _assert_same(stepped, swept)
+    assert_same_run(stepped, swept)
     assert stepped.sweeps_done == 1 and stepped.position == 0
 
 
@@ -85,7 +78,7 @@ def test_state_round_trip_continues_identically(engine, order, options, stop_aft
     target = uninterrupted.sweeps_done
     while resumed.sweeps_done < target:
         resumed.sweep()
-    _assert_same(resumed, uninterrupted)
+    assert_same_run(resumed, uninterrupted)
 
 
 def test_state_of_a_newer_format_is_refused():

@@ -1,8 +1,8 @@
-"""Input validation shared by every public entry point.
+"""Checks of arrays, numbers and names shared by every public entry point (maths layer).
 
-Numba kernels do no bounds checks, so everything a kernel sees is checked here first:
-shapes, dtypes, finiteness and option values. Errors name the argument and what was
-expected.
+Numba kernels do no bounds checks, so everything a kernel sees is checked first: shapes,
+dtypes, finiteness and values. Errors name the argument and what was expected. The training
+options built on these checks live in :mod:`fastdln.settings`.
 """
 
 from __future__ import annotations
@@ -12,25 +12,10 @@ import operator
 
 import numpy as np
 
-DTYPES = {"float64": np.float64, "float32": np.float32}
-INITS = ("orthogonal", "orth-identity", "identity", "balanced", "random")
-ORDERS = ("descending", "ascending")
-METHODS = ("bcgd", "gd", "bcsgd")
-def check_loss(loss):
-    """``(p, None)`` for ``loss = "l<p>"`` (``"l2"`` or an even ``p >= 4``), or ``(0, loss)``
-    for a :class:`fastdln.losses.ConvexLoss`."""
-    from .losses import ConvexLoss
+__all__ = ["DTYPES", "check_array", "check_choice", "check_count", "check_data", "check_dtype",
+           "check_positive_float", "check_rng", "check_weights", "check_widths"]
 
-    if isinstance(loss, ConvexLoss):
-        return 0, loss
-    if isinstance(loss, str) and loss.startswith("l") and loss[1:].isdigit():
-        power = int(loss[1:])
-        if power >= 2 and power % 2 == 0:
-            return power, None
-    raise ValueError(f"loss must be 'l2', 'l<p>' with an even p >= 4 ('l4', 'l6', ...) or a "
-                     f"fastdln.losses.ConvexLoss, got {loss!r}")
-RECORDS = ("iteration", "sweep")
-ENGINES = ("fast", "reference")
+DTYPES = {"float64": np.float64, "float32": np.float32}
 
 
 def check_dtype(dtype, name="dtype"):

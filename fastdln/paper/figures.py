@@ -1,155 +1,72 @@
-"""Reproductions of the paper's Section 4 experiments (Figures 1 to 9).
+"""Reproductions of the paper's Section 4 experiments (Figures 1 to 9) (apps layer).
 
 Each figure function runs the experiment, writes PNGs of its panels and a CSV of every curve,
-and returns the claims of MATH.md section 10 checked in numbers (PASS/FAIL with evidence).
-Claims that depend on the draw are measured over several seeds and reported with their
-spread; seeds are never chosen to make a sentence of the paper true.
+and returns the paper's claims checked in numbers (PASS/FAIL with evidence). Claims that
+depend on the draw are measured over several seeds and reported with their spread; seeds are
+never chosen to make a sentence of the paper true.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import os
-from dataclasses import dataclass
+import warnings
 
 import numpy as np
 
-from .trainer import Trainer
+from ..progress import Progress
+from ..trainer import Trainer
+from ..training import run_sweeps
+from .claims import (FLOOR, Claim, error_after_sweep, error_at_iteration, iterations_to,
+                     non_increasing)
+from .data import conditioned_data, random_data, real_data
+from .plots import plot_sweeps_and_iterations, save_panels, write_csv
 
-FLOOR = 1e-10  # the paper plots errors below 1e-10 as 1e-10
+__all__ = ["FIGURES", "REAL_DATA", "fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7",
+           "fig8", "fig9", "run_figure"]
 
-
-@dataclass
-class Claim:
-    """One sentence of the paper, checked: ``passed`` with the numbers behind it."""
-
-    text: str
-    passed: bool
-    evidence: str
-
-    def __str__(self):
-        return f"[{'PASS' if self.passed else 'FAIL'}] {self.text}: {self.evidence}"
+_progress: Progress | None = None  # a bar counting the runs of the figure being reproduced
 
 
-def paper_random_data(m, n0, nL, seed):
-    """Section 4.1 data: ``X`` entries N(0, 1/n0), ``Y`` entries U(-1, 2), rows are samples."""
-    rng = np.random.default_rng(seed)
-    return rng.normal(0.0, 1.0 / np.sqrt(n0), (m, n0)), rng.uniform(-1.0, 2.0, (m, nL))
+def train_curve(X, Y, widths, sweeps, *, stop_below=None, progress=None, **options):
+    """Errors per iteration of one run of ``sweeps`` sweeps (warnings of diverging baselines
+    silenced); it stops early once the error is below ``stop_below``."""
+    trainer = Trainer(X, Y, widths=widths, **options)
 
+    def report(trainer):
+        if progress is not None:
+            progress.update(trainer.updates_per_sweep, L=trainer.depth,
+                            error=f"{trainer.errors[-1]:.2e}")
+        return stop_below is not None and trainer.errors[-1] <= stop_below
 
-def _progress(total, quiet, description):
-    if quiet:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:  # the plot extra brings tqdm; without it, plain lines
-        return None
-    unit = "iter" if total is not None else "run"
-    return tqdm(total=total, desc=description, unit=unit, dynamic_ncols=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        run_sweeps(trainer, sweeps, callback=report)
+    if _progress is not None:
+        _progress.update(1, L=trainer.depth, error=f"{trainer.errors[-1]:.2e}")
+    return trainer.errors
 
 
 def run_curves(X, Y, depths, width, sweeps_for, *, init="orth-identity", order="descending",
                seed=0, quiet=False, description="training"):
     """Train one network per depth and return ``{depth: errors per iteration}``."""
     budgets = {L: sweeps_for(L) for L in depths}
-    bar = _progress(sum(L * s for L, s in budgets.items()), quiet, description)
     curves = {}
-    for L in depths:
-        widths = [X.shape[1]] + [width] * (L - 1) + [Y.shape[1]]
-        trainer = Trainer(X, Y, widths=widths, init=init, order=order, seed=seed)
-        for _ in range(budgets[L]):
-            trainer.sweep()
-            if bar is not None:
-                bar.update(L)
-                bar.set_postfix(L=L, error=f"{trainer.errors[-1]:.2e}")
-            if trainer.errors[-1] <= FLOOR * 1e-6:  # far below what the plot shows
-                break
-        if bar is not None:
-            bar.update(L * (budgets[L] - trainer.sweeps_done))
-        curves[L] = trainer.errors
-        if bar is None and not quiet:
-            print(f"  L={L:4d}: {trainer.sweeps_done} sweeps, error {trainer.errors[-1]:.3e}",
-                  flush=True)
-    if bar is not None:
-        bar.close()
+    with Progress(sum(L * s for L, s in budgets.items()), description, "iter",
+                  enabled=not quiet) as progress:
+        for L in depths:
+            widths = [X.shape[1]] + [width] * (L - 1) + [Y.shape[1]]
+            curves[L] = train_curve(X, Y, widths, budgets[L], stop_below=FLOOR * 1e-6,
+                                    progress=progress, init=init, order=order, seed=seed)
+            done = (curves[L].size - 1) // L
+            progress.update(L * (budgets[L] - done))  # a run that stopped early
+            if not progress.shown and not quiet:
+                print(f"  L={L:4d}: {done} sweeps, error {curves[L][-1]:.3e}", flush=True)
     return curves
 
 
-def _write_table(path, header, rows):
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
-def write_csv(path, curves):
-    """One row per (depth, iteration): ``depth, iteration, sweep, error``."""
-    _write_table(path, ["depth", "iteration", "sweep", "error"],
-                 ([L, it, it / L, repr(float(e))] for L, errors in curves.items()
-                  for it, e in enumerate(errors)))
-
-
-def _save_figure(fig, axes, path):
-    """Save the whole figure to ``path`` and each panel to ``<path stem>_panel<k>.png``."""
-    fig.savefig(path, dpi=120)
-    stem = path[:-4] if path.endswith(".png") else path
-    renderer = fig.canvas.get_renderer()
-    files = [path]
-    for k, ax in enumerate(axes, 1):
-        box = ax.get_tightbbox(renderer).transformed(fig.dpi_scale_trans.inverted())
-        panel = f"{stem}_panel{k}.png"
-        fig.savefig(panel, dpi=120, bbox_inches=box.expanded(1.02, 1.04))
-        files.append(panel)
-    return files
-
-
-def plot_sweeps_and_iterations(path, curves, title):
-    """Left: error vs sweeps; right: error vs iterations; log scale, floored at 1e-10."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for L, errors in curves.items():
-        floored = np.maximum(errors, FLOOR)
-        sweeps_axis = np.arange(errors.size) / L
-        ends = np.arange(0, errors.size, L)  # the error after each complete sweep
-        left.plot(sweeps_axis[ends], floored[ends], marker="o", ms=3, label=f"L={L}")
-        right.plot(np.arange(errors.size), floored, label=f"L={L}")
-    for ax, xlabel in [(left, "sweeps"), (right, "iterations")]:
-        ax.set_yscale("log")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("error  (loss(W) - loss(W*)) / m")
-        ax.set_ylim(FLOOR / 2, None)
-        ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=8)
-    right.set_xscale("log")
-    fig.suptitle(title)
-    fig.tight_layout()
-    files = _save_figure(fig, (left, right), path)
-    plt.close(fig)
-    return files
-
-
-def _error_after_sweep(errors, L, k):
-    index = min(k * L, errors.size - 1)
-    return max(float(errors[index]), FLOOR)
-
-
-def _iterations_to(errors, level):
-    """The first iteration whose error is below ``level`` (None if never)."""
-    below = np.flatnonzero(errors < level)
-    return int(below[0]) if below.size else None
-
-
-def _error_at_iteration(errors, it):
-    return max(float(errors[min(it, errors.size - 1)]), FLOOR)
-
-
 def fig2_claims(curves, cond):
-    """The claims of Figure 2 (MATH.md section 10), checked on the computed curves."""
+    """The claims of Figure 2 (the paper's Section 4.1.1), checked on the computed curves."""
     depths = sorted(curves)
     claims = [Claim("cond(X) is about 2.66", abs(cond - 2.66) < 0.3, f"cond(X) = {cond:.3f}")]
     deepest = depths[-1]
@@ -157,13 +74,13 @@ def fig2_claims(curves, cond):
     claims.append(Claim(f"L={deepest} reaches the optimum (< 1e-10) after one sweep",
                         one_sweep < FLOOR, f"error after 1 sweep = {one_sweep:.2e}"))
     for k in (1, 3):
-        errs = [_error_after_sweep(curves[L], L, k) for L in depths]
+        errs = [error_after_sweep(curves[L], L, k) for L in depths]
         ordered = all(a >= b for a, b in zip(errs, errs[1:]))
         claims.append(Claim(
             f"deeper is faster per sweep (after {k} sweep{'s' if k > 1 else ''})", ordered,
             ", ".join(f"L={L}: {e:.2e}" for L, e in zip(depths, errs))))
     for it in (10, 30):
-        errs = {L: _error_at_iteration(curves[L], it) for L in depths}
+        errs = {L: error_at_iteration(curves[L], it) for L in depths}
         best = min(errs, key=errs.get)
         passed = errs[1] <= min(errs.values())
         claims.append(Claim(
@@ -178,7 +95,7 @@ def fig2(out_dir, *, quick=False, seed=0, quiet=False):
     Full size in seconds with the fast engine, so ``quick`` changes nothing here.
     """
     depths = [1, 10, 50, 100, 200, 400]
-    X, Y = paper_random_data(600, 128, 10, seed)
+    X, Y = random_data(600, 128, 10, seed)
     cond = float(np.linalg.cond(X))
 
     def sweeps_for(L):
@@ -194,52 +111,15 @@ def fig2(out_dir, *, quick=False, seed=0, quiet=False):
     return fig2_claims(curves, cond), pngs + [os.path.join(out_dir, "fig2.csv")]
 
 
-def plot_iterations(path, panels, title):
-    """One log-scale panel per entry of ``panels`` (``{panel title: {label: errors}}``)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
-    for ax, (panel_title, curves) in zip(axes[0], panels.items()):
-        for label, errors in curves.items():
-            ax.plot(np.arange(errors.size), np.maximum(errors, FLOOR), label=label)
-        ax.set_yscale("log")
-        ax.set_xlabel("iterations")
-        ax.set_ylabel("error  (loss(W) - loss(W*)) / m")
-        ax.set_ylim(FLOOR / 2, None)
-        ax.set_title(panel_title, fontsize=10)
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    files = _save_figure(fig, axes[0], path) if len(panels) > 1 else [path]
-    if len(panels) == 1:
-        fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return files
-
-
-def _write_labelled_csv(path, panels):
-    _write_table(path, ["panel", "run", "iteration", "error"],
-                 ([panel, label, it, repr(float(e))] for panel, curves in panels.items()
-                  for label, errors in curves.items() for it, e in enumerate(errors)))
-
-
 def best_gd_rate(X, Y, widths, init, seed, iterations, rates):
     """The constant GD rate of a logarithmic grid with the lowest error after ``iterations``."""
     best = (np.inf, None)
     for rate in rates:
-        trainer = Trainer(X, Y, widths=widths, init=init, seed=seed, method="gd", lr=rate)
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                trainer.sweep(iterations)
-        if trainer.status != "diverged" and trainer.errors[-1] < best[0]:
-            best = (trainer.errors[-1], rate)
+        errors = train_curve(X, Y, widths, iterations, init=init, seed=seed, method="gd",
+                             lr=rate)
+        diverged = errors.size < iterations + 1
+        if not diverged and errors[-1] < best[0]:
+            best = (errors[-1], rate)
     return best[1]
 
 
@@ -249,27 +129,26 @@ def fig1(out_dir, *, quick=False, seed=0, quiet=False):
     GD's rate is the best of a logarithmic grid (the paper found its rates by trial and
     error); both run the same number of iterations (a GD iteration updates every layer).
     """
-    X, Y = paper_random_data(600, 128, 10, seed)
+    X, Y = random_data(600, 128, 10, seed)
     widths = [128] * 100 + [10]
     iterations = 300 if quick else 1000
     rates = np.logspace(-6, -3, 4) if quick else np.logspace(-7, -2, 11)
     rate = best_gd_rate(X, Y, widths, "orthogonal", seed, iterations // 4, rates)
     edge = " (at the edge of the grid)" if rate in (rates[0], rates[-1]) else ""
-    bcgd = Trainer(X, Y, widths=widths, init="orthogonal", seed=seed)
-    bcgd.sweep(math.ceil(iterations / 100))
-    gd = Trainer(X, Y, widths=widths, init="orthogonal", seed=seed, method="gd", lr=rate)
-    gd.sweep(iterations)
-    curves = {"BCGD, optimal rate (3.4)": bcgd.errors[: iterations + 1],
-              f"GD, best grid rate {rate:.3g}": gd.errors}
+    bcgd = train_curve(X, Y, widths, math.ceil(iterations / 100), init="orthogonal", seed=seed)
+    gd = train_curve(X, Y, widths, iterations, init="orthogonal", seed=seed, method="gd",
+                     lr=rate)
+    curves = {"BCGD, optimal rate (3.4)": bcgd[: iterations + 1],
+              f"GD, best grid rate {rate:.3g}": gd}
     panels = {"n0=128, nL=10, L=100, width 128, orthogonal init": curves}
-    files = _save(out_dir, "fig1", panels, f"Fig. 1: BCGD vs GD (seed {seed})")
+    files = save_panels(out_dir, "fig1", panels, f"Fig. 1: BCGD vs GD (seed {seed})")
     grid = (f"GD rate {rate:.3g}, best of {len(rates)} in [{rates[0]:.0e}, {rates[-1]:.0e}]"
             f"{edge}")
-    b, g = _error_at_iteration(bcgd.errors, 100), _error_at_iteration(gd.errors, 100)
+    b, g = error_at_iteration(bcgd, 100), error_at_iteration(gd, 100)
     checks = [Claim("BCGD is far (100x) ahead of GD per iteration (at 100 iterations)",
                     b * 100 <= g, f"BCGD {b:.2e}, GD {g:.2e} ({grid})")]
     for level in (1e-6, FLOOR):
-        nb, ng = _iterations_to(bcgd.errors, level), _iterations_to(gd.errors, level)
+        nb, ng = iterations_to(bcgd, level), iterations_to(gd, level)
         checks.append(Claim(
             f"BCGD needs at most half of GD's iterations to reach {level:.0e}",
             nb is not None and (ng is None or 2 * nb <= ng),
@@ -288,85 +167,43 @@ def fig6(out_dir, *, quick=False, seed=0, quiet=False):
     sweeps = 4 if quick else 12
     panels, claims = {}, []
     for n0, nL, winner in [(50, 300, "ascending"), (300, 50, "descending")]:
-        X, Y = paper_random_data(600, n0, nL, seed)
+        X, Y = random_data(600, n0, nL, seed)
         widths = [n0] + [300] * 49 + [nL]
         curves = {}
         for init in ("orth-identity", "balanced", "random"):
             for order in ("ascending", "descending"):
-                trainer = Trainer(X, Y, widths=widths, init=init, order=order, seed=seed)
-                trainer.sweep(sweeps)
-                curves[f"{init}, {order}"] = trainer.errors
+                errors = train_curve(X, Y, widths, sweeps, init=init, order=order, seed=seed)
+                curves[f"{init}, {order}"] = errors
                 if not quiet:
                     print(f"  n0={n0}, nL={nL}, {init:13s} {order:10s}: error "
-                          f"{trainer.errors[-1]:.3e}", flush=True)
+                          f"{errors[-1]:.3e}", flush=True)
         panel = f"n0={n0}, nL={nL}"
         panels[panel] = curves
         for it in (25 * sweeps, 50 * sweeps):
-            errs = {label: _error_at_iteration(e, it) for label, e in curves.items()}
+            errs = {label: error_at_iteration(e, it) for label, e in curves.items()}
             best = min(errs, key=errs.get)
             expected = f"orth-identity, {winner}"
             claims.append(Claim(
                 f"{panel}: orth-identity with {winner} BCGD is the fastest (at {it} iterations)",
                 errs[expected] <= min(errs.values()),
                 ", ".join(f"{k}: {v:.2e}" for k, v in errs.items()) + f" (best: {best})"))
-    return claims, _save(out_dir, "fig6", panels,
+    return claims, save_panels(out_dir, "fig6", panels,
                          f"Fig. 6: ascending vs descending, L=50, width 300 (seed {seed})")
 
 
-def conditioned_data(m, n0, nL, seed):
-    """Section 4.1.2 data: the singular values of ``X`` replaced by ``1e-5 + U(0, 1)``."""
-    X, Y = paper_random_data(m, n0, nL, seed)
-    U, _, Vt = np.linalg.svd(X, full_matrices=False)
-    s = 1e-5 + np.random.default_rng(seed + 10_000).uniform(0.0, 1.0, Vt.shape[0])
-    return (U * s) @ Vt, Y
-
-
-PROGRESS = None  # a tqdm bar counting runs, set by ``run_figure`` unless quiet
-
-
-def _train(X, Y, widths, sweeps, **options):
-    """Errors per iteration of one run (warnings of diverging baselines silenced)."""
-    import warnings
-
-    trainer = Trainer(X, Y, widths=widths, **options)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        trainer.sweep(sweeps)
-    if PROGRESS is not None:
-        PROGRESS.update(1)
-        PROGRESS.set_postfix(L=len(widths) - 1, error=f"{trainer.errors[-1]:.2e}")
-    return trainer.errors
-
-
 def run_figure(name, out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
-    """Run one figure with a progress bar of its training runs (tqdm, unless ``quiet``)."""
-    global PROGRESS
+    """Run one figure with a progress bar of its training runs (a terminal, unless
+    ``quiet``)."""
+    global _progress
     options = dict(quick=quick, seed=seed, quiet=quiet)
     if name in REAL_DATA:
         options["data_dir"] = data_dir
-    if not quiet:
-        PROGRESS = _progress(None, False, f"{name} runs")
-    try:
-        return FIGURES[name](out_dir, **options)
-    finally:
-        if PROGRESS is not None:
-            PROGRESS.close()
-        PROGRESS = None
-
-
-def _save(out_dir, name, panels, title):
-    """The figure's PNG (and one PNG per panel when it has several) and a CSV of every
-    curve; returns the files written."""
-    os.makedirs(out_dir, exist_ok=True)
-    files = plot_iterations(os.path.join(out_dir, f"{name}.png"), panels, title)
-    table = os.path.join(out_dir, f"{name}.csv")
-    _write_labelled_csv(table, panels)
-    return files + [table]
-
-
-def _ordered(values):
-    """Non-increasing (ties allowed, e.g. at the 1e-10 floor)."""
-    return all(a >= b for a, b in zip(values, values[1:]))
+    with Progress(None, f"{name} runs", "run", enabled=not quiet) as progress:
+        _progress = progress
+        try:
+            return FIGURES[name](out_dir, **options)
+        finally:
+            _progress = None
 
 
 def fig3(out_dir, *, quick=False, seed=0, quiet=False):
@@ -382,15 +219,15 @@ def fig3(out_dir, *, quick=False, seed=0, quiet=False):
     for s in seeds:
         X, Y = conditioned_data(600, 128, 10, s)
         conds.append(float(np.linalg.cond(X)))
-        curves = {L: _train(X, Y, [128] * L + [10], math.ceil(budget / L), seed=s)
+        curves = {L: train_curve(X, Y, [128] * L + [10], math.ceil(budget / L), seed=s)
                   for L in depths}
         if s == seed:
             panels["error vs iterations"] = {f"L={L}": e for L, e in curves.items()}
-        after = [_error_after_sweep(curves[L], L, 5) for L in depths]
+        after = [error_after_sweep(curves[L], L, 5) for L in depths]
         claims.append(Claim(f"seed {s}: deeper is faster per sweep (after 5 sweeps)",
-                            _ordered(after), ", ".join(f"L={L}: {e:.2e}"
+                            non_increasing(after), ", ".join(f"L={L}: {e:.2e}"
                                                        for L, e in zip(depths, after))))
-        at_budget = {L: _error_at_iteration(curves[L], budget) for L in depths}
+        at_budget = {L: error_at_iteration(curves[L], budget) for L in depths}
         best = min(depths[1:], key=at_budget.get)
         ratios.append(at_budget[1] / at_budget[best])
         bests.append(best)
@@ -406,7 +243,7 @@ def fig3(out_dir, *, quick=False, seed=0, quiet=False):
         "where the ratio is large"))
     claims.append(Claim("the best depth per iteration is 5 or 7 (paper)",
                         all(b in (5, 7) for b in bests), f"best depths {bests}"))
-    files = _save(out_dir, "fig3", panels, f"Fig. 3: large condition number (seed {seed})")
+    files = save_panels(out_dir, "fig3", panels, f"Fig. 3: large condition number (seed {seed})")
     return claims, files
 
 
@@ -415,12 +252,13 @@ def fig4(out_dir, *, quick=False, seed=0, quiet=False):
     Right: L=5, large cond, GD at the best rate of a logarithmic grid."""
     claims, panels = [], {}
     iterations = 150 if quick else 400  # a GD iteration at L=400 costs about a sweep
-    X, Y = paper_random_data(600, 128, 10, seed)
+    X, Y = random_data(600, 128, 10, seed)
     widths = [128] * 400 + [10]
-    left = {"BCGD": _train(X, Y, widths, math.ceil(iterations / 400), seed=seed)[
+    left = {"BCGD": train_curve(X, Y, widths, math.ceil(iterations / 400), seed=seed)[
         : iterations + 1]}
     for rate in (1e-5, 2e-5):
-        left[f"GD {rate:g}"] = _train(X, Y, widths, iterations, seed=seed, method="gd", lr=rate)
+        left[f"GD {rate:g}"] = train_curve(X, Y, widths, iterations, seed=seed, method="gd",
+                                           lr=rate)
     panels["L=400, small cond(X)"] = left
     slow, fast = left["GD 1e-05"], left["GD 2e-05"]
     claims.append(Claim("GD with 1e-5 decreases steadily", bool(np.all(np.diff(slow) <= 0)),
@@ -428,8 +266,8 @@ def fig4(out_dir, *, quick=False, seed=0, quiet=False):
     claims.append(Claim("GD with 2e-5 oscillates", bool(np.any(np.diff(fast) > 0)),
                         f"{int(np.sum(np.diff(fast) > 0))} increases in {fast.size - 1} "
                         "iterations"))
-    reach = {k: _iterations_to(e, FLOOR) for k, e in left.items()}
-    final = {k: _error_at_iteration(e, iterations) for k, e in left.items()}
+    reach = {k: iterations_to(e, FLOOR) for k, e in left.items()}
+    final = {k: error_at_iteration(e, iterations) for k, e in left.items()}
     gd = [k for k in left if k != "BCGD"]
     if reach["BCGD"] is not None:  # compare the iterations to the floor
         ahead = all(reach[k] is None or reach["BCGD"] < reach[k] for k in gd)
@@ -442,29 +280,29 @@ def fig4(out_dir, *, quick=False, seed=0, quiet=False):
     widths, budget = [128] * 5 + [10], 500 if quick else 2000
     rates = np.logspace(-3, 0, 7)
     rate = best_gd_rate(X, Y, widths, "orth-identity", seed, budget // 4, rates)
-    right = {"BCGD": _train(X, Y, widths, math.ceil(budget / 5), seed=seed)[: budget + 1],
-             f"GD {rate:.3g} (grid best)": _train(X, Y, widths, budget, seed=seed,
+    right = {"BCGD": train_curve(X, Y, widths, math.ceil(budget / 5), seed=seed)[: budget + 1],
+             f"GD {rate:.3g} (grid best)": train_curve(X, Y, widths, budget, seed=seed,
                                                  method="gd", lr=rate)}
     panels["L=5, large cond(X)"] = right
-    b, g = (_error_at_iteration(e, budget) for e in right.values())
+    b, g = (error_at_iteration(e, budget) for e in right.values())
     claims.append(Claim(f"L=5: BCGD ahead of the best-rate GD at {budget} iterations", b < g,
                         f"BCGD {b:.2e}, GD {g:.2e} (rate {rate:.3g} of {len(rates)} in "
                         f"[{rates[0]:.0e}, {rates[-1]:.0e}])"))
-    return claims, _save(out_dir, "fig4", panels, f"Fig. 4: BCGD vs GD (seed {seed})")
+    return claims, save_panels(out_dir, "fig4", panels, f"Fig. 4: BCGD vs GD (seed {seed})")
 
 
 def fig5(out_dir, *, quick=False, seed=0, quiet=False):
     """Figure 5: n0=128, nL=20, L=100; Arch1 widths 20, Arch2 128 with n_50=20, Arch3 128."""
-    X, Y = paper_random_data(600, 128, 20, seed)
+    X, Y = random_data(600, 128, 20, seed)
     arch2 = [128] * 100 + [20]
     arch2[50] = 20
     archs = {"Arch1 (all 20)": [128] + [20] * 99 + [20], "Arch2 (n_50 = 20)": arch2,
              "Arch3 (all 128)": [128] * 100 + [20]}
     sweeps = 5 if quick else 20
-    curves = {name: _train(X, Y, widths, sweeps, seed=seed) for name, widths in archs.items()}
+    curves = {name: train_curve(X, Y, widths, sweeps, seed=seed) for name, widths in archs.items()}
     claims = []
     for k in sorted({5, sweeps}):
-        at = {name: _error_after_sweep(e, 100, k) for name, e in curves.items()}  # floored
+        at = {name: error_after_sweep(e, 100, k) for name, e in curves.items()}  # floored
         third = at["Arch3 (all 128)"]
         text = ", ".join(f"{name}: {v:.2e}" for name, v in at.items()) + f" after {k} sweeps"
         claims.append(Claim(f"Arch3 (no narrow layer) is the fastest (after {k} sweeps)",
@@ -473,55 +311,34 @@ def fig5(out_dir, *, quick=False, seed=0, quiet=False):
                             f"Arch3 (after {k} sweeps)",
                             all(at[n] >= 100 * third for n in at if "Arch3" not in n), text))
     panels = {"n0=128, nL=20, L=100": curves}
-    return claims, _save(out_dir, "fig5", panels, f"Fig. 5: narrow layers (seed {seed})")
-
-
-def _real_data(kind, data_dir):
-    """``(X, Y, description)``: the paper's file if present in ``data_dir``, else a stand-in."""
-    from . import datasets
-
-    if data_dir:
-        try:
-            if kind == "uci":
-                X, Y = datasets.load_gas_sensor_ethanol(data_dir)
-                return X, Y, f"UCI gas sensor ethanol from {data_dir} ({X.shape[0]} x 128)"
-            X, Y = datasets.load_mnist(data_dir)
-            return X, Y, f"MNIST from {data_dir} ({X.shape[0]} x 784)"
-        except datasets.DataFileError as error:
-            print(f"  {error}; using the installed stand-in", flush=True)
-    if kind == "uci":
-        X, Y = datasets.regression_stand_in()
-        return X, Y, ("STAND-IN: scikit-learn's diabetes regression data (442 x 10), not the "
-                      "UCI gas sensor files (absent)")
-    X, Y = datasets.digits_stand_in()
-    return X, Y, "STAND-IN: scikit-learn's digits (1797 x 64), not MNIST (files absent)"
+    return claims, save_panels(out_dir, "fig5", panels, f"Fig. 5: narrow layers (seed {seed})")
 
 
 def fig7(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
     """Figure 7: UCI ethanol, identity init, width n0, L = 1..5, L2 and L4 losses."""
-    X, Y, used = _real_data("uci", data_dir)
+    X, Y, used = real_data("uci", data_dir)
     sweeps = 40 if quick else 200
     panels, claims = {}, [Claim("data", True, used)]
     for loss in ("l2", "l4"):
-        curves = {L: _train(X, Y, [X.shape[1]] * L + [1], sweeps, init="identity", loss=loss)
+        curves = {L: train_curve(X, Y, [X.shape[1]] * L + [1], sweeps, init="identity", loss=loss)
                   for L in range(1, 6)}
         panels[f"{loss.upper()} loss"] = {f"L={L}": e for L, e in curves.items()}
-        after = {L: _error_after_sweep(e, L, sweeps // 4) for L, e in curves.items()}
+        after = {L: error_after_sweep(e, L, sweeps // 4) for L, e in curves.items()}
         accelerates = after[5] < after[1] and after[3] < after[1]
         text = ", ".join(f"L={L}: {e:.2e}" for L, e in after.items())
         verb = "accelerates" if loss == "l2" else "does not accelerate"
         claims.append(Claim(f"{loss.upper()}: depth {verb} (per sweep, after {sweeps // 4} "
                             "sweeps)", accelerates if loss == "l2" else not accelerates, text))
-    return claims, _save(out_dir, "fig7", panels, f"Fig. 7: {used.split('(')[0].strip()}")
+    return claims, save_panels(out_dir, "fig7", panels, f"Fig. 7: {used.split('(')[0].strip()}")
 
 
 def fig8(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
     """Figure 8: MNIST (or the digits stand-in), identity init, width n0, L = 1..10."""
-    X, Y, used = _real_data("mnist", data_dir)
+    X, Y, used = real_data("mnist", data_dir)
     sweeps = 10 if quick else 50
-    curves = {L: _train(X, Y, [X.shape[1]] * L + [10], sweeps, init="identity")
+    curves = {L: train_curve(X, Y, [X.shape[1]] * L + [10], sweeps, init="identity")
               for L in range(1, 11)}
-    after = {L: _error_after_sweep(e, L, sweeps) for L, e in curves.items()}
+    after = {L: error_after_sweep(e, L, sweeps) for L, e in curves.items()}
     best = min(after, key=after.get)
     text = ", ".join(f"L={L}: {e:.2e}" for L, e in after.items())
     claims = [Claim("data", True, used),
@@ -529,7 +346,7 @@ def fig8(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
               Claim("even depths 2 and 4 are ahead of L=1", after[2] < after[1] and
                     after[4] < after[1], text)]
     panels = {"identity init, width n0": {f"L={L}": e for L, e in curves.items()}}
-    return claims, _save(out_dir, "fig8", panels, f"Fig. 8: {used.split('(')[0].strip()}")
+    return claims, save_panels(out_dir, "fig8", panels, f"Fig. 8: {used.split('(')[0].strip()}")
 
 
 def fig9(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
@@ -537,19 +354,19 @@ def fig9(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
     claims, panels = [], {}
     budget = 200 if quick else 1000
     for kind, L, nL in (("uci", 4, 1), ("mnist", 2, 10)):
-        X, Y, used = _real_data(kind, data_dir)
+        X, Y, used = real_data(kind, data_dir)
         widths = [X.shape[1]] * L + [nL]
         rates = np.logspace(-6, 0, 13)
         rate = best_gd_rate(X, Y, widths, "identity", seed, budget // 4, rates)
-        curves = {"BCGD": _train(X, Y, widths, math.ceil(budget / L), init="identity")[
+        curves = {"BCGD": train_curve(X, Y, widths, math.ceil(budget / L), init="identity")[
             : budget + 1],
-            f"GD {rate:.3g} (grid best)": _train(X, Y, widths, budget, init="identity",
+            f"GD {rate:.3g} (grid best)": train_curve(X, Y, widths, budget, init="identity",
                                                  method="gd", lr=rate)}
         panels[f"{used.split('(')[0].strip()}, L={L}"] = curves
-        b, g = (_error_at_iteration(e, budget) for e in curves.values())
+        b, g = (error_at_iteration(e, budget) for e in curves.values())
         claims.append(Claim(f"{kind.upper()}, L={L}: BCGD ahead of GD at {budget} iterations",
                             b < g, f"BCGD {b:.2e}, GD {g:.2e}; data: {used}"))
-    return claims, _save(out_dir, "fig9", panels, "Fig. 9: BCGD vs GD on real data")
+    return claims, save_panels(out_dir, "fig9", panels, "Fig. 9: BCGD vs GD on real data")
 
 
 FIGURES = {"fig1": fig1, "fig2": fig2, "fig3": fig3, "fig4": fig4, "fig5": fig5, "fig6": fig6,

@@ -1,0 +1,41 @@
+"""What the tests share: the paper's data, comparisons of weights, and the tolerances.
+
+Every tolerance a test compares the fast engine against the reference with is here, with the
+reason for its size; a test that needs another one says why where it uses it.
+"""
+
+import numpy as np
+
+from fastdln.paper.data import random_data
+
+# The fast engine equals the reference (the naive formulas) to rounding: weights within this
+# relative difference (max |A - B| / max |B| per matrix) ...
+WEIGHTS_RTOL = 1e-10
+# ... and errors within this relative difference, plus an absolute floor of ERRORS_ATOL times
+# the initial error (near the optimum an error is a difference of two losses).
+ERRORS_RTOL = 1e-8
+ERRORS_ATOL = 1e-12
+
+
+def paper_data(m, n0, nL, seed):
+    """The paper's random data (Section 4.1): ``X`` entries N(0, 1/n0), ``Y`` U(-1, 2)."""
+    return random_data(m, n0, nL, seed)
+
+
+def max_relative_difference(weights_a, weights_b):
+    """Largest ``max|A - B| / max|B|`` over matching weight matrices."""
+    assert len(weights_a) == len(weights_b)
+    worst = 0.0
+    for A, B in zip(weights_a, weights_b):
+        assert A.shape == B.shape
+        scale = max(np.abs(B).max(), 1e-300)
+        worst = max(worst, float(np.abs(A - B).max() / scale))
+    return worst
+
+
+def assert_same_run(a, b):
+    """Two runs (trainers or results) with bitwise equal weights, errors and rates."""
+    for Wa, Wb in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(Wa, Wb)
+    np.testing.assert_array_equal(a.errors, b.errors)
+    np.testing.assert_array_equal(a.learning_rates, b.learning_rates)

@@ -1,0 +1,176 @@
+"""One home for every option: Settings, its validation, and resuming only what was saved."""
+
+import dataclasses
+import json
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastdln
+from fastdln import Settings, check_settings, io
+from fastdln.experiments import check_config
+from fastdln.settings import option_from_text, text_options
+from tests.helpers import assert_same_run, paper_data
+
+
+def _data():
+    return paper_data(40, 5, 2, seed=0)
+
+
+def test_the_example_of_the_issue_refuses_other_options(tmp_path):
+    """Resuming with other options used to ignore them silently (the weights equalled a
+    plain descending L2 run while ``settings`` said otherwise)."""
+    X, Y = _data()
+    W0 = fastdln.init_weights([5, 5, 5, 2], seed=0)
+    path = tmp_path / "run.ckpt"
+    fastdln.train(X, Y, W0, sweeps=2, checkpoint=path, checkpoint_every=1)
+    with pytest.raises(ValueError, match="order: the checkpoint has 'descending', this call "
+                                         "'ascending'") as caught:
+        fastdln.train(X, Y, W0, sweeps=4, resume=path, order="ascending", loss="l4")
+    assert "loss: the checkpoint has 'l2', this call 'l4'" in str(caught.value)
+
+
+@pytest.mark.parametrize("change, named", [
+    (dict(order="ascending"), "order"), (dict(loss="l4"), "loss"), (dict(lr=0.01), "lr"),
+    (dict(lr="bounded"), "lr"), (dict(method="gd", lr=0.01), "method"),
+    (dict(method="bcsgd"), "method"), (dict(dtype="float32"), "dtype"),
+    (dict(widths=[5, 7, 5, 2]), "widths"), (dict(engine="reference"), "engine"),
+    (dict(compress=False), "compress"), (dict(reduce_width=False), "reduce_width"),
+    (dict(diagnostics=True), "diagnostics"), (dict(seed=1), "seed"),
+    (dict(init="identity"), "init"),
+])
+def test_resume_refuses_every_option_that_changes_the_computation(tmp_path, change, named):
+    X, Y = _data()
+    path = tmp_path / "run.ckpt"
+    fastdln.train(X, Y, widths=[5, 5, 5, 2], seed=0, sweeps=2, checkpoint=path)
+    with pytest.raises(ValueError, match=f"{named}: the checkpoint has .*, this call"):
+        fastdln.train(X, Y, sweeps=4, resume=path, **change)
+
+
+@pytest.mark.parametrize("options", [dict(lr="bounded", eta=1.5, order="ascending"),
+                                     dict(method="bcsgd", sampling="uniform", batch_size=5),
+                                     dict(method="gd", lr=0.02), dict(loss="l4")],
+                         ids=["bounded", "bcsgd", "gd", "l4"])
+def test_resume_with_the_checkpoints_own_options_is_bitwise(tmp_path, options):
+    X, Y = _data()
+    common = dict(widths=[5, 6, 6, 2], seed=3, **options)
+    full = fastdln.train(X, Y, sweeps=7, **common)
+    path = tmp_path / "run.ckpt"
+    fastdln.train(X, Y, sweeps=3, checkpoint=path, **common)
+    weights = fastdln.init_weights([5, 6, 6, 2], seed=3)
+    repeated = {k: v for k, v in common.items() if k not in ("widths", "seed")}
+    resumed = fastdln.train(X, Y, weights, sweeps=7, resume=path, **repeated)
+    assert_same_run(resumed, full)
+    assert resumed.settings == full.settings
+
+
+def test_resume_may_change_tol_and_refuses_other_initial_weights(tmp_path):
+    X, Y = _data()
+    path = tmp_path / "run.ckpt"
+    fastdln.train(X, Y, widths=[5, 5, 2], seed=0, sweeps=2, checkpoint=path)
+    resumed = fastdln.train(X, Y, sweeps=500, resume=path, tol=1e-6)
+    assert resumed.status == "converged" and resumed.settings.tol == 1e-6
+    other = fastdln.init_weights([5, 5, 2], seed=1)
+    with pytest.raises(ValueError, match="weights differ from the initial weights"):
+        fastdln.train(X, Y, other, sweeps=4, resume=path)
+
+
+def test_from_state_names_missing_keys_and_contradictions():
+    X, Y = _data()
+    trainer = fastdln.Trainer(X, Y, widths=[5, 6, 2], seed=0)
+    trainer.sweep()
+    state = trainer.state_dict()
+    broken = pickle.loads(pickle.dumps(state))
+    del broken["progress"]["position"]
+    del broken["engine"]["X"]
+    with pytest.raises(ValueError, match=r"progress\['position'\].*engine\['X'\]"):
+        fastdln.Trainer.from_state(broken)
+    broken = pickle.loads(pickle.dumps(state))
+    del broken["settings"]["order"]
+    with pytest.raises(ValueError, match=r"lacks \['order'\]"):
+        fastdln.Trainer.from_state(broken)
+    for key, value, fragment in [("widths", (5, 7, 2), "widths"),
+                                 ("dtype", "float32", "float32"),
+                                 ("method", "bcsgd", "sampling state")]:
+        broken = pickle.loads(pickle.dumps(state))
+        broken["settings"][key] = value
+        with pytest.raises(ValueError, match=f"does not match its settings.*{fragment}"):
+            fastdln.Trainer.from_state(broken)
+    broken = pickle.loads(pickle.dumps(state))
+    broken["progress"]["position"] = 7
+    with pytest.raises(ValueError, match="position 7"):
+        fastdln.Trainer.from_state(broken)
+    assert_same_run(fastdln.Trainer.from_state(state), trainer)
+
+
+def test_check_settings_validates_and_derives():
+    s = check_settings(lr="bounded")
+    assert s.eta == 1.0 and s.replace(lr="optimal").eta is None  # the derived eta is dropped
+    assert check_settings(method="bcsgd").sampling == "importance"
+    assert check_settings(method="bcsgd", sampling="uniform", m=10).batch_size == 10
+    assert check_settings(s, order="ascending").lr == "bounded"
+    with pytest.raises(TypeError, match=r"unknown option\(s\) \['orderr'\]"):
+        check_settings(orderr="ascending")
+    with pytest.raises(ValueError, match="sampling is only used with method='bcsgd'"):
+        check_settings(sampling="uniform")
+    with pytest.raises(TypeError, match="diagnostics must be True or False"):
+        check_settings(diagnostics="yes")
+    with pytest.raises(TypeError, match="settings must be a fastdln.Settings"):
+        check_settings({"order": "ascending"})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.order = "ascending"  # type: ignore[misc]
+
+
+def test_train_and_trainer_refuse_unknown_and_unused_options():
+    X, Y = _data()
+    with pytest.raises(TypeError, match="unknown option"):
+        fastdln.train(X, Y, widths=[5, 2], ordr="ascending")
+    with pytest.raises(ValueError, match="init .* not used when weights are given"):
+        fastdln.Trainer(X, Y, fastdln.init_weights([5, 2], seed=0), init="identity")
+
+
+def test_one_settings_object_travels_everywhere(tmp_path):
+    X, Y = _data()
+    settings = check_settings(widths=[5, 6, 2], seed=4, order="ascending", lr="bounded",
+                              eta=1.2)
+    result = fastdln.train(X, Y, sweeps=3, settings=settings)
+    trainer = fastdln.Trainer(X, Y, settings=settings)
+    trainer.sweep(3)
+    assert result.settings == trainer.settings == settings
+    assert_same_run(result, trainer)
+    assert fastdln.Trainer.from_state(trainer.state_dict()).settings == trainer.settings
+    fastdln.save(tmp_path / "m.npz", result)
+    saved = fastdln.load(tmp_path / "m.npz").settings
+    assert saved == json.loads(json.dumps(settings.to_dict()))
+    override = fastdln.train(X, Y, sweeps=1, settings=settings, order="descending")
+    assert override.settings.order == "descending" and override.settings.eta == 1.2
+
+
+def test_every_command_line_option_is_a_settings_field():
+    names = [f.name for f in text_options()]
+    assert set(names) <= {f.name for f in dataclasses.fields(Settings)}
+    assert option_from_text("lr", "0.5") == 0.5 and option_from_text("lr", "bounded") == "bounded"
+    assert option_from_text("compress", "false") is False
+    help_text = subprocess.run([sys.executable, "-m", "fastdln", "train", "--help"],
+                               capture_output=True, text=True, check=True).stdout
+    for name in names:
+        assert f"--{name.replace('_', '-')}" in help_text, name
+
+
+def test_grid_runs_take_any_settings_field_and_refuse_typos():
+    check_config(dict(data="random:20:3:1", depth=2, dtype="float32", reduce_width=False))
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['sweep'\]"):
+        check_config(dict(data="random:20:3:1", depth=2, sweep=5))
+
+
+def test_checkpoint_extra_holds_the_data_and_start_fingerprints(tmp_path):
+    X, Y = _data()
+    path = tmp_path / "run.ckpt"
+    fastdln.train(X, Y, widths=[5, 2], seed=0, sweeps=1, checkpoint=path)
+    _, extra = io.read_checkpoint(path)
+    assert extra["fingerprint"] == io.data_fingerprint(X, Y)
+    assert extra["fingerprint"] == io.data_fingerprint(np.asfortranarray(X), Y)  # the values
+    assert extra["start"] == io.weights_fingerprint(fastdln.init_weights([5, 2], seed=0))
