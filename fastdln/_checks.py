@@ -13,7 +13,8 @@ import operator
 import numpy as np
 
 __all__ = ["DTYPES", "check_array", "check_choice", "check_count", "check_data", "check_dtype",
-           "check_positive_float", "check_rng", "check_weights", "check_widths"]
+           "check_positive_float", "check_rng", "check_sample_weight", "check_weights",
+           "check_widths"]
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -162,3 +163,17 @@ def check_rng(seed, name="seed"):
     if seed < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {seed}")
     return np.random.default_rng(int(seed))
+
+
+def check_sample_weight(sample_weight, m):
+    """``None``, or a float64 copy of non-negative finite weights of shape ``(m,)`` that are
+    not all zero."""
+    if sample_weight is None:
+        return None
+    w = check_array(sample_weight, "sample_weight", (1,))
+    if w.shape != (m,):
+        raise ValueError(f"sample_weight must have one weight per sample ({m}), got shape "
+                         f"{w.shape}")
+    if np.any(w < 0) or not np.any(w > 0):
+        raise ValueError("sample_weight must be non-negative and not all zero")
+    return w

@@ -43,12 +43,13 @@ class Model:
     settings: dict = field(default_factory=dict)
     errors: np.ndarray | None = None
     version: str = ""
+    intercept: np.ndarray | None = None
 
     def predict(self, X):
-        """``X W_1^T ... W_L^T`` (see :func:`fastdln.predict`)."""
+        """``X W_1^T ... W_L^T (+ intercept)`` (see :func:`fastdln.predict`)."""
         from .problem import predict
 
-        return predict(X, self.weights)
+        return predict(X, self.weights, self.intercept)
 
 
 def _jsonable(value):
@@ -84,6 +85,9 @@ def save(path: str | os.PathLike, result_or_weights: Any) -> None:
     arrays = {f"W{i}": W for i, W in enumerate(weights)}
     if errors is not None:
         arrays["errors"] = np.asarray(errors, dtype=np.float64)
+    intercept = getattr(obj, "intercept", None)
+    if intercept is not None and np.any(intercept):
+        arrays["intercept"] = np.asarray(intercept, dtype=np.float64)
     buffer = io.BytesIO()
     np.savez(buffer, metadata=np.array(json.dumps(metadata)), **arrays)
     _atomic_write(path, buffer.getvalue())
@@ -112,12 +116,14 @@ def load(path: str | os.PathLike) -> Model:
             depth = len(metadata["widths"]) - 1
             weights = [data[f"W{i}"] for i in range(depth)]
             errors = data["errors"] if "errors" in data.files else None
+            intercept = data["intercept"] if "intercept" in data.files else None
     except (zipfile.BadZipFile, EOFError, KeyError, json.JSONDecodeError) as error:
         raise ValueError(f"{path}: truncated or corrupt fastdln model ({error})") from error
     except OSError as error:
         raise ValueError(f"{path}: cannot be read ({error})") from error
     return Model(weights=weights, widths=metadata["widths"], settings=metadata["settings"],
-                 errors=errors, version=metadata.get("fastdln_version", ""))
+                 errors=errors, version=metadata.get("fastdln_version", ""),
+                 intercept=intercept)
 
 
 def _atomic_write(path, payload):
@@ -156,14 +162,14 @@ def _atomic_write(path, payload):
 FINGERPRINT_ROWS = 16384  # rows hashed at a time: no copy of the whole data
 
 
-def data_fingerprint(X, Y):
+def data_fingerprint(X, Y, sample_weight=None):
     """SHA-256 of the training data as float64 (a resumed run must see the same data).
 
     Read by blocks of rows, so a large (or memory-mapped) input is never copied whole; a 1-D
     ``Y`` counts as one column.
     """
     digest = hashlib.sha256()
-    for array in (X, Y):
+    for array in (X, Y) if sample_weight is None else (X, Y, sample_weight):
         array = np.asarray(array)
         if array.ndim == 1:
             array = array.reshape(-1, 1)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import check_array, check_data, check_weights, check_widths
+from ._checks import check_array, check_data, check_sample_weight, check_weights, check_widths
 from .optimum import (ElementwiseLoss, Optimum, PowerLoss, convex_optimum, l2_loss, l2_optimum,
                       rank_of)
 from .settings import Settings, check_settings
@@ -24,7 +24,7 @@ from .settings import Settings, check_settings
 if TYPE_CHECKING:
     from .losses import ConvexLoss
 
-__all__ = ["Problem", "Scaling", "global_optimum", "predict"]
+__all__ = ["Centering", "Problem", "Scaling", "global_optimum", "predict"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,18 @@ class Scaling:
                        newton_iterations=optimum.newton_iterations)
 
 
+@dataclass(frozen=True)
+class Centering:
+    """The (weighted) means an affine model was centered with (docs/math.md section 11)."""
+
+    x_mean: np.ndarray
+    y_mean: np.ndarray
+
+    def intercept(self, end_to_end: np.ndarray) -> np.ndarray:
+        """``b = mean(Y) - W mean(X)`` for the end-to-end matrix ``W`` ``(nL, n0)``."""
+        return self.y_mean - end_to_end @ self.x_mean
+
+
 def _power_of_two(array):
     """``2^k`` near the largest entry when it lies beyond ``2^+-64``, else 1."""
     largest = float(np.max(np.abs(array)))
@@ -107,13 +119,29 @@ class Problem:
         The run's settings (``loss``, ``lr``, ``method`` decide the scaling and the optimum).
     rescale : bool
         Rescale extreme data where that is exact (docs/math.md section 10).
+    sample_weight : array_like, shape (m,), optional
+        Non-negative weights of the samples: the loss is ``sum_i w_i l(r_i)`` (docs/math.md
+        section 11).
     """
 
-    def __init__(self, X: ArrayLike, Y: ArrayLike, settings: Settings, rescale: bool = True):
+    def __init__(self, X: ArrayLike, Y: ArrayLike, settings: Settings, rescale: bool = True,
+                 sample_weight: ArrayLike | None = None):
         X, Y = check_data(X, Y)
         self.m, self.n0 = X.shape
         self.nL = Y.shape[1]
         self.settings = settings
+        weight = check_sample_weight(sample_weight, self.m)
+        if weight is not None and settings.custom_loss is not None:
+            raise ValueError("sample_weight is available for the 'l2' and 'l<p>' losses, not "
+                             f"for a custom loss ({settings.loss_name})")
+        self.centering = None
+        if settings.fit_intercept:
+            self.centering = Centering(np.average(X, axis=0, weights=weight),
+                                       np.average(Y, axis=0, weights=weight))
+            X, Y = X - self.centering.x_mean, Y - self.centering.y_mean
+        if weight is not None:  # sum w |r|^p = sum |w^(1/p) r|^p
+            root = (weight ** (1.0 / settings.power))[:, None]
+            X, Y = X * root, Y * root
         self.scaling = _scaling_for(X, Y, settings) if rescale else Scaling(power=settings.power)
         if not self.scaling.identity:
             X, Y = X / self.scaling.x, Y / self.scaling.y
@@ -211,22 +239,31 @@ def global_optimum(X: ArrayLike, Y: ArrayLike, widths: Sequence[int] | None = No
     return problem.optimum(min_width)
 
 
-def predict(X: ArrayLike, weights: Sequence[ArrayLike]) -> np.ndarray:
-    """Network output ``X W_1^T ... W_L^T`` for rows-are-samples inputs.
+def predict(X: ArrayLike, weights: Sequence[ArrayLike],
+            intercept: ArrayLike | None = None) -> np.ndarray:
+    """Network output ``X W_1^T ... W_L^T (+ intercept)`` for rows-are-samples inputs.
 
     Parameters
     ----------
     X : array_like, shape (m, n0)
     weights : list of array_like
         ``W_l`` of shape ``(n_l, n_{l-1})``.
+    intercept : array_like, shape (nL,), optional
+        Added to every output row (a model trained with ``fit_intercept=True``).
 
     Returns
     -------
     ndarray, shape (m, nL)
     """
     X = check_array(X, "X", (2,))
-    weights, _ = check_weights(weights, n0=X.shape[1])
+    weights, widths = check_weights(weights, n0=X.shape[1])
     out = X
     for W in weights:
         out = out @ W.T
+    if intercept is not None:
+        b = check_array(intercept, "intercept", (1,))
+        if b.shape != (widths[-1],):
+            raise ValueError(f"intercept must have one entry per output ({widths[-1]}), got "
+                             f"shape {b.shape}")
+        out += b
     return out

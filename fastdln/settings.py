@@ -37,6 +37,11 @@ def _text_lr(text):
     return text if text in ("optimal", "bounded") else float(text)
 
 
+def _text_bool(text):
+    """``true`` or ``false``."""
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
 def _text_switch(text):
     """``auto``, ``true`` or ``false``."""
     return {"auto": "auto", "true": True, "false": False}.get(text.lower(), text)
@@ -89,6 +94,10 @@ class Settings:
         gain something; True insists (an error where not exact); False never.
     diagnostics : bool
         Record Theorem 3.2's ``kappa_r(S)``, ``kappa_rx(P)`` and ``gamma`` per update (costly).
+    fit_intercept : bool
+        Fit an affine model ``W_L ... W_1 x + b``: the network trains on ``X`` and ``Y``
+        centered by their (weighted) means and ``b = mean(Y) - W mean(X)`` (exact for the L2
+        loss, docs/math.md section 11).
     tol : float or None
         Stop (status ``"converged"``) once the error is ``<= tol``. May differ on resume.
     """
@@ -118,6 +127,8 @@ class Settings:
     reduce_width: str | bool = _option("auto", "exact width reduction (Theorem 3.1)",
                                        text=_text_switch, choices=("auto", "true", "false"))
     diagnostics: bool = _option(False, "record Theorem 3.2's quantities (costly)", text=None)
+    fit_intercept: bool = _option(False, "center X and Y: an affine model (loss 'l2' only)",
+                                  text=_text_bool, choices=("true", "false"))
     tol: float | None = _option(None, "stop once the error is <= tol", text=float,
                                 may_differ=True)
 
@@ -259,6 +270,7 @@ def _check_each(values):
         compress=_check_switch(values["compress"], "compress"),
         reduce_width=_check_switch(values["reduce_width"], "reduce_width"),
         diagnostics=_check_flag(values["diagnostics"], "diagnostics"),
+        fit_intercept=_check_flag(values["fit_intercept"], "fit_intercept"),
         tol=_check_tol(values["tol"]),
     )
 
@@ -284,6 +296,9 @@ def _check_combination(values, m):
                          "lr='optimal' (the near-optimal rate (3.10)/(3.11)) or a constant")
     if power != 2 and values["compress"] is True:
         raise ValueError("compress=True is only exact for loss='l2'")
+    if power != 2 and values["fit_intercept"]:
+        raise ValueError("fit_intercept=True centers the data, which fits the intercept only "
+                         f"for loss='l2'; got loss={values['loss']!r}")
     if custom is not None and method != "bcgd":
         raise ValueError(f"a custom ConvexLoss trains with method='bcgd' only, got "
                          f"method={method!r}")

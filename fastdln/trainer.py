@@ -19,8 +19,8 @@ from . import theory
 from ._checks import check_count, check_weights, check_widths
 from ._engines import engine_from_state, layer_at, make_engine
 from .init import init_weights
-from .optimum import Optimum
-from .problem import Problem, Scaling
+from .optimum import Optimum, end_to_end
+from .problem import Centering, Problem, Scaling
 from .settings import Settings, check_settings, resume_conflicts
 
 __all__ = ["DIVERGENCE_FACTOR", "STATE_FORMAT", "Trainer"]
@@ -92,12 +92,15 @@ class Trainer:
     weights : list of array_like, optional
         Initial ``W_l`` of shape ``(n_l, n_{l-1})`` (copied, never modified). Either
         ``weights`` or the ``widths`` option is given.
+    sample_weight : array_like, shape (m,), optional
+        Non-negative sample weights: the loss is ``sum_i w_i l(r_i)`` ("l2" and "l<p>").
     settings : fastdln.Settings, optional
         Options as one object (e.g. from another run); ``**options`` override its fields.
     **options
         Any field of :class:`fastdln.Settings`: ``widths``, ``init``, ``seed``, ``method``,
         ``order``, ``lr``, ``eta``, ``loss``, ``sampling``, ``batch_size``, ``dtype``,
-        ``engine``, ``compress``, ``reduce_width``, ``diagnostics``, ``tol``.
+        ``engine``, ``compress``, ``reduce_width``, ``diagnostics``, ``fit_intercept``,
+        ``tol``.
 
     Attributes
     ----------
@@ -108,12 +111,13 @@ class Trainer:
     """
 
     def __init__(self, X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None,
-                 *, settings: Settings | None = None, **options: Any) -> None:
+                 *, sample_weight: ArrayLike | None = None, settings: Settings | None = None,
+                 **options: Any) -> None:
         if weights is not None and "init" in options:
             raise ValueError("init draws a network from widths; it is not used when weights "
                              "are given (leave init out)")
         settings = check_settings(settings, **options)
-        problem = Problem(X, Y, settings)
+        problem = Problem(X, Y, settings, sample_weight=sample_weight)
         weights = _initial_weights(weights, settings, problem.n0, problem.nL)
         widths = [problem.n0] + [W.shape[0] for W in weights]
         settings = check_settings(settings, m=problem.m, widths=widths)
@@ -125,6 +129,7 @@ class Trainer:
         self.settings = settings
         self._engine = engine
         self._scaling = problem.scaling
+        self._centering = problem.centering
         self._optimum = optimum
         self._rng = _sampling_rng(settings.seed) if settings.method == "bcsgd" else None
         self._draws, self._batches = None, None
@@ -160,6 +165,8 @@ class Trainer:
             records=dict(errors=self.errors, learning_rates=self.learning_rates,
                          diagnostics=self.diagnostics),
             scaling=dict(x=self._scaling.x, y=self._scaling.y),
+            centering=(None if self._centering is None else
+                       dict(x_mean=self._centering.x_mean, y_mean=self._centering.y_mean)),
             optimum=dict(weight=optimum.weight, loss=optimum.loss,
                          rank_constrained=optimum.rank_constrained,
                          loss_name=optimum.loss_name,
@@ -199,6 +206,8 @@ class Trainer:
         trainer._rates = _Record(records["learning_rates"])
         trainer.diagnostics = records["diagnostics"]
         trainer._scaling = Scaling(state["scaling"]["x"], state["scaling"]["y"], settings.power)
+        centering = state["centering"]
+        trainer._centering = None if centering is None else Centering(**centering)
         trainer._optimum = Optimum(**{k: v for k, v in state["optimum"].items()})
         trainer._error_limit = limits["error_limit"]
         trainer._rank_X, trainer._rank_optimum = limits["rank_X"], limits["rank_optimum"]
@@ -238,6 +247,15 @@ class Trainer:
     def weights(self) -> list[np.ndarray]:
         """Full-width copies of the current weights, ``W_l`` of shape ``(n_l, n_{l-1})``."""
         return self._scaling.weights_out(self._engine.weights())
+
+    @property
+    def intercept(self) -> np.ndarray:
+        """The intercept ``b`` of the affine model ``W x + b`` (``fit_intercept=True``), shape
+        ``(nL,)``; zeros without ``fit_intercept``."""
+        if self._centering is None:
+            return np.zeros(self.widths[-1])
+        return self._centering.intercept(end_to_end([W.astype(np.float64)
+                                                     for W in self.weights]))
 
     @property
     def errors(self) -> np.ndarray:
@@ -381,7 +399,7 @@ def _check_state_layout(state):
     if state["format"] < STATE_FORMAT:
         raise ValueError(f"state has format {state['format']}, written by an older fastdln "
                          f"(this one reads {STATE_FORMAT}); start the run again")
-    missing = [name for name in ("settings", *_STATE_KEYS) if name not in state]
+    missing = [name for name in ("settings", "centering", *_STATE_KEYS) if name not in state]
     missing += [f"{group}[{key!r}]" for group, keys in _STATE_KEYS.items() if group in state
                 for key in keys if key not in state[group]]
     if missing:
@@ -411,6 +429,9 @@ def _check_state_arrays(state, settings):
     if (settings.method == "bcsgd") != (state["sampling"]["rng"] is not None):
         problems.append(f"method={settings.method!r} but the sampling state is "
                         f"{'missing' if settings.method == 'bcsgd' else 'present'}")
+    if settings.fit_intercept != (state["centering"] is not None):
+        problems.append(f"fit_intercept={settings.fit_intercept} but the means are "
+                        f"{'missing' if settings.fit_intercept else 'present'}")
     if settings.engine == "fast" and any(name not in engine for name in ("w", "Rt")):
         problems.append("engine='fast' but the engine state has no kernel caches")
     if problems:

@@ -55,6 +55,8 @@ class TrainResult:
         The iteration whose error was non-finite or exploding.
     settings : Settings
         The run's validated options (``settings.widths`` the network's widths).
+    intercept : ndarray, shape (nL,)
+        ``b`` of the affine model ``W x + b`` with ``fit_intercept=True`` (else zeros).
     diagnostics : dict of ndarray or None
         With ``diagnostics=True``: ``kappa_S``, ``kappa_P``, ``gamma`` per update.
     """
@@ -73,10 +75,11 @@ class TrainResult:
     diverged_at: int | None = None
     settings: Settings | None = None
     diagnostics: dict | None = None
+    intercept: np.ndarray | None = None
 
 
 def train(X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None, *,
-          sweeps: int = 1, record: str = "iteration",
+          sample_weight: ArrayLike | None = None, sweeps: int = 1, record: str = "iteration",
           callback: Callable[[Trainer], Any] | None = None,
           checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 1,
           resume: str | os.PathLike | None = None, settings: Settings | None = None,
@@ -92,6 +95,8 @@ def train(X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None
     weights : list of array_like, optional
         Initial ``W_l`` of shape ``(n_l, n_{l-1})`` (copied, never modified). Either
         ``weights`` or the ``widths`` option is given.
+    sample_weight : array_like, shape (m,), optional
+        Non-negative sample weights: the loss is ``sum_i w_i l(r_i)`` ("l2" and "l<p>").
     sweeps : int
         Maximum number of sweeps (in all, when resuming).
     record : {"iteration", "sweep"}
@@ -118,7 +123,7 @@ def train(X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None
         ({"descending", "ascending"}), ``lr`` ({"optimal", "bounded"} or a float), ``eta``,
         ``loss`` ("l2", "l4", ... or a :class:`fastdln.losses.ConvexLoss`), ``sampling``,
         ``batch_size``, ``dtype``, ``engine`` ({"fast", "reference"}), ``compress``,
-        ``reduce_width``, ``diagnostics``, ``tol``.
+        ``reduce_width``, ``diagnostics``, ``fit_intercept``, ``tol``.
 
     Returns
     -------
@@ -131,10 +136,12 @@ def train(X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None
         raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
     checkpoint_every = check_count(checkpoint_every, "checkpoint_every", minimum=1)
     if resume is not None:
-        trainer, extra = _resumed(resume, X, Y, weights, settings, options)
+        trainer, extra = _resumed(resume, (X, Y, sample_weight), weights, settings, options)
     else:
-        trainer = Trainer(X, Y, weights, settings=settings, **options)
-        extra = _fingerprints(X, Y, trainer) if checkpoint is not None else None
+        trainer = Trainer(X, Y, weights, sample_weight=sample_weight, settings=settings,
+                          **options)
+        extra = (_fingerprints((X, Y, sample_weight), trainer) if checkpoint is not None
+                 else None)
 
     def save_checkpoint(trainer):
         if checkpoint is not None and trainer.sweeps_done % checkpoint_every == 0:
@@ -191,21 +198,21 @@ def result_of(trainer: Trainer, status: str, record: str = "iteration",
         width_reduced=trainer.width_reduced, diverged_at=trainer.diverged_at,
         diagnostics=({k: np.array(v) for k, v in diagnostics.items()}
                      if diagnostics is not None else None),
-        settings=trainer.settings)
+        settings=trainer.settings, intercept=trainer.intercept)
 
 
-def _fingerprints(X, Y, trainer):
+def _fingerprints(data, trainer):
     """What a resumed run must match beyond the settings: the data and the first weights."""
-    return dict(fingerprint=io.data_fingerprint(X, Y),
+    return dict(fingerprint=io.data_fingerprint(*data),
                 start=io.weights_fingerprint(trainer.weights))
 
 
-def _resumed(path, X, Y, weights, settings, options):
+def _resumed(path, data, weights, settings, options):
     state, extra = io.read_checkpoint(path)
     name = os.fspath(path)
-    if extra.get("fingerprint") != io.data_fingerprint(X, Y):
+    if extra.get("fingerprint") != io.data_fingerprint(*data):
         raise ValueError(f"resume={name!r} was written for other training data "
-                         "(X, Y differ from the checkpoint's)")
+                         "(X, Y or sample_weight differ from the checkpoint's)")
     if settings is not None:  # its fields count as given, except the unknown ones (None)
         options = dict({k: v for k, v in settings.to_state().items() if v is not None},
                        **options)
