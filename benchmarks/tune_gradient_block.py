@@ -31,7 +31,7 @@ def _whole(W, S, At, S_next, work_g, counts, repeats):
     G = work_g[: n_out * n_in].reshape((n_out, n_in))
     for _ in range(repeats):
         _kernels._matmul(S.T, At.T, G, counts, k)
-        eta = 1e-300 * _kernels._sum_squares(G)
+        eta = 1e-300 * _kernels.sum_squares(G)
         _kernels._axpy(W, eta, G)
         _kernels._matmul(S, W, S_next, counts, k)
 

@@ -105,7 +105,7 @@ class FastEngine:
         else:
             self.lr_mode, self.lr_value = _kernels.LR_CONSTANT, float(lr)
         self._allocate(work_weights, np.ascontiguousarray(Xw, self.dtype),
-                       np.ascontiguousarray(Yw, self.dtype))
+                       np.ascontiguousarray(Yw.T, self.dtype))
 
     _CACHES = ("w", "pbuf", "pnorms", "sbuf", "Rt")
 
@@ -132,17 +132,17 @@ class FastEngine:
             target[...] = state[name]
         return engine
 
-    def _allocate(self, weights, Xw, Yw):
+    def _allocate(self, weights, Xw, Yt):
         widths, dtype = self.widths, self.dtype
         k, r = int(widths[-1]), Xw.shape[1]
-        self.X, self.Yt = Xw, np.ascontiguousarray(Yw.T)
+        self.X, self.Yt = Xw, Yt
         self.woff = np.concatenate([[0], np.cumsum([W.size for W in weights])]).astype(np.int64)
         self.w = np.concatenate([W.ravel() for W in weights]).astype(dtype)
-        self.poff = np.concatenate([[0], np.cumsum(widths[:-1] * r)]).astype(np.int64)
+        # block 0 of the prefixes is X itself: pbuf holds blocks 1 .. L-1
+        self.poff = np.concatenate([[0, 0], np.cumsum(widths[1:-1] * r)]).astype(np.int64)
         self.pbuf = np.empty(self.poff[-1], dtype)
-        self.pbuf[: Xw.size] = Xw.ravel()
         self.pnorms = np.empty(len(weights))
-        self.pnorms[0] = float(np.sum(Xw.astype(np.float64) ** 2))
+        self.pnorms[0] = _kernels.sum_squares(Xw)  # in float64, without a temporary
         self.soff = np.concatenate([[0], np.cumsum(k * widths[1:])]).astype(np.int64)
         self.sbuf = np.empty(self.soff[-1], dtype)
         self.sbuf[self.soff[-2]:] = np.eye(k, dtype=dtype).ravel()
@@ -215,7 +215,8 @@ class FastEngine:
     def residual(self):
         """``W_L ... W_1 X - Y`` from scratch (``(nL, r)``, working data)."""
         R = np.empty((self.Rt.shape[1], self.Rt.shape[0]), self.dtype)
-        work = np.empty(2 * int(self.widths.max()) * self.X.shape[1], self.dtype)
+        hidden = self.widths[1:-1]  # the forward pass ping-pongs between two hidden layers
+        work = np.empty(2 * int(hidden.max(initial=0)) * self.X.shape[1], self.dtype)
         _kernels.residual(self.w, self.woff, self.widths, self.X,
                           np.ascontiguousarray(self.Yt.T), R, work, np.zeros(3, np.int64))
         return R

@@ -7,8 +7,8 @@ Layout conventions (paper convention, columns are samples):
 
 - ``w``: all weights in one flat buffer; layer ``i`` (0-based) is
   ``w[woff[i]:woff[i+1]]`` viewed as ``(widths[i+1], widths[i])``.
-- ``pbuf``: prefix products; block ``i`` is ``P_i = W_{i-1} ... W_0 X`` of shape
-  ``(widths[i], r)``; block 0 holds ``X`` and is never written.
+- ``pbuf``: prefix products; block ``i >= 1`` is ``P_i = W_{i-1} ... W_0 X`` of shape
+  ``(widths[i], r)``; ``P_0`` is ``X`` itself (``_prefix``), not a copy in ``pbuf``.
 - ``sbuf``: suffix products; block ``i`` is ``S_i = W_{L-1} ... W_{i+1}`` of shape
   ``(nL, widths[i+1])``; block ``L-1`` is the identity and is never written.
 - ``Rt``: the maintained residual, transposed: ``(S W P - Y)^T`` of shape ``(r, nL)`` (this
@@ -123,8 +123,16 @@ def _block(buf, off, i, rows, cols):
     return buf[off[i] : off[i] + rows * cols].reshape((rows, cols))
 
 
+@njit(cache=True, nogil=True)
+def _prefix(X, pbuf, poff, i, rows, r):
+    """``P_i``: ``X`` for ``i = 0``, else block ``i`` of ``pbuf``."""
+    if i == 0:
+        return X
+    return _block(pbuf, poff, i, rows, r)
+
+
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
-def _sum_squares(a):
+def sum_squares(a):
     """``sum(a**2)`` in float64 (reassociated so that it vectorizes; no nnan/ninf flags)."""
     acc = 0.0
     flat = a.ravel()
@@ -263,7 +271,7 @@ def _update_layer(W, S, P, Rt, S_next, p_norm2, r_norm2, work_a, work_g, work_k,
             _odd_power(Rt, power - 1, Jt)
         else:
             _custom_derivative(Rt, Jt, loss[1])
-        j_norm2 = _sum_squares(Jt)
+        j_norm2 = sum_squares(Jt)
     _matmul(P, Jt, At, counts, k)  # (J P^T)^T
     _gram(S, K, counts, k)
     _matmul(At, K, Bt, counts, k)  # (S G)^T
@@ -272,13 +280,13 @@ def _update_layer(W, S, P, Rt, S_next, p_norm2, r_norm2, work_a, work_g, work_k,
     G = work_g[: rows * n_in].reshape((rows, n_in))
     if rows == n_out:  # ||G||^2 from G itself: tr(A^T S S^T A) loses accuracy as G gets small
         _matmul(S.T, At.T, G, counts, k)
-        gg = _sum_squares(G)
+        gg = sum_squares(G)
     else:  # G is formed only in the step; ||G|| from an LQ factorization of S
         gg = _gradient_norm_squared(S, At, work_s)
     if gg <= rounding * rounding * np.trace(K) * j_norm2 * p_norm2:
         eta = 0.0  # G is rounding noise (||G|| <= rounding ||S|| ||J|| ||P||): nothing to gain
     elif lr_mode == LR_OPTIMAL:  # (3.4) for L2; (3.11) near-optimal for Lp
-        zz = _sum_squares(Zt)
+        zz = sum_squares(Zt)
         if loss is not None:  # (3.10): ||G||^2 / (max C(R) ||Z||^2)
             zz *= _custom_max_curvature(Rt, loss[2])
         elif power > 2:
@@ -395,7 +403,7 @@ def _blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, counts):
 
 
 @njit(cache=True, nogil=True)
-def _prefix_pass(w, woff, widths, pbuf, poff, pnorms, Rt, Yt, counts):
+def _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, counts):
     """Descending pre-pass: all prefixes with the old weights (and their squared norms while
     they are in cache), and a fresh residual."""
     L = widths.size - 1
@@ -403,12 +411,12 @@ def _prefix_pass(w, woff, widths, pbuf, poff, pnorms, Rt, Yt, counts):
     r = Yt.shape[0]
     for i in range(L - 1):
         W = _block(w, woff, i, widths[i + 1], widths[i])
-        P = _block(pbuf, poff, i, widths[i], r)
+        P = _prefix(X, pbuf, poff, i, widths[i], r)
         P_next = _block(pbuf, poff, i + 1, widths[i + 1], r)
         _matmul(W, P, P_next, counts, k)
-        pnorms[i + 1] = _sum_squares(P_next)
+        pnorms[i + 1] = sum_squares(P_next)
     W = _block(w, woff, L - 1, k, widths[L - 1])
-    _matmul(_block(pbuf, poff, L - 1, widths[L - 1], r).T, W.T, Rt, counts, k)
+    _matmul(_prefix(X, pbuf, poff, L - 1, widths[L - 1], r).T, W.T, Rt, counts, k)
     _axpy(Rt, 1.0, Yt)
 
 
@@ -452,17 +460,17 @@ def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt,
     r = Yt.shape[0]
     if begin == 0:
         if order == DESCENDING:
-            _prefix_pass(w, woff, widths, pbuf, poff, pnorms, Rt, Yt, counts)
+            _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, counts)
         else:
             end_to_end = _suffix_pass(w, woff, widths, sbuf, soff, work_b, counts)
             _matmul(X.T, end_to_end.T, Rt, counts, k)
             _axpy(Rt, 1.0, Yt)
-    r_norm2 = _sum_squares(Rt)
+    r_norm2 = sum_squares(Rt)
     for pos in range(begin, end):
         i = L - 1 - pos if order == DESCENDING else pos
         W = _block(w, woff, i, widths[i + 1], widths[i])
         S = _block(sbuf, soff, i, k, widths[i + 1])
-        P = _block(pbuf, poff, i, widths[i], r)
+        P = _prefix(X, pbuf, poff, i, widths[i], r)
         new_suffix = order == DESCENDING and i > 0
         S_next = _block(sbuf, soff, i - 1 if new_suffix else i, k,
                         widths[i] if new_suffix else 0)
@@ -484,7 +492,7 @@ def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt,
         elif order == ASCENDING and i < L - 1:
             P_next = _block(pbuf, poff, i + 1, widths[i + 1], r)
             _matmul(W, P, P_next, counts, k)
-            pnorms[i + 1] = _sum_squares(P_next)
+            pnorms[i + 1] = sum_squares(P_next)
     return end - begin
 
 
@@ -561,8 +569,8 @@ def _sampled_update(W, S, P, Rt, sampling, u, batch, eta_bar, work_a, work_g, wo
     _matmul(At, K, Bt, counts, k)  # (S G)^T
     if sampling != IMPORTANCE:
         _matmul(Pb.T, Bt, Zb, counts, k)
-        zz = _sum_squares(Zb)
-        eta = _sum_squares(G) / zz if zz > 0.0 else 0.0
+        zz = sum_squares(Zb)
+        eta = sum_squares(G) / zz if zz > 0.0 else 0.0
     Zt = work_z
     _matmul(P.T, Bt, Zt, counts, k)  # (S G P)^T on all samples
     new_norm2 = _step_norm_squared(Rt, eta, Zt)
@@ -610,7 +618,7 @@ def gd_iteration(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, w_p
     k = widths[L]
     r = Yt.shape[0]
     if fresh:
-        _prefix_pass(w, woff, widths, pbuf, poff, pnorms, Rt, Yt, counts)
+        _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, counts)
     _suffix_pass(w, woff, widths, sbuf, soff, work_b, counts)
     if power == 2:
         Jt = Rt
@@ -622,11 +630,11 @@ def gd_iteration(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, w_p
         n_out, n_in = widths[i + 1], widths[i]
         At = work_a[: n_in * k].reshape((n_in, k))
         G = work_g[: n_out * n_in].reshape((n_out, n_in))
-        _matmul(_block(pbuf, poff, i, n_in, r), Jt, At, counts, k)
+        _matmul(_prefix(X, pbuf, poff, i, n_in, r), Jt, At, counts, k)
         _matmul(_block(sbuf, soff, i, k, n_out).T, At.T, G, counts, k)
         _axpy(_block(w, woff, i, n_out, n_in), eta, G)
-    _prefix_pass(w, woff, widths, pbuf, poff, pnorms, Rt, Yt, counts)
-    loss = _sum_squares(Rt) if power == 2 else _step_power_sum(Rt, 0.0, Rt, power)
+    _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, counts)
+    loss = sum_squares(Rt) if power == 2 else _step_power_sum(Rt, 0.0, Rt, power)
     error = (loss - loss_offset) * inv_m
     if not (error <= error_limit):
         w[:] = w_previous

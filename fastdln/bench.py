@@ -49,6 +49,10 @@ STANDARD = [
 ]
 QUICK = [STANDARD[0], STANDARD[3], STANDARD[4]]
 
+# Set-up rows: (samples, features) of the paper's random data with nL = 10, depth 20.
+SETUP_STANDARD = [(1_000_000, 128), (60_000, 784)]
+SETUP_QUICK = [(200_000, 128)]
+
 
 def _trainer(config, depth, engine):
     X, Y = random_data(config.m, config.n0, config.nL, seed=0)
@@ -130,6 +134,21 @@ def run_config(config, repeats):
                 jit_blas_limit_s=jit_limit, over_jit_blas_limit=fast_time / jit_limit)
 
 
+def setup_row(m, n0, repeats):
+    """Seconds to build a :class:`fastdln.Trainer` (validation, the factor of ``[X Y]``, the
+    optimum, the engine) on ``m x n0`` data, best of ``repeats``."""
+    X, Y = random_data(m, n0, 10, seed=0)
+    widths = layer_widths(n0, 10, 20, n0)
+    Trainer(X[:200], Y[:200], widths=widths, seed=0)  # compile outside the measure
+    seconds = best_time(lambda: Trainer(X, Y, widths=widths, seed=0), repeats)
+    return dict(m=m, n0=n0, setup_s=seconds, data_gib=(X.nbytes + Y.nbytes) / 2**30)
+
+
+def format_setup(rows):
+    return "\n".join(f"set-up {row['m']} x {row['n0']} ({row['data_gib']:.2f} GiB): "
+                     f"{row['setup_s']:.3f} s" for row in rows)
+
+
 def machine_info():
     """CPU, cores, BLAS libraries (threadpoolctl) and versions, for the JSON file."""
     import numba
@@ -193,9 +212,11 @@ def main(quick=False, json_path=None, compare_path=None, threshold=1.2, repeats=
         rows.append(run_config(config, repeats))
         echo(f"  measured {config.name}")
     echo(format_table(rows))
+    setups = [setup_row(m, n0, 3) for m, n0 in (SETUP_QUICK if quick else SETUP_STANDARD)]
+    echo(format_setup(setups))
     if json_path:
         with open(json_path, "w") as f:
-            json.dump(dict(machine=machine_info(), results=rows), f, indent=1)
+            json.dump(dict(machine=machine_info(), results=rows, setup=setups), f, indent=1)
         echo(f"wrote {json_path}")
     if compare_path:
         slower = compare(rows, compare_path, threshold)

@@ -50,26 +50,26 @@ def l2_loss(X, Y, W):
     return float(np.vdot(R, R))
 
 
-def l2_optimum(U, s, Vt, Y, min_width):
-    """The L2 optimum from the compact SVD ``X = U diag(s) Vt`` (rows are samples).
+def l2_optimum(s, Vt, Yc, min_width):
+    """The L2 optimum in the singular basis of the data (rows are samples).
 
-    Least norm ``Y X^+`` (A.1), or (A.2) when ``rank(Y X^+)`` exceeds ``min_width``
-    (docs/math.md section 7). Returns ``(weight, Yc, compressed_loss, rank_constrained)``:
-    ``Yc = Y^T U`` are the compressed targets (section 4) and ``compressed_loss`` is the
-    optimum's loss on them (the discarded singular values of ``Yc``; 0 when unconstrained).
+    ``X = U diag(s) Vt`` (compact SVD, ``r`` columns) and ``Yc = U^T Y`` (``r x nL``). Least
+    norm ``Y X^+`` (A.1), or (A.2) when ``rank(Y X^+)`` exceeds ``min_width``
+    (docs/math.md section 7). Returns ``(weight, compressed_loss, rank_constrained)``, with
+    ``compressed_loss`` the optimum's loss on the compressed data ``(diag(s) Vt, Yc)``: the
+    discarded singular values of ``Yc`` (0 when unconstrained).
     """
-    Yc = Y.T @ U  # (nL, r): Y Q with X^T = Q T
     if s.size == 0:  # X == 0: every W is optimal; the least-norm one is 0
-        Uy, sy, Vyt = np.zeros((Y.shape[1], 0)), np.zeros(0), np.zeros((0, 0))
+        Uy, sy, Vyt = np.zeros((Yc.shape[1], 0)), np.zeros(0), np.zeros((0, 0))
     else:
-        Uy, sy, Vyt = np.linalg.svd(Yc, full_matrices=False)
-    r_star = rank_of(sy, Yc.shape)
+        Uy, sy, Vyt = np.linalg.svd(Yc.T, full_matrices=False)
+    r_star = rank_of(sy, Yc.shape[::-1])
     rank_constrained = r_star > min_width
     keep = min(min_width, r_star)
     best = (Uy[:, :keep] * sy[:keep]) @ Vyt[:keep]
     weight = (best / s) @ Vt  # (A.2), or Y X^+ when keep = r_star
     compressed_loss = float(np.sum(sy[keep:] ** 2)) if rank_constrained else 0.0
-    return weight, Yc, compressed_loss, rank_constrained
+    return weight, compressed_loss, rank_constrained
 
 
 NEWTON_TOLERANCE = 1e-12  # relative gradient norm at which Newton's method stops

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import check_array, check_data, check_sample_weight, check_weights, check_widths
-from .optimum import (ElementwiseLoss, Optimum, PowerLoss, convex_optimum, l2_loss, l2_optimum,
-                      rank_of)
+from ._checks import check_array, check_weights, check_widths
+from .data import Data
+from .factor import split_factor
+from .optimum import ElementwiseLoss, Optimum, PowerLoss, convex_optimum, l2_optimum, rank_of
 from .settings import Settings, check_settings
 
 if TYPE_CHECKING:
@@ -88,21 +89,20 @@ class Centering:
         return self.y_mean - end_to_end @ self.x_mean
 
 
-def _power_of_two(array):
-    """``2^k`` near the largest entry when it lies beyond ``2^+-64``, else 1."""
-    largest = float(np.max(np.abs(array)))
+def _power_of_two(largest):
+    """``2^k`` near ``largest`` when it lies beyond ``2^+-64``, else 1."""
     if largest == 0.0 or 2.0 ** -64 <= largest <= 2.0 ** 64:
         return 1.0
     return float(2.0 ** np.round(np.log2(largest)))
 
 
-def _scaling_for(X, Y, settings):
+def _scaling_for(x_size, y_size, settings):
     """Rescale only where the rates are scale-covariant line searches."""
     covariant = settings.custom_loss is None and (isinstance(settings.lr, str)
                                                   or settings.method == "bcsgd")
     if not covariant:
         return Scaling(power=settings.power)
-    a, b = _power_of_two(X), _power_of_two(Y)
+    a, b = _power_of_two(x_size), _power_of_two(y_size)
     if not np.isfinite(a / b) or a / b == 0.0:
         return Scaling(power=settings.power)
     return Scaling(a, b, settings.power)
@@ -111,12 +111,18 @@ def _scaling_for(X, Y, settings):
 class Problem:
     """Validated, rescaled and factorized training data, and its global optimum.
 
+    The L2 loss needs only the factor ``R`` of ``[X Y]``, computed in one pass over blocks of
+    rows (docs/math.md section 4): the data may be a memory map or a dask array and are never
+    copied whole. The other losses (and the L2 runs that train on the full data) read the
+    data once into a dense working copy.
+
     Parameters
     ----------
-    X : array_like, shape (m, n0)
-    Y : array_like, shape (m, nL) or (m,)
+    X : array_like or dask array, shape (m, n0)
+    Y : array_like or dask array, shape (m, nL) or (m,)
     settings : Settings
-        The run's settings (``loss``, ``lr``, ``method`` decide the scaling and the optimum).
+        The run's settings (``loss``, ``lr``, ``method``, ``fit_intercept`` decide the
+        scaling, the centering and the optimum).
     rescale : bool
         Rescale extreme data where that is exact (docs/math.md section 10).
     sample_weight : array_like, shape (m,), optional
@@ -124,49 +130,68 @@ class Problem:
         section 11).
     """
 
-    def __init__(self, X: ArrayLike, Y: ArrayLike, settings: Settings, rescale: bool = True,
+    def __init__(self, X: Any, Y: Any, settings: Settings, rescale: bool = True,
                  sample_weight: ArrayLike | None = None):
-        X, Y = check_data(X, Y)
-        self.m, self.n0 = X.shape
-        self.nL = Y.shape[1]
+        self.data = Data(X, Y, sample_weight)
+        self.m, self.n0, self.nL = self.data.m, self.data.n0, self.data.nL
         self.settings = settings
-        weight = check_sample_weight(sample_weight, self.m)
-        if weight is not None and settings.custom_loss is not None:
+        if self.data.weight is not None and settings.custom_loss is not None:
             raise ValueError("sample_weight is available for the 'l2' and 'l<p>' losses, not "
                              f"for a custom loss ({settings.loss_name})")
-        self.centering = None
-        if settings.fit_intercept:
-            self.centering = Centering(np.average(X, axis=0, weights=weight),
-                                       np.average(Y, axis=0, weights=weight))
-            X, Y = X - self.centering.x_mean, Y - self.centering.y_mean
-        if weight is not None:  # sum w |r|^p = sum |w^(1/p) r|^p
-            root = (weight ** (1.0 / settings.power))[:, None]
-            X, Y = X * root, Y * root
-        self.scaling = _scaling_for(X, Y, settings) if rescale else Scaling(power=settings.power)
+        self.centering: Centering | None = None
+        self._dense: tuple | None = None
+        if settings.power == 2 and settings.custom_loss is None:
+            self._factorize(rescale)
+        else:
+            self._read_dense(rescale)
+
+    def _factorize(self, rescale):
+        """L2: one pass for the factor; scale from the columns' root mean squares."""
+        factor = self.data.factor(center=self.settings.fit_intercept)
+        if self.settings.fit_intercept:
+            self.centering = Centering(factor.x_mean, factor.y_mean)
+        R, n0 = factor.R, self.n0
+        rms = np.sqrt(np.sum(R * R, axis=0) / self.m)  # column norms are R's column norms
+        self.scaling = (_scaling_for(float(rms[:n0].max()), float(rms[n0:].max()),
+                                     self.settings) if rescale else Scaling())
         if not self.scaling.identity:
-            X, Y = X / self.scaling.x, Y / self.scaling.y
-        self.X, self.Y = X, Y
+            R = np.concatenate([R[:, :n0] / self.scaling.x, R[:, n0:] / self.scaling.y], 1)
+        self._split = split_factor(R, n0, self.m)
+        self.rank = self._split.rank
+        self.y_norm2 = self._split.y_norm2
+
+    def _read_dense(self, rescale):
+        """Lp and custom losses: the data in memory (weighted rows), and their SVD."""
+        power = self.settings.power
+        weight = self.data.weight
+        root = None if weight is None else weight ** (1.0 / power)
+        X, Y = self.data.dense(root_weight=root)
+        self.scaling = (_scaling_for(float(np.max(np.abs(X))), float(np.max(np.abs(Y))),
+                                     self.settings) if rescale else Scaling(power=power))
+        if not self.scaling.identity:
+            X /= self.scaling.x
+            Y /= self.scaling.y
+        self._dense = (X, Y)
         U, s, Vt = np.linalg.svd(X, full_matrices=False)
         r = rank_of(s, X.shape)
-        self._U, self._s, self._Vt = U[:, :r], s[:r], Vt[:r]
+        self._svd = (U[:, :r], s[:r], Vt[:r])
         self.rank = r
-        self._compressed: tuple | None = None
-
-    @property
-    def y_norm2(self) -> float:
-        """``||Y||_F^2`` of the working (rescaled) targets."""
-        return float(np.sum(self.Y * self.Y))
+        self.y_norm2 = float(np.sum(Y * Y))
 
     def optimum(self, min_width: int) -> Optimum:
         """The global optimum for networks whose narrowest layer has ``min_width`` units."""
-        weight, Yc, compressed_loss, constrained = l2_optimum(self._U, self._s, self._Vt,
-                                                              self.Y, min_width)
-        self._compressed = (self._Vt.T * self._s, Yc, compressed_loss)
-        power, custom = self.settings.power, self.settings.custom_loss
-        if power == 2 and custom is None:
-            return Optimum(weight=weight, loss=l2_loss(self.X, self.Y, weight),
+        if self._dense is None:
+            split = self._split
+            weight, compressed_loss, constrained = l2_optimum(split.s, split.Vt, split.Yc,
+                                                              min_width)
+            self._compressed_loss = compressed_loss
+            return Optimum(weight=weight, loss=split.unreachable + compressed_loss,
                            rank_constrained=constrained)
-        name = self.settings.loss_name
+        return self._convex_optimum(min_width)
+
+    def _convex_optimum(self, min_width):
+        name, power, custom = (self.settings.loss_name, self.settings.power,
+                               self.settings.custom_loss)
         if min_width < min(self.n0, self.nL):
             raise ValueError(
                 f"widths bind the rank (min(widths) = {min_width} < min(n0, nL)): the {name} "
@@ -176,8 +201,9 @@ class Problem:
             raise ValueError(f"the {name} loss has no second_derivative: Newton's method for "
                              "its optimum needs it (ConvexLoss(..., second_derivative=...))")
         elementwise = ElementwiseLoss(custom) if custom is not None else PowerLoss(power)
-        weight, iterations = convex_optimum(self._U, self._s, self._Vt, self.Y, elementwise)
-        loss = float(np.sum(elementwise.value(self.X @ weight.T - self.Y)))
+        X, Y = self._dense
+        weight, iterations = convex_optimum(*self._svd, Y, elementwise)
+        loss = float(np.sum(elementwise.value(X @ weight.T - Y)))
         return Optimum(weight=weight, loss=loss, rank_constrained=False, loss_name=name,
                        newton_iterations=iterations)
 
@@ -189,15 +215,26 @@ class Problem:
         data with the optimum's loss as the offset.
         """
         settings = self.settings
-        exact = settings.power == 2 and settings.method != "bcsgd"
+        exact = self._dense is None and settings.method != "bcsgd"
         wanted = settings.compress is True or (settings.compress == "auto"
                                                and self.rank < self.m)
         if settings.engine == "fast" and exact and wanted:
-            if self._compressed is None:
-                raise RuntimeError("Problem.optimum must be computed first")
-            Xc, Yc, offset = self._compressed
-            return Xc, Yc, offset, True
-        return self.X.T, self.Y.T, optimum.loss, False
+            split = self._split
+            return (split.Vt.T * split.s, split.Yc.T, self._compressed_loss, True)
+        X, Y = self._dense if self._dense is not None else self._dense_l2()
+        return X.T, Y.T, optimum.loss, False
+
+    def _dense_l2(self):
+        """The L2 data in memory as the engine trains on them: centered, weighted, scaled."""
+        weight, centering, scaling = self.data.weight, self.centering, self.scaling
+        X, Y = self.data.dense(
+            x_shift=None if centering is None else centering.x_mean,
+            y_shift=None if centering is None else centering.y_mean,
+            root_weight=None if weight is None else np.sqrt(weight))
+        if not scaling.identity:
+            X /= scaling.x
+            Y /= scaling.y
+        return X, Y
 
 
 def global_optimum(X: ArrayLike, Y: ArrayLike, widths: Sequence[int] | None = None, *,

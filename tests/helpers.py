@@ -4,9 +4,13 @@ Every tolerance a test compares the fast engine against the reference with is he
 reason for its size; a test that needs another one says why where it uses it.
 """
 
+import pathlib
+
 import numpy as np
 
 from fastdln.paper.data import random_data
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]  # the repository
 
 # The fast engine equals the reference (the naive formulas) to rounding: weights within this
 # relative difference (max |A - B| / max |B| per matrix) ...

@@ -28,12 +28,15 @@ def test_compare_names_each_slower_configuration(tmp_path):
 def test_bench_runs_saves_and_compares(tmp_path, monkeypatch):
     tiny = bench.Config("tiny", 6, 2, 30, 6, 3)
     monkeypatch.setattr(bench, "QUICK", [tiny])
+    monkeypatch.setattr(bench, "SETUP_QUICK", [(500, 8)])
     lines = []
     path = tmp_path / "run.json"
     assert bench.main(quick=True, json_path=str(path), repeats=1, echo=lines.append) == 0
     saved = json.loads(path.read_text())
     assert saved["machine"]["cores"] >= 1 and "numba" in saved["machine"]
     assert saved["results"][0]["config"]["name"] == "tiny"
+    assert saved["setup"][0]["m"] == 500 and saved["setup"][0]["setup_s"] > 0
+    assert any(line.startswith("set-up 500 x 8") for line in lines)
     assert any("tiny" in line and "speed-up" not in line for line in lines)
     # a threshold no run can meet makes the comparison fail and name the configuration
     code = bench.main(quick=True, compare_path=str(path), threshold=1e-9, repeats=1,

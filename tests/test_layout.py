@@ -18,8 +18,9 @@ MATHS, CORE, APPS = 1, 2, 3
 LAYERS = {
     "fastdln._checks": MATHS, "fastdln._kernels": MATHS, "fastdln._version": MATHS,
     "fastdln.init": MATHS, "fastdln.losses": MATHS, "fastdln.optimum": MATHS,
-    "fastdln.reference": MATHS, "fastdln.theory": MATHS,
-    "fastdln.settings": CORE, "fastdln.problem": CORE, "fastdln._engines": CORE,
+    "fastdln.reference": MATHS, "fastdln.theory": MATHS, "fastdln.factor": MATHS,
+    "fastdln.settings": CORE, "fastdln.data": CORE, "fastdln.problem": CORE,
+    "fastdln._engines": CORE,
     "fastdln.trainer": CORE, "fastdln.training": CORE, "fastdln.io": CORE,
     "fastdln.bench": APPS, "fastdln.cli": APPS, "fastdln.__main__": APPS,
     "fastdln.estimator": APPS, "fastdln.experiments": APPS, "fastdln.progress": APPS,

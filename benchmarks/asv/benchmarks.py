@@ -121,6 +121,27 @@ class Memory:
         fastdln.train(self.X, self.Y, widths=[128] * depth + [10], seed=0, sweeps=5)
 
 
+class LargeData:
+    """Set-up of a Trainer on large data: the one pass for the factor of [X Y], the optimum
+    and the engine (the per-sweep cost does not depend on m)."""
+
+    params = ["1000000x128", "60000x784"]
+    param_names = ["shape"]
+    timeout = 600
+
+    def setup(self, shape):
+        m, n0 = map(int, shape.split("x"))
+        self.X, self.Y = paper_data(m, n0, 10)
+        self.widths = [n0] * 20 + [10]
+        fastdln.Trainer(self.X[:200], self.Y[:200], widths=self.widths, seed=0)
+
+    def time_setup(self, shape):
+        fastdln.Trainer(self.X, self.Y, widths=self.widths, seed=0)
+
+    def peakmem_setup(self, shape):
+        fastdln.Trainer(self.X, self.Y, widths=self.widths, seed=0)
+
+
 class Stepping:
     """Per-call cost of Trainer.step and Trainer.sweep on a small problem."""
 

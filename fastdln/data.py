@@ -1,0 +1,271 @@
+"""Training data of any size: arrays, memory maps (``.npy`` files) and dask arrays (core).
+
+:class:`Data` checks shapes and dtypes without copying anything, then reads the data in
+blocks of rows: for the factor of ``[X Y]`` that L2 training needs (one pass, one block in
+memory, or on the dask workers with only the small factors coming back), or to build the
+dense working copy that the other losses and methods need (the one copy they make).
+
+Memory maps with a file behind them are read with ``os.pread`` rather than through the
+mapping, so that the pages read do not stay in the process's resident memory.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .factor import BlockQR
+
+__all__ = ["BLOCK_ROWS", "Data", "Factor", "is_dask"]
+
+# Rows per block: a few MB of float64 per block, large enough for BLAS-3 speed.
+BLOCK_ROWS = 16384
+
+
+def is_dask(array: Any) -> bool:
+    """Whether ``array`` is a dask array (without importing dask)."""
+    return type(array).__module__.split(".")[0] == "dask" and hasattr(array, "chunks")
+
+
+def _check_kind(array, name, ndim):
+    """Shape and dtype of an array-like, checked without reading its values."""
+    if not (isinstance(array, np.ndarray) or is_dask(array)):
+        array = np.asarray(array)
+    dtype = np.dtype(array.dtype)
+    if dtype.kind not in "iuf" or dtype == np.float16:
+        raise TypeError(f"{name} must be a real array of integers or float32/float64, got "
+                        f"dtype {dtype}")
+    if array.ndim not in ndim:
+        shapes = " or ".join(f"{d}-D" for d in ndim)
+        raise ValueError(f"{name} must be {shapes}, got an array of shape {array.shape}")
+    if any(np.isnan(size) for size in array.shape):
+        raise ValueError(f"{name} has unknown chunk sizes; call {name}.compute_chunk_sizes()")
+    if array.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {array.shape}")
+    return array
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One pass over the data: the R factor of ``[w^(1/2) X, w^(1/2) Y]`` (centered by the
+    weighted means when asked) and the largest absolute entries."""
+
+    R: np.ndarray  # (n0 + nL, n0 + nL), upper triangular
+    x_mean: np.ndarray | None
+    y_mean: np.ndarray | None
+    x_max: float
+    y_max: float
+
+
+class Data:
+    """Validated training data, read by blocks of rows.
+
+    Parameters
+    ----------
+    X : array_like or dask array, shape (m, n0)
+    Y : array_like or dask array, shape (m, nL) or (m,)
+    sample_weight : array_like, shape (m,), optional
+        Non-negative, not all zero (checked here; values of ``X``, ``Y`` are checked for
+        finiteness while they are read).
+    """
+
+    def __init__(self, X: Any, Y: Any, sample_weight: Any = None) -> None:
+        self.X = _check_kind(X, "X", (2,))
+        Y = _check_kind(Y, "Y", (1, 2))
+        self.Y = Y.reshape(Y.shape[0], 1) if Y.ndim == 1 else Y
+        if self.X.shape[0] != self.Y.shape[0]:
+            raise ValueError(
+                f"X and Y must have the same number of samples (rows): X has "
+                f"{self.X.shape[0]}, Y has {self.Y.shape[0]}")
+        self.m, self.n0 = (int(n) for n in self.X.shape)
+        self.nL = int(self.Y.shape[1])
+        self.weight = None if sample_weight is None else _check_weight(sample_weight, self.m)
+        self.dask = is_dask(self.X) or is_dask(self.Y)
+
+    @property
+    def nbytes(self) -> int:
+        return (self.n0 + self.nL) * self.m * 8
+
+    # -- reading ---------------------------------------------------------------------------
+    def blocks(self, rows: int | None = None):
+        """``(start, X block, Y block)`` as float64 arrays, one block of rows at a time
+        (checked for finiteness as they are read)."""
+        if self.dask:
+            raise TypeError("a dask array is read on its workers (Data.factor)")
+        rows = rows or BLOCK_ROWS
+        readers = [_reader(self.X), _reader(self.Y)]
+        for start in range(0, self.m, rows):
+            stop = min(start + rows, self.m)
+            Xb, Yb = (read(start, stop) for read in readers)
+            yield start, Xb, Yb
+
+    def factor(self, center: bool, rows: int | None = None) -> Factor:
+        """The factor of the (weighted, centered) data in one pass (docs/math.md sections 4
+        and 11)."""
+        rows = rows or BLOCK_ROWS
+        if self.dask:
+            return _dask_factor(self, center, rows)
+        fold = _Fold(self.n0 + self.nL + int(center), center)
+        for start, Xb, Yb in self.blocks(rows):
+            fold.add(Xb, Yb, _rows(self.weight, start, len(Xb)))
+        return _combine([fold.result()], self.n0, center)
+
+    def dense(self, x_shift=None, y_shift=None, root_weight=None):
+        """``X`` and ``Y`` in memory as float64, minus the shifts and times ``root_weight`` per
+        row: the one copy the full-data methods make. ``X`` is in Fortran order, so that
+        ``X.T`` is the engine's C-contiguous ``(n0, m)``; ``Y`` in C order, the engine's
+        residual layout."""
+        if self.dask:
+            warnings.warn(f"this run needs the whole data in memory: the dask arrays "
+                          f"({self.nbytes / 2**30:.2f} GiB) are computed on the client",
+                          UserWarning, stacklevel=4)
+            X, Y = (np.asarray(A.compute()) if is_dask(A) else A for A in (self.X, self.Y))
+            return Data(X, Y, self.weight).dense(x_shift, y_shift, root_weight)
+        X = np.empty((self.m, self.n0), order="F")
+        Y = np.empty((self.m, self.nL))
+        for start, Xb, Yb in self.blocks():
+            _largest(Xb, "X")
+            _largest(Yb, "Y")
+            stop = start + len(Xb)
+            for target, block, shift in ((X, Xb, x_shift), (Y, Yb, y_shift)):
+                if shift is not None:
+                    block = block - shift
+                if root_weight is not None:
+                    block = block * root_weight[start:stop, None]
+                target[start:stop] = block
+        return X, Y
+
+
+class _Fold:
+    """The factor of blocks of rows folded in one after another, and the largest entries."""
+
+    def __init__(self, columns, center):
+        self.qr = BlockQR(columns)
+        self.center = center
+        self.x_max = self.y_max = 0.0
+
+    def add(self, Xb, Yb, weight):
+        self.x_max = max(self.x_max, _largest(Xb, "X"))
+        self.y_max = max(self.y_max, _largest(Yb, "Y"))
+        c, n0 = int(self.center), Xb.shape[1]
+        block = np.empty((len(Xb), self.qr.R.shape[0]), order="F")
+        if self.center:
+            block[:, 0] = 1.0
+        block[:, c : c + n0] = Xb
+        block[:, c + n0 :] = Yb
+        if weight is not None:
+            block *= np.sqrt(weight)[:, None]
+        self.qr.add_rows(block)
+
+    def result(self):
+        return self.qr.R, self.x_max, self.y_max
+
+
+def _largest(block, name):
+    """The largest absolute entry; raises for NaN or inf (one pass for both)."""
+    largest = float(np.max(np.abs(block))) if block.size else 0.0
+    if not np.isfinite(largest):
+        raise ValueError(f"{name} must be finite (no NaN or inf as float64), found some")
+    return largest
+
+
+def _check_weight(sample_weight, m):
+    w = np.asarray(sample_weight)
+    if w.dtype.kind not in "iuf":
+        raise TypeError(f"sample_weight must be a real array, got dtype {w.dtype}")
+    w = np.array(w, dtype=np.float64)
+    if w.shape != (m,):
+        raise ValueError(f"sample_weight must have one weight per sample ({m}), got shape "
+                         f"{w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise ValueError("sample_weight must be finite (no NaN or inf), found some")
+    if np.any(w < 0) or not np.any(w > 0):
+        raise ValueError("sample_weight must be non-negative and not all zero")
+    return w
+
+
+def _rows(weight, start, count):
+    return None if weight is None else weight[start : start + count]
+
+
+def _reader(array):
+    """A function ``(start, stop) -> rows as float64``, reading a file-backed memory map by
+    ``os.pread`` (no pages left mapped) and anything else by slicing."""
+    filename = getattr(array, "filename", None)
+    if isinstance(array, np.memmap) and filename and array.flags.c_contiguous and \
+            os.path.exists(filename):
+        return _file_reader(array)
+    return lambda start, stop: np.asarray(array[start:stop], dtype=np.float64)
+
+
+def _file_reader(array):
+    row_bytes = array.itemsize * int(np.prod(array.shape[1:], dtype=np.int64))
+    base = array.offset + _view_offset(array)
+    shape = array.shape[1:]
+
+    def read(start, stop):
+        with open(array.filename, "rb", buffering=0) as f:
+            raw = os.pread(f.fileno(), (stop - start) * row_bytes, base + start * row_bytes)
+        block = np.frombuffer(raw, dtype=array.dtype).reshape((stop - start, *shape))
+        return block.astype(np.float64)
+
+    return read
+
+
+def _view_offset(array):
+    """Bytes between the start of the memory map and this view of it."""
+    base = array
+    while isinstance(base.base, np.memmap):
+        base = base.base
+    return array.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+
+
+def _combine(parts, n0, center):
+    """One factor from the factors of disjoint blocks of rows (docs/math.md section 11)."""
+    if len(parts) == 1:
+        R = parts[0][0]
+    else:
+        qr = BlockQR(parts[0][0].shape[0])
+        for part in parts:
+            qr.add_factor(part[0])
+        R = qr.R
+    x_max = max(p[1] for p in parts)
+    y_max = max(p[2] for p in parts)
+    if not center:
+        return Factor(np.triu(R), None, None, x_max, y_max)
+    # With a ones column first, R's first row is sqrt(sum w) times the weighted means and
+    # the rest of R is the factor of the centered data (Householder QR is exact in this).
+    means = R[0, 1:] / R[0, 0]
+    return Factor(np.triu(R[1:, 1:]), means[:n0], means[n0:], x_max, y_max)
+
+
+def _dask_factor(data, center, rows):
+    """The factor computed on the dask workers: one small factor per chunk of rows comes
+    back (``(n0 + nL)^2`` numbers each), never the data."""
+    import dask
+    import dask.array as da
+
+    X = data.X if is_dask(data.X) else da.from_array(data.X, chunks=(BLOCK_ROWS, -1))
+    X = X.rechunk({1: -1})
+    Y = data.Y if is_dask(data.Y) else da.from_array(data.Y, chunks=(X.chunks[0], -1))
+    Y = Y.rechunk((X.chunks[0], -1))
+    starts = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(int)
+    tasks = [dask.delayed(_chunk_factor)(xb, yb, _rows(data.weight, s, e - s), center, rows)
+             for xb, yb, s, e in zip(X.to_delayed().ravel(), Y.to_delayed().ravel(),
+                                     starts[:-1], starts[1:])]
+    return _combine(list(dask.compute(*tasks)), data.n0, center)
+
+
+def _chunk_factor(Xb, Yb, weight, center, rows):
+    """On a worker: the factor of one chunk of rows (read by blocks) and its largest entries."""
+    Xb = np.asarray(Xb, dtype=np.float64)
+    Yb = np.asarray(Yb, dtype=np.float64)
+    fold = _Fold(Xb.shape[1] + Yb.shape[1] + int(center), center)
+    for start in range(0, len(Xb), rows):
+        fold.add(Xb[start : start + rows], Yb[start : start + rows],
+                 _rows(weight, start, min(rows, len(Xb) - start)))
+    return fold.result()
