@@ -20,7 +20,8 @@ from .paper.data import random_data
 from .trainer import Trainer
 
 __all__ = ["Config", "QUICK", "STANDARD", "alternating_best", "best_time", "blas_limits",
-           "compare", "format_table", "machine_info", "main", "run_config"]
+           "COLUMNS", "compare", "format_table", "machine_differences", "machine_info", "main",
+           "run_config", "setup_row"]
 
 REFERENCE_BUDGET = 60.0  # seconds: a slower reference sweep is estimated from a smaller depth
 
@@ -189,6 +190,35 @@ def format_table(rows):
     return "\n".join(lines)
 
 
+COLUMNS = """Columns: fast s/sweep, the fast engine's best seconds per sweep; reference, the naive
+engine's (~: estimated from a smaller depth by its L^2 growth); BLAS limit, L numpy
+products (d x d) @ (d x d) with d the width the kernels train (after width reduction), what
+a sweep costs at least; us/update, microseconds per layer update; speed-up,
+reference / fast; fast/limit, the sweep as a multiple of the BLAS limit; fast/jit, against
+the same products called from jitted code (the BLAS the kernels use). Set-up rows: seconds
+to build a Trainer on that much data. Each number is the best of --repeats alternating
+rounds (the machine's load changes between rounds)."""
+
+
+def machine_differences(old_machine, new_machine):
+    """What differs between two machines' ``machine_info()`` (CPU, cores, BLAS, versions)."""
+    differences = []
+    for key in ("cpu", "cores", "platform", "numpy", "numba"):
+        if old_machine.get(key) != new_machine.get(key):
+            differences.append(f"{key}: {old_machine.get(key)} -> {new_machine.get(key)}")
+
+    def blas(machine):
+        libraries = machine.get("blas")
+        if not isinstance(libraries, list):
+            return libraries
+        return sorted(f"{b.get('library')} {b.get('version')} {b.get('architecture')}"
+                      for b in libraries)
+
+    if blas(old_machine) != blas(new_machine):
+        differences.append(f"BLAS: {blas(old_machine)} -> {blas(new_machine)}")
+    return differences
+
+
 def compare(rows, old_path, threshold):
     """Names of configurations whose fast sweep got slower than ``threshold`` x the old one."""
     with open(old_path) as f:
@@ -219,6 +249,13 @@ def main(quick=False, json_path=None, compare_path=None, threshold=1.2, repeats=
             json.dump(dict(machine=machine_info(), results=rows, setup=setups), f, indent=1)
         echo(f"wrote {json_path}")
     if compare_path:
+        with open(compare_path) as f:
+            old_machine = json.load(f).get("machine", {})
+        differences = machine_differences(old_machine, machine_info())
+        if differences:
+            echo(f"WARNING: {compare_path} was measured on another machine or setup "
+                 f"({'; '.join(differences)}): the ratios below compare machines, not only "
+                 "code")
         slower = compare(rows, compare_path, threshold)
         for line in slower:
             echo(f"SLOWER {line}")

@@ -37,6 +37,11 @@ def _text_lr(text):
     return text if text in ("optimal", "bounded") else float(text)
 
 
+def _text_threads(text):
+    """``auto`` or a count."""
+    return None if text == "auto" else int(text)
+
+
 def _text_bool(text):
     """``true`` or ``false``."""
     return {"true": True, "false": False}.get(text.lower(), text)
@@ -100,6 +105,11 @@ class Settings:
         loss, docs/math.md section 11).
     tol : float or None
         Stop (status ``"converged"``) once the error is ``<= tol``. May differ on resume.
+    threads : int or None
+        BLAS threads during each sweep (every loaded BLAS library, previous counts restored
+        after it), or None: measured on the first sweeps and now and then (one thread or all
+        the cores, whichever is faster now). A fixed count gives bitwise reproducible runs.
+        May differ on resume.
     """
 
     widths: tuple[int, ...] | None = _option(None, "(n0, n1, ..., nL)", text=None)
@@ -131,6 +141,8 @@ class Settings:
                                   text=_text_bool, choices=("true", "false"))
     tol: float | None = _option(None, "stop once the error is <= tol", text=float,
                                 may_differ=True)
+    threads: int | None = _option(None, "BLAS threads per sweep, or 'auto' to measure",
+                                  text=_text_threads, may_differ=True)
 
     @property
     def power(self) -> int:
@@ -272,6 +284,8 @@ def _check_each(values):
         diagnostics=_check_flag(values["diagnostics"], "diagnostics"),
         fit_intercept=_check_flag(values["fit_intercept"], "fit_intercept"),
         tol=_check_tol(values["tol"]),
+        threads=None if values["threads"] is None else check_count(values["threads"],
+                                                                     "threads", 1),
     )
 
 

@@ -22,6 +22,7 @@ from .init import init_weights
 from .optimum import Optimum, end_to_end
 from .problem import Centering, Problem, Scaling
 from .settings import Settings, check_settings, resume_conflicts
+from .threads import ThreadPolicy
 
 __all__ = ["DIVERGENCE_FACTOR", "STATE_FORMAT", "Trainer"]
 
@@ -100,7 +101,7 @@ class Trainer:
         Any field of :class:`fastdln.Settings`: ``widths``, ``init``, ``seed``, ``method``,
         ``order``, ``lr``, ``eta``, ``loss``, ``sampling``, ``batch_size``, ``dtype``,
         ``engine``, ``compress``, ``reduce_width``, ``diagnostics``, ``fit_intercept``,
-        ``tol``.
+        ``tol``, ``threads``.
 
     Attributes
     ----------
@@ -127,6 +128,7 @@ class Trainer:
         engine = make_engine(Xw, Yw, problem.scaling.weights_in(weights), settings,
                              m=problem.m, loss_offset=offset, compressed=compressed)
         self.settings = settings
+        self._threads = ThreadPolicy(settings.threads)
         self._engine = engine
         self._scaling = problem.scaling
         self._centering = problem.centering
@@ -197,6 +199,7 @@ class Trainer:
         _check_state_arrays(state, settings)
         trainer = cls.__new__(cls)
         trainer.settings = settings
+        trainer._threads = ThreadPolicy(settings.threads)
         progress, records, limits = state["progress"], state["records"], state["limits"]
         trainer.position = progress["position"]
         trainer.sweeps_done = progress["sweeps_done"]
@@ -308,7 +311,7 @@ class Trainer:
                 f"training diverged at iteration {self.diverged_at}; the weights are those "
                 "of the last finite state; start a new Trainer to continue")
         begin = self.position
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), self._threads.applied(end - begin):
             if self.diagnostics is not None and self.settings.method == "bcgd":
                 errors, rates, bad = self._run_with_diagnostics(begin, end)
             elif self.settings.method == "bcsgd":

@@ -123,7 +123,7 @@ def train(X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None
         ({"descending", "ascending"}), ``lr`` ({"optimal", "bounded"} or a float), ``eta``,
         ``loss`` ("l2", "l4", ... or a :class:`fastdln.losses.ConvexLoss`), ``sampling``,
         ``batch_size``, ``dtype``, ``engine`` ({"fast", "reference"}), ``compress``,
-        ``reduce_width``, ``diagnostics``, ``fit_intercept``, ``tol``.
+        ``reduce_width``, ``diagnostics``, ``fit_intercept``, ``tol``, ``threads``.
 
     Returns
     -------

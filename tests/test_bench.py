@@ -57,3 +57,23 @@ def test_cli_bench_help():
     out = subprocess.run([sys.executable, "-m", "fastdln", "bench", "--help"],
                          capture_output=True, text=True, check=True).stdout
     assert "--compare" in out and "--json" in out
+
+
+def test_compare_warns_when_the_old_file_is_from_another_machine(tmp_path, monkeypatch):
+    tiny = bench.Config("tiny", 6, 2, 30, 6, 3)
+    monkeypatch.setattr(bench, "QUICK", [tiny])
+    monkeypatch.setattr(bench, "SETUP_QUICK", [(500, 8)])
+    path = tmp_path / "run.json"
+    lines = []
+    assert bench.main(quick=True, json_path=str(path), repeats=1, echo=lines.append) == 0
+    same = []
+    bench.main(quick=True, compare_path=str(path), threshold=1e9, repeats=1, echo=same.append)
+    assert not any(line.startswith("WARNING") for line in same)
+    saved = json.loads(path.read_text())
+    saved["machine"]["cpu"] = "Another CPU"
+    saved["machine"]["cores"] = 96
+    path.write_text(json.dumps(saved))
+    other = []
+    bench.main(quick=True, compare_path=str(path), threshold=1e9, repeats=1, echo=other.append)
+    (warning,) = [line for line in other if line.startswith("WARNING")]
+    assert "cpu: Another CPU ->" in warning and "cores: 96 ->" in warning

@@ -31,6 +31,7 @@ def configurations(draw):
         compress=draw(st.sampled_from(["auto", True, False])),
         reduce_width=draw(st.sampled_from(["auto", False])),
         seed=draw(st.integers(0, 2**16)),
+        threads=draw(st.sampled_from([None, 1, 2])),
     )
 
 
@@ -61,7 +62,8 @@ def _train_both(config, sweeps=4):
     lr, eta = config["lr"], (config["eta"] if config["lr"] == "bounded" else None)
     common = dict(order=config["order"], lr=lr, eta=eta)
     fast = fastdln.Trainer(X, Y, weights, compress=config["compress"],
-                           reduce_width=config["reduce_width"], **common)
+                           reduce_width=config["reduce_width"],
+                           threads=config.get("threads"), **common)
     naive = fastdln.Trainer(X, Y, weights, engine="reference", **common)
     shaken = fastdln.Trainer(X, Y, perturbed, engine="reference", **common)
     floor = 1e-12 * naive.errors[0]
