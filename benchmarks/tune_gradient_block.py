@@ -26,21 +26,21 @@ from fastdln import _kernels
 
 
 @njit(cache=True)
-def _whole(W, S, At, S_next, work_g, counts, repeats):
+def _whole(W, S, At, S_next, work_g, scal, counts, repeats):
     n_out, n_in, k = W.shape[0], W.shape[1], S.shape[0]
     G = work_g[: n_out * n_in].reshape((n_out, n_in))
     for _ in range(repeats):
-        _kernels._matmul(S.T, At.T, G, counts, k)
+        _kernels.gemm(True, True, 1.0, S, At, 0.0, G, scal, counts, k)
         eta = 1e-300 * _kernels.sum_squares(G)
         _kernels._axpy(W, eta, G)
-        _kernels._matmul(S, W, S_next, counts, k)
+        _kernels.gemm(False, False, 1.0, S, W, 0.0, S_next, scal, counts, k)
 
 
 @njit(cache=True)
-def _blocks(W, S, At, S_next, rows, work_g, work_s, counts, repeats):
+def _blocks(W, S, At, S_next, rows, work_g, work_s, scal, counts, repeats):
     for _ in range(repeats):
         eta = 1e-300 * _kernels._gradient_norm_squared(S, At, work_s)
-        _kernels._blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, counts)
+        _kernels._blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, scal, counts)
 
 
 def main(widths=(128, 181, 256, 362, 512, 724, 1024), k=10, rounds=7):
@@ -50,11 +50,12 @@ def main(widths=(128, 181, 256, 362, 512, 724, 1024), k=10, rounds=7):
         W, S, At = rng.normal(size=(n, n)), rng.normal(size=(k, n)), rng.normal(size=(n, k))
         S_next = np.empty((k, n))
         work_g, work_s = np.empty(n * n), np.empty(2 * k * n)
-        counts = np.zeros(3, np.int64)
+        counts, scal = np.zeros(3, np.int64), np.empty(2)
         rows = min(n, max(1, _kernels.GRADIENT_BLOCK // n))
         repeats = max(1, 20_000_000 // (n * n * k))
-        runs = {"whole": partial(_whole, W, S, At, S_next, work_g, counts),
-                "blocks": partial(_blocks, W, S, At, S_next, rows, work_g, work_s, counts)}
+        runs = {"whole": partial(_whole, W, S, At, S_next, work_g, scal, counts),
+                "blocks": partial(_blocks, W, S, At, S_next, rows, work_g, work_s, scal,
+                                  counts)}
         best = dict.fromkeys(runs, np.inf)
         for run in runs.values():
             run(1)

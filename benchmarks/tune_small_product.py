@@ -1,4 +1,4 @@
-"""Find the size below which a jitted loop beats numba's BLAS call for ``out = a @ b``.
+"""Find the size below which a jitted loop beats the kernels' BLAS call for ``out = a @ b``.
 
 ``python benchmarks/tune_small_product.py`` times both for the product shapes the engine
 uses (``k x n x n``, ``n x k x n``, ``n x n x n`` with small ``k``) and prints the
@@ -12,19 +12,19 @@ import time
 import numpy as np
 from numba import njit
 
-from fastdln._kernels import gram_loop, loop_matmul
-
+from fastdln._kernels import blas_gemm, gram_loop, loop_gemm
 
 @njit(cache=True)
 def _loop_product(a, b, out, repeats):
     for _ in range(repeats):
-        loop_matmul(a, b, out)
+        loop_gemm(False, False, 1.0, a, b, 0.0, out)
 
 
 @njit(cache=True)
 def _blas_product(a, b, out, repeats):
+    scal = np.empty(2)
     for _ in range(repeats):
-        np.dot(a, b, out)
+        blas_gemm(False, False, 1.0, a, b, 0.0, out, scal)
 
 
 def _best(f, a, b, out, repeats, rounds=5):

@@ -170,6 +170,7 @@ class FastEngine:
         self.work_m = np.empty(max_width * r if self.sampling == _kernels.IMPORTANCE else 0,
                                dtype)
         self.counts = np.zeros(3, np.int64)
+        self.scal = np.empty(2, dtype)  # alpha and beta of the BLAS calls
         self.w_previous = np.empty(self.w.size if self.settings.method == "gd" else 0, dtype)
 
     def run(self, begin, end, error_limit, draws=None, batches=None):
@@ -179,47 +180,52 @@ class FastEngine:
             draws, batches = NO_DRAWS, NO_BATCHES
         errors = np.empty(end - begin)
         rates = np.empty(end - begin)
-        arguments = (begin, end, error_limit, errors, rates, draws, batches)
         custom_loss = self.settings.custom_loss
-        if custom_loss is None:
-            done = self._call(_kernels.bcgd_updates, *arguments, ())
+        if self.sampling != _kernels.NO_SAMPLING:
+            done = self._sampled(begin, end, error_limit, errors, rates, draws, batches)
+        elif custom_loss is None:
+            done = self._call(_kernels.bcgd_updates, begin, end, error_limit, errors, rates)
         else:
             with warnings.catch_warnings():  # numba flags function arguments as experimental
                 warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
-                done = self._call(_kernels.custom_kernel(), *arguments,
-                                  (custom_loss.kernel_functions(),))
+                done = self._call(_kernels.custom_kernel(), begin, end, error_limit, errors,
+                                  rates, custom_loss.kernel_functions())
         bad = errors[done] if done < end - begin else None
         return errors[:done], rates[:done], bad
 
-    def _call(self, kernel, begin, end, error_limit, errors, rates, draws, batches, extra):
+    def _call(self, kernel, begin, end, error_limit, errors, rates, *extra):
         return kernel(
             self.w, self.woff, self.widths, self.pbuf, self.poff, self.pnorms, self.sbuf,
             self.soff, self.X, self.Yt, self.Rt, self.work_a, self.work_g, self.work_k,
             self.work_b, self.work_z, self.work_j, self.work_s, self.blocking, self.gram,
             ORDERS[self.settings.order], self.lr_mode, self.lr_value, self.settings.power,
-            self.rounding, begin,
-            end, self.loss_offset, self.inv_m, error_limit, errors, rates, self.counts,
-            self.sampling, draws, batches, self.work_m, *extra)
+            self.rounding, begin, end, self.loss_offset, self.inv_m, error_limit, errors,
+            rates, self.scal, self.counts, *extra)
+
+    def _sampled(self, begin, end, error_limit, errors, rates, draws, batches):
+        return _kernels.bcsgd_updates(
+            self.w, self.woff, self.widths, self.pbuf, self.poff, self.pnorms, self.sbuf,
+            self.soff, self.X, self.Yt, self.Rt, self.work_a, self.work_g, self.work_k,
+            self.work_b, self.work_z, self.work_m, self.gram, ORDERS[self.settings.order],
+            self.lr_value, self.sampling, draws, batches, begin, end, self.loss_offset,
+            self.inv_m, error_limit, errors, rates, self.scal, self.counts)
 
     def _gd_iteration(self, error_limit):
         error, applied = _kernels.gd_iteration(
             self.w, self.woff, self.widths, self.pbuf, self.poff, self.pnorms, self.sbuf,
             self.soff, self.X, self.Yt, self.Rt, self.w_previous, self.work_a, self.work_b,
             self.work_g, self.work_j, self.lr_value, self.settings.power, not self.gd_ready,
-            self.loss_offset, self.inv_m, error_limit, self.counts)
+            self.loss_offset, self.inv_m, error_limit, self.scal, self.counts)
         self.gd_ready = applied
         if not applied:
             return np.empty(0), np.empty(0), error
         return np.array([error]), np.array([self.lr_value]), None
 
     def residual(self):
-        """``W_L ... W_1 X - Y`` from scratch (``(nL, r)``, working data)."""
-        R = np.empty((self.Rt.shape[1], self.Rt.shape[0]), self.dtype)
-        hidden = self.widths[1:-1]  # the forward pass ping-pongs between two hidden layers
-        work = np.empty(2 * int(hidden.max(initial=0)) * self.X.shape[1], self.dtype)
-        _kernels.residual(self.w, self.woff, self.widths, self.X,
-                          np.ascontiguousarray(self.Yt.T), R, work, np.zeros(3, np.int64))
-        return R
+        """``W_L ... W_1 X - Y`` from scratch (``(nL, r)``, working data): a forward pass in
+        numpy (it runs once per trainer; no kernel to compile for it)."""
+        R = reference.prefix_product(self.working_weights(), self.depth + 1, self.X)
+        return R - self.Yt.T
 
     def initial_error(self):
         R = self.residual().astype(np.float64)

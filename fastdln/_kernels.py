@@ -20,8 +20,10 @@ Layout conventions (paper convention, columns are samples):
 
 import types
 
+import numba.np.linalg  # noqa: F401 (registers numba's BLAS entry points, _XXGEMM's)
 import numpy as np
 from numba import njit
+from numba import types as nbtypes
 
 DESCENDING = 0
 ASCENDING = 1
@@ -55,18 +57,77 @@ WHOLE_GRADIENT = 1 << 20
 GRADIENT_BLOCK = 1 << 17
 
 
+# numba's own entry to the BLAS gemm (the one np.dot uses): C = alpha op(A) op(B) + beta C
+# in column-major order, through scipy's cython_blas; resolved by name, so cacheable.
+_XXGEMM = nbtypes.ExternalFunction("numba_xxgemm", nbtypes.intc(
+    nbtypes.char, nbtypes.char, nbtypes.char, nbtypes.intp, nbtypes.intp, nbtypes.intp,
+    nbtypes.voidptr, nbtypes.voidptr, nbtypes.intp, nbtypes.voidptr, nbtypes.intp,
+    nbtypes.voidptr, nbtypes.voidptr, nbtypes.intp))
+_NO_TRANSPOSE, _TRANSPOSE = 78, 84  # "N", "T"
+
+
+def _gemm_signatures(*tail):
+    """Explicit signatures of :func:`gemm` (both dtypes): callers pass the transposes as
+    constants, and numba would otherwise compile one version (with its callees) per
+    combination of constants."""
+    head = "(boolean, boolean, float64, {0}[:, ::1], {0}[:, ::1], float64, {0}[:, ::1]"
+    return [("void" + head + "".join(", " + t for t in tail) + ")").format(dtype)
+            for dtype in ("float64", "float32")]
+
+
 @njit(cache=True, nogil=True)
-def loop_matmul(a, b, out):
-    """``out = a @ b`` as plain jitted loops (what tiny products use instead of BLAS)."""
-    m, k = a.shape
-    n = b.shape[1]
+def loop_gemm(ta, tb, alpha, A, B, beta, C):
+    """``C = alpha op(A) op(B) + beta C`` as plain jitted loops (tiny products), where
+    ``op(M)`` is ``M.T`` when its flag is True."""
+    m, n = C.shape
+    k = A.shape[0] if ta else A.shape[1]
     for i in range(m):
         for j in range(n):
-            out[i, j] = 0.0
+            C[i, j] = 0.0 if beta == 0.0 else beta * C[i, j]
         for p in range(k):
-            aip = a[i, p]
-            for j in range(n):
-                out[i, j] += aip * b[p, j]
+            a = alpha * (A[p, i] if ta else A[i, p])
+            if tb:
+                for j in range(n):
+                    C[i, j] += a * B[j, p]
+            else:
+                for j in range(n):
+                    C[i, j] += a * B[p, j]
+
+
+@njit(cache=True, nogil=True)
+def blas_gemm(ta, tb, alpha, A, B, beta, C, scal):
+    """``C = alpha op(A) op(B) + beta C`` by the BLAS gemm (see :func:`gemm`; ``k >= 1``)."""
+    m, n = C.shape
+    k = A.shape[0] if ta else A.shape[1]
+    scal[0] = alpha
+    scal[1] = beta
+    kind = 100 if C.itemsize == 8 else 115  # "d" or "s"
+    # row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T
+    _XXGEMM(kind, _TRANSPOSE if tb else _NO_TRANSPOSE, _TRANSPOSE if ta else _NO_TRANSPOSE,
+            n, m, k, scal[0:1].ctypes, B.ctypes, B.shape[1], A.ctypes, A.shape[1],
+            scal[1:2].ctypes, C.ctypes, n)
+
+
+@njit(_gemm_signatures("{0}[::1]", "int64[::1]", "int64"), cache=True, nogil=True)
+def gemm(ta, tb, alpha, A, B, beta, C, scal, counts, big_dim):
+    """``C = alpha op(A) op(B) + beta C`` for C-contiguous 2-D arrays of one dtype, where
+    ``op(M)`` is ``M.T`` when its flag is True: jitted loops for tiny products, BLAS
+    otherwise. One compiled specialization per dtype, whatever the transposes (numba's
+    ``np.dot`` compiles one per memory layout). ``scal`` (2 entries of C's dtype) holds alpha
+    and beta for BLAS; ``counts`` counts the products (see the module docstring)."""
+    m, n = C.shape
+    k = A.shape[0] if ta else A.shape[1]
+    work = m * n * k
+    counts[0] += 1
+    counts[1] += work
+    if m > big_dim and n > big_dim and k > big_dim:
+        counts[2] += 1
+    if m == 0 or n == 0:
+        return
+    if work < SMALL_PRODUCT or k == 0:
+        loop_gemm(ta, tb, alpha, A, B, beta, C)
+    else:
+        blas_gemm(ta, tb, alpha, A, B, beta, C, scal)
 
 
 @njit(cache=True, nogil=True)
@@ -77,27 +138,11 @@ def gemm_loop(a, b, out, count):
 
 
 @njit(cache=True, nogil=True)
-def _matmul(a, b, out, counts, big_dim):
-    """``out = a @ b``: jitted loops for tiny products, BLAS otherwise."""
-    m, k = a.shape
-    n = b.shape[1]
-    work = m * k * n
-    counts[0] += 1
-    counts[1] += work
-    if m > big_dim and k > big_dim and n > big_dim:
-        counts[2] += 1
-    if work < SMALL_PRODUCT:
-        loop_matmul(a, b, out)
-    else:
-        np.dot(a, b, out)
-
-
-@njit(cache=True, nogil=True)
-def _gram(S, out, counts, big_dim):
+def _gram(S, out, scal, counts, big_dim):
     """``out = S S^T``: dot products of rows for small ones, BLAS otherwise."""
     k, n = S.shape
     if k * n * k > SMALL_GRAM:
-        _matmul(S, S.T, out, counts, big_dim)
+        gemm(False, True, 1.0, S, S, 0.0, out, scal, counts, big_dim)
         return
     counts[0] += 1
     counts[1] += k * n * k
@@ -224,22 +269,22 @@ def _axpy(y, alpha, x):
 
 
 @njit(cache=True, nogil=True)
-def _spectral_norm_squared(P, gram, counts, big_dim):
+def _spectral_norm_squared(P, gram, scal, counts, big_dim):
     """``||P||_2^2`` as the top eigenvalue of the smaller Gram matrix of ``P``."""
     n, r = P.shape
     if n <= r:
         g = gram[: n * n].reshape((n, n))
-        _matmul(P, P.T, g, counts, big_dim)
+        gemm(False, True, 1.0, P, P, 0.0, g, scal, counts, big_dim)
     else:
         g = gram[: r * r].reshape((r, r))
-        _matmul(P.T, P, g, counts, big_dim)
+        gemm(True, False, 1.0, P, P, 0.0, g, scal, counts, big_dim)
     return max(np.linalg.eigvalsh(g)[-1], 0.0)
 
 
 @njit(cache=True, nogil=True)
 def _update_layer(W, S, P, Rt, S_next, p_norm2, r_norm2, work_a, work_g, work_k, work_b,
                   work_z, work_j, work_s, blocking, gram, lr_mode, lr_value, power, rounding,
-                  loss_offset, inv_m, error_limit, counts, loss):
+                  loss_offset, inv_m, error_limit, scal, counts, loss):
     """One BCGD update of ``W`` with ``S``, ``P`` frozen (docs/math.md section 2).
 
     ``G = S^T (J P^T)`` and ``Z = (S S^T)(J P^T) P`` so that no ``n x m`` intermediate
@@ -272,14 +317,14 @@ def _update_layer(W, S, P, Rt, S_next, p_norm2, r_norm2, work_a, work_g, work_k,
         else:
             _custom_derivative(Rt, Jt, loss[1])
         j_norm2 = sum_squares(Jt)
-    _matmul(P, Jt, At, counts, k)  # (J P^T)^T
-    _gram(S, K, counts, k)
-    _matmul(At, K, Bt, counts, k)  # (S G)^T
-    _matmul(P.T, Bt, Zt, counts, k)  # (S G P)^T
+    gemm(False, False, 1.0, P, Jt, 0.0, At, scal, counts, k)  # (J P^T)^T
+    _gram(S, K, scal, counts, k)
+    gemm(False, False, 1.0, At, K, 0.0, Bt, scal, counts, k)  # (S G)^T
+    gemm(True, False, 1.0, P, Bt, 0.0, Zt, scal, counts, k)  # (S G P)^T
     rows = gradient_rows(n_out, n_in, blocking)
     G = work_g[: rows * n_in].reshape((rows, n_in))
     if rows == n_out:  # ||G||^2 from G itself: tr(A^T S S^T A) loses accuracy as G gets small
-        _matmul(S.T, At.T, G, counts, k)
+        gemm(True, True, 1.0, S, At, 0.0, G, scal, counts, k)
         gg = sum_squares(G)
     else:  # G is formed only in the step; ||G|| from an LQ factorization of S
         gg = _gradient_norm_squared(S, At, work_s)
@@ -294,7 +339,7 @@ def _update_layer(W, S, P, Rt, S_next, p_norm2, r_norm2, work_a, work_g, work_k,
         eta = gg / zz if zz > 0.0 else 0.0
     elif lr_mode == LR_BOUNDED:  # (3.2): eta_bar / (||S||_2^2 ||P||_2^2)
         s_norm = max(np.linalg.eigvalsh(K)[-1], 0.0)
-        p_norm = _spectral_norm_squared(P, gram, counts, k)
+        p_norm = _spectral_norm_squared(P, gram, scal, counts, k)
         denominator = s_norm * p_norm
         eta = lr_value / denominator if denominator > 0.0 else 0.0
     else:
@@ -315,9 +360,9 @@ def _update_layer(W, S, P, Rt, S_next, p_norm2, r_norm2, work_a, work_g, work_k,
         if eta != 0.0:
             _axpy(W, eta, G)
         if S_next.size > 0:
-            _matmul(S, W, S_next, counts, k)
+            gemm(False, False, 1.0, S, W, 0.0, S_next, scal, counts, k)
     else:
-        _blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, counts)
+        _blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, scal, counts)
     return eta, error, new_norm2
 
 
@@ -378,12 +423,11 @@ def _gradient_norm_squared(S, At, work_s):
 
 
 @njit(cache=True, nogil=True)
-def _blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, counts):
+def _blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, scal, counts):
     """``W -= eta G`` with ``G = S^T A`` formed block by block of rows, and (unless ``S_next``
     is empty) ``S_next = S W`` accumulated from the new blocks while they are in cache."""
     k, n_out = S.shape
     n_in = W.shape[1]
-    partial = work_s[k * rows : k * rows + k * n_in].reshape((k, n_in))
     for r0 in range(0, n_out, rows):
         r1 = min(r0 + rows, n_out)
         S_cols = work_s[: k * (r1 - r0)].reshape((k, r1 - r0))  # S[:, r0:r1], contiguous
@@ -393,17 +437,15 @@ def _blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, counts):
         W_rows = _rows(W, r0, r1)
         if eta != 0.0:
             G_rows = work_g[: (r1 - r0) * n_in].reshape((r1 - r0, n_in))
-            _matmul(S_cols.T, At.T, G_rows, counts, k)
+            gemm(True, True, 1.0, S_cols, At, 0.0, G_rows, scal, counts, k)
             _axpy(W_rows, eta, G_rows)
         if S_next.size > 0:
-            target = S_next if r0 == 0 else partial
-            _matmul(S_cols, W_rows, target, counts, k)
-            if r0 > 0:
-                _axpy(S_next, -1.0, partial)
+            gemm(False, False, 1.0, S_cols, W_rows, 0.0 if r0 == 0 else 1.0, S_next, scal,
+                 counts, k)
 
 
 @njit(cache=True, nogil=True)
-def _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, counts):
+def _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, scal, counts):
     """Descending pre-pass: all prefixes with the old weights (and their squared norms while
     they are in cache), and a fresh residual."""
     L = widths.size - 1
@@ -413,34 +455,74 @@ def _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, counts):
         W = _block(w, woff, i, widths[i + 1], widths[i])
         P = _prefix(X, pbuf, poff, i, widths[i], r)
         P_next = _block(pbuf, poff, i + 1, widths[i + 1], r)
-        _matmul(W, P, P_next, counts, k)
+        gemm(False, False, 1.0, W, P, 0.0, P_next, scal, counts, k)
         pnorms[i + 1] = sum_squares(P_next)
     W = _block(w, woff, L - 1, k, widths[L - 1])
-    _matmul(_prefix(X, pbuf, poff, L - 1, widths[L - 1], r).T, W.T, Rt, counts, k)
+    gemm(True, True, 1.0, _prefix(X, pbuf, poff, L - 1, widths[L - 1], r), W, 0.0, Rt, scal,
+         counts, k)
     _axpy(Rt, 1.0, Yt)
 
 
 @njit(cache=True, nogil=True)
-def _suffix_pass(w, woff, widths, sbuf, soff, work_b, counts):
+def _suffix_pass(w, woff, widths, sbuf, soff, work_b, scal, counts):
     """Ascending pre-pass: all suffixes with the old weights, and a fresh residual."""
     L = widths.size - 1
     k = widths[L]
     for i in range(L - 1, 0, -1):
         S = _block(sbuf, soff, i, k, widths[i + 1])
         W = _block(w, woff, i, widths[i + 1], widths[i])
-        _matmul(S, W, _block(sbuf, soff, i - 1, k, widths[i]), counts, k)
+        gemm(False, False, 1.0, S, W, 0.0, _block(sbuf, soff, i - 1, k, widths[i]), scal, counts,
+             k)
     end_to_end = work_b[: k * widths[0]].reshape((k, widths[0]))
     S = _block(sbuf, soff, 0, k, widths[1])
-    _matmul(S, _block(w, woff, 0, widths[1], widths[0]), end_to_end, counts, k)
+    gemm(False, False, 1.0, S, _block(w, woff, 0, widths[1], widths[0]), 0.0, end_to_end, scal,
+         counts, k)
     return end_to_end
+
+
+@njit(cache=True, nogil=True)
+def _start_sweep(w, woff, widths, X, pbuf, poff, pnorms, sbuf, soff, Rt, Yt, work_b, order,
+                 scal, counts):
+    """The pre-pass of a sweep: the caches with the old weights and a fresh residual (no
+    drift across sweeps). Returns ``||R||_F^2``."""
+    k = widths[widths.size - 1]
+    if order == DESCENDING:
+        _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, scal, counts)
+    else:
+        end_to_end = _suffix_pass(w, woff, widths, sbuf, soff, work_b, scal, counts)
+        gemm(True, True, 1.0, X, end_to_end, 0.0, Rt, scal, counts, k)
+        _axpy(Rt, 1.0, Yt)
+    return sum_squares(Rt)
+
+
+@njit(cache=True, nogil=True)
+def _layer_views(w, woff, widths, X, pbuf, poff, sbuf, soff, pos, order):
+    """``(i, W, S, P, S_next)`` of the update at ``pos``: the layer, its weight, suffix and
+    prefix, and where the next suffix goes (descending; empty otherwise)."""
+    L = widths.size - 1
+    k = widths[L]
+    i = L - 1 - pos if order == DESCENDING else pos
+    new_suffix = order == DESCENDING and i > 0
+    return (i, _block(w, woff, i, widths[i + 1], widths[i]),
+            _block(sbuf, soff, i, k, widths[i + 1]),
+            _prefix(X, pbuf, poff, i, widths[i], X.shape[1]),
+            _block(sbuf, soff, i - 1 if new_suffix else i, k, widths[i] if new_suffix else 0))
+
+
+@njit(cache=True, nogil=True)
+def _next_prefix(W, P, i, widths, pbuf, poff, pnorms, order, scal, counts):
+    """Ascending: the next layer's prefix ``W P`` with the new weight (and its norm)."""
+    if order == ASCENDING and i < widths.size - 2:
+        P_next = _block(pbuf, poff, i + 1, widths[i + 1], P.shape[1])
+        gemm(False, False, 1.0, W, P, 0.0, P_next, scal, counts, widths[widths.size - 1])
+        pnorms[i + 1] = sum_squares(P_next)
 
 
 @njit(cache=True, nogil=True)
 def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt,
                  work_a, work_g, work_k, work_b, work_z, work_j, work_s, blocking, gram,
                  order, lr_mode, lr_value, power, rounding, begin, end, loss_offset, inv_m,
-                 error_limit, errors, rates, counts, sampling, draws, batches, work_m,
-                 loss=None):
+                 error_limit, errors, rates, scal, counts, loss=None):
     """Run the layer updates at positions ``begin .. end-1`` of one BCGD sweep.
 
     Position 0 starts a sweep: the pre-pass rebuilds the caches with the old weights and a
@@ -451,60 +533,62 @@ def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt,
     ``X``, is set by the caller). Returns the number of updates done: fewer than
     ``end - begin`` when an update would diverge (error non-finite or above ``error_limit``);
     that update is not applied and its error is stored at ``errors[done]``.
-
-    ``sampling`` 1 or 2 makes it stochastic BCGD (docs/math.md section 8): each update uses one
-    sample drawn by importance (uniform number ``draws[pos]``) or the batch ``batches[pos]``.
     """
-    L = widths.size - 1
-    k = widths[L]
-    r = Yt.shape[0]
     if begin == 0:
-        if order == DESCENDING:
-            _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, counts)
-        else:
-            end_to_end = _suffix_pass(w, woff, widths, sbuf, soff, work_b, counts)
-            _matmul(X.T, end_to_end.T, Rt, counts, k)
-            _axpy(Rt, 1.0, Yt)
-    r_norm2 = sum_squares(Rt)
+        r_norm2 = _start_sweep(w, woff, widths, X, pbuf, poff, pnorms, sbuf, soff, Rt, Yt,
+                               work_b, order, scal, counts)
+    else:
+        r_norm2 = sum_squares(Rt)
     for pos in range(begin, end):
-        i = L - 1 - pos if order == DESCENDING else pos
-        W = _block(w, woff, i, widths[i + 1], widths[i])
-        S = _block(sbuf, soff, i, k, widths[i + 1])
-        P = _prefix(X, pbuf, poff, i, widths[i], r)
-        new_suffix = order == DESCENDING and i > 0
-        S_next = _block(sbuf, soff, i - 1 if new_suffix else i, k,
-                        widths[i] if new_suffix else 0)
-        if sampling == NO_SAMPLING:
-            eta, error, r_norm2 = _update_layer(
-                W, S, P, Rt, S_next, pnorms[i], r_norm2, work_a, work_g, work_k, work_b,
-                work_z, work_j, work_s, blocking, gram, lr_mode, lr_value, power, rounding,
-                loss_offset, inv_m, error_limit, counts, loss)
-        else:
-            eta, error = _sampled_update(
-                W, S, P, Rt, sampling, draws[pos], batches[pos], lr_value, work_a, work_g,
-                work_k, work_b, work_z, work_m, gram, loss_offset, inv_m, error_limit, counts)
-        errors[pos - begin] = error
+        i, W, S, P, S_next = _layer_views(w, woff, widths, X, pbuf, poff, sbuf, soff, pos,
+                                          order)
+        eta, errors[pos - begin], r_norm2 = _update_layer(
+            W, S, P, Rt, S_next, pnorms[i], r_norm2, work_a, work_g, work_k, work_b,
+            work_z, work_j, work_s, blocking, gram, lr_mode, lr_value, power, rounding,
+            loss_offset, inv_m, error_limit, scal, counts, loss)
         if np.isnan(eta):
             return pos - begin
         rates[pos - begin] = eta
-        if new_suffix and sampling != NO_SAMPLING:
-            _matmul(S, W, S_next, counts, k)
-        elif order == ASCENDING and i < L - 1:
-            P_next = _block(pbuf, poff, i + 1, widths[i + 1], r)
-            _matmul(W, P, P_next, counts, k)
-            pnorms[i + 1] = sum_squares(P_next)
+        _next_prefix(W, P, i, widths, pbuf, poff, pnorms, order, scal, counts)
     return end - begin
 
 
 @njit(cache=True, nogil=True)
-def _importance_sample(P, M, work_m, u, counts, k):
+def bcsgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt,
+                  work_a, work_g, work_k, work_b, work_z, work_m, gram, order, eta_bar,
+                  sampling, draws, batches, begin, end, loss_offset, inv_m, error_limit,
+                  errors, rates, scal, counts):
+    """Stochastic BCGD (docs/math.md section 8): as :func:`bcgd_updates`, each update with
+    one sample drawn by importance (``sampling`` 1, uniform number ``draws[pos]``) or the
+    batch ``batches[pos]`` (``sampling`` 2)."""
+    if begin == 0:
+        _start_sweep(w, woff, widths, X, pbuf, poff, pnorms, sbuf, soff, Rt, Yt, work_b,
+                     order, scal, counts)
+    for pos in range(begin, end):
+        i, W, S, P, S_next = _layer_views(w, woff, widths, X, pbuf, poff, sbuf, soff, pos,
+                                          order)
+        eta, errors[pos - begin] = _sampled_update(
+            W, S, P, Rt, sampling, draws[pos], batches[pos], eta_bar, work_a, work_g,
+            work_k, work_b, work_z, work_m, gram, loss_offset, inv_m, error_limit, scal,
+            counts)
+        if np.isnan(eta):
+            return pos - begin
+        rates[pos - begin] = eta
+        if S_next.size > 0:
+            gemm(False, False, 1.0, S, W, 0.0, S_next, scal, counts, S.shape[0])
+        _next_prefix(W, P, i, widths, pbuf, poff, pnorms, order, scal, counts)
+    return end - begin
+
+
+@njit(cache=True, nogil=True)
+def _importance_sample(P, M, work_m, u, scal, counts, k):
     """Theorem 3.6's sample: ``j`` with probability ``||p_j^T P||^2 / ||P^T P||_F^2``.
 
     ``M = P P^T`` is given; ``||p_j^T P||^2 = p_j^T M p_j``. Returns ``(j, ||p_j^T P||^2)``.
     """
     n, m = P.shape
     MP = work_m[: n * m].reshape((n, m))
-    _matmul(M, P, MP, counts, k)
+    gemm(False, False, 1.0, M, P, 0.0, MP, scal, counts, k)
     weights = np.zeros(m)
     total = 0.0
     for a in range(n):
@@ -526,7 +610,8 @@ def _importance_sample(P, M, work_m, u, counts, k):
 
 @njit(cache=True, nogil=True)
 def _sampled_update(W, S, P, Rt, sampling, u, batch, eta_bar, work_a, work_g, work_k,
-                    work_b, work_z, work_m, gram, loss_offset, inv_m, error_limit, counts):
+                    work_b, work_z, work_m, gram, loss_offset, inv_m, error_limit, scal,
+                    counts):
     """One stochastic BCGD update of ``W`` (L2; docs/math.md section 8). Returns ``(eta, error)``.
 
     Importance sampling (Theorem 3.6): ``W -= eta S^T r_j p_j^T`` with
@@ -541,15 +626,15 @@ def _sampled_update(W, S, P, Rt, sampling, u, batch, eta_bar, work_a, work_g, wo
     K = work_k[: k * k].reshape((k, k))
     At = work_a[: n_in * k].reshape((n_in, k))
     Bt = work_b[: n_in * k].reshape((n_in, k))
-    _gram(S, K, counts, k)
+    _gram(S, K, scal, counts, k)
     b = batch.size
     Pb = np.empty((n_in, b), P.dtype)
     Rb = np.empty((b, k), P.dtype)
     Zb = np.empty((b, k), P.dtype)
     if sampling == IMPORTANCE:
         M = gram[: n_in * n_in].reshape((n_in, n_in))
-        _matmul(P, P.T, M, counts, k)
-        j, q = _importance_sample(P, M, work_m, u, counts, k)
+        gemm(False, True, 1.0, P, P, 0.0, M, scal, counts, k)
+        j, q = _importance_sample(P, M, work_m, u, scal, counts, k)
         s_max = max(np.linalg.eigvalsh(K)[-1], 0.0)
         p_eigs = np.linalg.eigvalsh(M)
         p_min = max(p_eigs[n_in - min(n_in, m)], 0.0)  # sigma_min(P)^2, min(n, m)-th largest
@@ -564,15 +649,15 @@ def _sampled_update(W, S, P, Rt, sampling, u, batch, eta_bar, work_a, work_g, wo
         for t in range(b):
             for c in range(k):
                 Rb[t, c] = Rt[batch[t], c]
-        _matmul(Pb, Rb, At, counts, k)
-    _matmul(S.T, At.T, G, counts, k)
-    _matmul(At, K, Bt, counts, k)  # (S G)^T
+        gemm(False, False, 1.0, Pb, Rb, 0.0, At, scal, counts, k)
+    gemm(True, True, 1.0, S, At, 0.0, G, scal, counts, k)
+    gemm(False, False, 1.0, At, K, 0.0, Bt, scal, counts, k)  # (S G)^T
     if sampling != IMPORTANCE:
-        _matmul(Pb.T, Bt, Zb, counts, k)
+        gemm(True, False, 1.0, Pb, Bt, 0.0, Zb, scal, counts, k)
         zz = sum_squares(Zb)
         eta = sum_squares(G) / zz if zz > 0.0 else 0.0
     Zt = work_z
-    _matmul(P.T, Bt, Zt, counts, k)  # (S G P)^T on all samples
+    gemm(True, False, 1.0, P, Bt, 0.0, Zt, scal, counts, k)  # (S G P)^T on all samples
     new_norm2 = _step_norm_squared(Rt, eta, Zt)
     error = (new_norm2 - loss_offset) * inv_m
     if not (error <= error_limit):
@@ -584,28 +669,9 @@ def _sampled_update(W, S, P, Rt, sampling, u, batch, eta_bar, work_a, work_g, wo
 
 
 @njit(cache=True, nogil=True)
-def residual(w, woff, widths, X, Y, out, work, counts):
-    """``out = W_{L-1} ... W_0 X - Y`` from scratch (a forward pass in ping-pong buffers)."""
-    L = widths.size - 1
-    r = X.shape[1]
-    half = work.size // 2
-    current = X
-    for i in range(L):
-        W = _block(w, woff, i, widths[i + 1], widths[i])
-        if i == L - 1:
-            nxt = out
-        else:
-            start = 0 if i % 2 == 0 else half
-            nxt = work[start : start + widths[i + 1] * r].reshape((widths[i + 1], r))
-        _matmul(W, current, nxt, counts, widths[L])
-        current = nxt
-    _axpy(out, 1.0, Y)
-
-
-@njit(cache=True, nogil=True)
 def gd_iteration(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, w_previous,
                  work_a, work_b, work_g, work_j, eta, power, fresh, loss_offset, inv_m,
-                 error_limit, counts):
+                 error_limit, scal, counts):
     """One gradient descent iteration: every layer at once with a constant rate (docs/math.md 8).
 
     All gradients use the old weights: prefixes ``P_i`` and the residual come from a forward
@@ -618,8 +684,8 @@ def gd_iteration(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, w_p
     k = widths[L]
     r = Yt.shape[0]
     if fresh:
-        _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, counts)
-    _suffix_pass(w, woff, widths, sbuf, soff, work_b, counts)
+        _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, scal, counts)
+    _suffix_pass(w, woff, widths, sbuf, soff, work_b, scal, counts)
     if power == 2:
         Jt = Rt
     else:
@@ -630,10 +696,10 @@ def gd_iteration(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, w_p
         n_out, n_in = widths[i + 1], widths[i]
         At = work_a[: n_in * k].reshape((n_in, k))
         G = work_g[: n_out * n_in].reshape((n_out, n_in))
-        _matmul(_prefix(X, pbuf, poff, i, n_in, r), Jt, At, counts, k)
-        _matmul(_block(sbuf, soff, i, k, n_out).T, At.T, G, counts, k)
+        gemm(False, False, 1.0, _prefix(X, pbuf, poff, i, n_in, r), Jt, 0.0, At, scal, counts, k)
+        gemm(True, True, 1.0, _block(sbuf, soff, i, k, n_out), At, 0.0, G, scal, counts, k)
         _axpy(_block(w, woff, i, n_out, n_in), eta, G)
-    _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, counts)
+    _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, scal, counts)
     loss = sum_squares(Rt) if power == 2 else _step_power_sum(Rt, 0.0, Rt, power)
     error = (loss - loss_offset) * inv_m
     if not (error <= error_limit):
