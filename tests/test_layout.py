@@ -20,7 +20,7 @@ LAYERS = {
     "fastdln.init": MATHS, "fastdln.losses": MATHS, "fastdln.optimum": MATHS,
     "fastdln.reference": MATHS, "fastdln.theory": MATHS, "fastdln.factor": MATHS,
     "fastdln.settings": CORE, "fastdln.data": CORE, "fastdln.problem": CORE,
-    "fastdln._engines": CORE,
+    "fastdln._engines": CORE, "fastdln.threads": CORE,
     "fastdln.trainer": CORE, "fastdln.training": CORE, "fastdln.io": CORE,
     "fastdln.bench": APPS, "fastdln.cli": APPS, "fastdln.__main__": APPS,
     "fastdln.estimator": APPS, "fastdln.experiments": APPS, "fastdln.progress": APPS,
