@@ -148,7 +148,7 @@ def _non_blank_lines(text, source):
 
 
 def _header_names(line, source):
-    names = [name.strip() for name in next(csv.reader([line]))]
+    names = [name.strip() for name in next(csv.reader([line], skipinitialspace=True))]
     if all(_is_number(name) for name in names):
         raise ValueError(f"{source}: the first line ({line.strip()}) holds numbers, not "
                          "column names; add a header row or pass --no-header")

@@ -182,3 +182,21 @@ def test_names_of_features_and_targets_travel_with_the_model(tmp_path):
                                    ([1, 2, 3], TypeError, "sequence of strings")]:
         with pytest.raises(error, match=fragment):
             fastdln.save(tmp_path / "bad.npz", weights, feature_names=names)
+
+
+def test_a_run_stopped_by_its_callback_checkpoints_where_it_stopped(tmp_path):
+    """Between two periodic checkpoints, a stop (e.g. Ctrl-C on the command line) writes the
+    last whole sweep, and resuming from it equals the uninterrupted run."""
+    X, Y = paper_data(50, 6, 2, seed=8)
+    common = dict(widths=[6, 7, 7, 2], seed=2, fit_intercept=True)
+    path = tmp_path / "run.ckpt"
+    stopped = fastdln.train(X, Y, sweeps=20, checkpoint=path, checkpoint_every=5,
+                            callback=lambda trainer: trainer.sweeps_done == 3, **common)
+    assert stopped.status == "stopped" and stopped.sweeps == 3
+    state, _ = io.read_checkpoint(path)
+    assert state["progress"]["sweeps_done"] == 3
+    resumed = fastdln.train(X, Y, sweeps=9, resume=path)
+    full = fastdln.train(X, Y, sweeps=9, **common)
+    for a, b in zip(resumed.weights, full.weights):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(resumed.errors, full.errors)
