@@ -149,6 +149,10 @@ def _training_options(args, X, Y):
         raise ValueError("--depth is required (the number of layers), unless --resume "
                          "continues a run")
     if args.resume is None:  # a resumed run takes its settings from the checkpoint
+        if options.get("loss", "l2") != "l2" and "fit_intercept" not in options:
+            raise ValueError(f"--loss {options['loss']}: the intercept (--fit-intercept true, "
+                             "the default) is exact for the l2 loss only; add "
+                             "--fit-intercept false")
         options = dict(_OWN_DEFAULTS, **options)
         _checked_settings(options)
     return options

@@ -117,6 +117,8 @@ def test_intercept_by_default_and_on_request(capsys, tmp_path, data):
         assert code == 0, err
         expected = LinearRegression(fit_intercept=fit_intercept).fit(X, Y)
         assert json.loads(out)["r2"] == pytest.approx(expected.score(X, Y), abs=1e-6)
+    code, _, err = main(capsys, *common, "--loss", "l4", "--fit-intercept", "false")
+    assert code == 0, err
 
 
 def test_summary_reports_mse_and_r2_besides_the_error(capsys, data):
@@ -201,6 +203,8 @@ BAD_INPUT = [
      "init"),
     ("unknown `--init` / odd `--loss l3`", ["train", "{npz}", "--depth", "2", "--loss", "l3"],
      "loss"),
+    ("`--loss l4` without `--fit-intercept false`", ["train", "{npz}", "--depth", "2",
+                                                     "--loss", "l4"], "--fit-intercept false"),
     ("`.npz` that is not a zip", ["train", "{broken}", "--depth", "2"], "not a readable"),
     ("model file that is not a fastdln model / truncated", ["predict", "{csv}", "{npz}"],
      "not a fastdln model"),
