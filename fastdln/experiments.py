@@ -263,18 +263,20 @@ def check_config(config: dict[str, Any], source: str = "the run") -> None:
     missing = {"data", "depth"} - set(config)
     if missing:
         raise ValueError(f"every run needs {sorted(missing)}; {source} {config} lacks them")
-    for key in config:
-        _check_key(key, source)
+    _check_keys(config, source)
 
 
 _KNOWN_KEYS = tuple(RUN_KEYS) + tuple(f.name for f in dataclasses.fields(Settings))
 
 
-def _check_key(key, where):
-    if key not in _KNOWN_KEYS:
-        close = difflib.get_close_matches(key, _KNOWN_KEYS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown key {key!r} in {where}{hint}; the keys are "
+def _check_keys(keys, where):
+    """Refuse the keys that are neither run keys nor training options, naming ``where``."""
+    unknown = sorted(set(keys) - set(_KNOWN_KEYS))
+    if unknown:
+        close = [match for key in unknown
+                 for match in difflib.get_close_matches(key, _KNOWN_KEYS, n=1)]
+        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+        raise ValueError(f"unknown key(s) {unknown} in {where}{hint}; the keys are "
                          f"{sorted(_KNOWN_KEYS)}")
 
 
@@ -300,8 +302,7 @@ def load_grid_file(path: str | os.PathLike) -> list[dict[str, Any]]:
     if "grid" not in document:
         raise ValueError(f"{name}: needs a [grid] table (e.g. depth = [10, 50])")
     for table in ("train", "grid"):
-        for key in document.get(table, {}):
-            _check_key(key, f"[{table}] of {name}")
+        _check_keys(document.get(table, {}), f"[{table}] of {name}")
     return expand_grid({**document.get("train", {}), **document["grid"]})
 
 

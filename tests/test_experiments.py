@@ -88,8 +88,9 @@ def test_a_lost_worker_is_the_row_of_its_run():
 
 @pytest.mark.parametrize("text, fragment", [
     ('[train]\nsweep = 5\n[grid]\ndepth = [1]\n',
-     "unknown key 'sweep' in [train] of {path} (did you mean 'sweeps'?)"),
-    ('[grid]\ndepth = [1]\nordr = ["ascending"]\n', "unknown key 'ordr' in [grid] of {path}"),
+     "unknown key(s) ['sweep'] in [train] of {path} (did you mean 'sweeps'?)"),
+    ('[grid]\ndepth = [1]\nordr = ["ascending"]\nit = [1]\n',
+     "unknown key(s) ['it', 'ordr'] in [grid] of {path} (did you mean 'init', 'order'?)"),
     ('[grids]\ndepth = [1]\n', "{path}: unknown table [grids] at the top level"),
     ('sweeps = 3\n[grid]\ndepth = [1]\n', "{path}: unknown key 'sweeps' at the top level"),
     ('[train]\nsweeps = 3\n', "{path}: needs a [grid] table"),
@@ -104,7 +105,7 @@ def test_grid_files_with_typos_are_refused_naming_key_and_file(tmp_path, text, f
 
 
 def test_run_configs_with_unknown_keys_are_refused_before_any_run():
-    with pytest.raises(ValueError, match="unknown key 'sweep' in the run"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['sweep'\] in the run"):
         experiments.run_grid([dict(data="random:10:2:1", depth=1),
                               dict(data="random:10:2:1", depth=1, sweep=3)])
 
