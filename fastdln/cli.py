@@ -57,70 +57,49 @@ def _bench(args):
                 threshold=args.threshold, repeats=args.repeats)
 
 
-def _read_csv(path, target):
-    """A CSV with a header row: ``(X, Y)`` with ``Y`` the ``target`` columns (names or
-    0-based indices, comma separated), or ``(X, None)`` without ``target``."""
-    import csv
+def _read_data(path, target=None, need_y=True, header=True):
+    """``(X, Y, feature_names, target_names)`` from an ``.npz`` (arrays ``X`` and ``Y``; no
+    names) or a CSV (``--target`` columns; names from its header; ``-``: standard input)."""
+    if path.endswith(".npz"):
+        X, Y = _read_npz(path, need_y)
+        return X, Y, None, None
+    from .tables import read_csv
 
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    if len(rows) < 2:
-        raise ValueError(f"{path}: a CSV needs a header row and at least one data row")
-    header, body = rows[0], rows[1:]
-    try:
-        data = np.array([[float(v) for v in row] for row in body])
-    except ValueError as error:
-        raise ValueError(f"{path}: non-numeric value in the data rows ({error})") from None
-    if data.ndim != 2 or data.shape[1] != len(header):
-        raise ValueError(f"{path}: every row must have {len(header)} values like the header")
+    if need_y and target is None:
+        raise ValueError(f"{path}: a CSV needs --target to name the target column(s)")
+    table = read_csv(path, header=header)
     if target is None:
-        return data, None
-    columns = []
-    for name in target.split(","):
-        name = name.strip()
-        if name in header:
-            columns.append(header.index(name))
-        elif name.isdigit() and int(name) < len(header):
-            columns.append(int(name))
-        else:
-            raise ValueError(f"--target column {name!r} is not in {path}'s header {header}")
-    features = [j for j in range(len(header)) if j not in columns]
-    return data[:, features], data[:, columns]
+        return table.values, None, table.names, None
+    return table.split(target)
 
 
-def _read_data(path, target=None, need_y=True):
-    """``(X, Y)`` from an ``.npz`` (arrays ``X`` and ``Y``) or a CSV (``--target`` columns)."""
+def _read_npz(path, need_y):
     import os
+    import zipfile
 
     if not os.path.exists(path):
         raise ValueError(f"{path}: no such file")
-    if path.endswith(".npz"):
-        import zipfile
-
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                if "X" not in data.files or (need_y and "Y" not in data.files):
-                    raise ValueError(f"{path}: an .npz needs arrays 'X' and 'Y', has "
-                                     f"{data.files}")
-                return data["X"], data["Y"] if "Y" in data.files else None
-        except (zipfile.BadZipFile, EOFError, OSError) as error:
-            raise ValueError(f"{path}: not a readable .npz ({error})") from None
-    if need_y and target is None:
-        raise ValueError(f"{path}: a CSV needs --target to name the target column(s)")
-    return _read_csv(path, target)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "X" not in data.files or (need_y and "Y" not in data.files):
+                raise ValueError(f"{path}: an .npz needs arrays 'X' and 'Y', has {data.files}")
+            return data["X"], data["Y"] if "Y" in data.files else None
+    except (zipfile.BadZipFile, EOFError, OSError) as error:
+        raise ValueError(f"{path}: not a readable .npz ({error})") from None
 
 
-# Settings the command line offers with its own default (a seeded run is reproducible).
-_OWN_DEFAULTS = ("seed",)
+# Settings the command line offers with its own default: a seeded run is reproducible, and
+# real data has an intercept. Given to a resumed run only when typed.
+_OWN_DEFAULTS = dict(seed=0, fit_intercept=True)
 
 
 def _settings_options(args):
-    """The training options given on the command line (None: not given)."""
+    """The training options given on the command line (not the ones left at None)."""
     from .settings import option_from_text, text_options
 
     options = {}
     for f in text_options():
-        text = None if f.name in _OWN_DEFAULTS else getattr(args, f.name, None)
+        text = getattr(args, f.name, None)
         if text is not None:
             try:
                 options[f.name] = option_from_text(f.name, text)
@@ -133,74 +112,178 @@ def _add_settings_arguments(parser):
     """``--name`` for every option of :class:`fastdln.Settings` the command line offers."""
     from .settings import Settings, text_options
 
-    defaults = Settings()
+    defaults = dict(Settings().to_dict(), **_OWN_DEFAULTS)
     for f in text_options():
-        if f.name in _OWN_DEFAULTS:
-            continue
-        choices = f.metadata["choices"]
-        default = getattr(defaults, f.name)
-        shown = f"; one of {', '.join(map(str, choices))}" if choices else ""
+        default = defaults[f.name]
+        shown = [] if default is None else [f"default: {str(default).lower()}"]
+        if f.metadata["choices"]:
+            shown.append(f"one of {', '.join(map(str, f.metadata['choices']))}")
         parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None,
-                            metavar=f.name.upper(),
-                            help=f"{f.metadata['help']} (default: {default}{shown})")
+                            metavar=f.name.upper(), help=f"{f.metadata['help']}"
+                            + (f" ({'; '.join(shown)})" if shown else ""))
+
+
+def _checked_settings(options):
+    """:func:`fastdln.check_settings` with the option in an error spelled ``--name``."""
+    import re
+
+    from .settings import check_settings
+
+    try:
+        return check_settings(**options)
+    except (ValueError, TypeError) as error:
+        message = re.sub(r"^(\w+) must", lambda m: f"--{m.group(1).replace('_', '-')} must",
+                         str(error))
+        raise type(error)(message) from None
+
+
+def _training_options(args, X, Y):
+    """The options of :func:`fastdln.train` from the command line: the typed ones, the
+    widths from ``--depth``/``--width``, and the command line's defaults for a new run."""
+    from .init import layer_widths
+
+    options = _settings_options(args)
+    if args.depth is not None:
+        options["widths"] = layer_widths(X.shape[1], Y.shape[1], args.depth, args.width)
+    elif args.resume is None:
+        raise ValueError("--depth is required (the number of layers), unless --resume "
+                         "continues a run")
+    if args.resume is None:  # a resumed run takes its settings from the checkpoint
+        if options.get("loss", "l2") != "l2" and "fit_intercept" not in options:
+            raise ValueError(f"--loss {options['loss']}: the intercept (--fit-intercept true, "
+                             "the default) is exact for the l2 loss only; add "
+                             "--fit-intercept false")
+        options = dict(_OWN_DEFAULTS, **options)
+        _checked_settings(options)
+    return options
 
 
 def _train(args):
-    import json
+    import warnings
 
-    from .init import layer_widths
     from .io import save
-    from .progress import Progress, sweep_callback
-    from .settings import check_settings
-    from .trainer import Trainer
-    from .training import run_sweeps
+    from .progress import Progress, StopOnInterrupt, sweep_callback
+    from .training import train
 
-    X, Y = _read_data(args.data, args.target)
-    X = np.asarray(X)
-    Y = np.asarray(Y)
-    Y2 = Y.reshape(len(Y), -1) if Y.ndim == 1 else Y
+    X, Y, feature_names, target_names = _read_data(args.data, args.target,
+                                                   header=not args.no_header)
+    X, Y = np.asarray(X), np.asarray(Y)
+    Y = Y.reshape(len(Y), -1) if Y.ndim == 1 else Y
     if X.ndim != 2:
         raise ValueError(f"{args.data}: X must be 2-D (samples x features), got {X.shape}")
-    if args.depth < 1:
-        raise ValueError(f"--depth must be >= 1, got {args.depth}")
-    widths = layer_widths(X.shape[1], Y2.shape[1], args.depth, args.width)
-    settings = check_settings(seed=args.seed, widths=widths, **_settings_options(args))
-    trainer = Trainer(X, Y2, settings=settings)
-    with Progress(args.sweeps, "sweeps", "sweep", enabled=not (args.quiet or args.json)) as bar:
-        status = run_sweeps(trainer, args.sweeps, callback=sweep_callback(bar))
-    if args.out:
-        save(args.out, trainer)
-    summary = dict(status=status, sweeps=trainer.sweeps_done, iterations=trainer.iteration,
-                   error=float(trainer.errors[-1]), initial_error=float(trainer.errors[0]),
-                   widths=widths, model=args.out)
+    options = _training_options(args, X, Y)
+    with Progress(args.sweeps, "sweeps", "sweep", enabled=not (args.quiet or args.json)) as bar, \
+            StopOnInterrupt() as stop, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".* diverged at iteration",
+                                RuntimeWarning)  # reported below, in one line
+        result = train(X, Y, sweeps=args.sweeps, callback=sweep_callback(bar, stop=stop),
+                       checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+                       resume=args.resume, **options)
+    summary = _summary(result, X, Y, args)
+    if result.status not in ("diverged", "stopped") and args.out:
+        save(args.out, result, feature_names=feature_names, target_names=target_names)
+    _print_summary(summary, args)
+    return _exit_code(result, args)
+
+
+def _summary(result, X, Y, args):
+    from .problem import predict
+
+    residual = predict(X, result.weights, result.intercept) - Y
+    return dict(status=result.status, sweeps=result.sweeps, iterations=result.iterations,
+                error=float(result.errors[-1]), initial_error=float(result.errors[0]),
+                mse=float(np.mean(residual ** 2)), r2=_r2(residual, Y),
+                widths=list(result.settings.widths),
+                model=args.out if result.status not in ("diverged", "stopped") else None,
+                checkpoint=args.checkpoint, seconds=result.elapsed)
+
+
+def _r2(residual, Y):
+    """The coefficient of determination, averaged over the outputs (like scikit-learn's
+    ``r2_score``: 1 for a perfect fit, 0 for the mean; a constant output counts 1 if fitted
+    exactly, else 0)."""
+    explained = np.sum(residual ** 2, axis=0)
+    total = np.sum((Y - Y.mean(axis=0)) ** 2, axis=0)
+    constant = total == 0
+    scores = np.where(constant, np.where(explained == 0, 1.0, 0.0),
+                      1.0 - explained / np.where(constant, 1.0, total))
+    return float(np.mean(scores))
+
+
+def _print_summary(summary, args):
+    import json
+
     if args.json:
         print(json.dumps(summary))
-    else:
+    elif summary["status"] not in ("diverged", "stopped"):
         print(f"{summary['status']}: {summary['sweeps']} sweeps, error "
-              f"{summary['initial_error']:.3e} -> {summary['error']:.3e}"
-              + (f", saved to {args.out}" if args.out else ""))
+              f"{summary['initial_error']:.3e} -> {summary['error']:.3e} ((loss - optimal "
+              f"loss) / m); on the training data MSE {summary['mse']:.6g}, R^2 "
+              f"{summary['r2']:.6f}" + (f"; saved to {args.out}" if args.out else ""))
+
+
+def _exit_code(result, args):
+    """0 for a finished run; 1 (diverged) or 130 (Ctrl-C) with one line on stderr."""
+    if result.status == "diverged":
+        print(f"fastdln: error: training diverged at iteration {result.diverged_at} (the "
+              "error exploded; the last update was not applied); no model written; use "
+              "--lr optimal or a smaller constant --lr", file=sys.stderr)
+        return 1
+    if result.status == "stopped":
+        kept = (f"checkpoint written to {args.checkpoint} (continue with --resume "
+                f"{args.checkpoint})" if args.checkpoint else
+                "no checkpoint (--checkpoint FILE keeps an interrupted run)")
+        print(f"fastdln: interrupted after {result.sweeps} sweeps; {kept}; no model written",
+              file=sys.stderr)
+        return 130
     return 0
 
 
 def _predict(args):
-    import sys
-
     from .io import load
+    from .tables import write_csv
 
     model = load(args.model)
-    X, _ = _read_data(args.data, args.target, need_y=False)
+    X = _features_for(model, args)
     predictions = model.predict(X)
-    out = open(args.out, "w") if args.out else sys.stdout
+    names = model.target_names or (["y"] if predictions.shape[1] == 1 else
+                                   [f"y{j}" for j in range(predictions.shape[1])])
+    out = open(args.out, "w", newline="") if args.out else sys.stdout
     try:
-        np.savetxt(out, predictions, delimiter=",", fmt="%.17g")
+        write_csv(out, names, predictions)
     finally:
         if args.out:
             out.close()
     return 0
 
 
+def _features_for(model, args):
+    """The model's input columns from ``args.data``: matched by name when both the model
+    and the CSV have names (the model's targets and ``--target`` columns may be present),
+    else by position."""
+    if args.data.endswith(".npz"):
+        X = _read_npz(args.data, need_y=False)[0]
+        names = None
+    else:
+        from .tables import read_csv
+
+        table = read_csv(args.data, header=not args.no_header)
+        left_out = table.columns(args.target, "--target") if args.target else []
+        if model.feature_names is not None and table.names is not None:
+            leave = [table.names[j] for j in left_out] + list(model.target_names or [])
+            return table.features(model.feature_names, leave_out=leave)
+        kept = [j for j in range(table.values.shape[1]) if j not in left_out]
+        X, names = table.values[:, kept], table.names
+    n0 = model.widths[0]
+    if np.ndim(X) != 2 or np.shape(X)[1] != n0:
+        raise ValueError(f"{args.data}: {np.shape(X)[-1]} feature columns"
+                         f"{'' if names is None else ' ' + str(names)}, the model takes {n0}")
+    return X
+
+
 def _grid(args):
-    from .experiments import load_grid_file, run_grid, write_rows
+    from .experiments import load_grid_file, run_grid
+    from .progress import Progress
 
     configs = load_grid_file(args.grid)
     client = None
@@ -210,22 +293,62 @@ def _grid(args):
         client = Client(args.scheduler)
     where = args.scheduler or f"{args.workers or 'all'} local processes"
     print(f"{len(configs)} runs on {where}", flush=True)
-    rows = run_grid(configs, client=client, n_workers=args.workers, curve_dir=args.curves)
-    write_rows(args.out, rows)
-    print(f"wrote {len(rows)} rows to {args.out}")
-    return 0
+    with Progress(len(configs), "runs", "run", enabled=not args.quiet) as bar:
+        def finished(row):
+            bar.update(1, status=row["status"])
+
+        rows = run_grid(configs, client=client, n_workers=args.workers, curve_dir=args.curves,
+                        out=args.out, on_row=finished)
+    failed = [row for row in rows if row["status"] == "error"]
+    print(f"wrote {len(rows)} rows to {args.out}"
+          + (f"; {len(failed)} run(s) failed (see the error column)" if failed else ""))
+    return 1 if failed else 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (exit 2), like fastdln's others."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _integer(minimum):
+    """An argparse ``type``: an integer >= ``minimum``."""
+    def integer(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        return value
+    return integer
+
+
+def _positive_float(text):
+    """An argparse ``type``: a positive finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
 
 
 def build_parser():
+    from ._version import __version__
     from .paper import FIGURES
 
-    parser = argparse.ArgumentParser(prog="fastdln", description=__doc__)
+    parser = _Parser(prog="fastdln", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"fastdln {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="a small BCGD run printing the error per sweep")
-    demo.add_argument("--depth", type=int, default=50)
-    demo.add_argument("--sweeps", type=int, default=10)
-    demo.add_argument("--samples", type=int, default=600)
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--depth", type=_integer(1), default=50, help="(default: %(default)s)")
+    demo.add_argument("--sweeps", type=_integer(1), default=10, help="(default: %(default)s)")
+    demo.add_argument("--samples", type=_integer(1), default=600,
+                      help="(default: %(default)s)")
+    demo.add_argument("--seed", type=_integer(0), default=0, help="(default: %(default)s)")
     demo.set_defaults(run=_demo)
     rep = sub.add_parser("reproduce", help="reproduce a figure of the paper's Section 4")
     rep.add_argument("figure", choices=list(FIGURES) + ["all"])
@@ -236,52 +359,101 @@ def build_parser():
                      help="folder with the MNIST IDX / UCI batch*.dat files (else stand-ins)")
     rep.add_argument("--quiet", action="store_true", help="no progress bar")
     rep.set_defaults(run=_reproduce)
+    _add_bench_parser(sub)
+    _add_train_parser(sub)
+    _add_predict_parser(sub)
+    _add_grid_parser(sub)
+    return parser
+
+
+def _add_bench_parser(sub):
     bench = sub.add_parser("bench", help="time sweeps: fast engine, reference, BLAS limit")
     bench.add_argument("--quick", action="store_true", help="three configurations, < 1 minute")
     bench.add_argument("--json", metavar="FILE", help="save the table with machine info")
     bench.add_argument("--compare", metavar="OLD.json",
                        help="exit 1 naming each configuration slower than --threshold x OLD")
-    bench.add_argument("--threshold", type=float, default=1.2)
-    bench.add_argument("--repeats", type=int, default=None, help="best of this many")
+    bench.add_argument("--threshold", type=_positive_float, default=1.2,
+                       help="(default: %(default)s)")
+    bench.add_argument("--repeats", type=_integer(1), default=None,
+                       help="best of this many (default: per configuration)")
     bench.set_defaults(run=_bench)
+
+
+def _add_train_parser(sub):
     train = sub.add_parser("train", help="train on an .npz (X, Y) or a CSV (--target)")
-    train.add_argument("data")
-    train.add_argument("--depth", type=int, required=True)
-    train.add_argument("--width", type=int, default=None)
-    train.add_argument("--sweeps", type=int, default=100)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("data", help=".npz with arrays X and Y, or a CSV with a header row "
+                       "('-': a CSV on standard input)")
+    train.add_argument("--depth", type=_integer(1), default=None,
+                       help="number of layers (required unless --resume)")
+    train.add_argument("--width", type=_integer(1), default=None,
+                       help="width of the hidden layers (default: max(n0, nL))")
+    train.add_argument("--sweeps", type=_integer(1), default=100,
+                       help="sweeps in all, a resumed run's included (default: %(default)s)")
     _add_settings_arguments(train)
-    train.add_argument("--target", default=None, help="CSV target column names or indices")
+    train.add_argument("--target", default=None,
+                       help="CSV target column(s): names or 0-based indices, comma separated")
+    train.add_argument("--no-header", action="store_true",
+                       help="the CSV has no header row (columns are 0-based indices)")
     train.add_argument("--out", default=None, help="save the model (.npz)")
+    train.add_argument("--checkpoint", default=None,
+                       help="write the run's state there every --checkpoint-every sweeps and "
+                       "on Ctrl-C")
+    train.add_argument("--checkpoint-every", type=_integer(1), default=10,
+                       help="(default: %(default)s)")
+    train.add_argument("--resume", default=None,
+                       help="continue the run saved in this checkpoint (same data)")
     train.add_argument("--json", action="store_true", help="print a JSON summary")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(run=_train)
-    pred = sub.add_parser("predict", help="predictions of a saved model, as CSV")
+
+
+def _add_predict_parser(sub):
+    pred = sub.add_parser("predict", help="predictions of a saved model, as CSV with a header")
     pred.add_argument("model")
-    pred.add_argument("data", help=".npz with X, or a CSV of features")
-    pred.add_argument("--target", default=None, help="CSV columns to leave out")
-    pred.add_argument("--out", default=None)
+    pred.add_argument("data", help=".npz with X, or a CSV of features ('-': standard input); "
+                      "columns are matched to the model's by name")
+    pred.add_argument("--target", default=None,
+                      help="CSV columns to leave out (the model's target columns always are)")
+    pred.add_argument("--no-header", action="store_true",
+                      help="the CSV has no header row (columns matched by position)")
+    pred.add_argument("--out", default=None, help="write there (default: standard output)")
     pred.set_defaults(run=_predict)
+
+
+def _add_grid_parser(sub):
     grid = sub.add_parser("grid", help="run an experiment grid from a TOML file")
     grid.add_argument("grid", help="TOML with a [grid] table of lists and [train] defaults")
     grid.add_argument("--scheduler", default=None, help="dask scheduler address")
-    grid.add_argument("--workers", type=int, default=None, help="local processes")
-    grid.add_argument("--out", default="results.csv")
+    grid.add_argument("--workers", type=_integer(1), default=None,
+                      help="local processes (default: the number of cores)")
+    grid.add_argument("--out", default="results.csv",
+                      help="a row per run, written as runs finish (default: %(default)s)")
     grid.add_argument("--curves", default=None, help="folder for each run's error curve")
+    grid.add_argument("--quiet", action="store_true", help="no progress bar")
     grid.set_defaults(run=_grid)
-    return parser
 
 
 def main(argv=None):
+    """Run the ``fastdln`` command; returns its exit code (2: bad input, 130: Ctrl-C)."""
+    import warnings
+
     args = build_parser().parse_args(argv)
     np.set_printoptions(precision=4)
-    try:
-        return args.run(args)
-    except BrokenPipeError:  # e.g. `fastdln predict ... | head`: the reader has enough
-        return 0
-    except (ValueError, TypeError, ImportError, OSError) as error:
-        message = " ".join(str(error).split())  # one line
-        print(f"fastdln: error: {message}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _warning_line
+        try:
+            return args.run(args)
+        except BrokenPipeError:  # e.g. `fastdln predict ... | head`: the reader has enough
+            return 0
+        except KeyboardInterrupt:
+            print("fastdln: interrupted", file=sys.stderr)
+            return 130
+        except (ValueError, TypeError, ImportError, OSError) as error:
+            message = " ".join(str(error).split())  # one line
+            print(f"fastdln: error: {message}", file=sys.stderr)
+            return 2
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    """Warnings as one line, without the source path and line of the code."""
+    print(f"fastdln: warning: {' '.join(str(message).split())}", file=file or sys.stderr)

@@ -3,14 +3,24 @@ layer)."""
 
 from __future__ import annotations
 
+import warnings
+from numbers import Integral, Real
+
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .init import layer_widths
+from ._version import __version__
+from .init import INITS, layer_widths
+from .io import Model
+from .losses import ConvexLoss
+from .optimum import end_to_end
 from .problem import predict
+from .settings import ORDERS
 from .trainer import Trainer
 from .training import run_sweeps
 
@@ -18,53 +28,94 @@ __all__ = ["DeepLinearRegressor"]
 
 
 class DeepLinearRegressor(RegressorMixin, BaseEstimator):
-    """Deep linear network ``W_L ... W_1 x`` trained layer by layer (BCGD).
+    """Deep linear network ``W_L ... W_1 x + b`` trained layer by layer (BCGD).
+
+    The global optimum of the network is the least-squares fit, so after enough sweeps the
+    predictions are those of :class:`sklearn.linear_model.LinearRegression`.
 
     Parameters
     ----------
-    depth : int
-        Number of layers ``L``.
+    depth : int, default=3
+        Number of layers ``L`` (>= 1).
     width : int, optional
         Width of the hidden layers (default ``max(n_features, n_outputs)``).
     init, order, lr, loss
-        As in :func:`fastdln.train`.
-    max_sweeps : int
-        Maximum number of sweeps per call of :meth:`fit`.
+        As in :func:`fastdln.train` (``lr``: ``"optimal"``, ``"bounded"`` or a positive
+        float; ``loss``: ``"l2"``, ``"l<p>"`` or a :class:`fastdln.losses.ConvexLoss`).
+    fit_intercept : bool, default=True
+        Fit ``b``: the network trains on ``X`` and ``y`` centered by their (weighted) means
+        (L2 loss only).
+    max_sweeps : int, default=100
+        Maximum number of sweeps per call of :meth:`fit` (>= 1).
     tol : float, optional
-        Stop once ``(loss(W) - loss(W*)) / m <= tol``.
+        Stop once ``(loss(W) - loss(W*)) / m <= tol``; a :class:`ConvergenceWarning` when
+        ``max_sweeps`` ends the fit first.
     random_state : None, int or numpy.random.RandomState
         Seeds the initialization.
-    warm_start : bool
+    warm_start : bool, default=False
         When True, :meth:`fit` continues from the previous weights.
 
     Attributes
     ----------
+    coef_ : ndarray of shape (n_targets, n_features) or (n_features,)
+        The end-to-end matrix ``W_L ... W_1`` (1-D for a 1-D ``y``, like
+        ``LinearRegression.coef_``).
+    intercept_ : float or ndarray of shape (n_targets,)
+        ``b`` (0.0 without ``fit_intercept``).
     weights_ : list of ndarray
         ``W_l`` of shape ``(n_l, n_{l-1})``.
     errors_ : ndarray
         The error after every layer update of the last :meth:`fit` (the first entry is the
         error before it).
-    n_sweeps_ : int
+    n_iter_ : int
         Sweeps done by the last :meth:`fit`.
+    settings_ : fastdln.Settings
+        The training options of the last :meth:`fit`.
     n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``X`` had string column names (a pandas DataFrame).
     """
 
-    def __init__(self, depth=2, width=None, init="orth-identity", order="descending",
-                 lr="optimal", loss="l2", max_sweeps=100, tol=None, random_state=None,
-                 warm_start=False):
+    _parameter_constraints: dict = {
+        "depth": [Interval(Integral, 1, None, closed="left")],
+        "width": [Interval(Integral, 1, None, closed="left"), None],
+        "init": [StrOptions(set(INITS))],
+        "order": [StrOptions(set(ORDERS))],
+        "lr": [StrOptions({"optimal", "bounded"}), Interval(Real, 0, None, closed="neither")],
+        "loss": [str, ConvexLoss],
+        "fit_intercept": ["boolean"],
+        "max_sweeps": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(self, depth=3, width=None, init="orth-identity", order="descending",
+                 lr="optimal", loss="l2", fit_intercept=True, max_sweeps=100, tol=None,
+                 random_state=None, warm_start=False):
         self.depth = depth
         self.width = width
         self.init = init
         self.order = order
         self.lr = lr
         self.loss = loss
+        self.fit_intercept = fit_intercept
         self.max_sweeps = max_sweeps
         self.tol = tol
         self.random_state = random_state
         self.warm_start = warm_start
 
-    def fit(self, X: ArrayLike, y: ArrayLike) -> DeepLinearRegressor:
-        """Train the network on ``X`` ``(m, n_features)`` and ``y`` ``(m,)`` or ``(m, n_outputs)``.
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: ArrayLike, y: ArrayLike,
+            sample_weight: ArrayLike | None = None) -> DeepLinearRegressor:
+        """Train the network on ``X`` ``(m, n_features)`` and ``y`` ``(m,)`` or ``(m, n_targets)``.
+
+        Parameters
+        ----------
+        X : array_like of shape (m, n_features)
+        y : array_like of shape (m,) or (m, n_targets)
+        sample_weight : array_like of shape (m,), optional
+            Non-negative weights of the samples (the loss is ``sum_i w_i l(r_i)``).
 
         Returns
         -------
@@ -75,37 +126,65 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         Y = np.asarray(y, dtype=np.float64)
         self._single_output = Y.ndim == 1
         Y = Y.reshape(len(Y), -1)
-        widths = self._widths(X.shape[1], Y.shape[1])
-        previous: list[np.ndarray] | None = getattr(self, "weights_", None)
-        weights = None
-        if self.warm_start and previous is not None and [
-                previous[0].shape[1]] + [W.shape[0] for W in previous] == widths:
-            weights = previous
-        seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-        options = dict(order=self.order, lr=self.lr, loss=self.loss, tol=self.tol, seed=seed,
-                       widths=widths)
-        if weights is None:
-            options["init"] = self.init
-        trainer = Trainer(X, Y, weights, **options)
-        run_sweeps(trainer, self.max_sweeps)
-        self.weights_ = trainer.weights
-        self.errors_ = trainer.errors
-        self.n_sweeps_ = trainer.sweeps_done
+        trainer = self._trainer(X, Y, sample_weight)
+        status = run_sweeps(trainer, self.max_sweeps)
+        if self.tol is not None and status != "converged":
+            warnings.warn(f"the error {trainer.errors[-1]:.3e} did not reach tol={self.tol:g} "
+                          f"in max_sweeps={self.max_sweeps} sweeps ({status}); raise "
+                          "max_sweeps or tol", ConvergenceWarning, stacklevel=3)
+        self._store(trainer)
         return self
 
-    def _widths(self, n_features, n_outputs):
-        depth = int(self.depth)
-        if depth < 1:
-            raise ValueError(f"depth must be an integer >= 1, got {self.depth!r}")
-        width = None if self.width is None else int(self.width)
-        return layer_widths(n_features, n_outputs, depth, width)
+    def _trainer(self, X, Y, sample_weight):
+        """A :class:`fastdln.Trainer` from the parameters (and the previous weights)."""
+        widths = layer_widths(X.shape[1], Y.shape[1], self.depth, self.width)
+        seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        options = dict(order=self.order, lr=self.lr, loss=self.loss, tol=self.tol, seed=seed,
+                       widths=widths, fit_intercept=bool(self.fit_intercept))
+        previous: list[np.ndarray] | None = getattr(self, "weights_", None)
+        if self.warm_start and previous is not None and [
+                previous[0].shape[1]] + [W.shape[0] for W in previous] == widths:
+            return Trainer(X, Y, previous, sample_weight=sample_weight, **options)
+        return Trainer(X, Y, sample_weight=sample_weight, init=self.init, **options)
+
+    def _store(self, trainer):
+        """The fitted attributes from a trained ``trainer``."""
+        self.weights_ = trainer.weights
+        self.errors_ = trainer.errors
+        self.n_iter_ = trainer.sweeps_done
+        self.settings_ = trainer.settings
+        coef = end_to_end([W.astype(np.float64) for W in self.weights_])
+        intercept = trainer.intercept
+        self.coef_ = coef[0] if self._single_output else coef
+        if not self.fit_intercept:
+            self.intercept_ = 0.0  # like LinearRegression(fit_intercept=False)
+        elif self._single_output:
+            self.intercept_ = float(intercept[0])
+        else:
+            self.intercept_ = intercept
 
     def predict(self, X: ArrayLike) -> np.ndarray:
-        """Network outputs, ``(m,)`` for a single-output fit, else ``(m, n_outputs)``."""
+        """Network outputs, ``(m,)`` for a 1-D ``y`` in :meth:`fit`, else ``(m, n_targets)``."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        out = predict(X, self.weights_)
+        out = predict(X, self.weights_, self._intercept_vector())
         return out[:, 0] if self._single_output else out
+
+    def _intercept_vector(self):
+        """``intercept_`` as one entry per output."""
+        return np.broadcast_to(self.intercept_, (self.weights_[-1].shape[0],))
+
+    def to_model(self) -> Model:
+        """The fitted network as a :class:`fastdln.Model` (what :func:`fastdln.save` writes).
+
+        Its ``predict`` returns ``(m, n_targets)`` (a column for a 1-D ``y``).
+        """
+        check_is_fitted(self)
+        names = getattr(self, "feature_names_in_", None)
+        return Model(weights=self.weights_, widths=list(self.settings_.widths or ()),
+                     settings=self.settings_.to_dict(), errors=self.errors_,
+                     version=__version__, intercept=self._intercept_vector(),
+                     feature_names=None if names is None else [str(n) for n in names])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -2,8 +2,10 @@
 
 A grid is the product of lists of settings (depths, widths, inits, orders, seeds, data sets,
 ...). Every run is one :func:`fastdln.train` call described by a plain dict, so it can travel
-to another process or machine; each returns one row: its settings, final error, status,
-sweeps, seconds and the file of its error curve.
+to another process or machine; each returns one row: its settings as requested (with the
+defaults ``sweeps=1``, ``seed=0``), then its status, the error message of a run that failed,
+the sweeps done, widths, initial and final error, seconds and the file of its error curve.
+A failing run does not stop the grid, and rows are written to the CSV as runs finish.
 
 Data sets are named by strings: ``"random:M:N0:NL[:SEED]"`` (the paper's random data:
 ``X`` N(0, 1/n0), ``Y`` U(-1, 2)) or the path of an ``.npz`` with arrays ``X`` and ``Y``.
@@ -12,11 +14,15 @@ Data sets are named by strings: ``"random:M:N0:NL[:SEED]"`` (the paper's random 
 from __future__ import annotations
 
 import contextlib
+import csv
 import dataclasses
+import difflib
 import itertools
+import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from typing import Any
 
@@ -27,13 +33,19 @@ from .paper.data import random_data
 from .settings import Settings
 from .training import train
 
-__all__ = ["RUN_KEYS", "check_config", "expand_grid", "load_data", "load_grid_file",
-           "run_grid", "run_one", "write_rows"]
+__all__ = ["RESULT_COLUMNS", "RUN_KEYS", "check_config", "expand_grid", "grid_columns",
+           "load_data", "load_grid_file", "run_grid", "run_one", "run_or_report",
+           "write_rows"]
 
 _BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                           "NUMBA_NUM_THREADS")
 # What a run configuration holds besides the training options (the fields of Settings).
 RUN_KEYS = ("data", "depth", "width", "sweeps")
+# Defaults of a run, written into its row so that every row states what was asked.
+_RUN_DEFAULTS = dict(sweeps=1, seed=0)
+# The outcome of a run, after its settings in a row ("run": its position in the grid).
+RESULT_COLUMNS = ("status", "error", "sweeps_done", "widths", "initial_error", "final_error",
+                  "seconds", "curve")
 
 
 def expand_grid(spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -46,39 +58,76 @@ def expand_grid(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(zip(names, values)) for values in itertools.product(*axes.values())]
 
 
-def load_data(name):
+def load_data(name: str) -> tuple[np.ndarray, np.ndarray]:
     """``(X, Y)`` for a data set name (see the module docstring)."""
+    if not isinstance(name, str):
+        raise TypeError(f"data must be a string ('random:M:N0:NL[:SEED]' or an .npz path), "
+                        f"got {name!r}")
     if name.startswith("random:"):
-        parts = [int(p) for p in name.split(":")[1:]]
+        try:
+            parts = [int(p) for p in name.split(":")[1:]]
+        except ValueError:
+            parts = []
         if len(parts) not in (3, 4):
             raise ValueError(f"data {name!r}: expected 'random:M:N0:NL[:SEED]'")
         m, n0, nL, seed = (*parts, 0) if len(parts) == 3 else parts
         return random_data(m, n0, nL, seed)
+    if not os.path.exists(name):
+        raise ValueError(f"data {name!r}: no such file")
     with np.load(name, allow_pickle=False) as data:
+        if "X" not in data.files or "Y" not in data.files:
+            raise ValueError(f"data {name!r}: an .npz needs arrays 'X' and 'Y', has "
+                             f"{data.files}")
         return data["X"], data["Y"]
 
 
-def run_one(config, curve_dir=None):
-    """Train one configuration; returns its result row (settings plus outcome)."""
+def run_one(config: dict[str, Any], curve_dir: str | None = None) -> dict[str, Any]:
+    """Train one configuration; returns its result row (its settings, then the outcome:
+    :data:`RESULT_COLUMNS`). Raises on failure (see :func:`run_or_report`)."""
     start = time.perf_counter()
     check_config(config)
     X, Y = load_data(config["data"])
     Y = Y.reshape(len(Y), -1)
     widths = layer_widths(X.shape[1], Y.shape[1], config["depth"], config.get("width"))
-    options = {k: v for k, v in config.items() if k not in RUN_KEYS}
-    options.setdefault("seed", 0)
-    result = train(X, Y, widths=widths, record="sweep", sweeps=config.get("sweeps", 1),
-                   **options)
-    row = dict(config, final_error=float(result.errors[-1]), status=result.status,
-               sweeps=result.sweeps, seconds=time.perf_counter() - start, curve="")
+    requested = _requested(config)
+    options = {k: v for k, v in requested.items() if k not in RUN_KEYS}
+    result = train(X, Y, widths=widths, record="sweep", sweeps=requested["sweeps"], **options)
+    row = dict(requested, status=result.status, error="", sweeps_done=result.sweeps,
+               widths=json.dumps(widths), initial_error=float(result.errors[0]),
+               final_error=float(result.errors[-1]), seconds=time.perf_counter() - start,
+               curve="")
     if curve_dir is not None:
-        os.makedirs(curve_dir, exist_ok=True)
-        key = "_".join(f"{k}={v}" for k, v in sorted(config.items()))
-        path = os.path.join(curve_dir, "".join(c if c.isalnum() or c in "=._-" else "-"
-                                               for c in key) + ".csv")
-        np.savetxt(path, result.errors, header="error after each sweep", fmt="%.17g")
-        row["curve"] = path
+        row["curve"] = _write_curve(curve_dir, config, result.errors)
     return row
+
+
+def run_or_report(config: dict[str, Any], curve_dir: str | None = None) -> dict[str, Any]:
+    """:func:`run_one`, with a failure as its row: ``status="error"`` and the message."""
+    start = time.perf_counter()
+    try:
+        return run_one(config, curve_dir)
+    except Exception as error:  # any failure of this run is its row, not the grid's end
+        return _error_row(config, error, time.perf_counter() - start)
+
+
+def _requested(config):
+    """The run's settings as asked, with the defaults a row states (sweeps, seed)."""
+    return dict(_RUN_DEFAULTS, **config)
+
+
+def _error_row(config, error, seconds):
+    message = " ".join(f"{type(error).__name__}: {error}".split())
+    return dict(_requested(config), status="error", error=message, sweeps_done="",
+                widths="", initial_error="", final_error="", seconds=seconds, curve="")
+
+
+def _write_curve(curve_dir, config, errors):
+    os.makedirs(curve_dir, exist_ok=True)
+    key = "_".join(f"{k}={v}" for k, v in sorted(config.items()))
+    path = os.path.join(curve_dir, "".join(c if c.isalnum() or c in "=._-" else "-"
+                                           for c in key) + ".csv")
+    np.savetxt(path, errors, header="error after each sweep", fmt="%.17g")
+    return path
 
 
 @contextlib.contextmanager
@@ -97,16 +146,21 @@ def _one_blas_thread():
 
 
 def run_grid(configs: list[dict[str, Any]] | dict[str, Any], *, client: Any = None,
-             n_workers: int | None = None,
-             curve_dir: str | None = None) -> list[dict[str, Any]]:
+             n_workers: int | None = None, curve_dir: str | None = None,
+             out: str | os.PathLike | None = None,
+             on_row: Callable[[dict[str, Any]], Any] | None = None) -> list[dict[str, Any]]:
     """Run every configuration and return the result rows, in the order of ``configs``.
+
+    A run that fails does not stop the others: its row has ``status="error"`` and the
+    message in ``error``.
 
     Parameters
     ----------
     configs : list of dict or dict
         Run configurations, or a grid spec for :func:`expand_grid`. Keys: ``data``,
-        ``depth``, optional ``width`` and ``sweeps``, and any training option (a field of
-        :class:`fastdln.Settings`; ``seed`` defaults to 0).
+        ``depth``, optional ``width`` and ``sweeps`` (default 1), and any training option (a
+        field of :class:`fastdln.Settings`; ``seed`` defaults to 0). An unknown key is
+        refused before any run starts.
     client : dask.distributed.Client, optional
         Run on its cluster (a ``LocalCluster`` or a remote scheduler); otherwise on local
         processes with one BLAS thread each.
@@ -114,55 +168,149 @@ def run_grid(configs: list[dict[str, Any]] | dict[str, Any], *, client: Any = No
         Local processes (default: the number of cores).
     curve_dir : str, optional
         Write each run's error curve there (a CSV per run, named after its settings).
+    out : str or os.PathLike, optional
+        A CSV to which each row is written (and flushed) as its run finishes, so that a
+        killed grid keeps the rows of its finished runs; columns :func:`grid_columns`.
+    on_row : callable, optional
+        ``on_row(row)`` as each run finishes (e.g. a progress bar).
+
+    Returns
+    -------
+    list of dict
+        One row per run: ``run`` (its index), its settings, then :data:`RESULT_COLUMNS`.
     """
     if isinstance(configs, dict):
         configs = expand_grid(configs)
     configs = [dict(c) for c in configs]
     for c in configs:
         check_config(c)
+    rows: list[dict[str, Any]] = [{} for _ in configs]
+    with _RowWriter(out, grid_columns(configs)) as writer:
+        for index, row in _finished_runs(configs, client, n_workers, curve_dir):
+            rows[index] = row = dict(run=index, **row)
+            writer.write(row)
+            if on_row is not None:
+                on_row(row)
+    return rows
+
+
+def _finished_runs(configs, client, n_workers, curve_dir) -> Iterator[tuple[int, dict]]:
+    """``(index, row)`` of each run as it finishes (a lost worker's runs: error rows)."""
     if client is not None:
-        futures = client.map(run_one, configs, curve_dir=curve_dir, pure=False)
-        return client.gather(futures)
-    n_workers = n_workers or os.cpu_count() or 1
-    with _one_blas_thread(), ProcessPoolExecutor(n_workers,
+        from distributed import as_completed as dask_completed
+
+        futures = client.map(run_or_report, configs, curve_dir=curve_dir, pure=False)
+        yield from _rows_of(dask_completed(futures), futures, configs)
+        return
+    with _one_blas_thread(), ProcessPoolExecutor(n_workers or os.cpu_count() or 1,
                                                  mp_context=get_context("spawn")) as pool:
-        return list(pool.map(run_one, configs, [curve_dir] * len(configs)))
+        futures = [pool.submit(run_or_report, c, curve_dir) for c in configs]
+        try:
+            yield from _rows_of(as_completed(futures), futures, configs)
+        finally:
+            for future in futures:
+                future.cancel()
 
 
-def check_config(config):
-    """Refuse a run configuration without ``data`` and ``depth`` or with an unknown key."""
+def _rows_of(finished, futures, configs):
+    position = {id(future): index for index, future in enumerate(futures)}
+    for future in finished:
+        index = position[id(future)]
+        try:
+            yield index, future.result()
+        except Exception as error:  # the worker died (killed, out of memory, ...)
+            yield index, _error_row(configs[index], error, 0.0)
+
+
+def grid_columns(configs: list[dict[str, Any]]) -> list[str]:
+    """The columns of a grid's rows: ``run``, the settings the configs name (with
+    ``sweeps`` and ``seed``), then :data:`RESULT_COLUMNS`."""
+    columns = ["run"]
+    for config in configs:
+        columns += [k for k in _requested(config) if k not in columns]
+    return columns + list(RESULT_COLUMNS)
+
+
+class _RowWriter:
+    """Rows appended to a CSV (header first), each flushed as it comes; nothing for None."""
+
+    def __init__(self, path, columns):
+        self._path, self._columns = path, columns
+        self._file: Any = None
+        self._writer: Any = None
+
+    def __enter__(self):
+        if self._path is not None:
+            self._file = open(self._path, "w", newline="")
+            self._writer = csv.DictWriter(self._file, fieldnames=self._columns, restval="")
+            self._writer.writeheader()
+            self._file.flush()
+        return self
+
+    def write(self, row):
+        if self._writer is not None:
+            self._writer.writerow(row)
+            self._file.flush()
+
+    def __exit__(self, *exc_info):
+        if self._file is not None:
+            self._file.close()
+
+
+def check_config(config: dict[str, Any], source: str = "the run") -> None:
+    """Refuse a run configuration without ``data`` and ``depth`` or with an unknown key
+    (``source`` names where it comes from in the message)."""
     missing = {"data", "depth"} - set(config)
     if missing:
-        raise ValueError(f"every run needs {sorted(missing)}; got {config}")
-    known = set(RUN_KEYS) | {f.name for f in dataclasses.fields(Settings)}
-    unknown = sorted(set(config) - known)
+        raise ValueError(f"every run needs {sorted(missing)}; {source} {config} lacks them")
+    _check_keys(config, source)
+
+
+_KNOWN_KEYS = tuple(RUN_KEYS) + tuple(f.name for f in dataclasses.fields(Settings))
+
+
+def _check_keys(keys, where):
+    """Refuse the keys that are neither run keys nor training options, naming ``where``."""
+    unknown = sorted(set(keys) - set(_KNOWN_KEYS))
     if unknown:
-        raise ValueError(f"unknown key(s) {unknown} in the run {config}; the keys are "
-                         f"{sorted(known)}")
+        close = [match for key in unknown
+                 for match in difflib.get_close_matches(key, _KNOWN_KEYS, n=1)]
+        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+        raise ValueError(f"unknown key(s) {unknown} in {where}{hint}; the keys are "
+                         f"{sorted(_KNOWN_KEYS)}")
 
 
-def load_grid_file(path):
+def load_grid_file(path: str | os.PathLike) -> list[dict[str, Any]]:
     """A grid from a TOML file: a ``[grid]`` table (lists are axes) and optional ``[train]``
-    defaults merged into every run."""
+    defaults merged into every run. Other tables and unknown keys are refused, naming the
+    key and the file."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
+    name = os.fspath(path)
     with open(path, "rb") as f:
-        document = tomllib.load(f)
+        try:
+            document = tomllib.load(f)
+        except tomllib.TOMLDecodeError as error:
+            raise ValueError(f"{name}: not valid TOML ({error})") from None
+    for key, value in document.items():
+        if key not in ("train", "grid"):
+            kind = "table [" + key + "]" if isinstance(value, dict) else f"key {key!r}"
+            raise ValueError(f"{name}: unknown {kind} at the top level; a grid file has a "
+                             "[grid] table and an optional [train] table")
     if "grid" not in document:
-        raise ValueError(f"{path}: needs a [grid] table (e.g. depth = [10, 50])")
+        raise ValueError(f"{name}: needs a [grid] table (e.g. depth = [10, 50])")
+    for table in ("train", "grid"):
+        _check_keys(document.get(table, {}), f"[{table}] of {name}")
     return expand_grid({**document.get("train", {}), **document["grid"]})
 
 
-def write_rows(path, rows):
+def write_rows(path: str | os.PathLike, rows: list[dict[str, Any]]) -> None:
     """Write result rows as CSV (the union of their keys as columns)."""
-    import csv
-
-    columns = []
+    columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+    with _RowWriter(path, columns) as writer:
+        for row in rows:
+            writer.write(row)

@@ -1,7 +1,9 @@
 """Models and checkpoints on disk.
 
 - :func:`save` / :func:`load`: one ``.npz`` with the weights and JSON metadata (widths,
-  settings, errors, format and package versions). Plain arrays only: safe to load.
+  settings, errors, the names of the features and targets when known, format and package
+  versions). Plain arrays only: safe to load. Files get the mode the umask gives (like
+  ``open``).
 - Checkpoints (``train(..., checkpoint=PATH)``): a :meth:`fastdln.Trainer.state_dict`
   serialized with pickle behind a header and a SHA-256 checksum, written atomically
   (temporary file in the same folder, fsync, rename), so a crash at any moment leaves either
@@ -16,8 +18,9 @@ import io
 import json
 import os
 import pickle
-import tempfile
+import secrets
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +39,11 @@ _CHECKPOINT_MAGIC = b"FASTDLN-CHECKPOINT\n"
 
 @dataclass
 class Model:
-    """A saved network: ``weights`` (``W_l`` of shape ``(n_l, n_{l-1})``) and metadata."""
+    """A saved network: ``weights`` (``W_l`` of shape ``(n_l, n_{l-1})``) and metadata.
+
+    ``feature_names`` and ``target_names`` (lists of ``n0`` and ``nL`` strings) are the
+    names of the columns the model was trained on, when known (e.g. a CSV's header).
+    """
 
     weights: list
     widths: list
@@ -44,6 +51,8 @@ class Model:
     errors: np.ndarray | None = None
     version: str = ""
     intercept: np.ndarray | None = None
+    feature_names: list[str] | None = None
+    target_names: list[str] | None = None
 
     def predict(self, X):
         """``X W_1^T ... W_L^T (+ intercept)`` (see :func:`fastdln.predict`)."""
@@ -64,33 +73,60 @@ def _jsonable(value):
     return getattr(value, "name", repr(value))  # e.g. a ConvexLoss: its name
 
 
-def save(path: str | os.PathLike, result_or_weights: Any) -> None:
-    """Save a :class:`TrainResult`, a :class:`Trainer`, a :class:`Model` or a weight list.
+def save(path: str | os.PathLike, model: Any, *, feature_names: Sequence[str] | None = None,
+         target_names: Sequence[str] | None = None) -> None:
+    """Save a network with its metadata as one ``.npz``.
 
     Parameters
     ----------
     path : str or os.PathLike
-        The ``.npz`` file to write (written atomically).
-    result_or_weights : TrainResult, Trainer, Model or list of array_like
+        The ``.npz`` file to write (written atomically, with the umask's mode).
+    model : TrainResult, Trainer, Model, fitted DeepLinearRegressor or list of array_like
+        Anything with ``weights`` (and optionally ``settings``, ``errors``, ``intercept``,
+        names), an object with a ``to_model()`` method (a fitted estimator), or the weights.
+    feature_names, target_names : sequence of str, optional
+        Names of the ``n0`` input and ``nL`` output columns (default: the model's own, if
+        any); :meth:`Model.predict` callers can then match columns by name.
     """
-    obj = result_or_weights
-    settings, errors = getattr(obj, "settings", None) or {}, getattr(obj, "errors", None)
+    if hasattr(model, "to_model"):  # a fitted scikit-learn DeepLinearRegressor
+        model = model.to_model()
+    settings, errors = getattr(model, "settings", None) or {}, getattr(model, "errors", None)
     if hasattr(settings, "to_dict"):  # a TrainResult's or a Trainer's Settings
         settings = settings.to_dict()
-    weights = obj.weights if hasattr(obj, "weights") else obj
+    weights = model.weights if hasattr(model, "weights") else model
     single = len(weights) > 0 and np.asarray(weights[0]).dtype == np.float32
     weights, widths = check_weights(weights, dtype=np.float32 if single else np.float64)
+    names = dict(feature_names=_names(feature_names, model, "feature_names", widths[0]),
+                 target_names=_names(target_names, model, "target_names", widths[-1]))
     metadata = dict(format=MODEL_FORMAT, fastdln_version=__version__, widths=widths,
-                    settings=_jsonable(settings))
+                    settings=_jsonable(settings),
+                    **{key: value for key, value in names.items() if value is not None})
     arrays = {f"W{i}": W for i, W in enumerate(weights)}
     if errors is not None:
         arrays["errors"] = np.asarray(errors, dtype=np.float64)
-    intercept = getattr(obj, "intercept", None)
+    intercept = getattr(model, "intercept", None)
     if intercept is not None and np.any(intercept):
         arrays["intercept"] = np.asarray(intercept, dtype=np.float64)
     buffer = io.BytesIO()
     np.savez(buffer, metadata=np.array(json.dumps(metadata)), **arrays)
     _atomic_write(path, buffer.getvalue())
+
+
+def _names(given, model, attribute, count):
+    """``given`` names (else the model's ``attribute``) as a list of ``count`` strings, or
+    None."""
+    names = getattr(model, attribute, None) if given is None else given
+    if names is None:
+        return None
+    if isinstance(names, (str, bytes)) or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"{attribute} must be a sequence of strings, got {names!r}")
+    names = list(names)
+    if len(names) != count:
+        raise ValueError(f"{attribute} must have {count} names (one per column), got "
+                         f"{len(names)}: {names}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{attribute} must be distinct, got {names}")
+    return names
 
 
 def load(path: str | os.PathLike) -> Model:
@@ -123,7 +159,8 @@ def load(path: str | os.PathLike) -> Model:
         raise ValueError(f"{path}: cannot be read ({error})") from error
     return Model(weights=weights, widths=metadata["widths"], settings=metadata["settings"],
                  errors=errors, version=metadata.get("fastdln_version", ""),
-                 intercept=intercept)
+                 intercept=intercept, feature_names=metadata.get("feature_names"),
+                 target_names=metadata.get("target_names"))
 
 
 def _atomic_write(path, payload):
@@ -136,7 +173,7 @@ def _atomic_write(path, payload):
     folder = os.path.dirname(os.path.abspath(path))
     handle, temporary = None, None
     try:
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".fastdln-", suffix=".tmp")
+        handle, temporary = _new_file(folder)
         with os.fdopen(handle, "wb") as f:
             handle = None
             f.write(payload)
@@ -157,6 +194,19 @@ def _atomic_write(path, payload):
             os.close(handle)
         if temporary is not None and os.path.exists(temporary):
             os.remove(temporary)
+
+
+def _new_file(folder):
+    """``(descriptor, path)`` of a new temporary file in ``folder``, created with mode 0o666
+    less the umask (the mode ``open`` gives; ``tempfile.mkstemp`` would give 0o600)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        path = os.path.join(folder, f".fastdln-{secrets.token_hex(8)}.tmp")
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary file name in {folder}")
 
 
 FINGERPRINT_ROWS = 16384  # rows hashed at a time: no copy of the whole data

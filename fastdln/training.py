@@ -108,7 +108,8 @@ def train(X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None
         ``error.partial_result`` (a :class:`TrainResult` with status ``"stopped"``).
     checkpoint : str or os.PathLike, optional
         Write the trainer's full state there every ``checkpoint_every`` sweeps (atomically:
-        temporary file, fsync, rename; the previous checkpoint survives any crash).
+        temporary file, fsync, rename; the previous checkpoint survives any crash), and when
+        the callback stops the run (e.g. on Ctrl-C), so that it can resume from there.
     checkpoint_every : int
     resume : str or os.PathLike, optional
         Continue the run saved in this checkpoint up to ``sweeps`` sweeps in all: the final
@@ -153,6 +154,8 @@ def train(X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None
         error.partial_result = result_of(  # type: ignore[attr-defined]
             trainer, "stopped", record, start)
         raise
+    if status == "stopped" and checkpoint is not None and trainer.sweeps_done % checkpoint_every:
+        io.write_checkpoint(checkpoint, trainer.state_dict(), extra)  # where it stopped
     return result_of(trainer, status, record, start)
 
 

@@ -1,87 +1,338 @@
-"""The command line: train and predict on .npz and CSV data; bad input exits 2 in one line."""
+"""The command line: train and predict on .npz and CSV data (names, stdin, intercepts), its
+summary, one-line errors (exit 2), divergence (exit 1), Ctrl-C (exit 130, checkpoint)."""
 
 import json
+import os
+import pathlib
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LinearRegression
+from sklearn.metrics import mean_squared_error, r2_score
 
 import fastdln
+from fastdln import cli
+from fastdln.progress import Progress
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def run(*argv):
+def run(*argv, stdin=None):
     return subprocess.run([sys.executable, "-m", "fastdln", *map(str, argv)],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, input=stdin)
+
+
+def main(capsys, *argv):
+    """``fastdln ARGV`` in this process: ``(exit code, stdout, stderr lines)``."""
+    try:
+        code = cli.main([str(a) for a in argv])
+    except SystemExit as exit_:  # argparse: usage errors, --help, --version
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, [line for line in err.splitlines() if line.strip()]
+
+
+def _csv(path, names, columns, spaces=False):
+    """A CSV of ``columns`` (a list of 1-D arrays) under ``names``; with ``spaces``, spaces
+    around names and values and blank lines (one of them only spaces, two at the end)."""
+    sep = " , " if spaces else ","
+    rows = [sep.join(names)] + [sep.join(repr(float(v)) for v in row)
+                                for row in zip(*columns)]
+    if spaces:
+        rows.insert(3, "")
+        rows.insert(7, "    ")
+        rows += ["", ""]
+    path.write_text("\n".join(rows) + "\n")
+    return path
 
 
 @pytest.fixture
 def data(tmp_path):
+    """Affine data (far from centered): ``X`` (60, 4), ``Y`` (60, 2)."""
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(60, 4))
-    Y = X @ rng.normal(size=(4, 2))
+    X = rng.normal(size=(60, 4)) + 3.0
+    Y = X @ rng.normal(size=(4, 2)) + [5.0, -2.0] + 0.1 * rng.normal(size=(60, 2))
     npz = tmp_path / "data.npz"
     np.savez(npz, X=X, Y=Y)
-    table = tmp_path / "data.csv"
-    rows = ["f1,f2,f3,f4,y"] + [",".join(repr(float(v)) for v in [*x, y])
-                                for x, y in zip(X, Y[:, 0])]
-    table.write_text("\n".join(rows) + "\n")
+    table = _csv(tmp_path / "data.csv", ["f1", "f2", "f3", "f4", "y"], [*X.T, Y[:, 0]])
     return X, Y, npz, table
 
 
 def test_train_then_predict_npz(tmp_path, data):
     X, Y, npz, _ = data
     model = tmp_path / "model.npz"
-    result = run("train", npz, "--depth", 3, "--sweeps", 30, "--out", model, "--json")
+    result = run("train", npz, "--depth", 3, "--sweeps", 60, "--out", model, "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["widths"] == [4, 4, 4, 2] and summary["error"] < 1e-20
     loaded = fastdln.load(model)
+    assert loaded.feature_names is None and loaded.settings["fit_intercept"] is True
     predicted = run("predict", model, npz)
     assert predicted.returncode == 0
-    values = np.loadtxt(predicted.stdout.splitlines(), delimiter=",")
+    assert predicted.stdout.splitlines()[0] == "y0,y1"
+    values = np.loadtxt(predicted.stdout.splitlines(), delimiter=",", skiprows=1)
     np.testing.assert_allclose(values, loaded.predict(X), rtol=1e-15)
-    np.testing.assert_allclose(values, Y, atol=1e-8)
+    np.testing.assert_allclose(values, LinearRegression().fit(X, Y).predict(X), atol=1e-8)
 
 
-def test_train_csv_with_target_column(tmp_path, data):
-    X, Y, _, table = data
-    result = run("train", table, "--target", "y", "--depth", 2, "--sweeps", 30, "--quiet",
-                 "--out", tmp_path / "m.npz")
+def test_csv_round_trip_spaces_blank_lines_reordered_columns_and_stdin(tmp_path, data):
+    X, Y, _, _ = data
+    table = _csv(tmp_path / "spaced.csv", ["f1", "f2", "f3", "f4", "y"], [*X.T, Y[:, 0]],
+                 spaces=True)
+    model = tmp_path / "m.npz"
+    result = run("train", table, "--target", "y", "--depth", 2, "--sweeps", 60, "--out",
+                 model, "--json")
     assert result.returncode == 0, result.stderr
-    assert "max_sweeps" in result.stdout or "converged" in result.stdout
-    predicted = run("predict", tmp_path / "m.npz", table, "--target", "y")
-    values = np.loadtxt(predicted.stdout.splitlines(), delimiter=",")
-    np.testing.assert_allclose(values, Y[:, 0], atol=1e-8)
+    summary = json.loads(result.stdout)
+    expected = LinearRegression().fit(X, Y[:, 0])
+    fitted = expected.predict(X)
+    assert summary["r2"] == pytest.approx(r2_score(Y[:, 0], fitted), abs=1e-12)
+    assert summary["mse"] == pytest.approx(mean_squared_error(Y[:, 0], fitted), rel=1e-9)
+    loaded = fastdln.load(model)
+    assert loaded.feature_names == ["f1", "f2", "f3", "f4"] and loaded.target_names == ["y"]
+    reordered = _csv(tmp_path / "reordered.csv", ["y", "f3", "f1", "f4", "f2"],
+                     [Y[:, 0], X[:, 2], X[:, 0], X[:, 3], X[:, 1]])
+    for predicted in (run("predict", model, "-", stdin=reordered.read_text()),
+                      run("predict", model, table)):
+        assert predicted.returncode == 0, predicted.stderr
+        lines = predicted.stdout.splitlines()
+        assert lines[0] == "y" and len(lines) == 61
+        values = np.loadtxt(lines[1:], delimiter=",")
+        np.testing.assert_allclose(values, loaded.predict(X)[:, 0], rtol=1e-14)
+        np.testing.assert_allclose(values, fitted, atol=1e-8)
+    from_stdin = run("train", "-", "--target", "y", "--depth", 2, "--sweeps", 60, "--json",
+                     stdin=table.read_text())
+    assert json.loads(from_stdin.stdout)["r2"] == summary["r2"]
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    (["train", "{missing}", "--depth", "2"], "no such file"),
-    (["train", "{csv}", "--depth", "2"], "--target"),
-    (["train", "{csv}", "--depth", "2", "--target", "zz"], "not in"),
-    (["train", "{npz}", "--depth", "0"], "--depth"),
-    (["train", "{npz}", "--depth", "2", "--lr", "fast"], "--lr"),
-    (["train", "{npz}", "--depth", "2", "--init", "he"], "init"),
-    (["train", "{npz}", "--depth", "2", "--loss", "l3"], "loss"),
-    (["train", "{broken}", "--depth", "2"], "not a readable"),
-    (["predict", "{csv}", "{npz}"], "not a fastdln model"),
-    (["predict", "{truncated}", "{npz}"], "truncated"),
-    (["train", "{npz}"], "required"),
+def test_intercept_by_default_and_on_request(capsys, tmp_path, data):
+    X, Y, npz, _ = data
+    common = ("train", npz, "--depth", 2, "--sweeps", 200, "--json")
+    for flag, fit_intercept in [((), True), (("--fit-intercept", "false"), False)]:
+        code, out, err = main(capsys, *common, *flag)
+        assert code == 0, err
+        expected = LinearRegression(fit_intercept=fit_intercept).fit(X, Y)
+        assert json.loads(out)["r2"] == pytest.approx(expected.score(X, Y), abs=1e-6)
+    code, _, err = main(capsys, *common, "--loss", "l4", "--fit-intercept", "false")
+    assert code == 0, err
+
+
+def test_summary_reports_mse_and_r2_besides_the_error(capsys, data):
+    X, Y, npz, _ = data
+    code, out, _ = main(capsys, "train", npz, "--depth", 2, "--sweeps", 3)
+    assert code == 0
+    assert out.startswith("max_sweeps: 3 sweeps, error ")
+    assert "(loss - optimal loss) / m" in out and "MSE" in out and "R^2" in out
+
+
+def test_a_csv_without_header(capsys, tmp_path, data):
+    X, Y, _, _ = data
+    rows = np.column_stack([X, Y[:, 0]])
+    path = tmp_path / "plain.csv"
+    np.savetxt(path, rows, delimiter=",", fmt="%.17g")
+    code, _, err = main(capsys, "train", path, "--target", 4, "--depth", 2)
+    assert code == 2 and len(err) == 1 and "--no-header" in err[0]
+    model = tmp_path / "m.npz"
+    code, out, err = main(capsys, "train", path, "--target", 4, "--depth", 2, "--no-header",
+                          "--sweeps", 60, "--out", model, "--json")
+    assert code == 0, err
+    assert json.loads(out)["r2"] == pytest.approx(LinearRegression().fit(X, Y[:, 0]).score(
+        X, Y[:, 0]), abs=1e-9)  # no row lost
+    np.savetxt(path, X, delimiter=",", fmt="%.17g")
+    code, out, err = main(capsys, "predict", model, path, "--no-header")
+    assert code == 0 and out.splitlines()[0] == "y" and len(out.splitlines()) == 61
+
+
+@pytest.mark.parametrize("columns, fragment", [
+    (["f1", "f2", "f3"], "lacks the model's feature column(s) ['f4']"),
+    (["f1", "f2", "f3", "f4", "extra"], "has column(s) ['extra'] the model was not trained"),
 ])
-def test_bad_files_and_options_exit_2_in_one_line(tmp_path, data, argv, fragment):
+def test_predict_refuses_missing_and_extra_columns(capsys, tmp_path, data, columns,
+                                                   fragment):
+    X, Y, _, table = data
+    model = tmp_path / "m.npz"
+    assert main(capsys, "train", table, "--target", "y", "--depth", 2, "--sweeps", 2,
+                "--out", model)[0] == 0
+    path = _csv(tmp_path / "p.csv", columns, [np.ones(5)] * len(columns))
+    code, out, err = main(capsys, "predict", model, path)
+    assert code == 2 and out == "" and len(err) == 1 and fragment in err[0]
+
+
+def test_version_and_help_with_defaults_and_choices(capsys):
+    code, out, _ = main(capsys, "--version")
+    assert code == 0 and out.strip() == f"fastdln {fastdln.__version__}"
+    code, out, _ = main(capsys, "train", "--help")
+    text = " ".join(out.split())
+    assert code == 0
+    for fragment in ["--sweeps SWEEPS sweeps in all, a resumed run's included (default: 100)",
+                     "(default: true; one of true, false)", "(default: 0)",
+                     "(default: descending; one of descending, ascending)",
+                     "--checkpoint-every CHECKPOINT_EVERY (default: 10)"]:
+        assert fragment in text
+    code, out, _ = main(capsys, "grid", "--help")
+    assert "(default: results.csv)" in " ".join(out.split())
+
+
+# Each case: its row in docs/errors.md's command-line table, the command, what stderr says.
+BAD_INPUT = [
+    ("missing data file", ["train", "{missing}", "--depth", "2"], "no such file"),
+    ("CSV without `--target`", ["train", "{csv}", "--depth", "2"], "--target"),
+    ("`--target` column not in the header", ["train", "{csv}", "--depth", "2", "--target",
+                                             "zz"], "not in"),
+    ("CSV whose first line is numbers", ["train", "{plain}", "--depth", "2", "--target", "0"],
+     "--no-header"),
+    ("CSV value that is not a number", ["train", "{bad_value}", "--depth", "2", "--target",
+                                        "y"], "line 3: expected 2 finite numbers"),
+    ("`--depth 0`", ["train", "{npz}", "--depth", "0"], "--depth"),
+    ("no `--depth` (and no `--resume`)", ["train", "{npz}"], "--depth is required"),
+    ("`--width 0`", ["train", "{npz}", "--depth", "2", "--width", "0"],
+     "argument --width: expected an integer >= 1, got '0'"),
+    ("`--sweeps -5`", ["train", "{npz}", "--depth", "2", "--sweeps", "-5"], "--sweeps"),
+    ("`--checkpoint-every 0`", ["train", "{npz}", "--depth", "2", "--checkpoint-every", "0"],
+     "--checkpoint-every"),
+    ("`--seed -1`", ["train", "{npz}", "--depth", "2", "--seed", "-1"], "--seed must be"),
+    ("`--tol -1`", ["train", "{npz}", "--depth", "2", "--tol", "-1"], "--tol must be"),
+    ("`--eta 3`", ["train", "{npz}", "--depth", "2", "--lr", "bounded", "--eta", "3"],
+     "--eta must be in (0, 2)"),
+    ("`--lr fast`", ["train", "{npz}", "--depth", "2", "--lr", "fast"], "--lr"),
+    ("unknown `--init` / odd `--loss l3`", ["train", "{npz}", "--depth", "2", "--init", "he"],
+     "init"),
+    ("unknown `--init` / odd `--loss l3`", ["train", "{npz}", "--depth", "2", "--loss", "l3"],
+     "loss"),
+    ("`--loss l4` without `--fit-intercept false`", ["train", "{npz}", "--depth", "2",
+                                                     "--loss", "l4"], "--fit-intercept false"),
+    ("`.npz` that is not a zip", ["train", "{broken}", "--depth", "2"], "not a readable"),
+    ("model file that is not a fastdln model / truncated", ["predict", "{csv}", "{npz}"],
+     "not a fastdln model"),
+    ("model file that is not a fastdln model / truncated", ["predict", "{truncated}",
+                                                            "{npz}"], "truncated"),
+    ("`predict` data with another number of features", ["predict", "{model}", "{npz}"],
+     "the model takes 3"),
+    ("`grid --workers 0`", ["grid", "{npz}", "--workers", "0"], "--workers"),
+    ("`bench --threshold 0`", ["bench", "--threshold", "0"], "--threshold"),
+    ("`demo --samples 0`", ["demo", "--samples", "0"], "--samples"),
+    ("unknown sub-command", ["frobnicate"], "invalid choice"),
+]
+
+
+@pytest.mark.parametrize("row, argv, fragment", BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
+def test_bad_files_and_options_exit_2_in_one_line(capsys, tmp_path, data, row, argv,
+                                                  fragment):
     _, _, npz, table = data
     broken = tmp_path / "broken.npz"
     broken.write_bytes(b"PK\x03\x04 not really a zip")
     model = tmp_path / "model.npz"
-    fastdln.save(model, fastdln.init_weights([4, 2], "random", seed=0))
+    fastdln.save(model, fastdln.init_weights([3, 2], "random", seed=0))
     truncated = tmp_path / "truncated.npz"
     truncated.write_bytes(model.read_bytes()[:200])
+    plain = tmp_path / "plain.csv"
+    plain.write_text("1,2\n3,4\n")
+    bad_value = tmp_path / "bad_value.csv"
+    bad_value.write_text("x,y\n1,2\n3,oops\n")
     names = dict(missing=tmp_path / "nope.npz", csv=table, npz=npz, broken=broken,
-                 truncated=truncated)
-    result = run(*[a.format(**names) for a in argv])
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert fragment in result.stderr
-    if argv[0] == "train" and "required" not in fragment:
-        assert len(lines) == 1, result.stderr
+                 truncated=truncated, model=model, plain=plain, bad_value=bad_value)
+    code, out, err = main(capsys, *[a.format(**names) for a in argv])
+    assert code == 2 and out == ""
+    assert len(err) == 1 and fragment in err[0], err
+    assert "Traceback" not in err[0]
+
+
+def test_every_bad_input_case_is_in_the_docs():
+    docs = (ROOT / "docs" / "errors.md").read_text().split("## Command line")[1]
+    rows = {line.split("|")[1].strip() for line in docs.splitlines() if line.startswith("| ")}
+    assert {case[0] for case in BAD_INPUT} <= rows, {c[0] for c in BAD_INPUT} - rows
+
+
+def test_divergence_is_one_line_and_exit_1(tmp_path, data):
+    _, _, npz, _ = data
+    model = tmp_path / "m.npz"
+    result = run("train", npz, "--depth", 3, "--lr", "1e6", "--out", model)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "diverged at iteration" in lines[0], result.stderr
+    assert ".py" not in result.stderr and not model.exists()
+
+
+def test_no_progress_bar_unless_stderr_is_a_terminal(tmp_path, data):
+    _, _, npz, _ = data
+    result = run("train", npz, "--depth", 2, "--sweeps", 5)  # stderr is a pipe
+    assert result.returncode == 0 and result.stderr == ""
+    pytest.importorskip("tqdm")
+
+    class Terminal:
+        def __init__(self):
+            self.text = ""
+
+        def isatty(self):
+            return True
+
+        def write(self, text):
+            self.text += text
+
+        def flush(self):
+            pass
+
+    terminal = Terminal()
+    with Progress(5, "sweeps", "sweep", stream=terminal) as bar:
+        bar.update(1, error="1e-3")
+    assert bar.shown is False and "sweeps" in terminal.text  # closed after drawing
+    piped = Terminal()
+    piped.isatty = lambda: False
+    with Progress(5, "sweeps", "sweep", stream=piped) as bar:
+        assert not bar.shown
+    assert piped.text == ""
+
+
+def test_ctrl_c_before_training_exits_130(capsys, monkeypatch, data):
+    _, _, _, table = data
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("fastdln.tables.read_csv", interrupted)
+    code, out, err = main(capsys, "train", table, "--target", "y", "--depth", 2)
+    assert code == 130 and err == ["fastdln: interrupted"]
+
+
+def test_sigint_stops_after_a_sweep_writes_a_checkpoint_and_resumes_bitwise(tmp_path):
+    """Ctrl-C: exit 130 and a checkpoint of the last whole sweep; --resume finishes with the
+    weights of an uninterrupted run."""
+    rng = np.random.default_rng(3)
+    data = tmp_path / "big.npz"
+    np.savez(data, X=rng.normal(size=(300, 40)), Y=rng.normal(size=(300, 5)))
+    checkpoint = tmp_path / "run.ckpt"
+    common = ["train", str(data), "--depth", "12", "--seed", "4", "--quiet"]
+    process = subprocess.Popen([sys.executable, "-m", "fastdln", *common, "--sweeps",
+                                "10000000", "--checkpoint", str(checkpoint),
+                                "--checkpoint-every", "7", "--out", str(tmp_path / "no.npz")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               cwd=ROOT)
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and "Traceback" not in err and out == ""
+    assert f"checkpoint written to {checkpoint}" in lines[0]
+    done = int(lines[0].split("interrupted after ")[1].split()[0])
+    state, _ = fastdln.io.read_checkpoint(checkpoint)
+    assert state["progress"]["sweeps_done"] == done >= 7
+    assert not (tmp_path / "no.npz").exists()
+    total = done + 3
+    resumed = run(*common[:2], "--resume", checkpoint, "--sweeps", total, "--quiet",
+                  "--out", tmp_path / "resumed.npz")
+    assert resumed.returncode == 0, resumed.stderr
+    straight = run(*common, "--sweeps", total, "--out", tmp_path / "straight.npz")
+    assert straight.returncode == 0, straight.stderr
+    a, b = fastdln.load(tmp_path / "resumed.npz"), fastdln.load(tmp_path / "straight.npz")
+    for Wa, Wb in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(Wa, Wb)
+    np.testing.assert_array_equal(a.intercept, b.intercept)
+    assert os.path.getsize(checkpoint) > 0

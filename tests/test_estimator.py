@@ -1,15 +1,27 @@
-"""The scikit-learn estimator: the full parametrize_with_checks suite, pipelines, search."""
+"""The scikit-learn estimator: the full parametrize_with_checks suite, intercepts and
+LinearRegression's attributes, parameter validation, pipelines, search, saving."""
+
+import inspect
+import pathlib
+import re
+import warnings
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_diabetes
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+import fastdln
 from fastdln import DeepLinearRegressor
 from tests.helpers import paper_data
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 @parametrize_with_checks([DeepLinearRegressor(), DeepLinearRegressor(depth=3, width=7)])
@@ -17,15 +29,88 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-def test_fits_the_least_squares_solution_single_and_multi_output():
-    X, Y = paper_data(120, 6, 3, seed=0)
-    model = DeepLinearRegressor(depth=4, max_sweeps=300, tol=1e-20, random_state=0).fit(X, Y)
-    expected = LinearRegression(fit_intercept=False).fit(X, Y).predict(X)
-    np.testing.assert_allclose(model.predict(X), expected, atol=1e-8)
-    assert model.n_features_in_ == 6 and len(model.weights_) == 4
-    assert model.n_sweeps_ < 300 and model.errors_[-1] <= 1e-20
-    single = DeepLinearRegressor(depth=2, max_sweeps=300, random_state=0).fit(X, Y[:, 0])
-    assert single.predict(X).shape == (120,)
+def _affine_data(m=120, n0=6, nL=3, seed=0):
+    X, Y = paper_data(m, n0, nL, seed)
+    return X + 2.0, Y + np.arange(1, nL + 1) * 4.0  # far from centered
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_reaches_linear_regression_with_its_attributes(fit_intercept):
+    X, Y = _affine_data() if fit_intercept else paper_data(120, 6, 3, seed=0)
+    for y in (Y, Y[:, 0]):  # multi-output, then a 1-D y
+        model = DeepLinearRegressor(depth=4, max_sweeps=300, tol=1e-20, random_state=0,
+                                    fit_intercept=fit_intercept).fit(X, y)
+        expected = LinearRegression(fit_intercept=fit_intercept).fit(X, y)
+        assert np.shape(model.coef_) == np.shape(expected.coef_)
+        assert np.shape(model.intercept_) == np.shape(expected.intercept_)
+        np.testing.assert_allclose(model.coef_, expected.coef_, atol=1e-8)
+        np.testing.assert_allclose(model.intercept_, expected.intercept_, atol=1e-8)
+        np.testing.assert_allclose(model.predict(X), expected.predict(X), atol=1e-8)
+        assert model.predict(X).shape == np.shape(y)
+        assert model.n_features_in_ == 6 and len(model.weights_) == 4
+        assert 0 < model.n_iter_ < 300 and model.errors_[-1] <= 1e-20
+
+
+def test_sample_weight_gives_the_weighted_least_squares_fit():
+    X, Y = _affine_data(seed=1)
+    w = np.random.default_rng(2).uniform(0.0, 3.0, len(X))
+    model = DeepLinearRegressor(max_sweeps=400, tol=1e-22, random_state=0)
+    model.fit(X, Y[:, 1], sample_weight=w)
+    expected = LinearRegression().fit(X, Y[:, 1], sample_weight=w)
+    np.testing.assert_allclose(model.coef_, expected.coef_, atol=1e-8)
+    assert model.intercept_ == pytest.approx(expected.intercept_, abs=1e-8)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_diabetes_r2_equals_linear_regression_with_default_settings(seed):
+    """The issue's first try: R^2 on scikit-learn's diabetes data, default settings."""
+    X, y = load_diabetes(return_X_y=True)
+    ours = DeepLinearRegressor(random_state=seed).fit(X, y).score(X, y)
+    theirs = LinearRegression().fit(X, y).score(X, y)
+    print(f"diabetes R^2: DeepLinearRegressor {ours:.6f}, LinearRegression {theirs:.6f}")
+    assert abs(ours - theirs) <= 0.005
+
+
+def test_convergence_warning_when_tol_is_not_reached():
+    X, Y = _affine_data(seed=3)
+    with pytest.warns(ConvergenceWarning, match="did not reach tol=1e-30 in max_sweeps=2"):
+        model = DeepLinearRegressor(max_sweeps=2, tol=1e-30, random_state=0).fit(X, Y)
+    assert model.n_iter_ == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        DeepLinearRegressor(max_sweeps=300, tol=1e-10, random_state=0).fit(X, Y)
+        DeepLinearRegressor(max_sweeps=2, random_state=0).fit(X, Y)  # no tol: no warning
+
+
+@pytest.mark.parametrize("parameter, value", [
+    ("depth", 2.7), ("depth", 0), ("width", 0), ("width", 3.5), ("init", "he"),
+    ("order", "random"), ("lr", "fast"), ("lr", -1.0), ("loss", 2), ("fit_intercept", "yes"),
+    ("max_sweeps", -1), ("max_sweeps", 0), ("tol", -1e-3), ("random_state", "seed"),
+    ("warm_start", 1.5),
+])
+def test_parameter_constraints_refuse_bad_values(parameter, value):
+    X, Y = _affine_data(m=20)
+    model = DeepLinearRegressor(**{parameter: value})
+    with pytest.raises(InvalidParameterError, match=f"'{parameter}' parameter"):
+        model.fit(X, Y)
+
+
+def test_every_parameter_has_a_constraint():
+    parameters = set(inspect.signature(DeepLinearRegressor).parameters)
+    assert set(DeepLinearRegressor._parameter_constraints) == parameters
+
+
+def test_readme_states_the_code_defaults():
+    section = (ROOT / "README.md").read_text().split("## Using fastdln from other tools")[1]
+    call = re.search(r"DeepLinearRegressor\((.*?)\)`", section, re.S).group(1)
+    stated = dict(re.findall(r"(\w+)=([^,\s]+)", call))
+    defaults = {name: p.default for name, p in
+                inspect.signature(DeepLinearRegressor).parameters.items()}
+    assert set(stated) <= set(defaults)
+    for name, text in stated.items():
+        if text != "...":
+            assert text == repr(defaults[name]), f"README says {name}={text}"
+    assert stated["depth"] == str(DeepLinearRegressor().depth)
 
 
 def test_warm_start_continues_from_the_previous_weights():
@@ -49,3 +134,18 @@ def test_pipeline_and_grid_search():
     search.fit(X, y)
     assert search.best_score_ > 0.5
     assert search.predict(X).shape == (150,)
+
+
+def test_save_and_load_a_fitted_estimator(tmp_path):
+    pandas = pytest.importorskip("pandas")
+    X, Y = _affine_data(seed=4)
+    frame = pandas.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    model = DeepLinearRegressor(max_sweeps=20, random_state=0).fit(frame, Y[:, 0])
+    fastdln.save(tmp_path / "est.npz", model)
+    loaded = fastdln.load(tmp_path / "est.npz")
+    np.testing.assert_allclose(loaded.predict(X)[:, 0], model.predict(frame), rtol=1e-13)
+    assert loaded.feature_names == list(frame.columns)
+    assert loaded.settings["fit_intercept"] is True and loaded.widths == [6, 6, 6, 1]
+    np.testing.assert_array_equal(loaded.errors, model.errors_)
+    with pytest.raises(ValueError, match="not fitted"):
+        fastdln.save(tmp_path / "unfitted.npz", DeepLinearRegressor())

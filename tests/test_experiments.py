@@ -1,8 +1,10 @@
-"""Experiment grids on local processes and on a real dask LocalCluster (loopback)."""
+"""Experiment grids on local processes and on a real dask LocalCluster (loopback): failures
+as rows, rows written as runs finish, the requested settings kept, typos in TOML refused."""
 
 import csv
 import subprocess
 import sys
+from concurrent.futures import Future
 
 import numpy as np
 import pytest
@@ -11,6 +13,11 @@ from fastdln import experiments
 
 GRID = dict(data=["random:120:6:2:0", "random:80:5:3:1"], depth=[1, 3], order=["descending",
             "ascending"], seed=[0, 1], sweeps=5)
+
+
+def _read(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def test_expand_grid_is_the_product_of_lists():
@@ -25,42 +32,119 @@ def test_local_processes_equal_serial_runs(tmp_path):
     configs = experiments.expand_grid(GRID)
     rows = experiments.run_grid(configs, n_workers=2, curve_dir=str(tmp_path))
     assert len(rows) == len(configs)
-    for config, row in zip(configs, rows):
+    for index, (config, row) in enumerate(zip(configs, rows)):
         serial = experiments.run_one(config)
         assert row["final_error"] == serial["final_error"]  # one BLAS thread either way
-        assert row["sweeps"] == 5 and row["status"] == "max_sweeps" and row["seconds"] > 0
+        assert row["run"] == index and {k: row[k] for k in config} == config
+        assert row["sweeps_done"] == 5 and row["status"] == "max_sweeps" and row["seconds"] > 0
         curve = np.loadtxt(row["curve"])
         assert curve.shape == (6,) and curve[-1] == row["final_error"]
+        assert curve[0] == row["initial_error"] > row["final_error"]
+
+
+def test_rows_keep_the_requested_settings_besides_the_outcome():
+    row = experiments.run_one(dict(data="random:60:4:2:0", depth=3, width=5, sweeps=50,
+                                   tol=1e-3))
+    assert row["sweeps"] == 50 and 0 < row["sweeps_done"] < 50 and row["status"] == "converged"
+    assert row["seed"] == 0 and row["width"] == 5 and row["widths"] == "[4, 5, 5, 2]"
+    assert row["initial_error"] > 1e-3 >= row["final_error"] and row["error"] == ""
+    default = experiments.run_one(dict(data="random:60:4:2:0", depth=1))
+    assert default["sweeps"] == 1 == default["sweeps_done"]
+
+
+def test_a_bad_run_is_its_row_and_the_others_arrive(tmp_path):
+    """One missing data file: its row says so, the other runs finish, every row is written,
+    and each row is in the file when its run is reported (a killed grid keeps them)."""
+    configs = experiments.expand_grid(dict(data=["random:60:4:2:0", str(tmp_path / "missing.npz"),
+                                                 "random:50:3:2:1"], depth=[1, 2], sweeps=3))
+    out = tmp_path / "results.csv"
+    in_file_when_reported = []
+
+    def on_row(row):
+        in_file_when_reported.append(str(row["run"]) in {r["run"] for r in _read(out)})
+
+    rows = experiments.run_grid(configs, n_workers=2, out=out, on_row=on_row)
+    assert in_file_when_reported == [True] * len(configs)
+    bad = [row for row in rows if row["status"] == "error"]
+    assert [row["run"] for row in bad] == [2, 3]
+    assert all("missing.npz" in row["error"] and "no such file" in row["error"] for row in bad)
+    assert all(row["status"] == "max_sweeps" for row in rows if row not in bad)
+    written = sorted(_read(out), key=lambda r: int(r["run"]))
+    assert [r["status"] for r in written] == [row["status"] for row in rows]
+    assert list(written[0]) == experiments.grid_columns(configs)
+    assert written[2]["final_error"] == "" and written[0]["widths"] == "[4, 2]"
+
+
+def test_a_lost_worker_is_the_row_of_its_run():
+    futures = [Future(), Future()]
+    futures[0].set_result(dict(status="max_sweeps"))
+    futures[1].set_exception(RuntimeError("worker killed"))
+    configs = [dict(data="random:10:2:1", depth=1), dict(data="random:10:2:1", depth=2)]
+    rows = dict(experiments._rows_of(futures, futures, configs))
+    assert rows[0] == dict(status="max_sweeps")
+    assert rows[1]["status"] == "error" and rows[1]["error"] == "RuntimeError: worker killed"
+    assert rows[1]["depth"] == 2 and rows[1]["sweeps"] == 1
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ('[train]\nsweep = 5\n[grid]\ndepth = [1]\n',
+     "unknown key(s) ['sweep'] in [train] of {path} (did you mean 'sweeps'?)"),
+    ('[grid]\ndepth = [1]\nordr = ["ascending"]\nit = [1]\n',
+     "unknown key(s) ['it', 'ordr'] in [grid] of {path} (did you mean 'init', 'order'?)"),
+    ('[grids]\ndepth = [1]\n', "{path}: unknown table [grids] at the top level"),
+    ('sweeps = 3\n[grid]\ndepth = [1]\n', "{path}: unknown key 'sweeps' at the top level"),
+    ('[train]\nsweeps = 3\n', "{path}: needs a [grid] table"),
+    ('[grid\ndepth = [1]\n', "{path}: not valid TOML"),
+])
+def test_grid_files_with_typos_are_refused_naming_key_and_file(tmp_path, text, fragment):
+    path = tmp_path / "grid.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError) as caught:
+        experiments.load_grid_file(path)
+    assert fragment.format(path=path) in str(caught.value)
+
+
+def test_run_configs_with_unknown_keys_are_refused_before_any_run():
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['sweep'\] in the run"):
+        experiments.run_grid([dict(data="random:10:2:1", depth=1),
+                              dict(data="random:10:2:1", depth=1, sweep=3)])
 
 
 def test_dask_local_cluster_equals_local_run():
     distributed = pytest.importorskip("distributed")
     configs = experiments.expand_grid(dict(GRID, seed=[0]))
+    configs.append(dict(data="missing.npz", depth=1))
     local = experiments.run_grid(configs, n_workers=2)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         remote = experiments.run_grid(configs, client=client)
     for a, b in zip(local, remote):
-        assert a["final_error"] == pytest.approx(b["final_error"], rel=1e-12, abs=1e-300)
-        assert {k: a[k] for k in configs[0]} == {k: b[k] for k in configs[0]}
+        assert a["status"] == b["status"] and a["run"] == b["run"]
+        if a["status"] != "error":
+            assert a["final_error"] == pytest.approx(b["final_error"], rel=1e-12, abs=1e-300)
+        assert {k: a.get(k) for k in configs[0]} == {k: b.get(k) for k in configs[0]}
+    assert remote[-1]["status"] == "error" and "no such file" in remote[-1]["error"]
 
 
-def test_cli_grid_writes_results_csv(tmp_path):
+def test_cli_grid_writes_every_row_and_exits_1_when_a_run_failed(tmp_path):
     toml = tmp_path / "grid.toml"
-    toml.write_text('[train]\nsweeps = 3\n\n[grid]\ndata = ["random:60:4:2:0"]\n'
+    toml.write_text('[train]\nsweeps = 3\n\n[grid]\ndata = ["random:60:4:2:0", "nope.npz"]\n'
                     'depth = [1, 2]\ninit = ["identity", "orth-identity"]\n')
     out = tmp_path / "results.csv"
     result = subprocess.run([sys.executable, "-m", "fastdln", "grid", str(toml), "--workers",
                              "2", "--out", str(out)], capture_output=True, text=True,
                             timeout=300)
-    assert result.returncode == 0, result.stderr
-    with open(out) as f:
-        rows = list(csv.DictReader(f))
-    assert len(rows) == 4 and {r["init"] for r in rows} == {"identity", "orth-identity"}
-    assert all(float(r["final_error"]) >= 0 for r in rows)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == ""  # no progress bar: stderr is not a terminal
+    assert "wrote 8 rows" in result.stdout and "4 run(s) failed" in result.stdout
+    rows = _read(out)
+    assert len(rows) == 8 and {r["init"] for r in rows} == {"identity", "orth-identity"}
+    assert sorted(r["status"] for r in rows) == ["error"] * 4 + ["max_sweeps"] * 4
+    assert all(float(r["final_error"]) >= 0 for r in rows if r["status"] != "error")
     bad = tmp_path / "bad.toml"
-    bad.write_text("[train]\nsweeps = 3\n")
+    bad.write_text("[train]\nsweep = 3\n[grid]\ndepth = [1]\n")
     result = subprocess.run([sys.executable, "-m", "fastdln", "grid", str(bad)],
                             capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2 and "[grid]" in result.stderr
+    assert result.returncode == 2 and "'sweep'" in result.stderr and str(bad) in result.stderr
+    assert len(result.stderr.splitlines()) == 1

@@ -149,3 +149,54 @@ def test_sigkill_at_random_moments_then_resume_bitwise(tmp_path):
     expected, got = fastdln.load(reference), fastdln.load(out)
     for a, b in zip(got.weights, expected.weights):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_saved_files_get_the_umask_mode(tmp_path, umask):
+    X, Y = paper_data(30, 4, 2, seed=5)
+    previous = os.umask(umask)
+    try:
+        fastdln.save(tmp_path / "model.npz", fastdln.init_weights([4, 3, 2], seed=0))
+        fastdln.train(X, Y, widths=[4, 3, 2], seed=0, sweeps=1, checkpoint=tmp_path / "c.ckpt")
+    finally:
+        os.umask(previous)
+    expected = 0o666 & ~umask
+    for name in ("model.npz", "c.ckpt"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == expected, name
+
+
+def test_names_of_features_and_targets_travel_with_the_model(tmp_path):
+    weights = fastdln.init_weights([3, 4, 2], "random", seed=0)
+    path = tmp_path / "named.npz"
+    fastdln.save(path, weights, feature_names=["a", "b", "c"], target_names=["u", "v"])
+    model = fastdln.load(path)
+    assert model.feature_names == ["a", "b", "c"] and model.target_names == ["u", "v"]
+    fastdln.save(tmp_path / "again.npz", model)  # a Model keeps its names
+    assert fastdln.load(tmp_path / "again.npz").target_names == ["u", "v"]
+    assert fastdln.load(tmp_path / "again.npz").feature_names == ["a", "b", "c"]
+    fastdln.save(tmp_path / "plain.npz", weights)
+    assert fastdln.load(tmp_path / "plain.npz").feature_names is None
+    for names, error, fragment in [(["a", "b"], ValueError, "3 names"),
+                                   (["a", "a", "b"], ValueError, "distinct"),
+                                   ("abc", TypeError, "sequence of strings"),
+                                   ([1, 2, 3], TypeError, "sequence of strings")]:
+        with pytest.raises(error, match=fragment):
+            fastdln.save(tmp_path / "bad.npz", weights, feature_names=names)
+
+
+def test_a_run_stopped_by_its_callback_checkpoints_where_it_stopped(tmp_path):
+    """Between two periodic checkpoints, a stop (e.g. Ctrl-C on the command line) writes the
+    last whole sweep, and resuming from it equals the uninterrupted run."""
+    X, Y = paper_data(50, 6, 2, seed=8)
+    common = dict(widths=[6, 7, 7, 2], seed=2, fit_intercept=True)
+    path = tmp_path / "run.ckpt"
+    stopped = fastdln.train(X, Y, sweeps=20, checkpoint=path, checkpoint_every=5,
+                            callback=lambda trainer: trainer.sweeps_done == 3, **common)
+    assert stopped.status == "stopped" and stopped.sweeps == 3
+    state, _ = io.read_checkpoint(path)
+    assert state["progress"]["sweeps_done"] == 3
+    resumed = fastdln.train(X, Y, sweeps=9, resume=path)
+    full = fastdln.train(X, Y, sweeps=9, **common)
+    for a, b in zip(resumed.weights, full.weights):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(resumed.errors, full.errors)

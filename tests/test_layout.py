@@ -24,6 +24,7 @@ LAYERS = {
     "fastdln.trainer": CORE, "fastdln.training": CORE, "fastdln.io": CORE,
     "fastdln.bench": APPS, "fastdln.cli": APPS, "fastdln.__main__": APPS,
     "fastdln.estimator": APPS, "fastdln.experiments": APPS, "fastdln.progress": APPS,
+    "fastdln.tables": APPS,
     "fastdln.paper": APPS, "fastdln.paper.claims": APPS, "fastdln.paper.data": APPS,
     "fastdln.paper.datasets": APPS, "fastdln.paper.figures": APPS, "fastdln.paper.plots": APPS,
 }
