@@ -57,9 +57,19 @@ def _bench(args):
                 threshold=args.threshold, repeats=args.repeats)
 
 
-def _read_data(path, target=None, need_y=True, header=True):
+def _read_data(path, target=None, need_y=True, header=True, y_path=None):
     """``(X, Y, feature_names, target_names)`` from an ``.npz`` (arrays ``X`` and ``Y``; no
-    names) or a CSV (``--target`` columns; names from its header; ``-``: standard input)."""
+    names), two ``.npy`` files (``X`` and ``--y``, memory-mapped: read by blocks, never
+    whole) or a CSV (``--target`` columns; names from its header; ``-``: standard input)."""
+    if path.endswith(".npy"):
+        from .experiments import load_npy
+
+        if need_y and y_path is None:
+            raise ValueError(f"{path}: an .npy of X needs --y with the .npy of Y")
+        X = load_npy(path, "X")
+        return X, None if y_path is None else load_npy(y_path, "--y"), None, None
+    if y_path is not None:
+        raise ValueError(f"--y is for .npy data; {path} holds Y itself")
     if path.endswith(".npz"):
         X, Y = _read_npz(path, need_y)
         return X, Y, None, None
@@ -166,8 +176,8 @@ def _train(args):
     from .training import train
 
     X, Y, feature_names, target_names = _read_data(args.data, args.target,
-                                                   header=not args.no_header)
-    X, Y = np.asarray(X), np.asarray(Y)
+                                                   header=not args.no_header, y_path=args.y)
+    X, Y = (A if isinstance(A, np.ndarray) else np.asarray(A) for A in (X, Y))
     Y = Y.reshape(len(Y), -1) if Y.ndim == 1 else Y
     if X.ndim != 2:
         raise ValueError(f"{args.data}: X must be 2-D (samples x features), got {X.shape}")
@@ -187,27 +197,37 @@ def _train(args):
 
 
 def _summary(result, X, Y, args):
-    from .problem import predict
-
-    residual = predict(X, result.weights, result.intercept) - Y
+    mse, r2 = _fit_metrics(X, Y, result.weights, result.intercept)
     return dict(status=result.status, sweeps=result.sweeps, iterations=result.iterations,
                 error=float(result.errors[-1]), initial_error=float(result.errors[0]),
-                mse=float(np.mean(residual ** 2)), r2=_r2(residual, Y),
+                mse=mse, r2=r2,
                 widths=list(result.settings.widths),
                 model=args.out if result.status not in ("diverged", "stopped") else None,
                 checkpoint=args.checkpoint, seconds=result.elapsed)
 
 
-def _r2(residual, Y):
-    """The coefficient of determination, averaged over the outputs (like scikit-learn's
-    ``r2_score``: 1 for a perfect fit, 0 for the mean; a constant output counts 1 if fitted
-    exactly, else 0)."""
-    explained = np.sum(residual ** 2, axis=0)
-    total = np.sum((Y - Y.mean(axis=0)) ** 2, axis=0)
-    constant = total == 0
-    scores = np.where(constant, np.where(explained == 0, 1.0, 0.0),
-                      1.0 - explained / np.where(constant, 1.0, total))
-    return float(np.mean(scores))
+def _fit_metrics(X, Y, weights, intercept):
+    """MSE and R^2 on the training data, by blocks of rows (a memory-mapped X is never read
+    whole). R^2 is averaged over the outputs like scikit-learn's ``r2_score``: 1 for a
+    perfect fit, 0 for the mean; a constant output counts 1 if fitted exactly, else 0."""
+    from .data import Data
+    from .optimum import end_to_end
+
+    W = end_to_end([np.asarray(w, dtype=np.float64) for w in weights])
+    squares, count, mean, spread = np.zeros(W.shape[0]), 0, 0.0, 0.0
+    for _, Xb, Yb in Data(X, Y).blocks():
+        squares += np.sum((Xb @ W.T + intercept - Yb) ** 2, axis=0)
+        # the spread of Y around its mean, combined block by block (Chan et al.)
+        block_mean = Yb.mean(axis=0)
+        block_spread = np.sum((Yb - block_mean) ** 2, axis=0)
+        total = count + len(Yb)
+        delta = block_mean - mean
+        spread = spread + block_spread + delta ** 2 * count * len(Yb) / total
+        mean, count = mean + delta * len(Yb) / total, total
+    constant = spread == 0
+    scores = np.where(constant, np.where(squares == 0, 1.0, 0.0),
+                      1.0 - squares / np.where(constant, 1.0, spread))
+    return float(np.sum(squares) / squares.size / count), float(np.mean(scores))
 
 
 def _print_summary(summary, args):
@@ -261,8 +281,8 @@ def _features_for(model, args):
     """The model's input columns from ``args.data``: matched by name when both the model
     and the CSV have names (the model's targets and ``--target`` columns may be present),
     else by position."""
-    if args.data.endswith(".npz"):
-        X = _read_npz(args.data, need_y=False)[0]
+    if args.data.endswith((".npz", ".npy")):
+        X = _read_data(args.data, need_y=False)[0]
         names = None
     else:
         from .tables import read_csv
@@ -367,11 +387,17 @@ def build_parser():
 
 
 def _add_bench_parser(sub):
-    bench = sub.add_parser("bench", help="time sweeps: fast engine, reference, BLAS limit")
+    import argparse
+
+    from .bench import COLUMNS
+
+    bench = sub.add_parser("bench", help="time sweeps: fast engine, reference, BLAS limit",
+                           epilog=COLUMNS, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench.add_argument("--quick", action="store_true", help="three configurations, < 1 minute")
     bench.add_argument("--json", metavar="FILE", help="save the table with machine info")
     bench.add_argument("--compare", metavar="OLD.json",
-                       help="exit 1 naming each configuration slower than --threshold x OLD")
+                       help="exit 1 naming each configuration slower than --threshold x OLD; "
+                       "warns when OLD was measured on another machine (CPU, cores, BLAS)")
     bench.add_argument("--threshold", type=_positive_float, default=1.2,
                        help="(default: %(default)s)")
     bench.add_argument("--repeats", type=_integer(1), default=None,
@@ -381,8 +407,10 @@ def _add_bench_parser(sub):
 
 def _add_train_parser(sub):
     train = sub.add_parser("train", help="train on an .npz (X, Y) or a CSV (--target)")
-    train.add_argument("data", help=".npz with arrays X and Y, or a CSV with a header row "
-                       "('-': a CSV on standard input)")
+    train.add_argument("data", help=".npz with arrays X and Y, an .npy of X (with --y; read "
+                       "by blocks), or a CSV with a header row ('-': a CSV on standard input)")
+    train.add_argument("--y", default=None, metavar="Y.npy",
+                       help="the .npy of the targets, with an .npy of X")
     train.add_argument("--depth", type=_integer(1), default=None,
                        help="number of layers (required unless --resume)")
     train.add_argument("--width", type=_integer(1), default=None,
@@ -410,7 +438,8 @@ def _add_train_parser(sub):
 def _add_predict_parser(sub):
     pred = sub.add_parser("predict", help="predictions of a saved model, as CSV with a header")
     pred.add_argument("model")
-    pred.add_argument("data", help=".npz with X, or a CSV of features ('-': standard input); "
+    pred.add_argument("data", help=".npz with X, an .npy of X, or a CSV of features ('-': "
+                      "standard input); "
                       "columns are matched to the model's by name")
     pred.add_argument("--target", default=None,
                       help="CSV columns to leave out (the model's target columns always are)")

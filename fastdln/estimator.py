@@ -54,6 +54,10 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         Seeds the initialization.
     warm_start : bool, default=False
         When True, :meth:`fit` continues from the previous weights.
+    n_jobs : int, optional
+        BLAS threads during each sweep (the ``threads`` option of :class:`fastdln.Settings`);
+        None measures one thread against all the cores as the fit goes. A fixed count gives
+        bitwise reproducible fits.
 
     Attributes
     ----------
@@ -88,11 +92,12 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left"), None],
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
+        "n_jobs": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(self, depth=3, width=None, init="orth-identity", order="descending",
                  lr="optimal", loss="l2", fit_intercept=True, max_sweeps=100, tol=None,
-                 random_state=None, warm_start=False):
+                 random_state=None, warm_start=False, n_jobs=None):
         self.depth = depth
         self.width = width
         self.init = init
@@ -104,6 +109,7 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         self.tol = tol
         self.random_state = random_state
         self.warm_start = warm_start
+        self.n_jobs = n_jobs
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: ArrayLike, y: ArrayLike,
@@ -140,7 +146,8 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         widths = layer_widths(X.shape[1], Y.shape[1], self.depth, self.width)
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         options = dict(order=self.order, lr=self.lr, loss=self.loss, tol=self.tol, seed=seed,
-                       widths=widths, fit_intercept=bool(self.fit_intercept))
+                       widths=widths, fit_intercept=bool(self.fit_intercept),
+                       threads=self.n_jobs)
         previous: list[np.ndarray] | None = getattr(self, "weights_", None)
         if self.warm_start and previous is not None and [
                 previous[0].shape[1]] + [W.shape[0] for W in previous] == widths:

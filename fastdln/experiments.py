@@ -8,7 +8,9 @@ the sweeps done, widths, initial and final error, seconds and the file of its er
 A failing run does not stop the grid, and rows are written to the CSV as runs finish.
 
 Data sets are named by strings: ``"random:M:N0:NL[:SEED]"`` (the paper's random data:
-``X`` N(0, 1/n0), ``Y`` U(-1, 2)) or the path of an ``.npz`` with arrays ``X`` and ``Y``.
+``X`` N(0, 1/n0), ``Y`` U(-1, 2)), the path of an ``.npz`` with arrays ``X`` and ``Y``, or
+two ``.npy`` paths ``"X.npy,Y.npy"`` (memory-mapped and read by blocks: data larger than
+memory trains with the L2 loss).
 """
 
 from __future__ import annotations
@@ -61,8 +63,13 @@ def expand_grid(spec: dict[str, Any]) -> list[dict[str, Any]]:
 def load_data(name: str) -> tuple[np.ndarray, np.ndarray]:
     """``(X, Y)`` for a data set name (see the module docstring)."""
     if not isinstance(name, str):
-        raise TypeError(f"data must be a string ('random:M:N0:NL[:SEED]' or an .npz path), "
-                        f"got {name!r}")
+        raise TypeError(f"data must be a string ('random:M:N0:NL[:SEED]', an .npz path or "
+                        f"'X.npy,Y.npy'), got {name!r}")
+    if name.endswith(".npy"):
+        paths = name.split(",")
+        if len(paths) != 2:
+            raise ValueError(f"data {name!r}: .npy data are two files, 'X.npy,Y.npy'")
+        return tuple(load_npy(path.strip(), f"data {name!r}") for path in paths)
     if name.startswith("random:"):
         try:
             parts = [int(p) for p in name.split(":")[1:]]
@@ -79,6 +86,16 @@ def load_data(name: str) -> tuple[np.ndarray, np.ndarray]:
             raise ValueError(f"data {name!r}: an .npz needs arrays 'X' and 'Y', has "
                              f"{data.files}")
         return data["X"], data["Y"]
+
+
+def load_npy(path: str, what: str) -> np.ndarray:
+    """An ``.npy`` file as a read-only memory map (fastdln reads it by blocks of rows)."""
+    if not os.path.exists(path):
+        raise ValueError(f"{what}: {path}: no such file")
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as error:
+        raise ValueError(f"{what}: {path}: not a readable .npy ({error})") from None
 
 
 def run_one(config: dict[str, Any], curve_dir: str | None = None) -> dict[str, Any]:

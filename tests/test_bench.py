@@ -57,6 +57,7 @@ def test_cli_bench_help():
     out = subprocess.run([sys.executable, "-m", "fastdln", "bench", "--help"],
                          capture_output=True, text=True, check=True).stdout
     assert "--compare" in out and "--json" in out
+    assert "another machine" in out and "fast/limit, the sweep as a multiple" in out
 
 
 def test_compare_warns_when_the_old_file_is_from_another_machine(tmp_path, monkeypatch):

@@ -336,3 +336,33 @@ def test_sigint_stops_after_a_sweep_writes_a_checkpoint_and_resumes_bitwise(tmp_
         np.testing.assert_array_equal(Wa, Wb)
     np.testing.assert_array_equal(a.intercept, b.intercept)
     assert os.path.getsize(checkpoint) > 0
+
+
+def test_train_and_predict_npy_files_read_by_blocks(tmp_path):
+    """``fastdln train X.npy --y Y.npy`` memory-maps both files (the data are read by blocks,
+    never whole) and trains exactly like the same arrays in an .npz."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(3000, 6))
+    Y = X @ rng.normal(size=(6, 2)) + 0.1 * rng.normal(size=(3000, 2)) + 4.0
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "Y.npy", Y)
+    np.savez(tmp_path / "data.npz", X=X, Y=Y)
+    common = ["--depth", 3, "--sweeps", 20, "--json", "--seed", 1]
+    npy = run("train", tmp_path / "X.npy", "--y", tmp_path / "Y.npy", *common, "--out",
+              tmp_path / "npy.npz")
+    npz = run("train", tmp_path / "data.npz", *common)
+    assert npy.returncode == 0, npy.stderr
+    a, b = json.loads(npy.stdout), json.loads(npz.stdout)
+    for key in ("error", "initial_error", "mse", "r2"):
+        assert a[key] == pytest.approx(b[key], rel=1e-12, abs=1e-15), key
+    predicted = run("predict", tmp_path / "npy.npz", tmp_path / "X.npy")
+    assert predicted.returncode == 0, predicted.stderr
+    values = np.loadtxt(predicted.stdout.splitlines()[1:], delimiter=",")
+    assert np.mean((values - Y) ** 2) == pytest.approx(a["mse"], rel=1e-9)
+    for argv, fragment in [(["train", tmp_path / "X.npy", "--depth", 2], "--y"),
+                           (["train", tmp_path / "data.npz", "--y", tmp_path / "Y.npy",
+                             "--depth", 2], "--y is for .npy data"),
+                           (["train", tmp_path / "X.npy", "--y", tmp_path / "nope.npy",
+                             "--depth", 2], "no such file")]:
+        bad = run(*argv)
+        assert bad.returncode == 2 and fragment in bad.stderr, bad.stderr

@@ -149,3 +149,14 @@ def test_save_and_load_a_fitted_estimator(tmp_path):
     np.testing.assert_array_equal(loaded.errors, model.errors_)
     with pytest.raises(ValueError, match="not fitted"):
         fastdln.save(tmp_path / "unfitted.npz", DeepLinearRegressor())
+
+
+def test_n_jobs_sets_the_blas_threads_of_the_fit():
+    X, Y = paper_data(120, 6, 2, seed=4)
+    one = DeepLinearRegressor(n_jobs=1, random_state=0, max_sweeps=5).fit(X, Y)
+    assert one.settings_.threads == 1
+    again = DeepLinearRegressor(n_jobs=1, random_state=0, max_sweeps=5).fit(X, Y)
+    np.testing.assert_array_equal(one.coef_, again.coef_)
+    assert DeepLinearRegressor(random_state=0, max_sweeps=1).fit(X, Y).settings_.threads is None
+    with pytest.raises(ValueError, match="n_jobs"):
+        DeepLinearRegressor(n_jobs=0).fit(X, Y)

@@ -148,3 +148,19 @@ def test_cli_grid_writes_every_row_and_exits_1_when_a_run_failed(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "'sweep'" in result.stderr and str(bad) in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_grid_reads_npy_pairs_by_blocks_like_npz(tmp_path):
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(500, 5)), rng.normal(size=(500, 2))
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "Y.npy", Y)
+    np.savez(tmp_path / "d.npz", X=X, Y=Y)
+    pair = experiments.load_data(f"{tmp_path / 'X.npy'},{tmp_path / 'Y.npy'}")
+    assert all(isinstance(a, np.memmap) for a in pair)
+    npy = experiments.run_one(dict(data=f"{tmp_path / 'X.npy'}, {tmp_path / 'Y.npy'}",
+                                   depth=2, sweeps=3))
+    npz = experiments.run_one(dict(data=str(tmp_path / "d.npz"), depth=2, sweeps=3))
+    assert npy["final_error"] == npz["final_error"]
+    with pytest.raises(ValueError, match="two files"):
+        experiments.load_data(str(tmp_path / "X.npy"))
