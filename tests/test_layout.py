@@ -25,6 +25,9 @@ LAYERS = {
     "fastdln.estimator": APPS, "fastdln.experiments": APPS, "fastdln.progress": APPS,
     "fastdln.paper": APPS, "fastdln.paper.claims": APPS, "fastdln.paper.data": APPS,
     "fastdln.paper.datasets": APPS, "fastdln.paper.figures": APPS, "fastdln.paper.plots": APPS,
+    "fastdln.paper.measures": APPS, "fastdln.paper.gd_rates": APPS, "fastdln.paper.runs": APPS,
+    "fastdln.paper.verdicts": APPS, "fastdln.paper.depth_figures": APPS,
+    "fastdln.paper.gd_figures": APPS, "fastdln.paper.architecture_figures": APPS,
 }
 FACADE = "fastdln"  # fastdln/__init__.py: the public names, imported from every layer
 

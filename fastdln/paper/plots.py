@@ -7,9 +7,10 @@ import os
 
 import numpy as np
 
-from .claims import FLOOR
+from .measures import FLOOR
 
-__all__ = ["plot_iterations", "plot_sweeps_and_iterations", "save_panels", "write_csv"]
+__all__ = ["plot_iterations", "plot_sweeps_and_iterations", "save_panels", "write_csv",
+           "write_panels_csv"]
 
 
 def _write_table(path, header, rows):
@@ -96,7 +97,8 @@ def plot_iterations(path, panels, title):
     return files
 
 
-def _write_labelled_csv(path, panels):
+def write_panels_csv(path, panels):
+    """One row per (panel, run, iteration): ``panel, run, iteration, error``."""
     _write_table(path, ["panel", "run", "iteration", "error"],
                  ([panel, label, it, repr(float(e))] for panel, curves in panels.items()
                   for label, errors in curves.items() for it, e in enumerate(errors)))
@@ -108,7 +110,7 @@ def save_panels(out_dir, name, panels, title):
     os.makedirs(out_dir, exist_ok=True)
     files = plot_iterations(os.path.join(out_dir, f"{name}.png"), panels, title)
     table = os.path.join(out_dir, f"{name}.csv")
-    _write_labelled_csv(table, panels)
+    write_panels_csv(table, panels)
     return files + [table]
 
 
