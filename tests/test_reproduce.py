@@ -240,9 +240,10 @@ def test_fig9_real_data_bcgd_against_searched_gd(reproduced):
     well-chosen learning rate converges linearly"."""
     claims, _ = reproduced("fig9")
     assert all("STAND-IN" in c.evidence for c in claims.values())
-    searches = claims["fig9.data"].measured
-    assert len(searches) == 2 and all(s["gd_rate"] and s["gd_rate_runner_up"]
-                                      for s in searches.values())
+    described = claims["fig9.data"].measured
+    assert sorted(described) == ["mnist", "uci"] and described["uci"]["stand_in"]
+    assert tuple(described["uci"]["shape"]) == UCI_SHAPE
+    assert all(d["gd_rate"] and d["gd_rate_runner_up"] for d in described.values())
     ahead = claims["fig9.bcgd_ahead_of_gd"]
     assert ahead.passed == all(
         _ahead(p, "BCGD", next(label for label in _keys(p)["1e-06"] if label != "BCGD"))

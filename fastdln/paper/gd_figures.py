@@ -178,27 +178,30 @@ def fig4(out_dir, *, quick=False, seed=0, quiet=False):
     return claims, files
 
 
+def _data_measured(data):
+    return dict(data=data.name, stand_in=data.stand_in, shape=list(data.X.shape),
+                cond_X=data.cond, rank_X=data.rank)
+
+
 def fig9(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
     """Figure 9: BCGD vs GD on the UCI data (L=4) and MNIST (L=2) or their stand-ins, identity
     init, width n0, 1000 iterations (200 with ``quick``); GD's rate searched."""
     iterations = 200 if quick else 1000
-    panels, searches, gd_curves, data_claims = {}, {}, {}, []
+    panels, described, gd_curves, searched = {}, {}, {}, []
     for kind, L in (("uci", 4), ("mnist", 2)):
         data = real_data(kind, data_dir)
         widths = [data.X.shape[1]] * L + [data.Y.shape[1]]
         search = _search(data.X, data.Y, widths, iterations, init="identity")
-        name = f"{data.tag}, L={L}"
-        gd = _gd_label(search)
+        name, gd = f"{data.tag}, L={L}", _gd_label(search)
         curves = {"BCGD": _bcgd(data.X, data.Y, widths, iterations, init="identity"),
                   gd: _gd_errors(search)}
-        panels[name], searches[name], gd_curves[f"{name}, {gd}"] = (
-            (curves, iterations), search, curves[gd])
-        data_claims.append(f"{data.tag}: {search.describe()}")
-    prefix = ". ".join(data_claims) + ". "
+        panels[name] = (curves, iterations)
+        described[kind] = dict(_data_measured(data), depth=L, **search.measured())
+        gd_curves[f"{name}, {gd}"] = curves[gd]
+        searched.append(f"{data.tag}, L={L}: {search.describe()}")
     claims = [
         Claim.info("fig9.data", "On the left and right, the results for the UCI and the MNIST "
-                   "datasets are presented, respectively.",
-                   {name: search.measured() for name, search in searches.items()}, prefix),
+                   "datasets are presented, respectively.", described, ". ".join(searched)),
         panels_claim("fig9.bcgd_ahead_of_gd", "In all cases, we see that BCGD converges faster "
                      "than GD", panels, lambda race, _: race.ahead("BCGD", race.labels[1]),
                      unit="iteration"),
