@@ -133,8 +133,8 @@ class Race:
         return value if done == 0 else None
 
     def measured(self):
-        """``{"unit", "budget", "levels": {level: {label: {"reached_after" | "error_at_budget"}}}``
-        (JSON-ready)."""
+        """JSON-ready: ``{"unit", "budget", "levels": {level: {label: entry}}}`` with entry
+        ``{"<unit>s_to_level": time}`` or ``{"error_at_budget": error or "diverged"}``."""
         def entry(key):
             done, value = key
             if done == 0:
