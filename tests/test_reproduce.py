@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from fastdln import cli
@@ -16,6 +17,7 @@ from fastdln.paper import figures
 from fastdln.paper.claims import Claim
 from fastdln.paper.data import UCI_COND, UCI_SHAPE
 from fastdln.paper.measures import DRASTIC
+from fastdln.paper.plots import plot_sweeps_and_iterations, write_csv
 
 SEED = 1
 REQUIRED = {
@@ -283,3 +285,11 @@ def test_cli_rejects_bad_arguments_with_exit_2(argv):
     result = subprocess.run([sys.executable, "-m", "fastdln", *argv], capture_output=True,
                             text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_figures_and_tables_go_into_a_folder_that_does_not_exist_yet(tmp_path):
+    curves = {1: np.geomspace(1, 1e-12, 41), 4: np.geomspace(1, 1e-3, 41)}
+    files = plot_sweeps_and_iterations(str(tmp_path / "a" / "fig.png"), curves, "title",
+                                       sweeps=5, iterations=30)
+    write_csv(str(tmp_path / "b" / "fig.csv"), curves)
+    assert all(os.path.getsize(f) > 0 for f in files) and (tmp_path / "b" / "fig.csv").exists()

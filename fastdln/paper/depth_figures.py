@@ -70,11 +70,10 @@ def fig2(out_dir, *, quick=False, seed=0, quiet=False):
                    "network multiple times results in the fastest decrease in the loss.",
                    labelled, _fastest(1), unit="iteration", budget=iterations),
     ]
-    os.makedirs(out_dir, exist_ok=True)
     write_csv(os.path.join(out_dir, "fig2.csv"), curves)
     files = plot_sweeps_and_iterations(
         os.path.join(out_dir, "fig2.png"), curves, f"Fig. 2: descending BCGD, optimal rate, "
-        f"width 128, orth-identity (cond(X) = {cond:.3g}, seed {seed})")
+        f"width 128, orth-identity (cond(X) = {cond:.3g}, seed {seed})", sweeps, iterations)
     return claims, files + [os.path.join(out_dir, "fig2.csv")]
 
 
@@ -134,7 +133,8 @@ def fig3(out_dir, *, quick=False, seed=0, quiet=False):
     first_cond, first = next(iter(runs.values()))
     files = plot_sweeps_and_iterations(
         os.path.join(out_dir, "fig3.png"), first, f"Fig. 3: large condition number "
-        f"(cond(X) = {first_cond:.3g}, data seed {next(iter(runs))}; CSV: all five seeds)")
+        f"(cond(X) = {first_cond:.3g}, data seed {next(iter(runs))}; CSV: all five seeds)",
+        sweeps, iterations)
     table = os.path.join(out_dir, "fig3.csv")
     write_panels_csv(table, {f"data seed {s}": by_depth(curves) for s, (_, curves) in
                              runs.items()})

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["DRASTIC", "FLOOR", "LEVELS", "STOP", "UNITS", "Race", "drop_share",
-           "error_after_sweep", "error_at_iteration", "iterations_to", "largest_gap",
-           "layer_of_update",
-           "linear_convergence", "non_increasing", "race_by_budget"]
+           "error_at_iteration", "iterations_to", "largest_gap", "layer_of_update",
+           "linear_convergence", "race_by_budget"]
 
 FLOOR = 1e-10  # the paper plots errors below 1e-10 as 1e-10
 LEVELS = (1e-6, FLOOR)  # the levels speed claims are measured at
@@ -35,16 +34,6 @@ def iterations_to(errors, level):
 def error_at_iteration(errors, it):
     """The error after iteration ``it`` (the last one if the run stopped), floored at 1e-10."""
     return max(float(errors[min(it, len(errors) - 1)]), FLOOR)
-
-
-def error_after_sweep(errors, L, k):
-    """The error after ``k`` sweeps of a depth-``L`` network, floored at 1e-10."""
-    return error_at_iteration(errors, k * L)
-
-
-def non_increasing(values):
-    """Non-increasing (ties allowed)."""
-    return all(a >= b for a, b in zip(values, values[1:]))
 
 
 def _time_key(errors, level, budget, per_unit):
@@ -98,15 +87,9 @@ class Race:
         """``a`` is strictly ahead of ``b`` at every level."""
         return all(keys[a] < keys[b] for keys in self.keys.values())
 
-    def fastest(self, label, among=None):
-        """``label`` is ahead of every other run (of ``among``) at every level."""
-        others = [x for x in (among or self.labels) if x != label]
-        return all(self.ahead(label, other) for other in others)
-
-    def leader(self, level=None, among=None):
-        """The run first to reach ``level`` (default: the lowest level)."""
-        keys = self.keys[min(self.keys) if level is None else level]
-        return min(among or self.labels, key=keys.get)
+    def fastest(self, label):
+        """``label`` is ahead of every other run at every level."""
+        return all(self.ahead(label, other) for other in self.labels if other != label)
 
     def factor(self, fast, slow, level):
         """How many times faster ``fast`` is than ``slow`` at ``level``.
@@ -185,9 +168,8 @@ def largest_gap(curves, iterations):
     -------
     (float, int)
     """
-    logs = np.array([np.log10(np.maximum(
-        [error_at_iteration(errors, it) for it in range(1, iterations + 1)], FLOOR))
-        for errors in curves])
+    logs = np.log10([[error_at_iteration(errors, it) for it in range(1, iterations + 1)]
+                     for errors in curves])
     gaps = logs.max(axis=0) - logs.min(axis=0)
     return float(gaps.max()), int(np.argmax(gaps)) + 1
 

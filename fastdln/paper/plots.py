@@ -14,6 +14,7 @@ __all__ = ["plot_iterations", "plot_sweeps_and_iterations", "save_panels", "writ
 
 
 def _write_table(path, header, rows):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
@@ -29,6 +30,7 @@ def write_csv(path, curves):
 
 def _save_figure(fig, axes, path):
     """Save the whole figure to ``path`` and each panel to ``<path stem>_panel<k>.png``."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     fig.savefig(path, dpi=120)
     stem = path[:-4] if path.endswith(".png") else path
     renderer = fig.canvas.get_renderer()
@@ -41,8 +43,9 @@ def _save_figure(fig, axes, path):
     return files
 
 
-def plot_sweeps_and_iterations(path, curves, title):
-    """Left: error vs sweeps; right: error vs iterations; log scale, floored at 1e-10."""
+def plot_sweeps_and_iterations(path, curves, title, sweeps=None, iterations=None):
+    """Left: error vs sweeps (up to ``sweeps``, the budget per sweep); right: error vs
+    iterations (up to ``iterations``); log scale, floored at 1e-10."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -52,9 +55,11 @@ def plot_sweeps_and_iterations(path, curves, title):
     for L, errors in curves.items():
         floored = np.maximum(errors, FLOOR)
         sweeps_axis = np.arange(errors.size) / L
-        ends = np.arange(0, errors.size, L)  # the error after each complete sweep
+        last_sweep = errors.size if sweeps is None else min(errors.size, sweeps * L + 1)
+        ends = np.arange(0, last_sweep, L)  # the error after each complete sweep
         left.plot(sweeps_axis[ends], floored[ends], marker="o", ms=3, label=f"L={L}")
-        right.plot(np.arange(errors.size), floored, label=f"L={L}")
+        shown = errors.size if iterations is None else min(errors.size, iterations + 1)
+        right.plot(np.arange(shown), floored[:shown], label=f"L={L}")
     for ax, xlabel in [(left, "sweeps"), (right, "iterations")]:
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
