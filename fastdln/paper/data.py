@@ -88,6 +88,11 @@ class PaperData:
     cond: float
     rank: int
 
+    def measured(self):
+        """What a claim's ``measured`` says of the data."""
+        return dict(data=self.name, stand_in=self.stand_in, shape=list(self.X.shape),
+                    cond_X=self.cond, rank_X=self.rank)
+
     @property
     def tag(self):
         """A short name for every line about this data: ``STAND-IN ...`` and cond(X)."""

@@ -142,9 +142,7 @@ def fig3(out_dir, *, quick=False, seed=0, quiet=False):
 
 
 def _data_claim(id, data, paper_text, extra=None):
-    measured = dict(data=data.name, stand_in=data.stand_in, shape=list(data.X.shape),
-                    cond_X=data.cond, rank_X=data.rank, **(extra or {}))
-    return Claim.info(id, paper_text, measured, data.tag)
+    return Claim.info(id, paper_text, dict(data.measured(), **(extra or {})), data.tag)
 
 
 def fig7(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):

@@ -124,65 +124,76 @@ def _left_panel(seed, iterations):
     return curves, rate_11, diverged
 
 
+def _divergence_claim(diverged):
+    """``diverged``: ``{panel: {"rate": [11]'s rate, "diverged_at": iteration or None}}``."""
+    few = all(d["diverged_at"] is not None and d["diverged_at"] <= FEW_ITERATIONS
+              for d in diverged.values())
+    return Claim.check(
+        "fig4.gd_rate_of_11_diverges", "We tried the learning rate of eta = nL / (3 L ||X||^2) "
+        "from [11], however, we observed that it makes GD diverge within few iterations.", few,
+        dict(diverged, few_iterations=FEW_ITERATIONS), unit="iteration",
+        evidence="; ".join(f"{name}: rate {d['rate']:.3g} diverges at iteration "
+                           f"{d['diverged_at']}" for name, d in diverged.items())
+        + f" (few: <= {FEW_ITERATIONS})")
+
+
+def _sensitivity_claim(slow, fast):
+    """GD at the paper's 1e-5 (``slow``) and 2e-5 (``fast``) on Figure 4's left task."""
+    linear, oscillating = linear_convergence(slow), _oscillation(fast)
+    return Claim.check(
+        "fig4.gd_sensitive_to_rate", "GD with the learning rate of 1e-5 produces a linear "
+        "convergence, however, GD with the learning rate of 2e-5 leads a highly oscillatory "
+        "behavior in the error.", linear["linear"] and oscillating["highly_oscillatory"],
+        {"gd_1e-5": linear, "gd_2e-5": oscillating}, unit="iteration",
+        evidence=f"L=400: GD 1e-5 {'linear' if linear['linear'] else 'not linear'} "
+                 f"({linear['increases']} increases); GD 2e-5 raises the error at "
+                 f"{oscillating['increases']} of {oscillating['iterations']} iterations "
+                 f"(highly oscillatory: >= {OSCILLATING:.0%})")
+
+
+def _right_panel(seed, iterations):
+    """Figure 4 right: L=5 on Section 4.1.2's data, GD's rate searched."""
+    X, Y = conditioned_data(600, 128, 10, seed)
+    widths = [128] * 5 + [10]
+    search = _search(X, Y, widths, iterations, seed=seed)
+    curves = {"BCGD": _bcgd(X, Y, widths, iterations, seed=seed),
+              _gd_label(search): _gd_errors(search)}
+    start = search.trials[0]  # [11]'s rate
+    diverged = (_diverged_at(start.errors, iterations) if start.health == DIVERGED else None)
+    return curves, search, {"rate": start.rate, "diverged_at": diverged}
+
+
 def fig4(out_dir, *, quick=False, seed=0, quiet=False):
     """Figure 4: BCGD vs GD. Left: L=400, small cond(X), GD at the paper's 1e-5 and 2e-5,
     400 iterations (150 with ``quick``). Right: L=5, large cond(X), GD's rate searched,
     2000 iterations (500)."""
     left_budget, right_budget = (150, 500) if quick else (400, 2000)
     left, rate_11, left_diverged = _left_panel(seed, left_budget)
-    X, Y = conditioned_data(600, 128, 10, seed)
-    widths = [128] * 5 + [10]
-    search = _search(X, Y, widths, right_budget, seed=seed)
+    right, search, right_diverged = _right_panel(seed, right_budget)
     gd = _gd_label(search)
-    right = {"BCGD": _bcgd(X, Y, widths, right_budget, seed=seed), gd: _gd_errors(search)}
-    start = search.trials[0]
-    right_diverged = (_diverged_at(start.errors, right_budget) if start.health == DIVERGED
-                      else None)
-    diverged = {"L=400, small cond(X)": {"rate": rate_11, "diverged_at": left_diverged},
-                "L=5, large cond(X)": {"rate": start.rate, "diverged_at": right_diverged}}
-    few = all(d["diverged_at"] is not None and d["diverged_at"] <= FEW_ITERATIONS
-              for d in diverged.values())
-    oscillating = _oscillation(left["GD 2e-05"])
-    linear_left = linear_convergence(left["GD 1e-05"])
     panels = {"L=400, small cond(X)": (left, left_budget),
               "L=5, large cond(X)": (right, right_budget)}
+    searched = f"L=5: {search.describe()}. "
+    ahead = panels_claim(
+        "fig4.bcgd_ahead_of_gd", "it is clear that BCGD converges significantly faster than "
+        "GD, especially when the model matrix has a big condition number (here: BCGD ahead of "
+        "every GD curve of both panels)", panels, lambda race, _: all(
+            race.ahead("BCGD", label) for label in race.labels if label != "BCGD"),
+        unit="iteration", prefix=searched)
+    ahead.measured.update(search.measured())
     claims = [
-        Claim.check("fig4.gd_rate_of_11_diverges", "We tried the learning rate of "
-                    "eta = nL / (3 L ||X||^2) from [11], however, we observed that it makes GD "
-                    "diverge within few iterations.", few,
-                    dict(diverged, few_iterations=FEW_ITERATIONS), unit="iteration",
-                    evidence="; ".join(f"{name}: rate {d['rate']:.3g} diverges at iteration "
-                                       f"{d['diverged_at']}" for name, d in diverged.items())
-                    + f" (few: <= {FEW_ITERATIONS})"),
+        _divergence_claim({"L=400, small cond(X)": {"rate": rate_11, "diverged_at": left_diverged},
+                           "L=5, large cond(X)": right_diverged}),
         _linear_claim("fig4.gd_converges_linearly", "In both cases, we observe that GD "
                       "converges linearly when learning rate is chosen properly.",
                       {"L=400, GD 1e-5": left["GD 1e-05"], f"L=5, {gd}": right[gd]},
-                      prefix=f"L=5: {search.describe()}. "),
-        Claim.check("fig4.gd_sensitive_to_rate", "GD with the learning rate of 1e-5 produces "
-                    "a linear convergence, however, GD with the learning rate of 2e-5 leads a "
-                    "highly oscillatory behavior in the error.",
-                    linear_left["linear"] and oscillating["highly_oscillatory"],
-                    {"gd_1e-5": linear_left, "gd_2e-5": oscillating}, unit="iteration",
-                    evidence=f"L=400: GD 1e-5 {'linear' if linear_left['linear'] else 'not linear'}"
-                             f" ({linear_left['increases']} increases); GD 2e-5 raises the error"
-                             f" at {oscillating['increases']} of {oscillating['iterations']} "
-                             f"iterations (highly oscillatory: >= {OSCILLATING:.0%})"),
-        panels_claim("fig4.bcgd_ahead_of_gd", "it is clear that BCGD converges significantly "
-                     "faster than GD, especially when the model matrix has a big condition "
-                     "number (here: BCGD ahead of every GD curve of both panels)", panels,
-                     lambda race, _: all(race.ahead("BCGD", label) for label in race.labels
-                                         if label != "BCGD"), unit="iteration",
-                     prefix=f"L=5: {search.describe()}. "),
+                      prefix=searched),
+        _sensitivity_claim(left["GD 1e-05"], left["GD 2e-05"]),
+        ahead,
     ]
-    claims[-1].measured.update(search.measured())
     files = save_panels(out_dir, "fig4", {name: curves for name, (curves, _) in panels.items()},
                         f"Fig. 4: BCGD vs GD (seed {seed})")
     return claims, files
-
-
-def _data_measured(data):
-    return dict(data=data.name, stand_in=data.stand_in, shape=list(data.X.shape),
-                cond_X=data.cond, rank_X=data.rank)
 
 
 def fig9(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
@@ -198,7 +209,7 @@ def fig9(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
         curves = {"BCGD": _bcgd(data.X, data.Y, widths, iterations, init="identity"),
                   gd: _gd_errors(search)}
         panels[name] = (curves, iterations)
-        described[kind] = dict(_data_measured(data), depth=L, **search.measured())
+        described[kind] = dict(data.measured(), depth=L, **search.measured())
         gd_curves[f"{name}, {gd}"] = curves[gd]
         searched.append(f"{data.tag}, L={L}: {search.describe()}")
     claims = [
