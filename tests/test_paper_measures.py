@@ -17,7 +17,7 @@ from fastdln.paper.gd_rates import (CONVERGING, DIVERGED, NOT_DECREASING, PER_DE
 from fastdln.paper.measures import (FLOOR, STOP, Race, drop_share, largest_gap,
                                     layer_of_update, linear_convergence, race_by_budget)
 from fastdln.paper.runs import depth_curves
-from fastdln.paper.verdicts import drastically_ahead, race_claim
+from fastdln.paper.verdicts import drastically_ahead, max_factor, min_factor, race_claim
 
 
 def geometric(rate, iterations, start=1.0):
@@ -80,6 +80,18 @@ def test_factor_ahead_uses_times_when_reached_and_errors_otherwise():
     assert race.factor("c", "d", 1e-6)[0] == pytest.approx(0.999 ** 40 / 0.99 ** 40)
     assert race.factor("c", "a", 1e-6) == (None, True)  # c is behind
     assert not drastically_ahead(race, ["a"], "b")  # 2.9x is not an order of magnitude
+
+
+def test_drastically_ahead_needs_an_order_of_magnitude_at_every_level():
+    curves = {"a": geometric(0.1, 100), "b": geometric(0.5, 100), "d": geometric(0.999, 100)}
+    short = Race.of(curves, unit="iteration", budget=40, levels=(1e-6,))
+    assert not drastically_ahead(short, ["a"], "d")  # d not within 40: only >= 40/7 shown
+    long = Race.of(curves, unit="iteration", budget=100, levels=(1e-6,))
+    assert drastically_ahead(long, ["a"], "d")  # >= 100/7
+    assert not drastically_ahead(long, ["a", "b"], "d")  # b: 100/20 = 5
+    assert min_factor(long, ["a", "b"], "d") == {"1e-06": 5.0}
+    assert max_factor(long, ["a", "b"], "d") == {"1e-06": 100 / 7}
+    assert min_factor(long, ["d"], "a") == {"1e-06": None}  # d behind a that reaches 1e-6
 
 
 def test_a_verdict_that_changes_with_the_budget_says_so():

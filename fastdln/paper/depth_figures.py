@@ -16,8 +16,8 @@ from .data import conditioned_data, condition_number, random_data, real_data
 from .measures import FLOOR, largest_gap
 from .plots import plot_sweeps_and_iterations, save_panels, write_csv, write_panels_csv
 from .runs import depth_curves
-from .verdicts import (by_depth, depth_labels, drastically_ahead, min_factor, race_claim,
-                       seeds_claim)
+from .verdicts import (by_depth, depth_labels, drastically_ahead, max_factor, min_factor,
+                       race_claim, seeds_claim)
 
 __all__ = ["OVERLAP_DECADES", "fig2", "fig3", "fig7", "fig8"]
 
@@ -82,7 +82,8 @@ def _fig3_numbers(depths):
 
     def numbers(race):
         best = [label for label in race.labels if race.fastest(label)]
-        return {"deep_over_L1_factor": min_factor(race, deep, "L=1"),
+        return {"best_deep_over_L1_factor": max_factor(race, deep, "L=1"),
+                "worst_deep_over_L1_factor": min_factor(race, deep, "L=1"),
                 "best_depth": best[0] if best else None}
     return numbers
 

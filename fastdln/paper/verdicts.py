@@ -6,8 +6,8 @@ from __future__ import annotations
 from .claims import Claim
 from .measures import DRASTIC, race_by_budget
 
-__all__ = ["by_depth", "depth_labels", "drastically_ahead", "min_factor", "panels_claim",
-           "race_claim", "seeds_claim"]
+__all__ = ["by_depth", "depth_labels", "drastically_ahead", "factors", "max_factor",
+           "min_factor", "panels_claim", "race_claim", "seeds_claim"]
 
 
 def by_depth(curves):
@@ -20,14 +20,26 @@ def depth_labels(curves):
     return {f"L={L}": L for L in curves}
 
 
+def factors(race, fast, slow):
+    """``{level: {label: factor}}``: how many times faster each run of ``fast`` is than
+    ``slow`` (below 1, or None where only ``slow`` reaches the level: behind); see
+    :meth:`Race.factor`."""
+    return {f"{level:.0e}": {label: race.factor(label, slow, level)[0] for label in fast}
+            for level in race.keys}
+
+
 def min_factor(race, fast, slow):
-    """``{level: the smallest factor}`` by which the runs ``fast`` are ahead of ``slow``
-    (None at a level where one of them is behind it); see :meth:`Race.factor`."""
-    factors = {}
-    for level in race.keys:
-        values = [race.factor(label, slow, level)[0] for label in fast]
-        factors[f"{level:.0e}"] = None if None in values else min(values)
-    return factors
+    """``{level: the smallest factor}`` of the runs ``fast`` over ``slow`` (None at a level
+    that only ``slow`` reaches)."""
+    return {level: None if None in values.values() else min(values.values())
+            for level, values in factors(race, fast, slow).items()}
+
+
+def max_factor(race, fast, slow):
+    """``{level: the largest factor}`` of the runs ``fast`` over ``slow`` (None at a level
+    that only ``slow`` reaches)."""
+    return {level: max((v for v in values.values() if v is not None), default=None)
+            for level, values in factors(race, fast, slow).items()}
 
 
 def drastically_ahead(race, fast, slow):
