@@ -147,6 +147,9 @@ def test_fig3_five_disjoint_data_seeds_both_panels_and_the_budget(reproduced):
         deep_ahead = all(_ahead(ahead.measured["per_seed"][s], f"L={L}", "L=1")
                          for L in (3, 5, 7, 9, 11))
         assert ahead.measured["per_seed"][s]["holds"] == deep_ahead
+    best = claims["fig3.best_depth_5_or_7"]  # "either depth 5 or 7 performs the best"
+    assert best.passed == all(best.measured["per_seed"][s]["best_depth"] in ("L=5", "L=7")
+                              for s in seeds)
 
 
 def test_fig4_gd_baselines(reproduced):
@@ -205,6 +208,12 @@ def test_fig6_order_and_initialization(reproduced):
         for panel in inits.measured["panels"].values() for order in ("ascending", "descending")
         for init in ("balanced", "random"))
     assert claims["fig6.order_by_shape"].passed and inits.passed
+    fastest = claims["fig6.orth_identity_best_order_fastest"].measured["panels"]
+    for panel, winner in (("n0=50, nL=300", "ascending"), ("n0=300, nL=50", "descending")):
+        runs = _keys(fastest[panel])["1e-06"]
+        assert fastest[panel]["holds"] == all(
+            _ahead(fastest[panel], f"orth-identity, {winner}", other) for other in runs
+            if other != f"orth-identity, {winner}")
 
 
 def test_fig7_uci_stand_in_all_depths_per_iteration(reproduced):
@@ -234,6 +243,10 @@ def test_fig8_digits_stand_in_per_iteration(reproduced):
     best = claims["fig8.depth2_best_per_iteration"]
     assert best.passed == all(_ahead(best.measured, "L=2", f"L={L}") for L in range(1, 11)
                               if L != 2)
+    even = claims["fig8.even_depths_accelerate"]
+    assert even.passed == (all(_ahead(even.measured, f"L={L}", "L=1") for L in (2, 4, 6, 8, 10))
+                           and not any(_ahead(even.measured, f"L={L}", "L=1")
+                                       for L in (3, 5, 7, 9)))
     overlap = claims["fig8.odd_depths_overlap"]
     assert overlap.measured["depths"] == [1, 3, 5, 7, 9]
     assert overlap.passed == (overlap.measured["largest_gap_decades"] <= 0.1)
@@ -248,10 +261,20 @@ def test_fig9_real_data_bcgd_against_searched_gd(reproduced):
     assert sorted(described) == ["mnist", "uci"] and described["uci"]["stand_in"]
     assert tuple(described["uci"]["shape"]) == UCI_SHAPE
     assert all(d["gd_rate"] and d["gd_rate_runner_up"] for d in described.values())
+    linear = claims["fig9.gd_converges_linearly"]
+    assert len(linear.measured) == 2
+    assert linear.passed == all(c["linear"] for c in linear.measured.values())
     ahead = claims["fig9.bcgd_ahead_of_gd"]
     assert ahead.passed == all(
         _ahead(p, "BCGD", next(label for label in _keys(p)["1e-06"] if label != "BCGD"))
         for p in ahead.measured["panels"].values())
+
+
+def test_the_claims_of_every_figure_of_a_run_end_up_in_one_claims_json(reproduced):
+    ids = [claim_id for name in figures.FIGURES for claim_id in reproduced(name)[0]]
+    entries = json.loads((reproduced.out / "claims.json").read_text())
+    assert [e["id"] for e in entries] == ids
+    assert [e["figure"] for e in entries] == [i.split(".")[0] for i in ids]
 
 
 def test_cli_reproduce_prints_every_verdict_and_writes_claims_json(tmp_path):
