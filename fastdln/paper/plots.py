@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import textwrap
 
 import numpy as np
 
@@ -90,7 +91,7 @@ def plot_iterations(path, panels, title):
         ax.set_xlabel("iterations")
         ax.set_ylabel("error  (loss(W) - loss(W*)) / m")
         ax.set_ylim(FLOOR / 2, None)
-        ax.set_title(panel_title, fontsize=10)
+        ax.set_title("\n".join(textwrap.wrap(panel_title, 60)), fontsize=10)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title)
