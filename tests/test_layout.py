@@ -27,6 +27,9 @@ LAYERS = {
     "fastdln.tables": APPS,
     "fastdln.paper": APPS, "fastdln.paper.claims": APPS, "fastdln.paper.data": APPS,
     "fastdln.paper.datasets": APPS, "fastdln.paper.figures": APPS, "fastdln.paper.plots": APPS,
+    "fastdln.paper.measures": APPS, "fastdln.paper.gd_rates": APPS, "fastdln.paper.runs": APPS,
+    "fastdln.paper.verdicts": APPS, "fastdln.paper.depth_figures": APPS,
+    "fastdln.paper.gd_figures": APPS, "fastdln.paper.architecture_figures": APPS,
 }
 FACADE = "fastdln"  # fastdln/__init__.py: the public names, imported from every layer
 

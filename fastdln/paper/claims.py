@@ -1,46 +1,136 @@
-"""A checked claim of the paper, and the curve measurements claims rest on (apps layer)."""
+"""A claim of the paper checked in numbers, and the ``claims.json`` of a reproduction
+(apps layer).
+
+A claim is data: its ``id`` (``fig<k>.<name>``), the paper's words, a verdict (``PASS`` or
+``FAIL`` where the paper asserts something, ``INFO`` for a description such as the data used),
+the unit runs are compared in, and the numbers the verdict rests on.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-__all__ = ["FLOOR", "Claim", "error_after_sweep", "error_at_iteration", "iterations_to",
-           "non_increasing"]
+__all__ = ["CLAIMS_FILE", "Claim", "read_claims", "write_claims"]
 
-FLOOR = 1e-10  # the paper plots errors below 1e-10 as 1e-10
+CLAIMS_FILE = "claims.json"
+VERDICTS = ("PASS", "FAIL", "INFO")
 
 
 @dataclass
 class Claim:
-    """One sentence of the paper, checked: ``passed`` with the numbers behind it."""
+    """One sentence of the paper and how it fared.
 
-    text: str
-    passed: bool
-    evidence: str
+    Attributes
+    ----------
+    id : str
+        ``"fig<k>.<name>"``; the figure is the part before the dot.
+    claim : str
+        The paper's words.
+    verdict : {"PASS", "FAIL", "INFO"}
+    measured : dict
+        The numbers the verdict rests on (JSON-ready).
+    unit : {"iteration", "sweep"} or None
+        The unit runs are compared in (None: no comparison of runs).
+    evidence : str
+        The numbers in one line, for people.
+    """
+
+    id: str
+    claim: str
+    verdict: str
+    measured: dict = field(default_factory=dict)
+    unit: str | None = None
+    evidence: str = ""
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, not {self.verdict!r}")
+
+    @classmethod
+    def check(cls, id, claim, holds, measured, *, unit=None, evidence=""):
+        """A claim of the paper: PASS if ``holds``, else FAIL."""
+        return cls(id, claim, "PASS" if holds else "FAIL", measured, unit, evidence)
+
+    @classmethod
+    def info(cls, id, claim, measured, evidence=""):
+        """A description (the data used, ...): INFO, neither PASS nor FAIL."""
+        return cls(id, claim, "INFO", measured, None, evidence)
+
+    @property
+    def figure(self):
+        return self.id.split(".")[0]
+
+    @property
+    def passed(self):
+        return self.verdict == "PASS"
+
+    @property
+    def failed(self):
+        return self.verdict == "FAIL"
+
+    def to_dict(self):
+        """The JSON object of ``claims.json``."""
+        return {"id": self.id, "figure": self.figure, "claim": self.claim,
+                "verdict": self.verdict, "unit": self.unit,
+                "measured": _jsonable(self.measured), "evidence": self.evidence}
 
     def __str__(self):
-        return f"[{'PASS' if self.passed else 'FAIL'}] {self.text}: {self.evidence}"
+        unit = f" (per {self.unit})" if self.unit else ""
+        return f"[{self.verdict}] {self.id}{unit}: {self.claim}\n         {self.evidence}"
 
 
-def error_after_sweep(errors, L, k):
-    index = min(k * L, errors.size - 1)
-    return max(float(errors[index]), FLOOR)
+def _jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays as Python numbers, and non-finite floats as
+    strings (JSON has no inf or nan)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else str(float(value))
+    return value
 
 
-def iterations_to(errors, level):
-    """The first iteration whose error is below ``level`` (None if never)."""
-    below = np.flatnonzero(errors < level)
-    return int(below[0]) if below.size else None
+def read_claims(path):
+    """The claims of a ``claims.json`` as a list of dicts ([] if there is none)."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return json.load(f)
 
 
-def error_at_iteration(errors, it):
-    return max(float(errors[min(it, errors.size - 1)]), FLOOR)
+def write_claims(out_dir, claims, run=None, figure_order=None):
+    """Write ``claims`` into ``out_dir/claims.json``, replacing the entries of their figures
+    and keeping those of other figures (so the figures of one run end up together). ``run``
+    (e.g. ``{"seed": 0, "quick": False}``) is stored in each entry as ``"run"``.
 
-
-def non_increasing(values):
-    """Non-increasing (ties allowed, e.g. at the 1e-10 floor)."""
-    return all(a >= b for a, b in zip(values, values[1:]))
-
-
+    Returns
+    -------
+    str
+        The path written.
+    """
+    path = os.path.join(out_dir, CLAIMS_FILE)
+    figures = {c.figure for c in claims}
+    try:
+        kept = [c for c in read_claims(path) if c.get("figure") not in figures]
+    except (ValueError, AttributeError):  # not a claims file of ours: overwrite it
+        kept = []
+    entries = kept + [dict(c.to_dict(), run=_jsonable(run or {})) for c in claims]
+    if figure_order is not None:
+        rank = {name: k for k, name in enumerate(figure_order)}
+        entries.sort(key=lambda e: rank.get(e["figure"], len(rank)))
+    os.makedirs(out_dir, exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(entries, f, indent=1)
+        f.write("\n")
+    return path

@@ -1,11 +1,17 @@
 """The paper's data: Section 4.1's random data, its ill-conditioned variant, and the real
-data sets of Section 4.2 or their installed stand-ins (apps layer)."""
+data sets of Section 4.2 or stand-ins for them (apps layer)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["conditioned_data", "random_data", "real_data"]
+__all__ = ["PaperData", "UCI_COND", "UCI_SHAPE", "condition_number", "conditioned_data",
+           "random_data", "real_data", "uci_stand_in"]
+
+UCI_SHAPE = (2565, 128)  # the paper's UCI gas sensor "Ethanol" problem: examples x features
+UCI_COND = 70_980.0  # its condition number after standardization (the paper's Section 4.2)
 
 
 def random_data(m, n0, nL, seed):
@@ -22,24 +28,106 @@ def conditioned_data(m, n0, nL, seed):
     return (U * s) @ Vt, Y
 
 
-def real_data(kind, data_dir):
-    """``(X, Y, description)``: the paper's file if present in ``data_dir``, else a stand-in."""
+def condition_number(X):
+    """``(cond, rank)``: the ratio of the largest to the smallest nonzero singular value of
+    ``X`` (relative tolerance 1e-10) and the rank; cond(X) itself if ``X`` has full rank."""
+    s = np.linalg.svd(np.asarray(X, dtype=float), compute_uv=False)
+    nonzero = s[s > s[0] * 1e-10]
+    return float(nonzero[0] / nonzero[-1]), int(nonzero.size)
+
+
+def _standardize(A):
+    scale = A.std(axis=0)
+    return (A - A.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+
+
+def _centered_orthonormal(rng, m, n):
+    """``m x n`` orthonormal columns, each of zero mean (orthogonal to the ones vector)."""
+    A = rng.normal(size=(m, n))
+    return np.linalg.qr(A - A.mean(axis=0))[0]
+
+
+def uci_stand_in(seed=0, shape=UCI_SHAPE, cond=UCI_COND):
+    """A synthetic stand-in for the UCI ethanol data with its shape and conditioning.
+
+    ``X`` = U diag(s) V^T with centered orthonormal U, random orthogonal V and singular values
+    s spaced geometrically, then standardized like the paper's data (zero mean, unit
+    variance per column); the spread of s is adjusted until the standardized ``X`` has the
+    condition number ``cond``. ``Y`` is a standardized noisy linear function of ``X``
+    (signal-to-noise ratio 4), like a regressed concentration.
+
+    Returns
+    -------
+    X : ndarray, shape (2565, 128)
+    Y : ndarray, shape (2565, 1)
+    """
+    rng = np.random.default_rng(seed)
+    m, n = shape
+    U = _centered_orthonormal(rng, m, n)
+    V = np.linalg.qr(rng.normal(size=(n, n)))[0]
+    spread = cond
+    for _ in range(20):  # standardizing moves cond(X) a little: correct the spread
+        X = _standardize((U * np.geomspace(1.0, 1.0 / spread, n)) @ V.T)
+        achieved = condition_number(X)[0]
+        if abs(achieved / cond - 1) < 1e-3:
+            break
+        spread *= cond / achieved
+    signal = X @ rng.normal(size=(n, 1))
+    noise = rng.normal(size=(m, 1)) * signal.std() / 4
+    return X, _standardize(signal + noise)
+
+
+@dataclass
+class PaperData:
+    """A data set of Section 4.2 (or its stand-in) with what every summary line says of it."""
+
+    X: np.ndarray
+    Y: np.ndarray
+    name: str
+    stand_in: bool
+    cond: float
+    rank: int
+
+    def measured(self):
+        """What a claim's ``measured`` says of the data."""
+        return dict(data=self.name, stand_in=self.stand_in, shape=list(self.X.shape),
+                    cond_X=self.cond, rank_X=self.rank)
+
+    @property
+    def tag(self):
+        """A short name for every line about this data: ``STAND-IN ...`` and cond(X)."""
+        rank = "" if self.rank == self.X.shape[1] else f", rank {self.rank}"
+        prefix = "STAND-IN " if self.stand_in else ""
+        return (f"{prefix}{self.name} ({self.X.shape[0]} x {self.X.shape[1]}{rank}, "
+                f"cond(X) = {self.cond:.4g})")
+
+
+def _paper_data(X, Y, name, stand_in):
+    cond, rank = condition_number(X)
+    return PaperData(X, Y, name, stand_in, cond, rank)
+
+
+def real_data(kind, data_dir=None):
+    """The data of Figures 7-9 (``kind`` "uci" or "mnist"): the paper's files if present in
+    ``data_dir``, else a stand-in named as such.
+
+    Returns
+    -------
+    PaperData
+    """
     from . import datasets
 
     if data_dir:
         try:
             if kind == "uci":
                 X, Y = datasets.load_gas_sensor_ethanol(data_dir)
-                return X, Y, f"UCI gas sensor ethanol from {data_dir} ({X.shape[0]} x 128)"
+                return _paper_data(X, Y, "UCI gas sensor ethanol", False)
             X, Y = datasets.load_mnist(data_dir)
-            return X, Y, f"MNIST from {data_dir} ({X.shape[0]} x 784)"
+            return _paper_data(X, Y, "MNIST", False)
         except datasets.DataFileError as error:
-            print(f"  {error}; using the installed stand-in", flush=True)
+            print(f"  {error}; using the stand-in", flush=True)
     if kind == "uci":
-        X, Y = datasets.regression_stand_in()
-        return X, Y, ("STAND-IN: scikit-learn's diabetes regression data (442 x 10), not the "
-                      "UCI gas sensor files (absent)")
+        X, Y = uci_stand_in()
+        return _paper_data(X, Y, "synthetic UCI-shaped data, geometric spectrum", True)
     X, Y = datasets.digits_stand_in()
-    return X, Y, "STAND-IN: scikit-learn's digits (1797 x 64), not MNIST (files absent)"
-
-
+    return _paper_data(X, Y, "scikit-learn digits for MNIST", True)

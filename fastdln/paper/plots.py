@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import csv
 import os
+import textwrap
 
 import numpy as np
 
-from .claims import FLOOR
+from .measures import FLOOR
 
-__all__ = ["plot_iterations", "plot_sweeps_and_iterations", "save_panels", "write_csv"]
+__all__ = ["plot_iterations", "plot_sweeps_and_iterations", "save_panels", "write_csv",
+           "write_panels_csv"]
 
 
 def _write_table(path, header, rows):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
@@ -28,6 +31,7 @@ def write_csv(path, curves):
 
 def _save_figure(fig, axes, path):
     """Save the whole figure to ``path`` and each panel to ``<path stem>_panel<k>.png``."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     fig.savefig(path, dpi=120)
     stem = path[:-4] if path.endswith(".png") else path
     renderer = fig.canvas.get_renderer()
@@ -40,8 +44,9 @@ def _save_figure(fig, axes, path):
     return files
 
 
-def plot_sweeps_and_iterations(path, curves, title):
-    """Left: error vs sweeps; right: error vs iterations; log scale, floored at 1e-10."""
+def plot_sweeps_and_iterations(path, curves, title, sweeps=None, iterations=None):
+    """Left: error vs sweeps (up to ``sweeps``, the budget per sweep); right: error vs
+    iterations (up to ``iterations``); log scale, floored at 1e-10."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -51,9 +56,11 @@ def plot_sweeps_and_iterations(path, curves, title):
     for L, errors in curves.items():
         floored = np.maximum(errors, FLOOR)
         sweeps_axis = np.arange(errors.size) / L
-        ends = np.arange(0, errors.size, L)  # the error after each complete sweep
+        last_sweep = errors.size if sweeps is None else min(errors.size, sweeps * L + 1)
+        ends = np.arange(0, last_sweep, L)  # the error after each complete sweep
         left.plot(sweeps_axis[ends], floored[ends], marker="o", ms=3, label=f"L={L}")
-        right.plot(np.arange(errors.size), floored, label=f"L={L}")
+        shown = errors.size if iterations is None else min(errors.size, iterations + 1)
+        right.plot(np.arange(shown), floored[:shown], label=f"L={L}")
     for ax, xlabel in [(left, "sweeps"), (right, "iterations")]:
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
@@ -84,7 +91,7 @@ def plot_iterations(path, panels, title):
         ax.set_xlabel("iterations")
         ax.set_ylabel("error  (loss(W) - loss(W*)) / m")
         ax.set_ylim(FLOOR / 2, None)
-        ax.set_title(panel_title, fontsize=10)
+        ax.set_title("\n".join(textwrap.wrap(panel_title, 60)), fontsize=10)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title)
@@ -96,7 +103,8 @@ def plot_iterations(path, panels, title):
     return files
 
 
-def _write_labelled_csv(path, panels):
+def write_panels_csv(path, panels):
+    """One row per (panel, run, iteration): ``panel, run, iteration, error``."""
     _write_table(path, ["panel", "run", "iteration", "error"],
                  ([panel, label, it, repr(float(e))] for panel, curves in panels.items()
                   for label, errors in curves.items() for it, e in enumerate(errors)))
@@ -108,7 +116,7 @@ def save_panels(out_dir, name, panels, title):
     os.makedirs(out_dir, exist_ok=True)
     files = plot_iterations(os.path.join(out_dir, f"{name}.png"), panels, title)
     table = os.path.join(out_dir, f"{name}.csv")
-    _write_labelled_csv(table, panels)
+    write_panels_csv(table, panels)
     return files + [table]
 
 

@@ -1,0 +1,45 @@
+"""The data of Figures 7-9: the UCI stand-in has the paper's shape and conditioning ("a scalar
+regression task with 2565 examples, each comprising 128 features ... After the normalization,
+the condition number of the input data matrix is 70,980"), and every stand-in says so."""
+
+import numpy as np
+
+from fastdln.paper.data import (UCI_COND, UCI_SHAPE, condition_number, real_data,
+                                uci_stand_in)
+
+
+def test_uci_stand_in_has_the_papers_shape_and_condition_number():
+    X, Y = uci_stand_in(seed=3)
+    assert X.shape == UCI_SHAPE and Y.shape == (UCI_SHAPE[0], 1)
+    np.testing.assert_allclose(X.mean(axis=0), 0, atol=1e-12)  # standardized like the paper's
+    np.testing.assert_allclose(X.std(axis=0), 1, rtol=1e-12)
+    np.testing.assert_allclose([Y.mean(), Y.std()], [0, 1], atol=1e-12)
+    cond, rank = condition_number(X)
+    assert rank == UCI_SHAPE[1] and UCI_COND / 10 <= cond <= UCI_COND * 10
+    assert cond == np.linalg.cond(X) or np.isclose(cond, np.linalg.cond(X), rtol=1e-6)
+    np.testing.assert_array_equal(uci_stand_in(seed=3)[0], X)
+    assert not np.allclose(uci_stand_in(seed=4)[0], X)
+
+
+def test_condition_number_of_rank_deficient_data_uses_the_nonzero_spectrum():
+    X = np.diag([4.0, 2.0, 0.5, 0.0])
+    assert condition_number(X) == (8.0, 3)
+
+
+def test_every_stand_in_is_named_with_its_condition_number():
+    for kind, shape in (("uci", UCI_SHAPE), ("mnist", (1797, 64))):
+        data = real_data(kind)
+        assert data.stand_in and data.X.shape == shape
+        assert data.tag.startswith("STAND-IN ") and f"cond(X) = {data.cond:.4g}" in data.tag
+
+
+def test_the_papers_files_are_used_when_present(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    lines = [f"1;{10.0 * j:.1f} " + " ".join(f"{i + 1}:{v:.6f}" for i, v in
+                                             enumerate(rng.normal(size=128)))
+             for j in range(200)]
+    (tmp_path / "batch1.dat").write_text("\n".join(lines) + "\n")
+    data = real_data("uci", str(tmp_path))
+    assert not data.stand_in and "STAND-IN" not in data.tag and data.X.shape == (200, 128)
+    missing = real_data("mnist", str(tmp_path))  # no IDX files there: the stand-in, said so
+    assert missing.stand_in and "not found" in capsys.readouterr().out

@@ -1,0 +1,217 @@
+"""The logic the reproduction's verdicts rest on, on synthetic curves and tiny runs: equal
+budgets in the compared unit, iterations to a level instead of values at the 1e-10 floor,
+verdicts at several budgets, and a GD rate search that never picks a diverging or stalling
+curve."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from fastdln.paper import claims as claims_module
+from fastdln.paper.claims import Claim, write_claims
+from fastdln.paper.data import random_data
+from fastdln.paper.gd_rates import (CONVERGING, DIVERGED, NOT_DECREASING, PER_DECADE,
+                                    curve_health, search_gd_rate)
+from fastdln.paper.measures import (FLOOR, STOP, Race, drop_share, largest_gap,
+                                    layer_of_update, linear_convergence, race_by_budget)
+from fastdln.paper.runs import depth_curves
+from fastdln.paper.verdicts import drastically_ahead, max_factor, min_factor, race_claim
+
+
+def geometric(rate, iterations, start=1.0):
+    """A linearly converging curve: ``start * rate ** k``."""
+    return start * rate ** np.arange(iterations + 1, dtype=float)
+
+
+# -- level crossing and equal budgets ---------------------------------------------------------
+
+def test_runs_at_the_floor_are_told_apart_by_the_iterations_to_reach_it():
+    fast, slow = geometric(0.5, 100), geometric(0.6, 100)
+    assert fast[-1] < FLOOR and slow[-1] < FLOOR  # both floored: their values tie
+    race = Race.of({"fast": fast, "slow": slow}, unit="iteration", budget=100)
+    assert race.ahead("fast", "slow") and not race.ahead("slow", "fast")
+    assert race.time_to("fast", FLOOR) == 34 and race.time_to("slow", FLOOR) == 46
+
+
+def test_runs_that_reach_no_level_are_ranked_by_their_error_at_the_budget():
+    early = np.concatenate([geometric(0.9, 50), np.full(50, 0.9 ** 50)])  # ahead, then stalls
+    late = geometric(0.93, 100)  # behind at 50 iterations, ahead at 100
+    race_50 = Race.of({"early": early, "late": late}, unit="iteration", budget=50)
+    race_100 = Race.of({"early": early, "late": late}, unit="iteration", budget=100)
+    assert race_50.ahead("early", "late") and race_100.ahead("late", "early")
+
+
+def test_a_race_in_sweeps_gives_every_depth_the_same_sweeps():
+    """Per sweep a depth-4 run gets 4x the iterations of a depth-1 run."""
+    shallow, deep = geometric(0.5, 10), geometric(0.9, 40)  # 10 sweeps each
+    race = Race.of({"L=1": shallow, "L=4": deep}, unit="sweep", budget=10,
+                   depths={"L=1": 1, "L=4": 4})
+    assert race.keys[1e-6]["L=4"] == (1, pytest.approx(0.9 ** 40))  # read at iteration 40
+    assert race.keys[1e-6]["L=1"] == (1, pytest.approx(0.5 ** 10))
+    with pytest.raises(ValueError, match="depth"):
+        Race.of({"L=1": shallow}, unit="sweep", budget=10)
+
+
+def test_a_run_shorter_than_the_budget_counts_as_diverged_unless_it_converged():
+    diverged, converged = geometric(0.9, 5), geometric(1e-3, 6)
+    assert converged[-1] <= STOP
+    race = Race.of({"diverged": diverged, "converged": converged, "full": geometric(0.99, 20)},
+                   unit="iteration", budget=20)
+    assert race.keys[FLOOR]["diverged"] == (1, math.inf)
+    assert race.ahead("full", "diverged") and race.fastest("converged")
+
+
+def test_equal_budgets_per_iteration_and_per_sweep_in_depth_curves():
+    X, Y = random_data(40, 6, 2, seed=0)
+    curves = depth_curves(X, Y, [1, 2, 5], width=6, iterations=30, sweeps=8, seed=0,
+                          init="orthogonal")
+    for L, errors in curves.items():
+        covered = errors.size - 1
+        assert covered >= max(30, 8 * L) or errors[-1] <= STOP, (L, covered)
+
+
+def test_factor_ahead_uses_times_when_reached_and_errors_otherwise():
+    race = Race.of({"a": geometric(0.1, 40), "b": geometric(0.5, 40), "c": geometric(0.99, 40),
+                    "d": geometric(0.999, 40)}, unit="iteration", budget=40, levels=(1e-6,))
+    assert race.factor("a", "b", 1e-6) == (20 / 7, True)  # 7 vs 20 iterations to 1e-6
+    assert race.factor("a", "c", 1e-6) == (40 / 7, False)  # c never: a lower bound
+    assert race.factor("c", "d", 1e-6)[0] == pytest.approx(0.999 ** 40 / 0.99 ** 40)
+    assert race.factor("c", "a", 1e-6) == (None, True)  # c is behind
+    assert not drastically_ahead(race, ["a"], "b")  # 2.9x is not an order of magnitude
+
+
+def test_drastically_ahead_needs_an_order_of_magnitude_at_every_level():
+    curves = {"a": geometric(0.1, 100), "b": geometric(0.5, 100), "d": geometric(0.999, 100)}
+    short = Race.of(curves, unit="iteration", budget=40, levels=(1e-6,))
+    assert not drastically_ahead(short, ["a"], "d")  # d not within 40: only >= 40/7 shown
+    long = Race.of(curves, unit="iteration", budget=100, levels=(1e-6,))
+    assert drastically_ahead(long, ["a"], "d")  # >= 100/7
+    assert not drastically_ahead(long, ["a", "b"], "d")  # b: 100/20 = 5
+    assert min_factor(long, ["a", "b"], "d") == {"1e-06": 5.0}
+    assert max_factor(long, ["a", "b"], "d") == {"1e-06": 100 / 7}
+    assert min_factor(long, ["d"], "a") == {"1e-06": None}  # d behind a that reaches 1e-6
+
+
+def test_a_verdict_that_changes_with_the_budget_says_so():
+    early = np.concatenate([geometric(0.9, 50), np.full(50, 0.9 ** 50)])
+    curves = {"early": early, "late": geometric(0.93, 100)}
+    race, verdicts = race_by_budget(curves, lambda r: r.ahead("early", "late"),
+                                    unit="iteration", budget=100)
+    assert verdicts == {25: True, 50: True, 100: False}
+    claim = race_claim("figX.early_ahead", "early is ahead", curves,
+                       lambda r: r.ahead("early", "late"), unit="iteration", budget=100)
+    assert claim.verdict == "FAIL" and claim.measured["budget_dependent"]
+    assert "BUDGET-DEPENDENT" in claim.evidence
+
+
+# -- shapes of curves -------------------------------------------------------------------------
+
+def test_drop_share_finds_the_layer_whose_updates_lower_the_error():
+    L, sweeps = 5, 4
+    errors = [1.0]
+    for k in range(1, L * sweeps + 1):  # descending: the layer-1 update ends each sweep
+        errors.append(errors[-1] * (0.01 if layer_of_update(k, L) == 1 else 0.99))
+    assert [layer_of_update(k, L) for k in range(1, 6)] == [5, 4, 3, 2, 1]
+    assert drop_share(errors, L, [1]) > 0.9
+    assert drop_share(errors, L, [2, 3]) < 0.1
+    assert drop_share(errors, L, [1], order="ascending") < 0.5  # the same curve read ascending
+
+
+def test_linear_convergence_is_a_straight_line_on_the_log_plot():
+    assert linear_convergence(geometric(0.9, 300))["linear"]
+    sublinear = 1.0 / np.arange(1, 302)
+    assert not linear_convergence(sublinear)["linear"]
+    zigzag = geometric(0.9, 300) * np.where(np.arange(301) % 2, 3.0, 1.0)
+    assert linear_convergence(zigzag)["increases"] > 0 and not linear_convergence(zigzag)["linear"]
+
+
+def test_largest_gap_in_decades():
+    a, b = geometric(0.9, 50), geometric(0.9, 50) * 2
+    assert largest_gap([a, b], 50)[0] == pytest.approx(np.log10(2))
+
+
+# -- the GD rate search -----------------------------------------------------------------------
+
+def test_curve_health():
+    assert curve_health(geometric(0.9, 100), 100) == CONVERGING
+    assert curve_health(geometric(0.5, 100), 100) == CONVERGING  # at the floor
+    assert curve_health(geometric(1.1, 7), 100) == DIVERGED  # stopped early
+    rising = np.concatenate([geometric(0.8, 60), geometric(0.8, 60)[-1] * geometric(1.05, 40)[1:]])
+    assert curve_health(rising, 100) == NOT_DECREASING
+    plateau = np.concatenate([geometric(0.8, 40), np.full(60, 0.8 ** 40)])
+    assert curve_health(plateau, 100) == NOT_DECREASING
+
+
+def _synthetic_gd(edge=1e-3, budget=200):
+    """Curves of GD at rate r: faster with r up to ``edge``; above it the curves go down
+    fastest of all at first and then rise (unstable) or stall at a level lower than any
+    converging curve reaches within the budget; far above, they diverge."""
+    def curve_for(rate):
+        if rate > 30 * edge:
+            return geometric(2.0, 3)  # diverged at iteration 4
+        if rate > 3 * edge:  # down to 8.7e-8, then up to 2.4e-7
+            low = geometric(0.85, budget // 2)
+            return np.concatenate([low, low[-1] * geometric(1.01, budget // 2)[1:]])
+        if rate > edge:  # down to 2.7e-5, then flat
+            low = geometric(0.9, budget // 2)
+            return np.concatenate([low, np.full(budget // 2, low[-1])])
+        return geometric(1 - 0.05 * rate / edge, budget)  # 3.5e-5 at the edge
+    return curve_for
+
+
+@pytest.mark.parametrize("start", [1.0, 1e-7, 3e-4])
+def test_the_gd_search_never_picks_a_diverging_or_stalling_curve(start):
+    curve_for, budget = _synthetic_gd(), 200
+    search = search_gd_rate(curve_for, budget, start)
+    unstable = [t for t in search.trials if t.health != CONVERGING]
+    assert unstable and all(t.key[1] < search.chosen.key[1] for t in unstable
+                            if t.health == NOT_DECREASING)  # the traps were lower at the end
+    assert search.chosen.converging and search.chosen.rate <= 1e-3
+    assert search.chosen.rate > 1e-3 / 10 ** (1 / PER_DECADE)  # within one grid step
+    assert search.runner_up.converging and search.runner_up.rate < search.chosen.rate
+    assert search.runner_up.rate == pytest.approx(search.chosen.rate / 10 ** (1 / PER_DECADE))
+    assert search.measured()["gd_rate"] == search.chosen.rate
+
+
+def test_the_gd_search_judges_the_whole_budget():
+    """Rates near the edge are ahead for the first quarter of the budget, a smaller one is
+    far lower at its end: the smaller one is chosen."""
+    budget, edge = 200, 1e-2
+
+    def curve_for(rate):
+        if rate > 1.1 * edge:
+            return geometric(2.0, 2)
+        if rate > 0.7 * edge:  # fast start, then slow (the slower, the larger the rate)
+            tail = geometric(0.999 - (1.1 * edge - rate), budget - 20)[1:]
+            return np.concatenate([geometric(0.8, 20), 0.8 ** 20 * tail])
+        return geometric(1 - 11 * rate, budget)
+
+    search = search_gd_rate(curve_for, budget, edge)
+    step = 10 ** (1 / PER_DECADE)
+    assert search.chosen.rate == pytest.approx(edge / step ** 2)
+    edge_trial = next(t for t in search.trials if t.rate == pytest.approx(edge))
+    assert edge_trial.converging and edge_trial.errors[budget // 4] < search.chosen.errors[
+        budget // 4]  # ahead at a quarter of the budget, behind at its end
+    assert search.runner_up.rate == pytest.approx(edge / step ** 3)
+
+
+# -- claims as data ---------------------------------------------------------------------------
+
+def test_claims_json_keeps_other_figures_and_replaces_a_rerun_one(tmp_path):
+    first = [Claim.check("fig2.a", "words", True, {"x": np.float64(1.5)}, unit="sweep"),
+             Claim.info("fig2.data", "data", {"cond_X": np.inf})]
+    write_claims(str(tmp_path), first, run={"seed": 0}, figure_order=["fig1", "fig2"])
+    write_claims(str(tmp_path), [Claim.check("fig1.b", "words", False, {}, unit="iteration")],
+                 run={"seed": 0}, figure_order=["fig1", "fig2"])
+    entries = json.loads((tmp_path / claims_module.CLAIMS_FILE).read_text())
+    assert [e["id"] for e in entries] == ["fig1.b", "fig2.a", "fig2.data"]
+    assert [e["verdict"] for e in entries] == ["FAIL", "PASS", "INFO"]
+    assert entries[1]["measured"] == {"x": 1.5} and entries[2]["measured"]["cond_X"] == "inf"
+    assert set(entries[0]) >= {"id", "figure", "claim", "verdict", "unit", "measured"}
+    write_claims(str(tmp_path), [Claim.check("fig2.a", "words", False, {})])
+    assert [e["id"] for e in json.loads((tmp_path / "claims.json").read_text())] == \
+        ["fig1.b", "fig2.a"]
+    with pytest.raises(ValueError, match="verdict"):
+        Claim("fig1.c", "words", "MAYBE")
