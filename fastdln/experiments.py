@@ -69,7 +69,8 @@ def load_data(name: str) -> tuple[np.ndarray, np.ndarray]:
         paths = name.split(",")
         if len(paths) != 2:
             raise ValueError(f"data {name!r}: .npy data are two files, 'X.npy,Y.npy'")
-        return tuple(load_npy(path.strip(), f"data {name!r}") for path in paths)
+        X_path, Y_path = (path.strip() for path in paths)
+        return load_npy(X_path, f"data {name!r}"), load_npy(Y_path, f"data {name!r}")
     if name.startswith("random:"):
         try:
             parts = [int(p) for p in name.split(":")[1:]]
