@@ -174,3 +174,17 @@ def test_checkpoint_extra_holds_the_data_and_start_fingerprints(tmp_path):
     assert extra["fingerprint"] == io.data_fingerprint(X, Y)
     assert extra["fingerprint"] == io.data_fingerprint(np.asfortranarray(X), Y)  # the values
     assert extra["start"] == io.weights_fingerprint(fastdln.init_weights([5, 2], seed=0))
+
+
+def test_readme_lists_every_option_with_its_default():
+    from tests.helpers import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    row = next(line for line in readme.splitlines()
+               if line.startswith("| training options"))
+    listed = row.split("the fields of `Settings`: `")[1].split("`")[0]
+    pairs = dict(item.split("=", 1) for item in listed.split(", "))
+    defaults = Settings()
+    assert list(pairs) == [f.name for f in dataclasses.fields(Settings)]
+    for name, text in pairs.items():
+        assert text == repr(getattr(defaults, name)).replace("'", '"'), name
