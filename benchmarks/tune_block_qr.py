@@ -3,8 +3,10 @@
 ``python benchmarks/tune_block_qr.py [m] [k] [--rounds N]`` (default 1,000,000 x 138, the
 1e6 x 128 problem with 10 targets; 60000 794 is MNIST's shape) times, in alternating rounds:
 
-- ``tpqrt B/P``: LAPACK ``dtpqrt`` on row blocks of ``B`` with panels of ``P`` columns (what
-  :class:`fastdln.factor.BlockQR` does);
+- ``tpqrt B/P``: LAPACK ``dtpqrt`` (scipy's wrapper) on row blocks of ``B`` with panels of
+  ``P`` columns, on all BLAS threads and on one (``1t``);
+- ``fastdln W``: :meth:`fastdln.data.Data.factor` with ``W`` worker threads (each folds its
+  own row range by ``dtpqrt`` on ``FOLD_ROWS`` rows, ``PANEL`` columns, one BLAS thread);
 - ``geqrt B``: LAPACK ``dgeqrt`` (recursive panel) on the stacked ``[R; block]``;
 - ``gram``: ``A^T A`` (not accurate enough on ill-conditioned data; the speed to aim at).
 """
@@ -14,6 +16,9 @@ import time
 
 import numpy as np
 from scipy.linalg import lapack
+from threadpoolctl import threadpool_limits
+
+from fastdln.data import Data
 
 
 def tpqrt(A, rows, panel):
@@ -38,10 +43,20 @@ def geqrt(A, rows):
     return R
 
 
+def one_thread(function, *args):
+    with threadpool_limits(1):
+        return function(*args)
+
+
 def main(m=1_000_000, k=138, rounds=3):
     A = np.random.default_rng(0).normal(size=(m, k))
     runs = {f"tpqrt {B}/{P}": (lambda B=B, P=P: tpqrt(A, B, P))
             for B in (4096, 16384, 65536) for P in (16, 32, 64)}
+    for B, P in ((4096, 16), (4096, 32), (16384, 32)):
+        runs[f"tpqrt 1t {B}/{P}"] = lambda B=B, P=P: one_thread(tpqrt, A, B, P)
+    data = Data(A[:, : k - 10], A[:, k - 10 :])
+    runs.update({f"fastdln {W}": (lambda W=W: data.factor(center=False, workers=W))
+                 for W in (1, 2)})
     runs.update({f"geqrt {B}": (lambda B=B: geqrt(A, B)) for B in (2048, 8192, 32768)})
     runs["gram"] = lambda: A.T @ A
     best = dict.fromkeys(runs, np.inf)

@@ -137,7 +137,7 @@ class FastEngine:
         k, r = int(widths[-1]), Xw.shape[1]
         self.X, self.Yt = Xw, Yt
         self.woff = np.concatenate([[0], np.cumsum([W.size for W in weights])]).astype(np.int64)
-        self.w = np.concatenate([W.ravel() for W in weights]).astype(dtype)
+        self.w = np.concatenate([W.ravel() for W in weights], dtype=dtype)
         # block 0 of the prefixes is X itself: pbuf holds blocks 1 .. L-1
         self.poff = np.concatenate([[0, 0], np.cumsum(widths[1:-1] * r)]).astype(np.int64)
         self.pbuf = np.empty(self.poff[-1], dtype)
@@ -224,7 +224,11 @@ class FastEngine:
     def residual(self):
         """``W_L ... W_1 X - Y`` from scratch (``(nL, r)``, working data): a forward pass in
         numpy (it runs once per trainer; no kernel to compile for it)."""
-        R = reference.prefix_product(self.working_weights(), self.depth + 1, self.X)
+        weights = self.working_weights()
+        if weights[-1].shape[0] < self.X.shape[1]:  # nL < r: the narrow product W_L ... W_1
+            R = reference.suffix_product(weights, 0) @ self.X  # first, then one product
+        else:
+            R = reference.prefix_product(weights, self.depth + 1, self.X)
         return R - self.Yt.T
 
     def initial_error(self):

@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .factor import BlockQR
+from .threads import blas_threads
 
 __all__ = ["BLOCK_ROWS", "Data", "Factor", "is_dask"]
 
 # Rows per block: a few MB of float64 per block, large enough for BLAS-3 speed.
 BLOCK_ROWS = 16384
+# Rows per dtpqrt call (smaller blocks stay in cache: benchmarks/tune_block_qr.py).
+FOLD_ROWS = 8192
 
 
 def is_dask(array: Any) -> bool:
@@ -91,28 +95,38 @@ class Data:
         return (self.n0 + self.nL) * self.m * 8
 
     # -- reading ---------------------------------------------------------------------------
-    def blocks(self, rows: int | None = None):
-        """``(start, X block, Y block)`` as float64 arrays, one block of rows at a time
-        (checked for finiteness as they are read)."""
+    def blocks(self, rows: int | None = None, start: int = 0, stop: int | None = None):
+        """``(start, X block, Y block)`` as float64 arrays, one block of rows at a time from
+        rows ``start:stop`` (checked for finiteness as they are read)."""
         if self.dask:
             raise TypeError("a dask array is read on its workers (Data.factor)")
         rows = rows or BLOCK_ROWS
+        stop = self.m if stop is None else stop
         readers = [_reader(self.X), _reader(self.Y)]
-        for start in range(0, self.m, rows):
-            stop = min(start + rows, self.m)
-            Xb, Yb = (read(start, stop) for read in readers)
-            yield start, Xb, Yb
+        for begin in range(start, stop, rows):
+            end = min(begin + rows, stop)
+            Xb, Yb = (read(begin, end) for read in readers)
+            yield begin, Xb, Yb
 
-    def factor(self, center: bool, rows: int | None = None) -> Factor:
+    def factor(self, center: bool, rows: int | None = None, workers: int = 1) -> Factor:
         """The factor of the (weighted, centered) data in one pass (docs/math.md sections 4
-        and 11)."""
+        and 11); ``workers`` threads fold disjoint row ranges side by side (each on one BLAS
+        thread) and their factors are combined."""
         rows = rows or BLOCK_ROWS
         if self.dask:
             return _dask_factor(self, center, rows)
+        ranges = _row_ranges(self.m, rows, workers)
+        if len(ranges) == 1:
+            return _combine([self._fold(center, rows, *ranges[0])], self.n0, center)
+        with blas_threads(1), ThreadPoolExecutor(len(ranges)) as pool:
+            parts = list(pool.map(lambda span: self._fold(center, rows, *span), ranges))
+        return _combine(parts, self.n0, center)
+
+    def _fold(self, center, rows, start, stop):
         fold = _Fold(self.n0 + self.nL + int(center), center)
-        for start, Xb, Yb in self.blocks(rows):
-            fold.add(Xb, Yb, _rows(self.weight, start, len(Xb)))
-        return _combine([fold.result()], self.n0, center)
+        for begin, Xb, Yb in self.blocks(rows, start, stop):
+            fold.add(Xb, Yb, _rows(self.weight, begin, len(Xb)))
+        return fold.result()
 
     def dense(self, x_shift=None, y_shift=None, root_weight=None):
         """``X`` and ``Y`` in memory as float64, minus the shifts and times ``root_weight`` per
@@ -152,22 +166,33 @@ class _Fold:
         self.x_max = max(self.x_max, _largest(Xb, "X"))
         self.y_max = max(self.y_max, _largest(Yb, "Y"))
         c, n0 = int(self.center), Xb.shape[1]
-        block = np.empty((len(Xb), self.qr.R.shape[0]), order="F")
-        if self.center:
-            block[:, 0] = 1.0
-        block[:, c : c + n0] = Xb
-        block[:, c + n0 :] = Yb
-        if weight is not None:
-            block *= np.sqrt(weight)[:, None]
-        self.qr.add_rows(block)
+        root_weight = None if weight is None else np.sqrt(weight)[:, None]
+        for start in range(0, len(Xb), FOLD_ROWS):
+            rows = slice(start, start + FOLD_ROWS)
+            block = np.empty((len(Xb[rows]), self.qr.R.shape[0]), order="F")
+            if self.center:
+                block[:, 0] = 1.0
+            block[:, c : c + n0] = Xb[rows]
+            block[:, c + n0 :] = Yb[rows]
+            if root_weight is not None:
+                block *= root_weight[rows]
+            self.qr.add_rows(block)
 
     def result(self):
         return self.qr.R, self.x_max, self.y_max
 
 
+def _row_ranges(m, rows, workers):
+    """At most ``workers`` consecutive row ranges of whole blocks (at least one range)."""
+    blocks = -(-m // rows)
+    parts = max(1, min(workers, blocks))
+    edges = [min(m, rows * (blocks * part // parts)) for part in range(parts + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
 def _largest(block, name):
-    """The largest absolute entry; raises for NaN or inf (one pass for both)."""
-    largest = float(np.max(np.abs(block))) if block.size else 0.0
+    """The largest absolute entry; raises for NaN or inf (NaN propagates through max)."""
+    largest = max(float(np.max(block)), -float(np.min(block))) if block.size else 0.0
     if not np.isfinite(largest):
         raise ValueError(f"{name} must be finite (no NaN or inf as float64), found some")
     return largest

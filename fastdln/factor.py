@@ -5,23 +5,53 @@ Tall-skinny QR: the factor of the rows seen so far is updated with each new bloc
 LAPACK's triangular-pentagonal QR (``dtpqrt``), so memory is one block, the work is BLAS-3,
 and the result is as accurate as a Householder QR of the whole matrix (no Gram matrix). Two
 factors of disjoint row sets combine the same way (a block computed elsewhere, e.g. on a
-Dask worker).
+Dask worker or another thread). ``dtpqrt`` is called through scipy's Cython LAPACK
+pointers with ctypes, which releases the GIL, so that threads can fold disjoint row ranges
+side by side (scipy's Python wrapper holds it).
 """
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
-from scipy.linalg import lapack
+from scipy.linalg import cython_lapack
 
 from .optimum import rank_of
 
 __all__ = ["BlockQR", "FactorSplit", "split_factor"]
 
-# Columns per compact-WY panel in dtpqrt: wider panels do more of the work as matrix
-# products (measured in benchmarks/tune_block_qr.py).
+# Columns per compact-WY panel in dtpqrt: the fastest on one thread per row range
+# (measured in benchmarks/tune_block_qr.py).
 PANEL = 64
+
+_INT_P = ctypes.POINTER(ctypes.c_int)
+_DOUBLE_P = ctypes.POINTER(ctypes.c_double)
+
+
+@lru_cache(maxsize=None)
+def _dtpqrt():
+    """LAPACK ``dtpqrt(m, n, l, nb, a, lda, b, ldb, t, ldt, work, info)`` as a ctypes function."""
+    capsule = cython_lapack.__pyx_capi__["dtpqrt"]
+    name_of = ctypes.pythonapi.PyCapsule_GetName
+    name_of.restype, name_of.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    pointer_of = ctypes.pythonapi.PyCapsule_GetPointer
+    pointer_of.restype = ctypes.c_void_p
+    pointer_of.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    address = pointer_of(capsule, name_of(capsule))
+    signature = ctypes.CFUNCTYPE(None, *[_INT_P] * 4, _DOUBLE_P, _INT_P, _DOUBLE_P, _INT_P,
+                                 _DOUBLE_P, _INT_P, _DOUBLE_P, _INT_P)
+    return signature(address)
+
+
+def _doubles(array):
+    return array.ctypes.data_as(_DOUBLE_P)
+
+
+def _ints(*values):
+    return [ctypes.byref(ctypes.c_int(int(v))) for v in values]
 
 
 class BlockQR:
@@ -36,15 +66,25 @@ class BlockQR:
     def __init__(self, columns: int) -> None:
         self.R = np.zeros((columns, columns), order="F")
         self._panel = max(1, min(PANEL, columns))
+        self._t = np.empty((self._panel, columns), order="F")
+        self._work = np.empty(self._panel * columns)
 
     def add_rows(self, block: np.ndarray) -> None:
         """Fold a block of rows in. ``block`` (float64, Fortran order) is overwritten."""
-        if block.shape[0] == 0:
+        rows, columns = block.shape
+        if rows == 0:
             return
-        self.R, _, _, info = lapack.dtpqrt(0, self._panel, self.R, block, overwrite_a=1,
-                                           overwrite_b=1)
-        if info != 0:  # only for invalid arguments, which the callers never pass
-            raise RuntimeError(f"LAPACK dtpqrt failed (info {info})")
+        if columns != self.R.shape[0] or block.dtype != np.float64 or \
+                not block.flags.f_contiguous:
+            raise ValueError(f"block must be float64 in Fortran order with "
+                             f"{self.R.shape[0]} columns, got {block.dtype} {block.shape}")
+        info = ctypes.c_int(0)
+        m, n, l, nb, lda, ldb, ldt = _ints(rows, columns, 0, self._panel, columns, rows,
+                                           self._panel)
+        _dtpqrt()(m, n, l, nb, _doubles(self.R), lda, _doubles(block), ldb,
+                  _doubles(self._t), ldt, _doubles(self._work), ctypes.byref(info))
+        if info.value != 0:  # only for invalid arguments, which the callers never pass
+            raise RuntimeError(f"LAPACK dtpqrt failed (info {info.value})")
 
     def add_factor(self, R: np.ndarray) -> None:
         """Fold in the factor of other rows (upper triangular, overwritten)."""

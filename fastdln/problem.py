@@ -21,6 +21,7 @@ from .data import Data
 from .factor import split_factor
 from .optimum import ElementwiseLoss, Optimum, PowerLoss, convex_optimum, l2_optimum, rank_of
 from .settings import Settings, check_settings
+from .threads import available_cores
 
 if TYPE_CHECKING:
     from .losses import ConvexLoss
@@ -147,7 +148,8 @@ class Problem:
 
     def _factorize(self, rescale):
         """L2: one pass for the factor; scale from the columns' root mean squares."""
-        factor = self.data.factor(center=self.settings.fit_intercept)
+        workers = self.settings.threads or available_cores()
+        factor = self.data.factor(center=self.settings.fit_intercept, workers=workers)
         if self.settings.fit_intercept:
             self.centering = Centering(factor.x_mean, factor.y_mean)
         R, n0 = factor.R, self.n0

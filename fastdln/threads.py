@@ -16,7 +16,7 @@ import os
 import time
 from contextlib import contextmanager
 
-__all__ = ["ThreadPolicy", "available_cores"]
+__all__ = ["ThreadPolicy", "available_cores", "blas_threads"]
 
 # Sweeps (calls) measured per count before the automatic choice is made, how many of the most
 # recent measures of a count are kept, and how often the other count is tried again.
@@ -44,6 +44,22 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def blas_threads(count: int, libraries=None):
+    """Every loaded BLAS library on ``count`` threads inside the block, restored after."""
+    libraries = _blas_libraries() if libraries is None else libraries
+    previous = [library.num_threads for library in libraries]
+    for library, before in zip(libraries, previous):
+        if before != count:
+            library.set_num_threads(count)
+    try:
+        yield
+    finally:
+        for library, before in zip(libraries, previous):
+            if before != count:
+                library.set_num_threads(before)
 
 
 class ThreadPolicy:
@@ -93,19 +109,10 @@ class ThreadPolicy:
     def applied(self, updates: int):
         """Run the block with the chosen count on every BLAS library; measure it."""
         count = self.chosen
-        libraries = self._blas_libraries()
-        previous = [library.num_threads for library in libraries]
-        for library, before in zip(libraries, previous):
-            if before != count:
-                library.set_num_threads(count)
         start = time.perf_counter()
-        try:
+        with blas_threads(count, self._blas_libraries()):
             yield count
-        finally:
-            seconds = time.perf_counter() - start
-            for library, before in zip(libraries, previous):
-                if before != count:
-                    library.set_num_threads(before)
+        seconds = time.perf_counter() - start
         if updates > 0 and len(self.counts) > 1:
             self.record(count, seconds / updates)
 

@@ -4,6 +4,7 @@ and dask arrays (docs/math.md section 4)."""
 import subprocess
 import sys
 import textwrap
+import threading
 import tracemalloc
 
 import numpy as np
@@ -45,9 +46,10 @@ def _svd_path(X, Y):
 
 @pytest.mark.parametrize("case", list(_cases()))
 @pytest.mark.parametrize("rows", [1, 5, 4096], ids=["1-row blocks", "5-row blocks", "one block"])
-def test_blocked_factor_equals_the_svd_path(case, rows):
+@pytest.mark.parametrize("workers", [1, 3], ids=["1 thread", "3 threads"])
+def test_blocked_factor_equals_the_svd_path(case, rows, workers):
     X, Y = _cases()[case]
-    factor = Data(X, Y).factor(center=False, rows=rows)
+    factor = Data(X, Y).factor(center=False, rows=rows, workers=workers)
     split = split_factor(factor.R, X.shape[1], X.shape[0])
     s, Vt, Yc, unreachable = _svd_path(X, Y)
     assert split.rank == s.size
@@ -114,6 +116,40 @@ def test_centering_from_the_factor_equals_centering_the_data():
     expected = np.linalg.svd(centered, compute_uv=False)
     np.testing.assert_allclose(np.linalg.svd(factor.R, compute_uv=False), expected,
                                rtol=1e-10)
+
+
+def test_threads_fold_disjoint_row_ranges_side_by_side(monkeypatch):
+    """Each worker folds its own whole blocks, at the same time as the others (the barrier
+    times out otherwise), with one BLAS thread each."""
+    from threadpoolctl import threadpool_info
+
+    X, Y = paper_data(1000, 5, 2, seed=10)
+    both_running = threading.Barrier(2, timeout=60)
+    seen = {}
+    fold = data_module._Fold.add
+
+    def add(self, Xb, Yb, weight):
+        if not seen.setdefault(threading.get_ident(), []):
+            both_running.wait()
+        seen[threading.get_ident()].append(len(Xb))
+        assert all(lib["num_threads"] == 1 for lib in threadpool_info()
+                   if lib["user_api"] == "blas")
+        fold(self, Xb, Yb, weight)
+
+    monkeypatch.setattr(data_module._Fold, "add", add)
+    Data(X, Y).factor(center=True, rows=100, workers=2)
+    assert sorted(map(sum, seen.values())) == [500, 500]
+    assert all(rows == 100 for blocks in seen.values() for rows in blocks)
+
+
+@pytest.mark.parametrize("m, rows, workers", [(1, 5, 2), (10, 5, 2), (11, 5, 2), (1000, 7, 3),
+                                              (12, 4, 8)])
+def test_row_ranges_cover_every_row_once_in_whole_blocks(m, rows, workers):
+    ranges = data_module._row_ranges(m, rows, workers)
+    assert ranges[0][0] == 0 and ranges[-1][1] == m
+    assert all(stop == start for (_, stop), (start, _) in zip(ranges, ranges[1:]))
+    assert all(start % rows == 0 and start < stop for start, stop in ranges)
+    assert len(ranges) == min(workers, -(-m // rows))
 
 
 def _npy(tmp_path, array, name):
