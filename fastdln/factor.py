@@ -79,9 +79,10 @@ class BlockQR:
             raise ValueError(f"block must be float64 in Fortran order with "
                              f"{self.R.shape[0]} columns, got {block.dtype} {block.shape}")
         info = ctypes.c_int(0)
-        m, n, l, nb, lda, ldb, ldt = _ints(rows, columns, 0, self._panel, columns, rows,
-                                           self._panel)
-        _dtpqrt()(m, n, l, nb, _doubles(self.R), lda, _doubles(block), ldb,
+        # L = 0: the block is a full rectangle (no trapezoidal part)
+        m, n, trapezoid, nb, lda, ldb, ldt = _ints(rows, columns, 0, self._panel, columns,
+                                                   rows, self._panel)
+        _dtpqrt()(m, n, trapezoid, nb, _doubles(self.R), lda, _doubles(block), ldb,
                   _doubles(self._t), ldt, _doubles(self._work), ctypes.byref(info))
         if info.value != 0:  # only for invalid arguments, which the callers never pass
             raise RuntimeError(f"LAPACK dtpqrt failed (info {info.value})")
