@@ -340,8 +340,7 @@ class Trainer:
         if self.settings.method == "gd":
             return np.zeros(count, bool)
         positions = np.arange(begin, begin + count) % self.updates_per_sweep
-        return np.array([layer_at(q, self.depth, self.settings.order) == 0 for q in positions],
-                        dtype=bool)
+        return layer_at(positions, self.depth, self.settings.order) == 0  # element-wise
 
     def _draw_samples(self):
         """The random numbers of one stochastic sweep (the same for both engines)."""
