@@ -375,7 +375,7 @@ def build_parser():
     rep.add_argument("figure", choices=list(FIGURES) + ["all"])
     rep.add_argument("--quick", action="store_true", help="smaller settings where needed")
     rep.add_argument("--out", default="fastdln_figures", help="output folder")
-    rep.add_argument("--seed", type=int, default=0)
+    rep.add_argument("--seed", type=_integer(0), default=0, help="(default: %(default)s)")
     rep.add_argument("--data-dir", default=None,
                      help="folder with the MNIST IDX / UCI batch*.dat files (else stand-ins)")
     rep.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -215,6 +215,7 @@ BAD_INPUT = [
     ("`grid --workers 0`", ["grid", "{npz}", "--workers", "0"], "--workers"),
     ("`bench --threshold 0`", ["bench", "--threshold", "0"], "--threshold"),
     ("`demo --samples 0`", ["demo", "--samples", "0"], "--samples"),
+    ("`reproduce --seed -1`", ["reproduce", "fig1", "--seed", "-1"], "--seed"),
     ("unknown sub-command", ["frobnicate"], "invalid choice"),
 ]
 
