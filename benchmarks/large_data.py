@@ -1,11 +1,12 @@
 """Set-up time and peak memory on large data, in one run: arrays, a memory-mapped .npy, dask.
 
-``python benchmarks/large_data.py [--old REV] [--skip-npy] [--skip-dask] [--rounds N]``
+``python benchmarks/large_data.py [--old REV] [--skip-setup] [--skip-npy] [--skip-dask] [--rounds N]``
 
 Each measurement runs in a fresh process (so that its peak resident memory is its own):
 
-- ``Trainer(X, Y, widths=[n0] * 20 + [10])`` set-up seconds and peak resident memory above the
-  interpreter's (data included, as a multiple of the size of X and Y) for X 1,000,000 x 128
+- ``Trainer(X, Y, widths=[n0] * 20 + [10])`` set-up seconds (and, apart, how long the 20
+  initial weights alone take: they do not depend on the data) and peak resident memory above
+  the interpreter's (data included, as a multiple of the size of X and Y) for X 1,000,000 x 128
   and 60,000 x 784 (MNIST's shape), float64; with ``--old REV`` the same for that revision
   (a temporary git worktree), alternating with the working tree, best of ``--rounds``;
 - a 10,000,000 x 64 ``.npy`` file (about 5 GB) trained from its memory map: peak resident
@@ -28,12 +29,19 @@ import textwrap
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PRELUDE = textwrap.dedent("""
-    import json, resource, sys, time
+    import json, sys, time
     import numpy as np
     import fastdln
 
-    def peak_gib():
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    def peak_gib():  # this process's peak resident memory (VmHWM: getrusage's ru_maxrss
+        # would carry the parent's peak over fork and exec)
+        with open("/proc/self/status") as status:
+            line = next(line for line in status if line.startswith("VmHWM:"))
+        return int(line.split()[1]) / 2**20
+
+    def reset_peak():  # the peak restarts from the current resident memory
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
 
     def warm(n0):  # compile and load everything before the measure
         rng = np.random.default_rng(1)
@@ -44,6 +52,7 @@ PRELUDE = textwrap.dedent("""
 SETUP = PRELUDE + textwrap.dedent("""
     m, n0 = int(sys.argv[1]), int(sys.argv[2])
     warm(n0)
+    reset_peak()
     base = peak_gib()
     rng = np.random.default_rng(0)
     X = rng.normal(0.0, 1.0 / np.sqrt(n0), (m, n0))
@@ -52,12 +61,17 @@ SETUP = PRELUDE + textwrap.dedent("""
     trainer = fastdln.Trainer(X, Y, widths=[n0] * 20 + [10], seed=0)
     seconds = time.perf_counter() - start
     data = (X.nbytes + Y.nbytes) / 2**30
-    print(json.dumps(dict(seconds=seconds, peak=(peak_gib() - base) / data, data=data)))
+    peak = (peak_gib() - base) / data
+    start = time.perf_counter()  # the part that does not depend on the data
+    fastdln.init_weights([n0] * 20 + [10], seed=0)
+    init = time.perf_counter() - start
+    print(json.dumps(dict(seconds=seconds, peak=peak, data=data, init=init)))
 """)
 
 NPY = PRELUDE + textwrap.dedent("""
     folder, mode = sys.argv[1], sys.argv[2]
     warm(64)
+    reset_peak()
     base = peak_gib()
     X = np.load(folder + "/X.npy", mmap_mode="r")
     Y = np.load(folder + "/Y.npy", mmap_mode="r")
@@ -118,8 +132,9 @@ def setups(old, rounds):
                         best[name] = result
             for name, result in best.items():
                 print(f"set-up X {m} x {n0} ({result['data']:.2f} GiB with Y), {name}: "
-                      f"{result['seconds']:.2f} s, peak memory {result['peak']:.2f} x the "
-                      f"data (best of {rounds})", flush=True)
+                      f"{result['seconds']:.2f} s (initial weights alone: "
+                      f"{result.get('init', float('nan')):.2f} s), peak memory "
+                      f"{result['peak']:.2f} x the data (best of {rounds})", flush=True)
     finally:
         if folder:
             subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force",
@@ -163,10 +178,12 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--old", default=None, help="a git revision to compare set-ups with")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skip-setup", action="store_true")
     parser.add_argument("--skip-npy", action="store_true")
     parser.add_argument("--skip-dask", action="store_true")
     args = parser.parse_args(argv)
-    setups(args.old, args.rounds)
+    if not args.skip_setup:
+        setups(args.old, args.rounds)
     if not args.skip_dask:
         result = run(DASK)
         print(f"dask 1000000 x 128 in {result['chunks']} chunks, LocalCluster of 2 workers: "
