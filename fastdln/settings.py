@@ -109,7 +109,8 @@ class Settings:
         BLAS threads during each sweep (every loaded BLAS library, previous counts restored
         after it), or None: measured on the first sweeps and now and then (one thread or all
         the cores, whichever is faster now). A fixed count gives bitwise reproducible runs.
-        May differ on resume.
+        The L2 set-up folds the data on this many threads (None: one per core). May differ
+        on resume.
     """
 
     widths: tuple[int, ...] | None = _option(None, "(n0, n1, ..., nL)", text=None)
