@@ -1,6 +1,7 @@
 """Set-up time and peak memory on large data, in one run: arrays, a memory-mapped .npy, dask.
 
-``python benchmarks/large_data.py [--old REV] [--skip-setup] [--skip-npy] [--skip-dask] [--rounds N]``
+``python benchmarks/large_data.py [--old REV] [--skip-setup] [--skip-npy] [--skip-dask]
+[--rounds N]``
 
 Each measurement runs in a fresh process (so that its peak resident memory is its own):
 
