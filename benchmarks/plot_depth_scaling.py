@@ -5,7 +5,7 @@ m = 600, orth-identity, descending). The fast sweep grows linearly in L, the ref
 quadratically; the reference stops at L = 100 (3-4 s per sweep here).
 """
 
-import sys
+import argparse
 import time
 
 import matplotlib
@@ -57,4 +57,7 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "depth_scaling.png")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path", nargs="?", default="depth_scaling.png", help="the PNG to write")
+    main(parser.parse_args().path)

@@ -15,7 +15,7 @@ matrices, from jitted code like the kernels):
 ``prefix pass + rank-nL products`` bounds what this algorithm can reach with this BLAS.
 """
 
-import sys
+import argparse
 import time
 
 import numpy as np
@@ -69,4 +69,10 @@ def main(n=128, depth=100, m=600, k=10, rounds=15):
 
 
 if __name__ == "__main__":
-    main(*map(int, sys.argv[1:4]))
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("n", nargs="?", type=int, default=128, help="width (default 128)")
+    parser.add_argument("L", nargs="?", type=int, default=100, help="depth (default 100)")
+    parser.add_argument("m", nargs="?", type=int, default=600, help="samples (default 600)")
+    args = parser.parse_args()
+    main(args.n, args.L, args.m)

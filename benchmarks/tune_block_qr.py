@@ -11,7 +11,7 @@
 - ``gram``: ``A^T A`` (not accurate enough on ill-conditioned data; the speed to aim at).
 """
 
-import sys
+import argparse
 import time
 
 import numpy as np
@@ -71,5 +71,10 @@ def main(m=1_000_000, k=138, rounds=3):
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    main(*map(int, args[:2]))
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("m", nargs="?", type=int, default=1_000_000)
+    parser.add_argument("k", nargs="?", type=int, default=138)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    main(args.m, args.k, args.rounds)

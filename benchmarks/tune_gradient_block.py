@@ -16,6 +16,7 @@ products on both cores, the blocks on one; the LQ factorization costs 10-20 us),
 blocks won at 362-512 (0.55-0.74) while other jobs loaded the machine.
 """
 
+import argparse
 import time
 from functools import partial
 
@@ -69,4 +70,12 @@ def main(widths=(128, 181, 256, 362, 512, 724, 1024), k=10, rounds=7):
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("widths", nargs="*", type=int,
+                        default=[128, 181, 256, 362, 512, 724, 1024],
+                        help="layer widths (default: 128 to 1024; the README's 1448-2896 "
+                             "figures: 1448 2048 2896)")
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    main(tuple(args.widths), rounds=args.rounds)

@@ -7,6 +7,7 @@ this measurement; a second table does the same for the Gram matrices ``S S^T``
 (``SMALL_GRAM``, jitted dot products of rows, using the symmetry).
 """
 
+import argparse
 import time
 
 import numpy as np
@@ -85,4 +86,6 @@ def _gram_table():
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()

@@ -21,6 +21,7 @@ from .losses import ConvexLoss
 from .optimum import end_to_end
 from .problem import predict
 from .settings import ORDERS
+from .threads import available_cores
 from .trainer import Trainer
 from .training import run_sweeps
 
@@ -57,7 +58,8 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
     n_jobs : int, optional
         BLAS threads during each sweep (the ``threads`` option of :class:`fastdln.Settings`);
         None measures one thread against all the cores as the fit goes. A fixed count gives
-        bitwise reproducible fits.
+        bitwise reproducible fits. Negative values count back from the cores, as in joblib:
+        -1 is all of them, -2 all but one (at least one).
 
     Attributes
     ----------
@@ -92,7 +94,8 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left"), None],
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
-        "n_jobs": [Interval(Integral, 1, None, closed="left"), None],
+        "n_jobs": [Interval(Integral, 1, None, closed="left"),
+                   Interval(Integral, None, -1, closed="right"), None],
     }
 
     def __init__(self, depth=3, width=None, init="orth-identity", order="descending",
@@ -147,7 +150,7 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         options = dict(order=self.order, lr=self.lr, loss=self.loss, tol=self.tol, seed=seed,
                        widths=widths, fit_intercept=bool(self.fit_intercept),
-                       threads=self.n_jobs)
+                       threads=_threads(self.n_jobs))
         previous: list[np.ndarray] | None = getattr(self, "weights_", None)
         if self.warm_start and previous is not None and [
                 previous[0].shape[1]] + [W.shape[0] for W in previous] == widths:
@@ -198,3 +201,11 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags
+
+
+def _threads(n_jobs):
+    """scikit-learn's ``n_jobs`` as a thread count (negative: counted back from the cores)."""
+    if n_jobs is None or n_jobs > 0:
+        return n_jobs
+    return max(1, available_cores() + 1 + n_jobs)
+

@@ -99,6 +99,13 @@ def _power_of_two(largest):
 
 def _scaling_for(x_size, y_size, settings):
     """Rescale only where the rates are scale-covariant line searches."""
+    with np.errstate(over="ignore"):
+        unit = np.float64(y_size) ** settings.power
+    if not np.isfinite(unit):
+        raise ValueError(
+            f"Y is too large: its scale is about {y_size:.3g}, and the loss (in units of its "
+            f"power {settings.power}) does not fit in float64; divide Y by a constant (the "
+            "fitted weights scale with it)")
     covariant = settings.custom_loss is None and (isinstance(settings.lr, str)
                                                   or settings.method == "bcsgd")
     if not covariant:
@@ -153,7 +160,7 @@ class Problem:
         if self.settings.fit_intercept:
             self.centering = Centering(factor.x_mean, factor.y_mean)
         R, n0 = factor.R, self.n0
-        rms = np.sqrt(np.sum(R * R, axis=0) / self.m)  # column norms are R's column norms
+        rms = _column_norms(R) / np.sqrt(self.m)  # column norms are R's column norms
         self.scaling = (_scaling_for(float(rms[:n0].max()), float(rms[n0:].max()),
                                      self.settings) if rescale else Scaling())
         if not self.scaling.identity:
@@ -237,6 +244,13 @@ class Problem:
             X /= scaling.x
             Y /= scaling.y
         return X, Y
+
+
+def _column_norms(A):
+    """Euclidean norms of the columns, without overflow for entries beyond 1e154."""
+    largest = np.max(np.abs(A), axis=0) if A.size else np.zeros(A.shape[1])
+    safe = np.where(largest > 0, largest, 1.0)
+    return largest * np.sqrt(np.sum((A / safe) ** 2, axis=0))
 
 
 def global_optimum(X: ArrayLike, Y: ArrayLike, widths: Sequence[int] | None = None, *,

@@ -19,6 +19,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fastdln
 from fastdln import DeepLinearRegressor
+from fastdln import estimator as estimator_module
 from tests.helpers import paper_data
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -160,3 +161,11 @@ def test_n_jobs_sets_the_blas_threads_of_the_fit():
     assert DeepLinearRegressor(random_state=0, max_sweeps=1).fit(X, Y).settings_.threads is None
     with pytest.raises(ValueError, match="n_jobs"):
         DeepLinearRegressor(n_jobs=0).fit(X, Y)
+
+
+@pytest.mark.parametrize("n_jobs, threads", [(-1, 4), (-2, 3), (-4, 1), (-9, 1)])
+def test_negative_n_jobs_count_back_from_the_cores(monkeypatch, n_jobs, threads):
+    monkeypatch.setattr(estimator_module, "available_cores", lambda: 4)
+    X, Y = paper_data(60, 4, 1, seed=5)
+    fitted = DeepLinearRegressor(n_jobs=n_jobs, random_state=0, max_sweeps=1).fit(X, Y)
+    assert fitted.settings_.threads == threads

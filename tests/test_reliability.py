@@ -265,3 +265,17 @@ def test_a_callback_that_raises_stops_the_run_with_the_partial_result():
     assert partial.status == "stopped" and partial.sweeps == 3
     assert partial.errors.size == 1 + 3 * 2
     pickle.dumps(partial)  # a plain result object
+
+
+def test_huge_but_finite_data_train_or_are_refused_by_name():
+    """Column norms of 1e150-sized data do not overflow (the run trains, exactly rescaled);
+    data whose loss itself cannot be a float64 are refused naming Y, not reported as inf."""
+    rng = np.random.default_rng(11)
+    X, B = rng.normal(size=(100, 5)), rng.normal(size=(5, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning on the way
+        result = fastdln.train(X * 1e150, X @ B * 1e150, widths=[5, 5, 2], sweeps=30, seed=0)
+    assert np.all(np.isfinite(result.errors)) and result.errors[-1] < 1e-20 * result.errors[0]
+    assert max_relative_difference([np.linalg.multi_dot(result.weights[::-1])], [B.T]) < 1e-10
+    with pytest.raises(ValueError, match="Y is too large"):
+        fastdln.train(X * 1e160, X @ B * 1e160, widths=[5, 5, 2], sweeps=1, seed=0)
