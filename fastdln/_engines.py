@@ -193,20 +193,22 @@ class FastEngine:
         bad = errors[done] if done < end - begin else None
         return errors[:done], rates[:done], bad
 
+    def _sweep_buffers(self):
+        """The arguments both sweep kernels start with: weights, caches, data, work."""
+        return (self.w, self.woff, self.widths, self.pbuf, self.poff, self.pnorms, self.sbuf,
+                self.soff, self.X, self.Yt, self.Rt, self.work_a, self.work_g, self.work_k,
+                self.work_b, self.work_z)
+
     def _call(self, kernel, begin, end, error_limit, errors, rates, *extra):
         return kernel(
-            self.w, self.woff, self.widths, self.pbuf, self.poff, self.pnorms, self.sbuf,
-            self.soff, self.X, self.Yt, self.Rt, self.work_a, self.work_g, self.work_k,
-            self.work_b, self.work_z, self.work_j, self.work_s, self.blocking, self.gram,
+            *self._sweep_buffers(), self.work_j, self.work_s, self.blocking, self.gram,
             ORDERS[self.settings.order], self.lr_mode, self.lr_value, self.settings.power,
             self.rounding, begin, end, self.loss_offset, self.inv_m, error_limit, errors,
             rates, self.scal, self.counts, *extra)
 
     def _sampled(self, begin, end, error_limit, errors, rates, draws, batches):
         return _kernels.bcsgd_updates(
-            self.w, self.woff, self.widths, self.pbuf, self.poff, self.pnorms, self.sbuf,
-            self.soff, self.X, self.Yt, self.Rt, self.work_a, self.work_g, self.work_k,
-            self.work_b, self.work_z, self.work_m, self.gram, ORDERS[self.settings.order],
+            *self._sweep_buffers(), self.work_m, self.gram, ORDERS[self.settings.order],
             self.lr_value, self.sampling, draws, batches, begin, end, self.loss_offset,
             self.inv_m, error_limit, errors, rates, self.scal, self.counts)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from scipy.linalg import cython_lapack
 
 from .optimum import rank_of
 
@@ -33,8 +34,6 @@ _DOUBLE_P = ctypes.POINTER(ctypes.c_double)
 @lru_cache(maxsize=None)
 def _dtpqrt():
     """LAPACK ``dtpqrt(m, n, l, nb, a, lda, b, ldb, t, ldt, work, info)`` as a ctypes function."""
-    from scipy.linalg import cython_lapack  # here: scipy.linalg takes ~0.3 s to import
-
     capsule = cython_lapack.__pyx_capi__["dtpqrt"]
     name_of = ctypes.pythonapi.PyCapsule_GetName
     name_of.restype, name_of.argtypes = ctypes.c_char_p, [ctypes.py_object]

@@ -31,6 +31,9 @@ _FOUND: list = []
 def _blas_libraries():
     """The loaded BLAS libraries' threadpoolctl controllers (looked up once per process)."""
     if not _FOUND:
+        # scipy's BLAS (the kernels' and the set-up's) must be loaded to be found: numba
+        # loads it with numba.np.linalg; made sure here (tests/test_threads.py)
+        import scipy.linalg.cython_blas  # noqa: F401
         from threadpoolctl import ThreadpoolController
 
         _FOUND.extend(library for library in ThreadpoolController().lib_controllers

@@ -1,12 +1,16 @@
 """BLAS threads: a fixed count applied to every BLAS library during sweeps, or measured."""
 
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
 import fastdln
 from fastdln.threads import KEPT, PROBES, REPROBE_EVERY, ThreadPolicy
-from tests.helpers import max_relative_difference, paper_data
+from tests.helpers import ROOT, max_relative_difference, paper_data
 
 
 def _blas_threads():
@@ -75,3 +79,21 @@ def test_thread_counts_agree_to_rounding_and_may_change_on_resume(tmp_path):
 def test_bad_thread_counts_are_refused(bad, error):
     with pytest.raises(error, match="threads"):
         fastdln.check_settings(threads=bad)
+
+
+def test_every_blas_library_is_controlled_even_when_looked_up_before_scipy_is_imported():
+    """The lookup happens once per process: it must already see scipy's BLAS (the kernels'
+    and the set-up's), which ``import fastdln`` does not load."""
+    script = textwrap.dedent("""
+        import sys
+        import fastdln
+        from fastdln import threads
+        found = {library.filepath for library in threads._blas_libraries()}
+        import scipy.linalg, numba.np.linalg
+        from threadpoolctl import threadpool_info
+        loaded = {info["filepath"] for info in threadpool_info() if info["user_api"] == "blas"}
+        print("scipy.linalg" in sys.modules, sorted(loaded - found))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout.split()
+    assert out == ["True", "[]"], out
