@@ -56,7 +56,8 @@ def train_curve(X, Y, widths, sweeps, *, stop_below=None, progress=None, **optio
         if progress is not None:
             progress.update(trainer.updates_per_sweep, L=trainer.depth,
                             error=f"{trainer.errors[-1]:.2e}")
-        return stop_below is not None and trainer.errors[-1] <= stop_below
+        # a Python bool: run_sweeps stops on ``is True`` only (numpy.bool_ never stops it)
+        return bool(stop_below is not None and trainer.errors[-1] <= stop_below)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
