@@ -33,6 +33,16 @@ def test_every_stand_in_is_named_with_its_condition_number():
         assert data.tag.startswith("STAND-IN ") and f"cond(X) = {data.cond:.4g}" in data.tag
 
 
+def test_the_seed_reaches_the_uci_stand_in_and_is_named():
+    """``reproduce --seed`` draws the UCI stand-in; the digits are fixed data (no seed)."""
+    three, four = real_data("uci", seed=3), real_data("uci", seed=4)
+    np.testing.assert_array_equal(three.X, uci_stand_in(seed=3)[0])
+    assert not np.allclose(three.X, four.X)
+    assert three.measured()["data_seed"] == 3 and "data seed 3" in three.tag
+    digits = real_data("mnist", seed=3)
+    assert digits.measured()["data_seed"] is None and "data seed" not in digits.tag
+
+
 def test_the_papers_files_are_used_when_present(tmp_path, capsys):
     rng = np.random.default_rng(0)
     lines = [f"1;{10.0 * j:.1f} " + " ".join(f"{i + 1}:{v:.6f}" for i, v in

@@ -225,6 +225,7 @@ def test_fig7_uci_stand_in_all_depths_per_iteration(reproduced):
     data = claims["fig7.data"]
     assert data.verdict == "INFO" and tuple(data.measured["shape"]) == UCI_SHAPE
     assert UCI_COND / 10 <= data.measured["cond_X"] <= UCI_COND * 10
+    assert data.measured["data_seed"] == SEED  # --seed draws the stand-in
     assert all("STAND-IN" in c.evidence and "cond(X)" in c.evidence for c in claims.values())
     l2 = claims["fig7.l2_depth_ahead_per_iteration"]
     assert sorted(_keys(l2.measured)["1e-06"]) == [f"L={L}" for L in range(1, 6)]
@@ -259,6 +260,7 @@ def test_fig9_real_data_bcgd_against_searched_gd(reproduced):
     assert all("STAND-IN" in c.evidence for c in claims.values())
     described = claims["fig9.data"].measured
     assert sorted(described) == ["mnist", "uci"] and described["uci"]["stand_in"]
+    assert described["uci"]["data_seed"] == SEED and described["mnist"]["data_seed"] is None
     assert tuple(described["uci"]["shape"]) == UCI_SHAPE
     assert all(d["gd_rate"] and d["gd_rate_runner_up"] for d in described.values())
     linear = claims["fig9.gd_converges_linearly"]

@@ -87,29 +87,40 @@ class PaperData:
     stand_in: bool
     cond: float
     rank: int
+    seed: int | None = None  # the seed of a drawn stand-in (None: fixed data)
 
     def measured(self):
         """What a claim's ``measured`` says of the data."""
         return dict(data=self.name, stand_in=self.stand_in, shape=list(self.X.shape),
-                    cond_X=self.cond, rank_X=self.rank)
+                    cond_X=self.cond, rank_X=self.rank, data_seed=self.seed)
 
     @property
     def tag(self):
         """A short name for every line about this data: ``STAND-IN ...`` and cond(X)."""
         rank = "" if self.rank == self.X.shape[1] else f", rank {self.rank}"
         prefix = "STAND-IN " if self.stand_in else ""
+        seed = "" if self.seed is None else f", data seed {self.seed}"
         return (f"{prefix}{self.name} ({self.X.shape[0]} x {self.X.shape[1]}{rank}, "
-                f"cond(X) = {self.cond:.4g})")
+                f"cond(X) = {self.cond:.4g}{seed})")
 
 
-def _paper_data(X, Y, name, stand_in):
+def _paper_data(X, Y, name, stand_in, seed=None):
     cond, rank = condition_number(X)
-    return PaperData(X, Y, name, stand_in, cond, rank)
+    return PaperData(X, Y, name, stand_in, cond, rank, seed)
 
 
-def real_data(kind, data_dir=None):
+def real_data(kind, data_dir=None, seed=0):
     """The data of Figures 7-9 (``kind`` "uci" or "mnist"): the paper's files if present in
     ``data_dir``, else a stand-in named as such.
+
+    Parameters
+    ----------
+    kind : {"uci", "mnist"}
+    data_dir : str, optional
+        The folder of the paper's files.
+    seed : int
+        Draws the UCI stand-in (``reproduce --seed``); the digits stand-in and the real
+        files are fixed data.
 
     Returns
     -------
@@ -127,7 +138,7 @@ def real_data(kind, data_dir=None):
         except datasets.DataFileError as error:
             print(f"  {error}; using the stand-in", flush=True)
     if kind == "uci":
-        X, Y = uci_stand_in()
-        return _paper_data(X, Y, "synthetic UCI-shaped data, geometric spectrum", True)
+        X, Y = uci_stand_in(seed)
+        return _paper_data(X, Y, "synthetic UCI-shaped data, geometric spectrum", True, seed)
     X, Y = datasets.digits_stand_in()
     return _paper_data(X, Y, "scikit-learn digits for MNIST", True)

@@ -149,7 +149,7 @@ def _data_claim(id, data, paper_text, extra=None):
 def fig7(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
     """Figure 7: UCI ethanol (or its synthetic stand-in), identity init, width n0, depths
     1..5, L2 and L4 losses, 1000 iterations per depth (200 with ``quick``)."""
-    data = real_data("uci", data_dir)
+    data = real_data("uci", data_dir, seed)
     iterations = 200 if quick else 1000
     panels, claims = {}, [_data_claim(
         "fig7.data", data, "We used the datasets Ethanol problem a scalar regression task with "
@@ -163,8 +163,8 @@ def fig7(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
                     "than updating multiple layers once.", _fastest(1))}
     for loss, (id, text, rule) in texts.items():
         curves = depth_curves(data.X, data.Y, list(range(1, 6)), width=data.X.shape[1],
-                              iterations=iterations, init="identity", loss=loss, quiet=quiet,
-                              description=f"fig7 {loss}")
+                              iterations=iterations, init="identity", loss=loss, seed=seed,
+                              quiet=quiet, description=f"fig7 {loss}")
         panels[f"{loss.upper()} loss"] = by_depth(curves)
         claims.append(race_claim(id, text, by_depth(curves), rule, unit="iteration",
                                  budget=iterations, prefix=f"{data.tag}: ",
@@ -183,11 +183,11 @@ def _overlap(depths, curves, iterations):
 def fig8(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
     """Figure 8: MNIST (or the digits stand-in), identity init, width n0, depths 1..10,
     500 iterations per depth (200 with ``quick``)."""
-    data = real_data("mnist", data_dir)
+    data = real_data("mnist", data_dir, seed)
     iterations = 200 if quick else 500
     depths = list(range(1, 11))
     curves = depth_curves(data.X, data.Y, depths, width=data.X.shape[1], iterations=iterations,
-                          init="identity", quiet=quiet, description="fig8")
+                          init="identity", seed=seed, quiet=quiet, description="fig8")
     labelled, prefix, extra = by_depth(curves), f"{data.tag}: ", {"data": data.tag}
     even, odd = [L for L in depths if L % 2 == 0], [L for L in depths if L % 2 and L > 1]
     spread = _overlap([1] + odd, curves, iterations)

@@ -202,11 +202,12 @@ def fig9(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
     iterations = 200 if quick else 1000
     panels, described, gd_curves, searched = {}, {}, {}, []
     for kind, L in (("uci", 4), ("mnist", 2)):
-        data = real_data(kind, data_dir)
+        data = real_data(kind, data_dir, seed)
         widths = [data.X.shape[1]] * L + [data.Y.shape[1]]
-        search = _search(data.X, data.Y, widths, iterations, init="identity")
+        search = _search(data.X, data.Y, widths, iterations, init="identity", seed=seed)
         name, gd = f"{data.tag}, L={L}", _gd_label(search)
-        curves = {"BCGD": _bcgd(data.X, data.Y, widths, iterations, init="identity"),
+        curves = {"BCGD": _bcgd(data.X, data.Y, widths, iterations, init="identity",
+                                seed=seed),
                   gd: _gd_errors(search)}
         panels[name] = (curves, iterations)
         described[kind] = dict(data.measured(), depth=L, **search.measured())
