@@ -194,7 +194,7 @@ def _train(args):
     if result.status not in ("diverged", "stopped") and args.out:
         save(args.out, result, feature_names=feature_names, target_names=target_names)
     _print_summary(summary, args)
-    return _exit_code(result, args)
+    return _exit_code(result, args, stop)
 
 
 def _summary(result, X, Y, args):
@@ -243,8 +243,9 @@ def _print_summary(summary, args):
               f"{summary['r2']:.6f}" + (f"; saved to {args.out}" if args.out else ""))
 
 
-def _exit_code(result, args):
-    """0 for a finished run; 1 (diverged) or 130 (Ctrl-C) with one line on stderr."""
+def _exit_code(result, args, stop):
+    """0 for a finished run; 1 (diverged), 130 (Ctrl-C) or 143 (SIGTERM) with one line on
+    stderr."""
     if result.status == "diverged":
         print(f"fastdln: error: training diverged at iteration {result.diverged_at} (the "
               "error exploded; the last update was not applied); no model written; use "
@@ -252,11 +253,13 @@ def _exit_code(result, args):
         return 1
     if result.status == "stopped":
         kept = (f"checkpoint written to {args.checkpoint} (continue with --resume "
-                f"{args.checkpoint})" if args.checkpoint else
+                f"{args.checkpoint} and the same data)" if args.checkpoint else
                 "no checkpoint (--checkpoint FILE keeps an interrupted run)")
-        print(f"fastdln: interrupted after {result.sweeps} sweeps; {kept}; no model written",
+        how = ("interrupted" if stop.signal_name in ("", "SIGINT") else
+               f"stopped by {stop.signal_name}")
+        print(f"fastdln: {how} after {result.sweeps} sweeps; {kept}; no model written",
               file=sys.stderr)
-        return 130
+        return stop.exit_code
     return 0
 
 
@@ -303,7 +306,7 @@ def _features_for(model, args):
 
 
 def _grid(args):
-    from .experiments import load_grid_file, run_grid
+    from .experiments import GridTerminated, load_grid_file, run_grid
     from .progress import Progress
 
     configs = load_grid_file(args.grid)
@@ -318,8 +321,13 @@ def _grid(args):
         def finished(row):
             bar.update(1, status=row["status"])
 
-        rows = run_grid(configs, client=client, n_workers=args.workers, curve_dir=args.curves,
-                        out=args.out, on_row=finished)
+        try:
+            rows = run_grid(configs, client=client, n_workers=args.workers,
+                            curve_dir=args.curves, out=args.out, on_row=finished)
+        except GridTerminated as stopped:
+            print(f"fastdln: stopped by SIGTERM; wrote {len(stopped.rows)} rows to {args.out} "
+                  "(the runs it stopped are error rows)", file=sys.stderr)
+            return stopped.code
     failed = [row for row in rows if row["status"] == "error"]
     print(f"wrote {len(rows)} rows to {args.out}"
           + (f"; {len(failed)} run(s) failed (see the error column)" if failed else ""))

@@ -22,6 +22,7 @@ import difflib
 import itertools
 import json
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -32,11 +33,12 @@ import numpy as np
 
 from .init import layer_widths
 from .paper.data import random_data
+from .progress import StopOnInterrupt
 from .settings import Settings
 from .training import train
 
-__all__ = ["RESULT_COLUMNS", "RUN_KEYS", "check_config", "expand_grid", "grid_columns",
-           "load_data", "load_grid_file", "run_grid", "run_one", "run_or_report",
+__all__ = ["RESULT_COLUMNS", "RUN_KEYS", "GridTerminated", "check_config", "expand_grid",
+           "grid_columns", "load_data", "load_grid_file", "run_grid", "run_one", "run_or_report",
            "write_rows"]
 
 _BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -109,7 +111,15 @@ def run_one(config: dict[str, Any], curve_dir: str | None = None) -> dict[str, A
     widths = layer_widths(X.shape[1], Y.shape[1], config["depth"], config.get("width"))
     requested = _requested(config)
     options = {k: v for k, v in requested.items() if k not in RUN_KEYS}
-    result = train(X, Y, widths=widths, record="sweep", sweeps=requested["sweeps"], **options)
+    stop = _worker_stop
+    if stop is not None and stop.requested:
+        raise RuntimeError("not run: the grid's worker got SIGTERM")
+    callback = None if stop is None else (lambda trainer: stop.requested)
+    result = train(X, Y, widths=widths, record="sweep", sweeps=requested["sweeps"],
+                   callback=callback, **options)
+    if result.status == "stopped":
+        raise RuntimeError(f"stopped by SIGTERM after {result.sweeps} of "
+                           f"{requested['sweeps']} sweeps")
     row = dict(requested, status=result.status, error="", sweeps_done=result.sweeps,
                widths=json.dumps(widths), initial_error=float(result.errors[0]),
                final_error=float(result.errors[-1]), seconds=time.perf_counter() - start,
@@ -148,6 +158,27 @@ def _write_curve(curve_dir, config, errors):
     return path
 
 
+# In a grid's worker process: SIGTERM asks the run in progress to stop after its sweep.
+_worker_stop: StopOnInterrupt | None = None
+
+
+def _start_worker():
+    """A worker process's set-up: SIGTERM stops its run after the current sweep (an error
+    row) and every later run before it starts, instead of killing the worker."""
+    global _worker_stop
+    _worker_stop = StopOnInterrupt(signals=(signal.SIGTERM,)).__enter__()
+
+
+class GridTerminated(SystemExit):
+    """Raised by :func:`run_grid` after a SIGTERM, once every row is written: the runs it
+    stopped are error rows (``rows``). Uncaught, the process ends with code 143 (like a
+    SIGTERM)."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        super().__init__(128 + signal.SIGTERM)
+        self.rows = rows
+
+
 @contextlib.contextmanager
 def _one_blas_thread():
     """Workers started inside this block use one BLAS (and numba) thread each."""
@@ -170,7 +201,9 @@ def run_grid(configs: list[dict[str, Any]] | dict[str, Any], *, client: Any = No
     """Run every configuration and return the result rows, in the order of ``configs``.
 
     A run that fails does not stop the others: its row has ``status="error"`` and the
-    message in ``error``.
+    message in ``error``. A SIGTERM (what SLURM or Kubernetes send) to this process or to a
+    local worker stops each run in progress after its current sweep and the runs not yet
+    started: error rows saying so; then :class:`GridTerminated` is raised (exit code 143).
 
     Parameters
     ----------
@@ -203,16 +236,28 @@ def run_grid(configs: list[dict[str, Any]] | dict[str, Any], *, client: Any = No
     for c in configs:
         check_config(c)
     rows: list[dict[str, Any]] = [{} for _ in configs]
-    with _RowWriter(out, grid_columns(configs)) as writer:
-        for index, row in _finished_runs(configs, client, n_workers, curve_dir):
+    workers: dict = {}  # the local pool's processes, to pass a SIGTERM on to
+    with _RowWriter(out, grid_columns(configs)) as writer, StopOnInterrupt(
+            signals=(signal.SIGTERM,), on_signal=lambda s: _pass_on(workers, s)) as stop:
+        for index, row in _finished_runs(configs, client, n_workers, curve_dir, workers):
             rows[index] = row = dict(run=index, **row)
             writer.write(row)
             if on_row is not None:
                 on_row(row)
+    if stop.requested:
+        raise GridTerminated(rows)
     return rows
 
 
-def _finished_runs(configs, client, n_workers, curve_dir) -> Iterator[tuple[int, dict]]:
+def _pass_on(workers, signum):
+    """Send ``signum`` to the local pool's worker processes (their runs stop after a sweep)."""
+    for process in list(workers.get("pool", {}).values()):
+        with contextlib.suppress(OSError):
+            os.kill(process.pid, signum)
+
+
+def _finished_runs(configs, client, n_workers, curve_dir,
+                   workers) -> Iterator[tuple[int, dict]]:
     """``(index, row)`` of each run as it finishes (a lost worker's runs: error rows)."""
     if client is not None:
         from distributed import as_completed as dask_completed
@@ -221,8 +266,10 @@ def _finished_runs(configs, client, n_workers, curve_dir) -> Iterator[tuple[int,
         yield from _rows_of(dask_completed(futures), futures, configs)
         return
     with _one_blas_thread(), ProcessPoolExecutor(n_workers or os.cpu_count() or 1,
-                                                 mp_context=get_context("spawn")) as pool:
+                                                 mp_context=get_context("spawn"),
+                                                 initializer=_start_worker) as pool:
         futures = [pool.submit(run_or_report, c, curve_dir) for c in configs]
+        workers["pool"] = getattr(pool, "_processes", None) or {}  # pid -> Process
         try:
             yield from _rows_of(as_completed(futures), futures, configs)
         finally:

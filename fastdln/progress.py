@@ -2,8 +2,8 @@
 
 A bar is drawn (tqdm, from the ``plot`` extra) only when the stream is a terminal: written
 into a log file or a pipe, a bar is noise. :func:`sweep_callback` turns a bar into the
-callback of :func:`fastdln.training.run_sweeps`; with a :class:`StopOnInterrupt`, Ctrl-C
-stops the loop after the current sweep instead of in the middle of it.
+callback of :func:`fastdln.training.run_sweeps`; with a :class:`StopOnInterrupt`, Ctrl-C or
+SIGTERM stops the loop after the current sweep instead of in the middle of it.
 """
 
 from __future__ import annotations
@@ -73,31 +73,59 @@ def _is_terminal(stream):
 
 
 class StopOnInterrupt:
-    """A context in which Ctrl-C (SIGINT) asks for a stop instead of raising at once.
+    """A context in which Ctrl-C (SIGINT) and SIGTERM ask for a stop instead of ending at once.
 
-    The first Ctrl-C sets :attr:`requested` (a sweep loop checks it between sweeps, so the
-    trainer's state stays consistent and can be checkpointed); a second one raises
-    ``KeyboardInterrupt`` as usual. Outside the main thread (where no handler can be
-    installed) Ctrl-C keeps its usual effect.
+    The first signal sets :attr:`requested` and :attr:`signal` (a sweep loop checks it
+    between sweeps, so the trainer's state stays consistent and can be checkpointed); a
+    second one has the signal's usual effect (``KeyboardInterrupt``, or the end of the
+    process for SIGTERM: what a scheduler such as SLURM or Kubernetes sends before killing).
+    Outside the main thread (where no handler can be installed) the signals keep their usual
+    effect.
+
+    Parameters
+    ----------
+    signals : tuple of int
+        The signals handled (default SIGINT and SIGTERM).
+    on_signal : callable, optional
+        ``on_signal(signum)`` is called by the handler (e.g. to pass the signal on).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM),
+                 on_signal: Any = None) -> None:
         self.requested = False
-        self._previous: Any = None
+        self.signal: int | None = None
+        self._signals = signals
+        self._on_signal = on_signal
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's code for a process ended by the signal received: ``128 + signum``."""
+        return 128 + int(self.signal if self.signal is not None else signal.SIGINT)
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.signal).name if self.signal is not None else ""
 
     def _handle(self, signum: int, frame: Any) -> None:
         self.requested = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.signal = signum
+        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT
+                      else signal.SIG_DFL)
+        if self._on_signal is not None:
+            self._on_signal(signum)
 
     def __enter__(self) -> StopOnInterrupt:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._previous = {signum: signal.signal(signum, self._handle)
+                              for signum in self._signals}
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        for signum, previous in self._previous.items():
+            if previous is not None:  # None: a handler not installed from Python
+                signal.signal(signum, previous)
+        self._previous = {}
 
 
 def sweep_callback(progress: Progress, updates: int = 1, stop: StopOnInterrupt | None = None):

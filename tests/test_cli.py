@@ -1,5 +1,6 @@
 """The command line: train and predict on .npz and CSV data (names, stdin, intercepts), its
-summary, one-line errors (exit 2), divergence (exit 1), Ctrl-C (exit 130, checkpoint)."""
+summary, one-line errors (exit 2), divergence (exit 1), Ctrl-C and SIGTERM (exit 130 and 143,
+checkpoint)."""
 
 import json
 import os
@@ -299,9 +300,12 @@ def test_ctrl_c_before_training_exits_130(capsys, monkeypatch, data):
     assert code == 130 and err == ["fastdln: interrupted"]
 
 
-def test_sigint_stops_after_a_sweep_writes_a_checkpoint_and_resumes_bitwise(tmp_path):
-    """Ctrl-C: exit 130 and a checkpoint of the last whole sweep; --resume finishes with the
-    weights of an uninterrupted run."""
+@pytest.mark.parametrize("signum, code, said", [(signal.SIGINT, 130, "interrupted"),
+                                                (signal.SIGTERM, 143, "stopped by SIGTERM")])
+def test_a_signal_stops_after_a_sweep_writes_a_checkpoint_and_resumes_bitwise(
+        tmp_path, signum, code, said):
+    """Ctrl-C (exit 130) or a scheduler's SIGTERM (exit 143): a checkpoint of the last whole
+    sweep and one line; --resume finishes with the weights of an uninterrupted run."""
     rng = np.random.default_rng(3)
     data = tmp_path / "big.npz"
     np.savez(data, X=rng.normal(size=(300, 40)), Y=rng.normal(size=(300, 5)))
@@ -316,13 +320,14 @@ def test_sigint_stops_after_a_sweep_writes_a_checkpoint_and_resumes_bitwise(tmp_
     while not checkpoint.exists() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
     time.sleep(0.3)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     out, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
+    assert process.returncode == code, err
     lines = err.splitlines()
     assert len(lines) == 1 and "Traceback" not in err and out == ""
     assert f"checkpoint written to {checkpoint}" in lines[0]
-    done = int(lines[0].split("interrupted after ")[1].split()[0])
+    assert f"--resume {checkpoint}" in lines[0]
+    done = int(lines[0].split(f"{said} after ")[1].split()[0])
     state, _ = fastdln.io.read_checkpoint(checkpoint)
     assert state["progress"]["sweeps_done"] == done >= 7
     assert not (tmp_path / "no.npz").exists()

@@ -1,9 +1,13 @@
 """Experiment grids on local processes and on a real dask LocalCluster (loopback): failures
-as rows, rows written as runs finish, the requested settings kept, typos in TOML refused."""
+as rows, rows written as runs finish, the requested settings kept, typos in TOML refused,
+SIGTERM (error rows, exit 143)."""
 
 import csv
+import os
+import signal
 import subprocess
 import sys
+import time
 from concurrent.futures import Future
 
 import numpy as np
@@ -164,3 +168,45 @@ def test_a_grid_reads_npy_pairs_by_blocks_like_npz(tmp_path):
     assert npy["final_error"] == npz["final_error"]
     with pytest.raises(ValueError, match="two files"):
         experiments.load_data(str(tmp_path / "X.npy"))
+
+
+def _children(pid):
+    """The process ids of ``pid``'s children (Linux /proc)."""
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            found += [int(child) for child in f.read().split()]
+    return found
+
+
+def _cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads /proc (Linux)")
+def test_sigterm_to_a_grid_makes_its_runs_error_rows_and_exits_143(tmp_path):
+    """SIGTERM to ``fastdln grid``: the run in progress stops after a sweep, it and the run
+    not started become error rows, every row is written, one line, exit 143."""
+    toml = tmp_path / "grid.toml"
+    toml.write_text('[train]\nsweeps = 100000000\n\n[grid]\ndata = "random:300:32:4:0"\n'
+                    'depth = [30, 31]\n')
+    out = tmp_path / "results.csv"
+    process = subprocess.Popen([sys.executable, "-m", "fastdln", "grid", str(toml),
+                                "--workers", "1", "--out", str(out)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    busy = []
+    while not busy and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)  # a worker that has trained for a while (not the resource tracker)
+        busy = [c for c in _children(process.pid) if _cpu_seconds(c) > 4.0]
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert busy and process.returncode == 143, stderr
+    assert stderr.splitlines() == [f"fastdln: stopped by SIGTERM; wrote 2 rows to {out} (the "
+                                   "runs it stopped are error rows)"]
+    rows = _read(out)
+    assert [r["status"] for r in rows] == ["error", "error"]
+    assert rows[0]["error"].startswith("RuntimeError: stopped by SIGTERM after ")
+    assert rows[1]["error"] == "RuntimeError: not run: the grid's worker got SIGTERM"
