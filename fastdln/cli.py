@@ -198,19 +198,24 @@ def _train(args):
 
 
 def _summary(result, X, Y, args):
-    mse, r2 = _fit_metrics(X, Y, result.weights, result.intercept)
+    mse, r2, zero = _fit_metrics(X, Y, result.weights, result.intercept,
+                                 result.settings.fit_intercept)
+    relative = None  # (loss - optimal loss) / loss(0): scale-free, for the L2 loss
+    if result.settings.loss_name == "l2" and zero > 0:
+        relative = float(result.errors[-1]) / zero
     return dict(status=result.status, sweeps=result.sweeps, iterations=result.iterations,
                 error=float(result.errors[-1]), initial_error=float(result.errors[0]),
-                mse=mse, r2=r2,
+                relative_error=relative, mse=mse, r2=r2,
                 widths=list(result.settings.widths),
                 model=args.out if result.status not in ("diverged", "stopped") else None,
                 checkpoint=args.checkpoint, seconds=result.elapsed)
 
 
-def _fit_metrics(X, Y, weights, intercept):
-    """MSE and R^2 on the training data, by blocks of rows (a memory-mapped X is never read
-    whole). R^2 is averaged over the outputs like scikit-learn's ``r2_score``: 1 for a
-    perfect fit, 0 for the mean; a constant output counts 1 if fitted exactly, else 0."""
+def _fit_metrics(X, Y, weights, intercept, centered):
+    """MSE, R^2 and the zero map's loss per sample on the (centered, with an intercept)
+    training data, by blocks of rows (a memory-mapped X is never read whole). R^2 is averaged
+    over the outputs like scikit-learn's ``r2_score``: 1 for a perfect fit, 0 for the mean; a
+    constant output counts 1 if fitted exactly, else 0."""
     from .data import Data
     from .optimum import end_to_end
 
@@ -228,7 +233,9 @@ def _fit_metrics(X, Y, weights, intercept):
     constant = spread == 0
     scores = np.where(constant, np.where(squares == 0, 1.0, 0.0),
                       1.0 - squares / np.where(constant, 1.0, spread))
-    return float(np.sum(squares) / squares.size / count), float(np.mean(scores))
+    zero = spread if centered else spread + count * mean ** 2
+    return (float(np.sum(squares) / squares.size / count), float(np.mean(scores)),
+            float(np.sum(zero) / count))
 
 
 def _print_summary(summary, args):
@@ -237,9 +244,14 @@ def _print_summary(summary, args):
     if args.json:
         print(json.dumps(summary))
     elif summary["status"] not in ("diverged", "stopped"):
-        print(f"{summary['status']}: {summary['sweeps']} sweeps, error "
-              f"{summary['initial_error']:.3e} -> {summary['error']:.3e} ((loss - optimal "
-              f"loss) / m); on the training data MSE {summary['mse']:.6g}, R^2 "
+        state = ("converged" if summary["status"] == "converged" else
+                 "stopped at the sweep limit (raise --sweeps to go on)")
+        relative = summary["relative_error"]
+        print(f"{state}: {summary['sweeps']} sweeps, error {summary['initial_error']:.3e} -> "
+              f"{summary['error']:.3e} ((loss - optimal loss) / m"
+              + ("" if relative is None else
+                 f"; relative error {relative:.2e}, the training R^2 below least squares")
+              + f"); on the training data MSE {summary['mse']:.6g}, R^2 "
               f"{summary['r2']:.6f}" + (f"; saved to {args.out}" if args.out else ""))
 
 

@@ -46,11 +46,15 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
     fit_intercept : bool, default=True
         Fit ``b``: the network trains on ``X`` and ``y`` centered by their (weighted) means
         (L2 loss only).
-    max_sweeps : int, default=100
+    max_sweeps : int, default=1000
         Maximum number of sweeps per call of :meth:`fit` (>= 1).
-    tol : float, optional
-        Stop once ``(loss(W) - loss(W*)) / m <= tol``; a :class:`ConvergenceWarning` when
-        ``max_sweeps`` ends the fit first.
+    tol : float or None, default=1e-4
+        Stop once the relative error ``(loss(W) - loss(W*)) / loss(0)`` is ``<= tol``, where
+        ``loss(0)`` is the loss of the zero map on the (centered) targets: a scale-free
+        measure that, for the L2 loss, is how far the fit's R^2 on the training data is below
+        the least-squares fit's (a custom loss is measured against the initial error
+        instead). A :class:`ConvergenceWarning` names ``max_sweeps`` and the relative error
+        reached when the budget ends the fit first. None: no early stop and no warning.
     random_state : None, int or numpy.random.RandomState
         Seeds the initialization.
     warm_start : bool, default=False
@@ -75,6 +79,8 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         error before it).
     n_iter_ : int
         Sweeps done by the last :meth:`fit`.
+    relative_error_ : float
+        The relative error (see ``tol``) at the end of the last :meth:`fit`.
     settings_ : fastdln.Settings
         The training options of the last :meth:`fit`.
     n_features_in_ : int
@@ -99,7 +105,7 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
     }
 
     def __init__(self, depth=3, width=None, init="orth-identity", order="descending",
-                 lr="optimal", loss="l2", fit_intercept=True, max_sweeps=100, tol=None,
+                 lr="optimal", loss="l2", fit_intercept=True, max_sweeps=1000, tol=1e-4,
                  random_state=None, warm_start=False, n_jobs=None):
         self.depth = depth
         self.width = width
@@ -136,13 +142,32 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         self._single_output = Y.ndim == 1
         Y = Y.reshape(len(Y), -1)
         trainer = self._trainer(X, Y, sample_weight)
+        scale = self._error_scale(Y, sample_weight, trainer)
         status = run_sweeps(trainer, self.max_sweeps)
+        self.relative_error_ = float(trainer.errors[-1] / scale)
         if self.tol is not None and status != "converged":
-            warnings.warn(f"the error {trainer.errors[-1]:.3e} did not reach tol={self.tol:g} "
-                          f"in max_sweeps={self.max_sweeps} sweeps ({status}); raise "
-                          "max_sweeps or tol", ConvergenceWarning, stacklevel=3)
+            warnings.warn(f"stopped at max_sweeps={self.max_sweeps} ({status}) with relative "
+                          f"error {self.relative_error_:.3e} > tol={self.tol:g}; raise "
+                          "max_sweeps (or tol, or try a smaller depth)", ConvergenceWarning,
+                          stacklevel=3)
         self._store(trainer)
         return self
+
+    def _error_scale(self, Y, sample_weight, trainer):
+        """``loss(0) / m``, the error unit of ``tol`` (the initial error for a custom loss),
+        set as the trainer's absolute ``tol``."""
+        power = trainer.settings.power
+        if trainer.settings.custom_loss is not None:
+            scale = float(trainer.errors[0])
+        else:
+            w = (np.ones(len(Y)) if sample_weight is None else
+                 np.asarray(sample_weight, dtype=np.float64))
+            center = (w @ Y) / w.sum() if self.fit_intercept else 0.0
+            scale = float(w @ np.sum(np.abs(Y - center) ** power, axis=1)) / len(Y)
+        scale = scale if scale > 0 else 1.0
+        if self.tol is not None:
+            trainer.settings = trainer.settings.replace(tol=self.tol * scale)
+        return scale
 
     def _trainer(self, X, Y, sample_weight):
         """A :class:`fastdln.Trainer` from the parameters (and the previous weights)."""

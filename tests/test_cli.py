@@ -126,8 +126,15 @@ def test_summary_reports_mse_and_r2_besides_the_error(capsys, data):
     X, Y, npz, _ = data
     code, out, _ = main(capsys, "train", npz, "--depth", 2, "--sweeps", 3)
     assert code == 0
-    assert out.startswith("max_sweeps: 3 sweeps, error ")
+    assert out.startswith("stopped at the sweep limit (raise --sweeps to go on): 3 sweeps, "
+                          "error ")
     assert "(loss - optimal loss) / m" in out and "MSE" in out and "R^2" in out
+    code, out, _ = main(capsys, "train", npz, "--depth", 2, "--sweeps", 3, "--json")
+    summary = json.loads(out)
+    zero = np.sum((Y - Y.mean(axis=0)) ** 2) / len(Y)  # the zero map's loss, centered
+    assert summary["relative_error"] == pytest.approx(summary["error"] / zero, rel=1e-12)
+    code, out, _ = main(capsys, "train", npz, "--depth", 2, "--sweeps", 500, "--tol", 1e-12)
+    assert code == 0 and out.startswith("converged: ") and "relative error " in out
 
 
 def test_a_csv_without_header(capsys, tmp_path, data):

@@ -49,7 +49,7 @@ def test_reaches_linear_regression_with_its_attributes(fit_intercept):
         np.testing.assert_allclose(model.predict(X), expected.predict(X), atol=1e-8)
         assert model.predict(X).shape == np.shape(y)
         assert model.n_features_in_ == 6 and len(model.weights_) == 4
-        assert 0 < model.n_iter_ < 300 and model.errors_[-1] <= 1e-20
+        assert 0 < model.n_iter_ < 300 and model.relative_error_ <= 1e-20
 
 
 def test_sample_weight_gives_the_weighted_least_squares_fit():
@@ -74,13 +74,50 @@ def test_diabetes_r2_equals_linear_regression_with_default_settings(seed):
 
 def test_convergence_warning_when_tol_is_not_reached():
     X, Y = _affine_data(seed=3)
-    with pytest.warns(ConvergenceWarning, match="did not reach tol=1e-30 in max_sweeps=2"):
+    with pytest.warns(ConvergenceWarning, match=r"stopped at max_sweeps=2 .* with relative "
+                      r"error [0-9.e+-]+ > tol=1e-30; raise max_sweeps"):
         model = DeepLinearRegressor(max_sweeps=2, tol=1e-30, random_state=0).fit(X, Y)
     assert model.n_iter_ == 2
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        DeepLinearRegressor(max_sweeps=300, tol=1e-10, random_state=0).fit(X, Y)
-        DeepLinearRegressor(max_sweeps=2, random_state=0).fit(X, Y)  # no tol: no warning
+        model = DeepLinearRegressor(random_state=0).fit(X, Y)  # the default tol is reached
+        assert model.relative_error_ <= 1e-4 and model.n_iter_ < 1000
+        DeepLinearRegressor(max_sweeps=2, tol=None, random_state=0).fit(X, Y)  # no warning
+
+
+def _fashion_like(m=2000, n=64, k=10, cond=1.5e4, seed=0):
+    """A stand-in for Fashion-MNIST's regression: centered features with condition number
+    ``cond`` (geometric singular values) and offsets, ten noisy targets whose signal lies
+    mostly along the leading directions (held-out R^2 of least squares about 0.4)."""
+    rng = np.random.default_rng(seed)
+    U, _ = np.linalg.qr(rng.normal(size=(m, n)))
+    V, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    X = (U * np.geomspace(1, 1 / cond, n) * np.sqrt(m)) @ V.T + rng.uniform(0, 3, n)
+    signal = rng.normal(size=(n, k)) * np.geomspace(1, 1e-2, n)[:, None]
+    return X, U @ signal * np.sqrt(m) / 3 + rng.normal(size=(m, k))
+
+
+def test_defaults_reach_least_squares_or_say_what_to_raise():
+    """Default settings on ill-conditioned data: held-out R^2 within 0.005 of
+    LinearRegression's, or a ConvergenceWarning naming max_sweeps; the relative error is
+    exactly the training R^2 (variance weighted) below least squares."""
+    from sklearn.metrics import r2_score
+
+    X, Y = _fashion_like()
+    assert np.linalg.cond(X - X.mean(axis=0)) == pytest.approx(1.5e4, rel=0.01)
+    train, test = slice(0, 1500), slice(1500, None)
+    least = LinearRegression().fit(X[train], Y[train])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model = DeepLinearRegressor(random_state=0).fit(X[train], Y[train])
+    said = [str(w.message) for w in caught if w.category is ConvergenceWarning]
+    close = model.score(X[test], Y[test]) >= least.score(X[test], Y[test]) - 0.005
+    assert close or (said and "raise max_sweeps" in said[0]
+                     and f"max_sweeps={model.max_sweeps}" in said[0])
+    gap = (r2_score(Y[train], least.predict(X[train]), multioutput="variance_weighted")
+           - r2_score(Y[train], model.predict(X[train]), multioutput="variance_weighted"))
+    assert model.relative_error_ == pytest.approx(gap, rel=1e-6)
+    assert bool(said) == (model.relative_error_ > model.tol)
 
 
 @pytest.mark.parametrize("parameter, value", [
