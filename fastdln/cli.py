@@ -346,6 +346,12 @@ def _grid(args):
     return 1 if failed else 0
 
 
+# What `fastdln --help` says (plain text: the module docstring is for the documentation).
+_DESCRIPTION = ("Fast layer-wise training of deep linear networks. Commands: train, predict, "
+                "grid, reproduce, bench, demo; 'fastdln COMMAND --help' for each. The "
+                "training options of train are those of fastdln.Settings, as --name.")
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line (exit 2), like fastdln's others."""
 
@@ -381,7 +387,7 @@ def build_parser():
     from ._version import __version__
     from .paper import FIGURES
 
-    parser = _Parser(prog="fastdln", description=__doc__)
+    parser = _Parser(prog="fastdln", description=_DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"fastdln {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="a small BCGD run printing the error per sweep")

@@ -125,7 +125,7 @@ class Data:
     def _fold(self, center, rows, start, stop):
         fold = _Fold(self.n0 + self.nL + int(center), center)
         for begin, Xb, Yb in self.blocks(rows, start, stop):
-            fold.add(Xb, Yb, _rows(self.weight, begin, len(Xb)))
+            fold.add(Xb, Yb, _rows(self.weight, begin, len(Xb)), begin)
         return fold.result()
 
     def dense(self, x_shift=None, y_shift=None, root_weight=None):
@@ -142,8 +142,8 @@ class Data:
         X = np.empty((self.m, self.n0), order="F")
         Y = np.empty((self.m, self.nL))
         for start, Xb, Yb in self.blocks():
-            _largest(Xb, "X")
-            _largest(Yb, "Y")
+            _largest(Xb, "X", start)
+            _largest(Yb, "Y", start)
             stop = start + len(Xb)
             for target, block, shift in ((X, Xb, x_shift), (Y, Yb, y_shift)):
                 if shift is not None:
@@ -162,9 +162,10 @@ class _Fold:
         self.center = center
         self.x_max = self.y_max = 0.0
 
-    def add(self, Xb, Yb, weight):
-        self.x_max = max(self.x_max, _largest(Xb, "X"))
-        self.y_max = max(self.y_max, _largest(Yb, "Y"))
+    def add(self, Xb, Yb, weight, begin=None):
+        """Fold in a block of rows (``begin``: its first row's index in the data, if known)."""
+        self.x_max = max(self.x_max, _largest(Xb, "X", begin))
+        self.y_max = max(self.y_max, _largest(Yb, "Y", begin))
         c, n0 = int(self.center), Xb.shape[1]
         root_weight = None if weight is None else np.sqrt(weight)[:, None]
         for start in range(0, len(Xb), FOLD_ROWS):
@@ -190,11 +191,15 @@ def _row_ranges(m, rows, workers):
     return list(zip(edges[:-1], edges[1:]))
 
 
-def _largest(block, name):
-    """The largest absolute entry; raises for NaN or inf (NaN propagates through max)."""
+def _largest(block, name, begin=None):
+    """The largest absolute entry; raises for NaN or inf (NaN propagates through max), naming
+    the first one's row (counted from ``begin``, when known) and column."""
     largest = max(float(np.max(block)), -float(np.min(block))) if block.size else 0.0
     if not np.isfinite(largest):
-        raise ValueError(f"{name} must be finite (no NaN or inf as float64), found some")
+        i, j = np.argwhere(~np.isfinite(block))[0]
+        row = f"row {begin + i}" if begin is not None else f"row {i} of a chunk"
+        raise ValueError(f"{name} must be finite (no NaN or inf as float64): {row}, column "
+                         f"{j} is {block[i, j]}")
     return largest
 
 

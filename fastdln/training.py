@@ -77,6 +77,22 @@ class TrainResult:
     diagnostics: dict | None = None
     intercept: np.ndarray | None = None
 
+    def __repr__(self) -> str:
+        """One line: the outcome, not the arrays."""
+        widths = list(self.settings.widths or ()) if self.settings is not None else [
+            self.weights[0].shape[1]] + [W.shape[0] for W in self.weights]
+        return (f"TrainResult(status={self.status!r}, sweeps={self.sweeps}, iterations="
+                f"{self.iterations}, error {float(self.errors[0]):.3e} -> "
+                f"{float(self.errors[-1]):.3e}, widths={_short(widths)}, "
+                f"elapsed={self.elapsed:.3g} s)")
+
+
+def _short(widths):
+    """``[784, 784, ..., 10] (11 layers)``-like text for long width lists."""
+    if len(widths) <= 6:
+        return str(widths)
+    return f"[{widths[0]}, {widths[1]}, ..., {widths[-1]}] ({len(widths) - 1} layers)"
+
 
 def train(X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None, *,
           sample_weight: ArrayLike | None = None, sweeps: int = 1, record: str = "iteration",

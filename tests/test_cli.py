@@ -379,3 +379,32 @@ def test_train_and_predict_npy_files_read_by_blocks(tmp_path):
                              "--depth", 2], "no such file")]:
         bad = run(*argv)
         assert bad.returncode == 2 and fragment in bad.stderr, bad.stderr
+
+
+def test_help_is_plain_text():
+    """No reST markup (``x``, :class:) nor layer notes in what --help prints."""
+    for argv in (["--help"], ["train", "--help"], ["grid", "--help"], ["predict", "--help"]):
+        shown = run(*argv)
+        assert shown.returncode == 0, shown.stderr
+        for markup in ("``", ":class:", ":func:", "apps layer"):
+            assert markup not in shown.stdout, (argv, markup)
+
+
+def test_a_train_result_prints_in_one_short_line():
+    X, Y = np.ones((50, 30)) + np.eye(50, 30), np.ones((50, 2))
+    result = fastdln.train(X, Y, widths=[30] * 12 + [2], sweeps=2, seed=0)
+    text = repr(result)
+    assert "\n" not in text and len(text) <= 200 and "array" not in text
+    assert text.startswith("TrainResult(status='max_sweeps', sweeps=2, ")
+    assert "[30, 30, ..., 2] (12 layers)" in text
+
+
+def test_nan_in_an_npy_names_its_row_and_column(tmp_path):
+    X = np.ones((40000, 3))
+    X[33333, 2] = np.nan
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "Y.npy", np.ones((40000, 1)))
+    result = run("train", tmp_path / "X.npy", "--y", tmp_path / "Y.npy", "--depth", 1)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("fastdln: error: X must be finite (no NaN or inf as "
+                                     "float64): row 33333, column 2 is nan")

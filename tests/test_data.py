@@ -128,13 +128,13 @@ def test_threads_fold_disjoint_row_ranges_side_by_side(monkeypatch):
     seen = {}
     fold = data_module._Fold.add
 
-    def add(self, Xb, Yb, weight):
+    def add(self, Xb, Yb, weight, begin=None):
         if not seen.setdefault(threading.get_ident(), []):
             both_running.wait()
         seen[threading.get_ident()].append(len(Xb))
         assert all(lib["num_threads"] == 1 for lib in threadpool_info()
                    if lib["user_api"] == "blas")
-        fold(self, Xb, Yb, weight)
+        fold(self, Xb, Yb, weight, begin)
 
     monkeypatch.setattr(data_module._Fold, "add", add)
     Data(X, Y).factor(center=True, rows=100, workers=2)
