@@ -312,8 +312,10 @@ def _features_for(model, args):
         X, names = table.values[:, kept], table.names
     n0 = model.widths[0]
     if np.ndim(X) != 2 or np.shape(X)[1] != n0:
+        from .tables import some
+
         raise ValueError(f"{args.data}: {np.shape(X)[-1]} feature columns"
-                         f"{'' if names is None else ' ' + str(names)}, the model takes {n0}")
+                         f"{'' if names is None else ' ' + some(names)}, the model takes {n0}")
     return X
 
 

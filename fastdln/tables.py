@@ -3,19 +3,21 @@
 The values are parsed by :func:`numpy.loadtxt`; around it, this module keeps what users'
 files need: a header row of column names (required unless ``header=False``), spaces around
 names and values stripped, blank lines ignored, ``"-"`` read from standard input, and every
-problem reported in one line naming the file and the line.
+problem reported in one short line naming the file, the line and the column (by its header
+name), never echoing a whole row or header; a misspelt column name gets close names suggested.
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Table", "read_csv", "write_csv"]
+__all__ = ["Table", "did_you_mean", "read_csv", "some", "write_csv"]
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,19 @@ class Table:
             elif item.isdigit() and int(item) < self.values.shape[1]:
                 indices.append(int(item))
             else:
-                known = (f"header {self.names}" if self.names is not None
-                         else f"{self.values.shape[1]} columns (0-based indices)")
-                raise ValueError(f"{option} column {item!r} is not in {self.source}'s {known}")
+                raise ValueError(f"{option} column {_short(item)!r} is not in {self.source}"
+                                 f"{self._known(item)}")
         if len(set(indices)) != len(indices):
-            raise ValueError(f"{option} names a column twice: {spec!r}")
+            raise ValueError(f"{option} names a column twice: {_short(spec)!r}")
         return indices
+
+    def _known(self, item):
+        """What the columns are, for a message on the unknown ``item``: close names, or a
+        few of them and their count."""
+        count = self.values.shape[1]
+        if self.names is None:
+            return f" ({count} columns without a header: 0-based indices 0 to {count - 1})"
+        return f"'s header{did_you_mean(item, self.names) or ' ' + some(self.names)}"
 
     def split(self, target: str) -> tuple[np.ndarray, np.ndarray, list[str] | None,
                                           list[str] | None]:
@@ -71,13 +80,13 @@ class Table:
             raise ValueError(f"{self.source} has no header: columns cannot be matched by name")
         missing = [name for name in names if name not in self.names]
         if missing:
-            raise ValueError(f"{self.source} lacks the model's feature column(s) {missing} "
-                             f"(it has {self.names})")
+            raise ValueError(f"{self.source} lacks {_count(missing, 'feature column')} of the "
+                             f"model: {some(missing)}{did_you_mean(missing[0], self.names)}")
         extra = [name for name in self.names if name not in names and name not in leave_out]
         if extra:
-            raise ValueError(f"{self.source} has column(s) {extra} the model was not trained "
-                             f"on (its features are {list(names)}); remove them or leave them "
-                             "out with --target")
+            raise ValueError(f"{self.source} has {_count(extra, 'column')} the model was not "
+                             f"trained on: {some(extra)}; remove them or leave them out with "
+                             "--target")
         return self.values[:, [self.names.index(name) for name in names]]
 
     def _names_of(self, indices):
@@ -121,8 +130,8 @@ def read_csv(path: str, *, header: bool = True) -> Table:
         values = None
     if values is None or not np.all(np.isfinite(values)) or (
             width is not None and values.shape[1] != width):
-        raise ValueError(_first_bad_line(lines, numbers, width or _field_count(lines[0]),
-                                         source))
+        raise ValueError(_first_bad_line(lines, numbers, names,
+                                         width or _field_count(lines[0]), source))
     return Table(values=values, names=names, source=source)
 
 
@@ -150,14 +159,14 @@ def _non_blank_lines(text, source):
 def _header_names(line, source):
     names = [name.strip() for name in next(csv.reader([line], skipinitialspace=True))]
     if all(_is_number(name) for name in names):
-        raise ValueError(f"{source}: the first line ({line.strip()}) holds numbers, not "
-                         "column names; add a header row or pass --no-header")
+        raise ValueError(f"{source}: the first line ({_short(line.strip(), 40)}) holds numbers, "
+                         "not column names; add a header row or pass --no-header")
     empty = [j + 1 for j, name in enumerate(names) if not name]
     if empty:
-        raise ValueError(f"{source}: header column(s) {empty} have no name")
+        raise ValueError(f"{source}: header column(s) {some(empty)} have no name")
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise ValueError(f"{source}: the header repeats column name(s) {repeated}")
+        raise ValueError(f"{source}: the header repeats column name(s) {some(repeated)}")
     return names
 
 
@@ -173,17 +182,66 @@ def _field_count(line):
     return len(next(csv.reader([line])))
 
 
-def _first_bad_line(lines, numbers, width, source):
-    """A one-line message on the first row that is not ``width`` finite numbers."""
+def _first_bad_line(lines, numbers, names, width, source):
+    """A one-line message on the first row that is not ``width`` finite numbers: its line,
+    and the column (by name) and value at fault; never the whole row."""
     for line, number in zip(lines, numbers):
+        problem = _row_problem(line, names, width)
+        if problem:
+            return f"{source}, line {number}{problem}"
+    for line, number in zip(lines, numbers):  # a value float() reads but numpy does not
         try:
-            row = np.loadtxt([line], delimiter=",", quotechar='"', comments=None, ndmin=2)
+            np.loadtxt([line], delimiter=",", quotechar='"', comments=None, ndmin=2)
         except ValueError:
-            row = None
-        if row is None or row.shape[1] != width or not np.all(np.isfinite(row)):
-            return (f"{source}, line {number}: expected {width} finite numbers separated by "
-                    f"commas, got {line.strip()!r}")
+            return f"{source}, line {number}: cannot be read as {width} numbers"
     return f"{source}: rows of different lengths"
+
+
+def _row_problem(line, names, width):
+    """``""`` for a row of ``width`` finite numbers, else what is wrong and where."""
+    fields = next(csv.reader([line], skipinitialspace=True), [])
+    if len(fields) != width:
+        return (f": {len(fields)} value(s), expected {width} finite numbers separated by "
+                "commas (one per column)")
+    for j, field in enumerate(fields):
+        text = field.strip()
+        column = f"column {_short(names[j])!r}" if names is not None else f"column {j}"
+        if not text:
+            return f", {column}: empty (expected a finite number)"
+        if not _is_number(text):
+            return f", {column}: {_short(text)!r} is not a number"
+        if not np.isfinite(float(text)):
+            return f", {column}: {_short(text)!r} (values must be finite numbers)"
+    return ""
+
+
+def some(items: Sequence, limit: int = 6) -> str:
+    """``items`` as a short list for a message: all of them up to ``limit``, else the first
+    few and their count (``['a', 'b', ...] (794 in all)``); long names are cut."""
+    shown = [_short(item) if isinstance(item, str) else item for item in items[:limit]]
+    if len(items) <= limit:
+        return str(shown)
+    return f"{str(shown[:limit - 1])[:-1]}, ...] ({len(items)} in all)"
+
+
+def did_you_mean(name: str, names: Sequence[str]) -> str:
+    """For a message on the unknown column ``name``: the close ones in ``names`` ("did you
+    mean ...?", by :mod:`difflib` or case), or ``""`` when none is close."""
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    close += [other for other in names if other.lower() == name.lower() and other not in close]
+    if close:
+        return f"; did you mean {' or '.join(repr(_short(c)) for c in close[:3])}?"
+    return ""
+
+
+def _count(items, noun):
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+
+
+def _short(text, limit=30):
+    """``text`` cut to ``limit`` characters (with ``...``)."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def write_csv(stream, names: Sequence[str], values: np.ndarray) -> None:

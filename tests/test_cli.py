@@ -156,8 +156,9 @@ def test_a_csv_without_header(capsys, tmp_path, data):
 
 
 @pytest.mark.parametrize("columns, fragment", [
-    (["f1", "f2", "f3"], "lacks the model's feature column(s) ['f4']"),
-    (["f1", "f2", "f3", "f4", "extra"], "has column(s) ['extra'] the model was not trained"),
+    (["f1", "f2", "f3"], "lacks 1 feature column of the model: ['f4']"),
+    (["f1", "f2", "F3", "f4"], "lacks 1 feature column of the model: ['f3']; did you mean 'F3'?"),
+    (["f1", "f2", "f3", "f4", "extra"], "has 1 column the model was not trained on: ['extra']"),
 ])
 def test_predict_refuses_missing_and_extra_columns(capsys, tmp_path, data, columns,
                                                    fragment):
@@ -194,7 +195,7 @@ BAD_INPUT = [
     ("CSV whose first line is numbers", ["train", "{plain}", "--depth", "2", "--target", "0"],
      "--no-header"),
     ("CSV value that is not a number", ["train", "{bad_value}", "--depth", "2", "--target",
-                                        "y"], "line 3: expected 2 finite numbers"),
+                                        "y"], "line 3, column 'y': 'oops' is not a number"),
     ("`--depth 0`", ["train", "{npz}", "--depth", "0"], "--depth"),
     ("no `--depth` (and no `--resume`)", ["train", "{npz}"], "--depth is required"),
     ("`--width 0`", ["train", "{npz}", "--depth", "2", "--width", "0"],
@@ -397,6 +398,22 @@ def test_a_train_result_prints_in_one_short_line():
     assert "\n" not in text and len(text) <= 200 and "array" not in text
     assert text.startswith("TrainResult(status='max_sweeps', sweeps=2, ")
     assert "[30, 30, ..., 2] (12 layers)" in text
+
+
+def test_a_wide_csv_gets_short_messages(capsys, tmp_path):
+    """794 columns: a --target typo suggests close names, a bad cell names its column."""
+    names = [f"pixel{j}" for j in range(784)] + [f"label{j}" for j in range(10)]
+    columns = list(np.random.default_rng(0).normal(size=(len(names), 4)))
+    path = _csv(tmp_path / "wide.csv", names, columns)
+    code, _, err = main(capsys, "train", path, "--depth", 1, "--target", "lable0,label1")
+    assert code == 2 and len(err) == 1 and len(err[0].replace(str(path), "")) <= 200, err
+    assert "--target column 'lable0' is not in" in err[0] and "did you mean 'label0'" in err[0]
+    text = path.read_text().splitlines()
+    text[2] = text[2].replace(",", ",nan,", 1).rsplit(",", 1)[0]
+    path.write_text("\n".join(text) + "\n")
+    code, _, err = main(capsys, "train", path, "--depth", 1, "--target", "label0")
+    assert code == 2 and len(err) == 1 and len(err[0].replace(str(path), "")) <= 200, err
+    assert err[0].endswith("line 3, column 'pixel1': 'nan' (values must be finite numbers)")
 
 
 def test_nan_in_an_npy_names_its_row_and_column(tmp_path):
