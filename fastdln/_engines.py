@@ -23,15 +23,20 @@ from .settings import Settings
 __all__ = ["FastEngine", "ReferenceEngine", "embed_blocks", "engine_from_state",
            "gradient_rounding", "layer_at", "make_engine", "padded_blocks"]
 
-LR_MODES = {"optimal": _kernels.LR_OPTIMAL, "bounded": _kernels.LR_BOUNDED}
-ORDERS = {"descending": _kernels.DESCENDING, "ascending": _kernels.ASCENDING}
-
-
 SAMPLINGS = {None: _kernels.NO_SAMPLING, "importance": _kernels.IMPORTANCE,
              "uniform": _kernels.UNIFORM}
-SAMPLING_NAMES = {value: key for key, value in SAMPLINGS.items()}
 NO_DRAWS = np.zeros(0)
+_gradient_rows = getattr(_kernels.gradient_rows, "py_func", _kernels.gradient_rows)
 NO_BATCHES = np.zeros((0, 0), np.int64)
+
+
+def _sum_squares(A, rows=8192):
+    """``||A||_F^2`` in float64, by blocks of rows (no whole float64 copy of float32 data)."""
+    total = 0.0
+    for start in range(0, A.shape[0], rows):
+        block = np.asarray(A[start:start + rows], np.float64).ravel()
+        total += float(block @ block)
+    return total
 
 
 def layer_at(position, depth, order):
@@ -80,15 +85,20 @@ class FastEngine:
 
     compressed = False
 
-    def __init__(self, Xw, Yw, weights, settings: Settings, *, m, loss_offset, compressed):
-        """``Xw`` ``(n0, r)`` and ``Yw`` ``(nL, r)``: the (compressed) data, columns are samples;
-        ``loss_offset`` is the optimum's loss on them."""
+    def __init__(self, Xw, Ow, weights, settings: Settings, *, m, optimum_residual, compressed,
+                 constrained=False):
+        """``Xw`` ``(n0, r)``: the (compressed) data, columns are samples; ``Ow`` ``(nL, r)``:
+        the optimum's output ``W* Xw``, which the residual is kept against;
+        ``optimum_residual``: ``W* Xw - Yw`` ``(nL, r)``, or None where it is orthogonal to
+        the rows of ``Xw`` (see ``Problem.working_data``); ``constrained``: the optimum is
+        under a binding rank constraint (its gradient does not vanish)."""
+        self.constrained = constrained
         self.settings = settings
         self.dtype = np.dtype(settings.dtype)
         self.inv_m = 1.0 / m
         self.m = m
-        self.loss_offset = loss_offset
         self.compressed = compressed
+        _kernels.prepare(self.dtype)
         self.sampling = SAMPLINGS[settings.sampling]
         self.gd_ready = False  # GD: the caches hold the forward pass of the current weights
         self._full_weights = weights
@@ -98,22 +108,41 @@ class FastEngine:
         self.widths = np.array([work_weights[0].shape[1]] + [W.shape[0] for W in work_weights],
                                dtype=np.int64)
         self.depth = len(work_weights)
-        lr = settings.lr
-        if isinstance(lr, str):
-            self.lr_mode = LR_MODES[lr]
-            self.lr_value = float(settings.eta or 0.0)  # bounded: eta_bar; optimal: unused
-        else:
-            self.lr_mode, self.lr_value = _kernels.LR_CONSTANT, float(lr)
+        Rs = (None if optimum_residual is None
+              else np.ascontiguousarray(np.asarray(optimum_residual).T, self.dtype))
         self._allocate(work_weights, np.ascontiguousarray(Xw, self.dtype),
-                       np.ascontiguousarray(Yw.T, self.dtype))
+                       np.ascontiguousarray(Ow.T, self.dtype), Rs)
+        self._cross = Rs if constrained else None
 
     _CACHES = ("w", "pbuf", "pnorms", "sbuf", "Rt")
+
+    def _order(self):
+        """``(descending, ascending)``: True for the sweep order, None for the other."""
+        options = self._options()
+        return options["descending"], options["ascending"]
+
+    def _options(self):
+        """The kernels' code-selecting options, ``None`` when off (see ``_kernels``)."""
+        settings = self.settings
+        lr = settings.lr
+        custom = settings.custom_loss is not None
+        return dict(
+            descending=True if settings.order == "descending" else None,
+            ascending=True if settings.order == "ascending" else None,
+            l2=True if settings.power == 2 and not custom else None,
+            lp=settings.power if settings.power != 2 and not custom else None,
+            optimal=True if lr == "optimal" else None,
+            bounded=float(settings.eta) if lr == "bounded" else None,
+            constant=None if isinstance(lr, str) else float(lr),
+            blocked=self.blocking if self._needs_blocks else None)
 
     def state(self):
         """Everything needed to continue bit for bit, also in the middle of a sweep."""
         state = {name: getattr(self, name).copy() for name in self._CACHES}
-        state.update(X=self.X.copy(), Y=self.Yt.T.copy(), m=self.m, loss_offset=self.loss_offset,
-                     compressed=self.compressed, width_reduced=self.width_reduced,
+        state.update(X=self.X.copy(), Y=self.Yt.T.copy(), m=self.m,
+                     optimum_residual=None if self.Rs is None else self.Rs.T.copy(),
+                     constrained=self.constrained, compressed=self.compressed,
+                     width_reduced=self.width_reduced,
                      weights=self.weights(), gd_ready=self.gd_ready)
         return state
 
@@ -121,7 +150,8 @@ class FastEngine:
     def from_state(cls, state, settings):
         engine = cls(state["X"], state["Y"], state["weights"],
                      settings.replace(reduce_width=state["width_reduced"]), m=state["m"],
-                     loss_offset=state["loss_offset"], compressed=state["compressed"])
+                     optimum_residual=state["optimum_residual"], compressed=state["compressed"],
+                     constrained=state["constrained"])
         engine.gd_ready = state["gd_ready"]
         for name in cls._CACHES:
             target = getattr(engine, name)
@@ -132,17 +162,17 @@ class FastEngine:
             target[...] = state[name]
         return engine
 
-    def _allocate(self, weights, Xw, Yt):
+    def _allocate(self, weights, Xw, Yt, Rs):
         widths, dtype = self.widths, self.dtype
         k, r = int(widths[-1]), Xw.shape[1]
-        self.X, self.Yt = Xw, Yt
+        self.X, self.Yt, self.Rs = Xw, Yt, Rs
         self.woff = np.concatenate([[0], np.cumsum([W.size for W in weights])]).astype(np.int64)
         self.w = np.concatenate([W.ravel() for W in weights], dtype=dtype)
         # block 0 of the prefixes is X itself: pbuf holds blocks 1 .. L-1
         self.poff = np.concatenate([[0, 0], np.cumsum(widths[1:-1] * r)]).astype(np.int64)
         self.pbuf = np.empty(self.poff[-1], dtype)
         self.pnorms = np.empty(len(weights))
-        self.pnorms[0] = _kernels.sum_squares(Xw)  # in float64, without a temporary
+        self.pnorms[0] = _sum_squares(Xw)
         self.soff = np.concatenate([[0], np.cumsum(k * widths[1:])]).astype(np.int64)
         self.sbuf = np.empty(self.soff[-1], dtype)
         self.sbuf[self.soff[-2]:] = np.eye(k, dtype=dtype).ravel()
@@ -151,19 +181,22 @@ class FastEngine:
         max_width = int(widths.max())
         layers = list(zip(widths[1:].tolist(), widths[:-1].tolist()))
         self.blocking = np.array([_kernels.WHOLE_GRADIENT, _kernels.GRADIENT_BLOCK], np.int64)
-        if self.settings.method == "bcgd":  # blocks of G
-            largest_layer = max(_kernels.gradient_rows(n_out, n_in, self.blocking) * n_in
+        largest_layer = max(n_out * n_in for n_out, n_in in layers)
+        self._needs_blocks = (self.settings.method == "bcgd"
+                              and largest_layer > _kernels.WHOLE_GRADIENT)
+        if self._needs_blocks:  # blocks of G
+            largest_layer = max(_gradient_rows(n_out, n_in, self.blocking) * n_in
                                 for n_out, n_in in layers)
-        else:
-            largest_layer = max(n_out * n_in for n_out, n_in in layers)
         self.work_a = np.empty(k * max_width, dtype)
         self.work_g = np.empty(largest_layer, dtype)
         self.work_k = np.empty(k * k, dtype)
         self.work_b = np.empty(k * max_width, dtype)
         self.work_s = np.empty(2 * k * max_width, dtype)
         self.work_z = np.empty((r, k), dtype)
-        self.work_j = np.empty((r, k) if self.settings.power != 2 else (0, k), dtype)
-        gram_side = min(max_width, r) if self.lr_mode == _kernels.LR_BOUNDED else 1
+        raw_residual = self.settings.power != 2 or self.settings.custom_loss is not None
+        # J = l'(Rt + Rs) needs its own buffer unless it is Rt itself (L2, Rs None)
+        self.work_j = np.empty((r, k) if raw_residual or Rs is not None else (0, k), dtype)
+        gram_side = min(max_width, r) if self.settings.lr == "bounded" else 1
         if self.sampling == _kernels.IMPORTANCE:
             gram_side = max_width
         self.gram = np.empty(gram_side * gram_side, dtype)
@@ -196,32 +229,34 @@ class FastEngine:
     def _sweep_buffers(self):
         """The arguments both sweep kernels start with: weights, caches, data, work."""
         return (self.w, self.woff, self.widths, self.pbuf, self.poff, self.pnorms, self.sbuf,
-                self.soff, self.X, self.Yt, self.Rt, self.work_a, self.work_g, self.work_k,
+                self.soff, self.X, self.Yt, self.Rt, self.Rs, self.work_a, self.work_g, self.work_k,
                 self.work_b, self.work_z)
 
-    def _call(self, kernel, begin, end, error_limit, errors, rates, *extra):
+    def _call(self, kernel, begin, end, error_limit, errors, rates, loss=None):
+        o = self._options()
         return kernel(
-            *self._sweep_buffers(), self.work_j, self.work_s, self.blocking, self.gram,
-            ORDERS[self.settings.order], self.lr_mode, self.lr_value, self.settings.power,
-            self.rounding, begin, end, self.loss_offset, self.inv_m, error_limit, errors,
-            rates, self.scal, self.counts, *extra)
+            *self._sweep_buffers(), self.work_j, self.work_s, self.gram, self.rounding, begin,
+            end, self.inv_m, error_limit, errors, rates, self.scal, self.counts, self._cross,
+            o["descending"], o["ascending"], o["l2"], o["lp"], loss, o["optimal"], o["bounded"],
+            o["constant"], o["blocked"])
 
     def _sampled(self, begin, end, error_limit, errors, rates, draws, batches):
         return _kernels.bcsgd_updates(
-            *self._sweep_buffers(), self.work_m, self.gram, ORDERS[self.settings.order],
-            self.lr_value, self.sampling, draws, batches, begin, end, self.loss_offset,
-            self.inv_m, error_limit, errors, rates, self.scal, self.counts)
+            *self._sweep_buffers(), self.work_m, self.gram, float(self.settings.eta or 0.0),
+            self.sampling, draws, batches, begin, end, self.inv_m, error_limit, errors, rates,
+            self.scal, self.counts, *self._order())
 
     def _gd_iteration(self, error_limit):
         error, applied = _kernels.gd_iteration(
             self.w, self.woff, self.widths, self.pbuf, self.poff, self.pnorms, self.sbuf,
-            self.soff, self.X, self.Yt, self.Rt, self.w_previous, self.work_a, self.work_b,
-            self.work_g, self.work_j, self.lr_value, self.settings.power, not self.gd_ready,
-            self.loss_offset, self.inv_m, error_limit, self.scal, self.counts)
+            self.soff, self.X, self.Yt, self.Rt, self.Rs, self.w_previous, self.work_a,
+            self.work_b, self.work_g, self.work_j, float(self.settings.lr), not self.gd_ready,
+            self.inv_m, error_limit, self.scal, self.counts, self._cross,
+            self._options()["l2"], self._options()["lp"])
         self.gd_ready = applied
         if not applied:
             return np.empty(0), np.empty(0), error
-        return np.array([error]), np.array([self.lr_value]), None
+        return np.array([error]), np.array([float(self.settings.lr)]), None
 
     def residual(self):
         """``W_L ... W_1 X - Y`` from scratch (``(nL, r)``, working data): a forward pass in
@@ -234,10 +269,10 @@ class FastEngine:
         return R - self.Yt.T
 
     def initial_error(self):
-        R = self.residual().astype(np.float64)
         settings = self.settings
-        loss = reference.residual_loss(R, settings.power, settings.custom_loss)
-        return (loss - self.loss_offset) * self.inv_m
+        R_opt = 0.0 if self.Rs is None else self.Rs.T
+        return reference.loss_difference(self.residual(), R_opt, settings.power,
+                                         settings.custom_loss, self.constrained) * self.inv_m
 
     def working_weights(self):
         """The weights the kernels train (the reduced-width blocks if width reduction is on)."""
@@ -256,8 +291,10 @@ class ReferenceEngine:
     compressed = False
     width_reduced = False
 
-    def __init__(self, Xw, Yw, weights, settings: Settings, *, m, loss_offset, **_):
-        """Full data ``Xw`` ``(n0, m)``, ``Yw`` ``(nL, m)``; ``loss_offset`` is ``loss(W*)``."""
+    def __init__(self, Xw, Yw, weights, settings: Settings, *, m, optimum_weight,
+                 constrained=False):
+        """Full data ``Xw`` ``(n0, m)``, ``Yw`` ``(nL, m)``; ``optimum_weight``: ``W*``
+        ``(nL, n0)``, which the errors are measured against."""
         self.settings = settings
         dtype = np.dtype(settings.dtype)
         self.X = np.ascontiguousarray(Xw, dtype)
@@ -265,25 +302,31 @@ class ReferenceEngine:
         self._weights = [W.copy() for W in weights]
         self.depth = len(weights)
         self.m = m
-        self.loss_offset = loss_offset
+        self.optimum_weight = np.asarray(optimum_weight, np.float64)
+        self.constrained = constrained
         self.inv_m = 1.0 / m
 
     def state(self):
-        return dict(X=self.X.copy(), Y=self.Y.copy(), m=self.m, loss_offset=self.loss_offset,
-                    compressed=False, width_reduced=False, weights=self.weights())
+        return dict(X=self.X.copy(), Y=self.Y.copy(), m=self.m,
+                    optimum_weight=self.optimum_weight.copy(), constrained=self.constrained,
+                    compressed=False,
+                    width_reduced=False, weights=self.weights())
 
     @classmethod
     def from_state(cls, state, settings):
         return cls(state["X"], state["Y"], state["weights"], settings, m=state["m"],
-                   loss_offset=state["loss_offset"])
+                   optimum_weight=state["optimum_weight"], constrained=state["constrained"])
 
     def _error(self):
+        """``(loss(W) - loss(W*)) / m`` without cancellation: from ``D = (W_L...W_1 - W*) X``
+        and the optimum's residual ``W* X - Y`` (docs/math.md section 12)."""
         weights64 = [W.astype(np.float64) for W in self._weights]
         settings = self.settings
-        loss = reference.loss_value(weights64, self.X.astype(np.float64),
-                                    self.Y.astype(np.float64), settings.power,
-                                    settings.custom_loss)
-        return (loss - self.loss_offset) * self.inv_m
+        X = self.X.astype(np.float64)
+        D = (reference.suffix_product(weights64, 0) - self.optimum_weight) @ X
+        R_opt = self.optimum_weight @ X - self.Y.astype(np.float64)
+        return reference.loss_difference(D, R_opt, settings.power, settings.custom_loss,
+                                         self.constrained) * self.inv_m
 
     def run(self, begin, end, error_limit, draws=None, batches=None):
         settings = self.settings
@@ -325,11 +368,16 @@ class ReferenceEngine:
     working_weights = weights
 
 
-def make_engine(Xw, Yw, weights, settings, *, m, loss_offset, compressed):
-    """The engine ``settings.engine`` names, on the working data."""
-    engine = ReferenceEngine if settings.engine == "reference" else FastEngine
-    return engine(Xw, Yw, weights, settings, m=m, loss_offset=loss_offset,
-                  compressed=compressed)
+def make_engine(data, weights, settings, *, m, optimum):
+    """The engine ``settings.engine`` names, on the working data ``(Xw, Yw, Ow, Rw,
+    compressed)`` of ``Problem.working_data``."""
+    Xw, Yw, Ow, Rw, compressed = data
+    constrained = optimum.rank_constrained
+    if settings.engine == "reference":
+        return ReferenceEngine(Xw, Yw, weights, settings, m=m, optimum_weight=optimum.weight,
+                               constrained=constrained)
+    return FastEngine(Xw, Ow, weights, settings, m=m, optimum_residual=Rw,
+                      compressed=compressed, constrained=constrained)
 
 
 def engine_from_state(state, settings):

@@ -11,11 +11,24 @@ Layout conventions (paper convention, columns are samples):
   ``(widths[i], r)``; ``P_0`` is ``X`` itself (``_prefix``), not a copy in ``pbuf``.
 - ``sbuf``: suffix products; block ``i`` is ``S_i = W_{L-1} ... W_{i+1}`` of shape
   ``(nL, widths[i+1])``; block ``L-1`` is the identity and is never written.
-- ``Rt``: the maintained residual, transposed: ``(S W P - Y)^T`` of shape ``(r, nL)`` (this
-  layout makes ``R P^T`` and ``Z`` plain BLAS products, measured faster than the
-  transposed-operand ones); ``Yt`` likewise.
+- ``Rt``: the maintained residual against the optimum's output, transposed:
+  ``(S W P - W* P_0)^T`` of shape ``(r, nL)`` (this layout makes ``R P^T`` and ``Z`` plain
+  BLAS products, measured faster than the transposed-operand ones); ``Yt`` is the optimum's
+  output ``(W* P_0)^T``, the target it is kept against.
 - ``counts``: int64 counters ``[products, multiply-adds, big products]``; a big product has
   all three dimensions larger than ``nL`` (the ``n x n x r`` products of a forward pass).
+- ``Rs``: the optimum's residual ``(W* P_0 - Y)^T``, same layout as ``Rt``, so that the
+  residual against the data is ``Rt + Rs``; ``None`` where it is orthogonal to the data's
+  rows (L2 with a rank the widths do not bind: the gradients are those of ``Rt`` alone).
+  Errors ``sum l(Rt + Rs) - l(Rs)`` are summed entry by entry in a form that does not cancel
+  (:func:`_step_error`, docs/math.md section 12).
+
+Options that select code are arguments that are ``None`` when off, one per choice
+(``descending``/``ascending``; ``l2``/``lp``/``loss``; ``optimal``/``bounded``/``constant``;
+``blocked``), and each optional block is guarded by ``if option is not None``: numba prunes
+the branches a ``None`` switches off before it types them (it prunes nothing on a value
+that is not None), so a run compiles only the code its configuration uses (docs/math.md
+section 13).
 """
 
 import types
@@ -25,16 +38,11 @@ import numpy as np
 from numba import njit
 from numba import types as nbtypes
 
-DESCENDING = 0
-ASCENDING = 1
+from ._cache import cache_outside_package
 
 NO_SAMPLING = 0
 IMPORTANCE = 1
 UNIFORM = 2
-
-LR_OPTIMAL = 0
-LR_BOUNDED = 1
-LR_CONSTANT = 2
 
 # Products of fewer multiply-adds than this run as jitted loops, the others through BLAS.
 # Chosen by measurement (benchmarks/tune_small_product.py): numba calls BLAS for about 40 ns,
@@ -66,13 +74,33 @@ _XXGEMM = nbtypes.ExternalFunction("numba_xxgemm", nbtypes.intc(
 _NO_TRANSPOSE, _TRANSPOSE = 78, 84  # "N", "T"
 
 
-def _gemm_signatures(*tail):
-    """Explicit signatures of :func:`gemm` (both dtypes): callers pass the transposes as
-    constants, and numba would otherwise compile one version (with its callees) per
-    combination of constants."""
-    head = "(boolean, boolean, float64, {0}[:, ::1], {0}[:, ::1], float64, {0}[:, ::1]"
-    return [("void" + head + "".join(", " + t for t in tail) + ")").format(dtype)
-            for dtype in ("float64", "float32")]
+def gemm_signature(dtype):
+    """The one signature :func:`gemm` is compiled for, per dtype (see :func:`prepare`)."""
+    return ("void(boolean, boolean, float64, {0}[:, ::1], {0}[:, ::1], float64, {0}[:, ::1], "
+            "{0}[::1], int64[::1], int64)").format(np.dtype(dtype).name)
+
+
+def prepare(dtype):
+    """Compile (or load from the cache) :func:`gemm` for ``dtype`` before a kernel uses it.
+
+    Callers pass the transposes as constants, which numba types as literals: with compilation
+    open it would compile one ``gemm`` (with its callees) per combination. So ``gemm`` gets
+    one explicit signature per dtype, compiled on first use of that dtype (never at import),
+    and stays closed to new signatures otherwise.
+    """
+    signature = gemm_signature(dtype)
+    if any(str(dtype_of(sig)) == np.dtype(dtype).name for sig in gemm.signatures):
+        return
+    gemm.disable_compile(False)
+    try:
+        gemm.compile(signature)
+    finally:
+        gemm.disable_compile(True)
+
+
+def dtype_of(signature):
+    """The dtype of a compiled :func:`gemm` signature (its first array argument)."""
+    return signature[3].dtype
 
 
 @njit(cache=True, nogil=True)
@@ -108,7 +136,7 @@ def blas_gemm(ta, tb, alpha, A, B, beta, C, scal):
             scal[1:2].ctypes, C.ctypes, n)
 
 
-@njit(_gemm_signatures("{0}[::1]", "int64[::1]", "int64"), cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def gemm(ta, tb, alpha, A, B, beta, C, scal, counts, big_dim):
     """``C = alpha op(A) op(B) + beta C`` for C-contiguous 2-D arrays of one dtype, where
     ``op(M)`` is ``M.T`` when its flag is True: jitted loops for tiny products, BLAS
@@ -162,13 +190,13 @@ def gram_loop(S, out):
             out[j, i] = acc
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _block(buf, off, i, rows, cols):
     """Block ``i`` of a flat buffer, viewed as a ``(rows, cols)`` matrix."""
     return buf[off[i] : off[i] + rows * cols].reshape((rows, cols))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _prefix(X, pbuf, poff, i, rows, r):
     """``P_i``: ``X`` for ``i = 0``, else block ``i`` of ``pbuf``."""
     if i == 0:
@@ -176,7 +204,7 @@ def _prefix(X, pbuf, poff, i, rows, r):
     return _block(pbuf, poff, i, rows, r)
 
 
-@njit(cache=True, nogil=True, fastmath={"reassoc"})
+@njit(cache=True, nogil=True, fastmath={"reassoc"}, inline="always")
 def sum_squares(a):
     """``sum(a**2)`` in float64 (reassociated so that it vectorizes; no nnan/ninf flags)."""
     acc = 0.0
@@ -188,84 +216,107 @@ def sum_squares(a):
 
 
 @njit(cache=True, nogil=True)
-def _step_norm_squared(R, eta, Z):
-    """``||R - eta Z||_F^2`` without forming it (the error after a step)."""
-    acc = 0.0
-    fr = R.ravel()
+def _step_error(D, eta, Z, Rs, cross, l2, lp, loss):
+    """``(||D - eta Z||_F^2, error)``: ``d`` the entries of ``D - eta Z`` (the output's distance
+    to the optimum's output), ``s`` those of ``Rs`` (the optimum's residual, zero if None).
+
+    ``error`` is ``sum l(s + d) - l(s)`` in a form without cancellation (docs/math.md section
+    12). Where the optimum is unconstrained its gradient vanishes, ``sum l'(s) d = 0``, and
+    the error is the sum of ``l(s + d) - l(s) - l'(s) d``: ``d^2`` for L2 (``l2``), ``d^2
+    (C(p,2) s^(p-2) + C(p,3) s^(p-3) d + ... + d^(p-2))`` for ``|r|^p`` (``lp = p``), or
+    ``value(s+d) - value(s) - l'(s) d`` for a custom ``loss``. L2 under a binding rank
+    constraint adds the first-order term ``2 s d`` (``cross`` is ``Rs`` then, else None).
+    Each term keeps its relative accuracy, so an error far below the loss's own rounding
+    level is resolved (``sum l(R) - loss*`` would cancel to noise or to a false 0).
+    """
+    norm2 = 0.0
+    diff = 0.0
+    fd = D.ravel()
     fz = Z.ravel()
-    for j in range(fr.size):
-        v = float(fr[j]) - eta * float(fz[j])
-        acc += v * v
+    if Rs is not None:
+        fs = Rs.ravel()
+    for j in range(fd.size):
+        d = float(fd[j]) - eta * float(fz[j])
+        norm2 += d * d
+        s = 0.0
+        if Rs is not None:
+            s = float(fs[j])
+        if l2 is not None:
+            diff += d * d
+            if cross is not None:
+                diff += 2.0 * d * s
+        if lp is not None:
+            diff += d * d * _power_remainder(s, d, lp)
+        if loss is not None:
+            diff += loss[0](s + d) - loss[0](s) - loss[1](s) * d
+    return norm2, diff
+
+
+@njit(cache=True, nogil=True)
+def _power_remainder(s, d, p):
+    """``((s + d)^p - s^p - p s^(p-1) d) / d^2 = sum_{j=2..p} C(p, j) s^(p-j) d^(j-2)``
+    (Horner in ``d``)."""
+    binomial = 1.0  # C(p, j) from j = p down
+    acc = 0.0
+    for j in range(p, 1, -1):
+        acc = acc * d + binomial * s ** (p - j)
+        binomial = binomial * j / (p - j + 1)
     return acc
 
 
 @njit(cache=True, nogil=True)
-def _step_power_sum(R, eta, Z, power):
-    """``sum |R - eta Z|^p`` for an even ``p`` (the Lp loss after a step)."""
-    acc = 0.0
-    fr = R.ravel()
-    fz = Z.ravel()
-    for j in range(fr.size):
-        v = float(fr[j]) - eta * float(fz[j])
-        acc += v ** power
-    return acc
-
-
-@njit(cache=True, nogil=True)
-def _custom_derivative(R, out, derivative):
-    """``out = l'(R)`` elementwise for a custom loss (uncached clones only)."""
-    fr = R.ravel()
+def _derivative(D, Rs, out, l2, lp, loss):
+    """``out = l'(D + Rs)`` entry by entry: ``r`` (L2), ``r^(p-1)`` (``lp``), ``loss[1](r)``."""
+    fd = D.ravel()
     fo = out.ravel()
-    for j in range(fr.size):
-        fo[j] = derivative(float(fr[j]))
+    if Rs is not None:
+        fs = Rs.ravel()
+    for j in range(fd.size):
+        r = float(fd[j])
+        if Rs is not None:
+            r += float(fs[j])
+        if l2 is not None:
+            fo[j] = r
+        if lp is not None:
+            fo[j] = r ** (lp - 1)
+        if loss is not None:
+            fo[j] = loss[1](r)
 
 
 @njit(cache=True, nogil=True)
-def _custom_max_curvature(R, curvature):
-    """``max C(R)`` over the residual's entries, ``C >= |l''|`` (custom loss, (3.10))."""
+def _max_curvature(D, Rs, lp, loss):
+    """``max (p-1) |r|^(p-2)`` (``lp``) or ``max C(r)`` (custom ``loss``, ``C >= |l''|``) over
+    the entries ``r`` of ``D + Rs``: the curvature bound of the rates (3.11), (3.10)."""
     best = 0.0
-    flat = R.ravel()
-    for j in range(flat.size):
-        best = max(best, curvature(float(flat[j])))
+    fd = D.ravel()
+    if Rs is not None:
+        fs = Rs.ravel()
+    for j in range(fd.size):
+        r = float(fd[j])
+        if Rs is not None:
+            r += float(fs[j])
+        if lp is not None:
+            best = max(best, (lp - 1) * abs(r) ** (lp - 2))
+        if loss is not None:
+            best = max(best, loss[2](r))
     return best
 
 
-@njit(cache=True, nogil=True)
-def _custom_step_loss(R, eta, Z, value):
-    """``sum value(R - eta Z)`` for a custom loss."""
-    acc = 0.0
-    fr = R.ravel()
-    fz = Z.ravel()
-    for j in range(fr.size):
-        acc += value(float(fr[j]) - eta * float(fz[j]))
-    return acc
-
-
-@njit(cache=True, nogil=True)
-def _odd_power(R, exponent, out):
-    """``out = R ** exponent`` elementwise (``exponent`` odd: the sign is kept)."""
-    fr = R.ravel()
-    fo = out.ravel()
-    for j in range(fr.size):
-        fo[j] = fr[j] ** exponent
-
-
-@njit(cache=True, nogil=True)
-def _max_abs(a):
-    best = 0.0
-    flat = a.ravel()
-    for j in range(flat.size):
-        best = max(best, abs(float(flat[j])))
-    return best
-
-
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _axpy(y, alpha, x):
     """``y -= alpha * x`` in place for matrices of one shape."""
     fy = y.ravel()
     fx = x.ravel()
     for j in range(fy.size):
         fy[j] -= alpha * fx[j]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _trace(K):
+    acc = 0.0
+    for i in range(K.shape[0]):
+        acc += K[i, i]
+    return acc
 
 
 @njit(cache=True, nogil=True)
@@ -282,24 +333,60 @@ def _spectral_norm_squared(P, gram, scal, counts, big_dim):
 
 
 @njit(cache=True, nogil=True)
-def _update_layer(W, S, P, Rt, S_next, p_norm2, r_norm2, work_a, work_g, work_k, work_b,
-                  work_z, work_j, work_s, blocking, gram, lr_mode, lr_value, power, rounding,
-                  loss_offset, inv_m, error_limit, scal, counts, loss):
+def _loss_derivative(Rt, r_norm2, work_j, Rs, l2, lp, loss):
+    """``(J, ||J||_F^2)`` with ``J = l'(Rt + Rs)``: ``Rt`` itself for L2 when ``Rs`` is None
+    (``r_norm2`` is its squared norm), else written to ``work_j``."""
+    if Rs is None:
+        if l2 is not None:
+            return Rt, r_norm2
+    _derivative(Rt, Rs, work_j, l2, lp, loss)
+    return work_j, sum_squares(work_j)
+
+
+@njit(cache=True, nogil=True)
+def _rate(gg, K, P, Zt, Rt, Rs, gram, scal, counts, lp, loss, optimal, bounded, constant):
+    """The learning rate: ``optimal``: (3.4) for L2, near-optimal (3.11) for ``lp``, (3.10)
+    for a custom ``loss``; ``bounded = eta_bar``: (3.2) ``eta_bar / (||S||_2^2 ||P||_2^2)``;
+    else the ``constant``."""
+    eta = 0.0
+    if constant is not None:
+        eta = constant
+    if bounded is not None:
+        s_norm = max(np.linalg.eigvalsh(K)[-1], 0.0)
+        denominator = s_norm * _spectral_norm_squared(P, gram, scal, counts, K.shape[0])
+        eta = bounded / denominator if denominator > 0.0 else 0.0
+    if optimal is not None:
+        zz = sum_squares(Zt)
+        if lp is not None:  # (3.11): ||G||^2 / ((p-1) max |R|^(p-2) ||Z||^2)
+            zz *= _max_curvature(Rt, Rs, lp, loss)
+        if loss is not None:  # (3.10): ||G||^2 / (max C(R) ||Z||^2)
+            zz *= _max_curvature(Rt, Rs, lp, loss)
+        eta = gg / zz if zz > 0.0 else 0.0
+    return eta
+
+
+@njit(cache=True, nogil=True)
+def _update_layer(W, S, P, Rt, Rs, S_next, p_norm2, r_norm2, work_a, work_g, work_k, work_b,
+                  work_z, work_j, work_s, gram, rounding, inv_m, error_limit, scal, counts, cross,
+                  l2, lp, loss, optimal, bounded, constant, blocked):
     """One BCGD update of ``W`` with ``S``, ``P`` frozen (docs/math.md section 2).
 
     ``G = S^T (J P^T)`` and ``Z = (S S^T)(J P^T) P`` so that no ``n x m`` intermediate
-    appears, with ``J = l'(R)``: ``R`` for L2 (``power == 2``), ``R^(p-1)`` for the Lp loss
-    ``|r|^p / p`` (``power == p``, even), or ``loss = (value, derivative, curvature)`` jitted
-    scalar functions of a custom convex loss (``None`` otherwise; see ``custom_kernel``).
-    ``R`` is updated in place to ``R - eta Z`` (exact). The loss is ``sum |R|^p`` (no 1/p, as
-    the paper's error measure) or ``sum value(R)``. Returns
-    ``(eta, error)``; if the new error would be non-finite or above ``error_limit`` nothing is
-    changed and the (bad) error is returned with ``eta = nan``. A gradient below the rounding
-    level of its own computation, ``rounding * ||S||_F ||J||_F ||P||_F``, is treated as zero
-    (skipped): the optimal rate of a noise gradient would only amplify the noise.
-    ``p_norm2`` and ``r_norm2`` are ``||P||_F^2`` and ``||R||_F^2``, known to the caller.
-    Unless it is empty, ``S_next`` receives the next suffix ``S W`` with the new ``W`` (also when
-    the update is skipped, not when it would diverge). Returns ``(eta, error, ||R_new||_F^2)``.
+    appears, with ``J = l'(R)``: ``R`` for L2 (``l2``), ``R^(p-1)`` for the Lp loss
+    ``|r|^p / p`` (``lp = p``, even), or ``loss = (value, derivative, curvature)`` jitted
+    scalar functions of a custom convex loss (see ``custom_kernel``); exactly one of the three
+    is not None. The rate: see :func:`_rate`. ``R`` is
+    updated in place to ``R - eta Z`` (exact). The error is ``(sum l(R) - l(R*)) / m`` with
+    ``l(r) = |r|^p`` (no 1/p, as the paper's error measure) or ``value``. A gradient below
+    the rounding level of its own computation, ``rounding * ||S||_F ||J||_F ||P||_F``, is
+    treated as zero (skipped): the optimal rate of a noise gradient would only amplify the
+    noise. ``p_norm2`` and ``r_norm2`` are ``||P||_F^2`` and ``||R||_F^2``, known to the
+    caller. ``blocked`` (``[WHOLE_GRADIENT, GRADIENT_BLOCK]``, or None when no layer is that
+    large) forms large gradients by blocks of rows in the step. Unless it is empty,
+    ``S_next`` receives the next suffix ``S W`` with the new ``W`` (also when the update is
+    skipped, not when it would diverge). Returns ``(eta, error, ||R_new||_F^2)``; if the new
+    error would be non-finite or above ``error_limit`` nothing is changed and the (bad)
+    error is returned with ``eta = nan``.
     """
     k = Rt.shape[1]
     n_out, n_in = W.shape
@@ -307,63 +394,71 @@ def _update_layer(W, S, P, Rt, S_next, p_norm2, r_norm2, work_a, work_g, work_k,
     K = work_k[: k * k].reshape((k, k))
     Bt = work_b[: n_in * k].reshape((n_in, k))
     Zt = work_z
-    if loss is None and power == 2:
-        Jt = Rt
-        j_norm2 = r_norm2
-    else:
-        Jt = work_j
-        if loss is None:
-            _odd_power(Rt, power - 1, Jt)
-        else:
-            _custom_derivative(Rt, Jt, loss[1])
-        j_norm2 = sum_squares(Jt)
+    Jt, j_norm2 = _loss_derivative(Rt, r_norm2, work_j, Rs, l2, lp, loss)
     gemm(False, False, 1.0, P, Jt, 0.0, At, scal, counts, k)  # (J P^T)^T
     _gram(S, K, scal, counts, k)
     gemm(False, False, 1.0, At, K, 0.0, Bt, scal, counts, k)  # (S G)^T
     gemm(True, False, 1.0, P, Bt, 0.0, Zt, scal, counts, k)  # (S G P)^T
-    rows = gradient_rows(n_out, n_in, blocking)
-    G = work_g[: rows * n_in].reshape((rows, n_in))
-    if rows == n_out:  # ||G||^2 from G itself: tr(A^T S S^T A) loses accuracy as G gets small
-        gemm(True, True, 1.0, S, At, 0.0, G, scal, counts, k)
-        gg = sum_squares(G)
-    else:  # G is formed only in the step; ||G|| from an LQ factorization of S
-        gg = _gradient_norm_squared(S, At, work_s)
-    if gg <= rounding * rounding * np.trace(K) * j_norm2 * p_norm2:
+    if blocked is None:
+        rows = n_out
+        G = work_g[: n_out * n_in].reshape((n_out, n_in))
+        gg = _whole_gradient(S, At, G, scal, counts)
+    else:
+        rows = gradient_rows(n_out, n_in, blocked)
+        G = work_g[: rows * n_in].reshape((rows, n_in))
+        gg = _gradient_by_rows(S, At, G, rows == n_out, work_s, scal, counts)
+    if gg <= rounding * rounding * _trace(K) * j_norm2 * p_norm2:
         eta = 0.0  # G is rounding noise (||G|| <= rounding ||S|| ||J|| ||P||): nothing to gain
-    elif lr_mode == LR_OPTIMAL:  # (3.4) for L2; (3.11) near-optimal for Lp
-        zz = sum_squares(Zt)
-        if loss is not None:  # (3.10): ||G||^2 / (max C(R) ||Z||^2)
-            zz *= _custom_max_curvature(Rt, loss[2])
-        elif power > 2:
-            zz *= (power - 1) * _max_abs(Rt) ** (power - 2)
-        eta = gg / zz if zz > 0.0 else 0.0
-    elif lr_mode == LR_BOUNDED:  # (3.2): eta_bar / (||S||_2^2 ||P||_2^2)
-        s_norm = max(np.linalg.eigvalsh(K)[-1], 0.0)
-        p_norm = _spectral_norm_squared(P, gram, scal, counts, k)
-        denominator = s_norm * p_norm
-        eta = lr_value / denominator if denominator > 0.0 else 0.0
     else:
-        eta = lr_value
-    new_norm2 = _step_norm_squared(Rt, eta, Zt)
-    if loss is not None:
-        new_loss = _custom_step_loss(Rt, eta, Zt, loss[0])
-    elif power == 2:
-        new_loss = new_norm2
-    else:
-        new_loss = _step_power_sum(Rt, eta, Zt, power)
-    error = (new_loss - loss_offset) * inv_m
+        eta = _rate(gg, K, P, Zt, Rt, Rs, gram, scal, counts, lp, loss, optimal, bounded,
+                    constant)
+    new_norm2, new_diff = _step_error(Rt, eta, Zt, Rs, cross, l2, lp, loss)
+    error = new_diff * inv_m
     if not (error <= error_limit):  # also catches NaN
         return np.nan, error, r_norm2
     if eta != 0.0:
         _axpy(Rt, eta, Zt)
-    if rows == n_out:
-        if eta != 0.0:
-            _axpy(W, eta, G)
-        if S_next.size > 0:
-            gemm(False, False, 1.0, S, W, 0.0, S_next, scal, counts, k)
+    if blocked is None:
+        _whole_step(W, S, G, S_next, eta, scal, counts)
+    else:
+        _step_by_rows(W, S, At, G, S_next, eta, rows, work_g, work_s, scal, counts)
+    return eta, error, new_norm2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _whole_gradient(S, At, G, scal, counts):
+    """``G = S^T A`` and ``||G||_F^2`` from ``G`` itself (``tr(A^T S S^T A)`` loses accuracy
+    as ``G`` gets small)."""
+    gemm(True, True, 1.0, S, At, 0.0, G, scal, counts, S.shape[0])
+    return sum_squares(G)
+
+
+@njit(cache=True, nogil=True)
+def _gradient_by_rows(S, At, G, whole, work_s, scal, counts):
+    """``||G||_F^2``: from ``G`` formed whole, or, for a gradient formed only in the step by
+    blocks of rows, from an LQ factorization of ``S``."""
+    if whole:
+        return _whole_gradient(S, At, G, scal, counts)
+    return _gradient_norm_squared(S, At, work_s)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _whole_step(W, S, G, S_next, eta, scal, counts):
+    """``W -= eta G`` and, unless ``S_next`` is empty, the next suffix ``S_next = S W``."""
+    if eta != 0.0:
+        _axpy(W, eta, G)
+    if S_next.size > 0:
+        gemm(False, False, 1.0, S, W, 0.0, S_next, scal, counts, S.shape[0])
+
+
+@njit(cache=True, nogil=True)
+def _step_by_rows(W, S, At, G, S_next, eta, rows, work_g, work_s, scal, counts):
+    """The step of :func:`_update_layer` when blocks are on: whole if ``G`` was formed whole
+    (``rows`` is all of them), else by blocks of ``rows`` rows."""
+    if rows == W.shape[0]:
+        _whole_step(W, S, G, S_next, eta, scal, counts)
     else:
         _blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, scal, counts)
-    return eta, error, new_norm2
 
 
 @njit(cache=True, nogil=True)
@@ -444,7 +539,7 @@ def _blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, scal, counts):
                  counts, k)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, scal, counts):
     """Descending pre-pass: all prefixes with the old weights (and their squared norms while
     they are in cache), and a fresh residual."""
@@ -481,14 +576,15 @@ def _suffix_pass(w, woff, widths, sbuf, soff, work_b, scal, counts):
 
 
 @njit(cache=True, nogil=True)
-def _start_sweep(w, woff, widths, X, pbuf, poff, pnorms, sbuf, soff, Rt, Yt, work_b, order,
-                 scal, counts):
+def _start_sweep(w, woff, widths, X, pbuf, poff, pnorms, sbuf, soff, Rt, Yt, work_b, scal,
+                 counts, descending, ascending):
     """The pre-pass of a sweep: the caches with the old weights and a fresh residual (no
-    drift across sweeps). Returns ``||R||_F^2``."""
+    drift across sweeps): prefixes for a descending sweep, suffixes for an ascending one.
+    Returns ``||R||_F^2``."""
     k = widths[widths.size - 1]
-    if order == DESCENDING:
+    if descending is not None:
         _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, scal, counts)
-    else:
+    if ascending is not None:
         end_to_end = _suffix_pass(w, woff, widths, sbuf, soff, work_b, scal, counts)
         gemm(True, True, 1.0, X, end_to_end, 0.0, Rt, scal, counts, k)
         _axpy(Rt, 1.0, Yt)
@@ -496,87 +592,91 @@ def _start_sweep(w, woff, widths, X, pbuf, poff, pnorms, sbuf, soff, Rt, Yt, wor
 
 
 @njit(cache=True, nogil=True)
-def _layer_views(w, woff, widths, X, pbuf, poff, sbuf, soff, pos, order):
+def _layer_views(w, woff, widths, X, pbuf, poff, sbuf, soff, pos, descending):
     """``(i, W, S, P, S_next)`` of the update at ``pos``: the layer, its weight, suffix and
     prefix, and where the next suffix goes (descending; empty otherwise)."""
     L = widths.size - 1
     k = widths[L]
-    i = L - 1 - pos if order == DESCENDING else pos
-    new_suffix = order == DESCENDING and i > 0
+    i = pos
+    S_next = _block(sbuf, soff, i, k, 0)
+    if descending is not None:
+        i = L - 1 - pos
+        S_next = _block(sbuf, soff, max(i - 1, 0), k, widths[i] if i > 0 else 0)
     return (i, _block(w, woff, i, widths[i + 1], widths[i]),
             _block(sbuf, soff, i, k, widths[i + 1]),
-            _prefix(X, pbuf, poff, i, widths[i], X.shape[1]),
-            _block(sbuf, soff, i - 1 if new_suffix else i, k, widths[i] if new_suffix else 0))
+            _prefix(X, pbuf, poff, i, widths[i], X.shape[1]), S_next)
 
 
-@njit(cache=True, nogil=True)
-def _next_prefix(W, P, i, widths, pbuf, poff, pnorms, order, scal, counts):
+@njit(cache=True, nogil=True, inline="always")
+def _next_prefix(W, P, i, widths, pbuf, poff, pnorms, scal, counts):
     """Ascending: the next layer's prefix ``W P`` with the new weight (and its norm)."""
-    if order == ASCENDING and i < widths.size - 2:
+    if i < widths.size - 2:
         P_next = _block(pbuf, poff, i + 1, widths[i + 1], P.shape[1])
         gemm(False, False, 1.0, W, P, 0.0, P_next, scal, counts, widths[widths.size - 1])
         pnorms[i + 1] = sum_squares(P_next)
 
 
 @njit(cache=True, nogil=True)
-def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt,
-                 work_a, work_g, work_k, work_b, work_z, work_j, work_s, blocking, gram,
-                 order, lr_mode, lr_value, power, rounding, begin, end, loss_offset, inv_m,
-                 error_limit, errors, rates, scal, counts, loss=None):
+def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, Rs,
+                 work_a, work_g, work_k, work_b, work_z, work_j, work_s, gram, rounding,
+                 begin, end, inv_m, error_limit, errors, rates, scal, counts, cross, descending,
+                 ascending, l2, lp, loss, optimal, bounded, constant, blocked):
     """Run the layer updates at positions ``begin .. end-1`` of one BCGD sweep.
 
     Position 0 starts a sweep: the pre-pass rebuilds the caches with the old weights and a
     fresh residual (no drift across sweeps). Descending visits layers ``L-1 .. 0`` keeping
     ``S`` up to date with the new weights; ascending visits ``0 .. L-1`` keeping ``P``.
-    ``errors[j]`` gets ``(||Rt||^2 - loss_offset) * inv_m`` after update ``begin + j`` and
-    ``rates[j]`` its learning rate. ``pnorms[i]`` holds ``||P_i||_F^2`` (``pnorms[0]``, of
-    ``X``, is set by the caller). Returns the number of updates done: fewer than
-    ``end - begin`` when an update would diverge (error non-finite or above ``error_limit``);
-    that update is not applied and its error is stored at ``errors[done]``.
+    ``errors[j]`` gets the error after update ``begin + j`` (see :func:`_update_layer`, which
+    also explains the other options) and ``rates[j]`` its learning rate. ``pnorms[i]`` holds
+    ``||P_i||_F^2`` (``pnorms[0]``, of ``X``, is set by the caller). Returns the number of
+    updates done: fewer than ``end - begin`` when an update would diverge (error non-finite
+    or above ``error_limit``); that update is not applied and its error is stored at
+    ``errors[done]``.
     """
     if begin == 0:
         r_norm2 = _start_sweep(w, woff, widths, X, pbuf, poff, pnorms, sbuf, soff, Rt, Yt,
-                               work_b, order, scal, counts)
+                               work_b, scal, counts, descending, ascending)
     else:
         r_norm2 = sum_squares(Rt)
     for pos in range(begin, end):
         i, W, S, P, S_next = _layer_views(w, woff, widths, X, pbuf, poff, sbuf, soff, pos,
-                                          order)
+                                          descending)
         eta, errors[pos - begin], r_norm2 = _update_layer(
-            W, S, P, Rt, S_next, pnorms[i], r_norm2, work_a, work_g, work_k, work_b,
-            work_z, work_j, work_s, blocking, gram, lr_mode, lr_value, power, rounding,
-            loss_offset, inv_m, error_limit, scal, counts, loss)
+            W, S, P, Rt, Rs, S_next, pnorms[i], r_norm2, work_a, work_g, work_k, work_b,
+            work_z, work_j, work_s, gram, rounding, inv_m, error_limit, scal, counts, cross,
+            l2, lp, loss, optimal, bounded, constant, blocked)
         if np.isnan(eta):
             return pos - begin
         rates[pos - begin] = eta
-        _next_prefix(W, P, i, widths, pbuf, poff, pnorms, order, scal, counts)
+        if ascending is not None:
+            _next_prefix(W, P, i, widths, pbuf, poff, pnorms, scal, counts)
     return end - begin
 
 
 @njit(cache=True, nogil=True)
-def bcsgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt,
-                  work_a, work_g, work_k, work_b, work_z, work_m, gram, order, eta_bar,
-                  sampling, draws, batches, begin, end, loss_offset, inv_m, error_limit,
-                  errors, rates, scal, counts):
+def bcsgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, Rs,
+                  work_a, work_g, work_k, work_b, work_z, work_m, gram, eta_bar,
+                  sampling, draws, batches, begin, end, inv_m, error_limit,
+                  errors, rates, scal, counts, descending, ascending):
     """Stochastic BCGD (docs/math.md section 8): as :func:`bcgd_updates`, each update with
     one sample drawn by importance (``sampling`` 1, uniform number ``draws[pos]``) or the
     batch ``batches[pos]`` (``sampling`` 2)."""
     if begin == 0:
         _start_sweep(w, woff, widths, X, pbuf, poff, pnorms, sbuf, soff, Rt, Yt, work_b,
-                     order, scal, counts)
+                     scal, counts, descending, ascending)
     for pos in range(begin, end):
         i, W, S, P, S_next = _layer_views(w, woff, widths, X, pbuf, poff, sbuf, soff, pos,
-                                          order)
+                                          descending)
         eta, errors[pos - begin] = _sampled_update(
-            W, S, P, Rt, sampling, draws[pos], batches[pos], eta_bar, work_a, work_g,
-            work_k, work_b, work_z, work_m, gram, loss_offset, inv_m, error_limit, scal,
-            counts)
+            W, S, P, Rt, Rs, sampling, draws[pos], batches[pos], eta_bar, work_a, work_g,
+            work_k, work_b, work_z, work_m, gram, inv_m, error_limit, scal, counts)
         if np.isnan(eta):
             return pos - begin
         rates[pos - begin] = eta
         if S_next.size > 0:
             gemm(False, False, 1.0, S, W, 0.0, S_next, scal, counts, S.shape[0])
-        _next_prefix(W, P, i, widths, pbuf, poff, pnorms, order, scal, counts)
+        if ascending is not None:
+            _next_prefix(W, P, i, widths, pbuf, poff, pnorms, scal, counts)
     return end - begin
 
 
@@ -609,9 +709,8 @@ def _importance_sample(P, M, work_m, u, scal, counts, k):
 
 
 @njit(cache=True, nogil=True)
-def _sampled_update(W, S, P, Rt, sampling, u, batch, eta_bar, work_a, work_g, work_k,
-                    work_b, work_z, work_m, gram, loss_offset, inv_m, error_limit, scal,
-                    counts):
+def _sampled_update(W, S, P, Rt, Rs, sampling, u, batch, eta_bar, work_a, work_g, work_k,
+                    work_b, work_z, work_m, gram, inv_m, error_limit, scal, counts):
     """One stochastic BCGD update of ``W`` (L2; docs/math.md section 8). Returns ``(eta, error)``.
 
     Importance sampling (Theorem 3.6): ``W -= eta S^T r_j p_j^T`` with
@@ -641,14 +740,14 @@ def _sampled_update(W, S, P, Rt, sampling, u, batch, eta_bar, work_a, work_g, wo
         eta = p_min / s_max * eta_bar / q if s_max > 0.0 and q > 0.0 else 0.0
         for a in range(n_in):  # At = p_j r_j^T, so G = S^T At^T = S^T r_j p_j^T
             for c in range(k):
-                At[a, c] = P[a, j] * Rt[j, c]
+                At[a, c] = P[a, j] * (Rt[j, c] + Rs[j, c])
     else:
         for a in range(n_in):
             for t in range(b):
                 Pb[a, t] = P[a, batch[t]]
         for t in range(b):
             for c in range(k):
-                Rb[t, c] = Rt[batch[t], c]
+                Rb[t, c] = Rt[batch[t], c] + Rs[batch[t], c]
         gemm(False, False, 1.0, Pb, Rb, 0.0, At, scal, counts, k)
     gemm(True, True, 1.0, S, At, 0.0, G, scal, counts, k)
     gemm(False, False, 1.0, At, K, 0.0, Bt, scal, counts, k)  # (S G)^T
@@ -658,8 +757,7 @@ def _sampled_update(W, S, P, Rt, sampling, u, batch, eta_bar, work_a, work_g, wo
         eta = sum_squares(G) / zz if zz > 0.0 else 0.0
     Zt = work_z
     gemm(True, False, 1.0, P, Bt, 0.0, Zt, scal, counts, k)  # (S G P)^T on all samples
-    new_norm2 = _step_norm_squared(Rt, eta, Zt)
-    error = (new_norm2 - loss_offset) * inv_m
+    error = _step_error(Rt, eta, Zt, Rs, None, True, None, None)[1] * inv_m
     if not (error <= error_limit):
         return np.nan, error
     if eta != 0.0:
@@ -669,16 +767,18 @@ def _sampled_update(W, S, P, Rt, sampling, u, batch, eta_bar, work_a, work_g, wo
 
 
 @njit(cache=True, nogil=True)
-def gd_iteration(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, w_previous,
-                 work_a, work_b, work_g, work_j, eta, power, fresh, loss_offset, inv_m,
-                 error_limit, scal, counts):
+def gd_iteration(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, Rs, w_previous,
+                 work_a, work_b, work_g, work_j, eta, fresh, inv_m, error_limit, scal, counts,
+                 cross, l2, lp):
     """One gradient descent iteration: every layer at once with a constant rate (docs/math.md 8).
 
     All gradients use the old weights: prefixes ``P_i`` and the residual come from a forward
     pass (kept from the previous iteration unless ``fresh``), suffixes from one backward pass
     over the old weights. After the update a forward pass with the new weights gives the
-    error and the caches of the next iteration. Returns ``(error, applied)``; if the error is
-    non-finite or above ``error_limit`` the old weights are restored and ``applied`` is False.
+    error and the caches of the next iteration. ``l2`` not None for L2, ``lp = p`` for
+    ``|r|^p`` (the other one None).
+    Returns ``(error, applied)``; if the error is non-finite or above ``error_limit`` the old
+    weights are restored and ``applied`` is False.
     """
     L = widths.size - 1
     k = widths[L]
@@ -686,11 +786,7 @@ def gd_iteration(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, w_p
     if fresh:
         _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, scal, counts)
     _suffix_pass(w, woff, widths, sbuf, soff, work_b, scal, counts)
-    if power == 2:
-        Jt = Rt
-    else:
-        Jt = work_j
-        _odd_power(Rt, power - 1, Jt)
+    Jt = _loss_derivative(Rt, 0.0, work_j, Rs, l2, lp, None)[0]
     w_previous[:] = w
     for i in range(L):
         n_out, n_in = widths[i + 1], widths[i]
@@ -700,16 +796,15 @@ def gd_iteration(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, w_p
         gemm(True, True, 1.0, _block(sbuf, soff, i, k, n_out), At, 0.0, G, scal, counts, k)
         _axpy(_block(w, woff, i, n_out, n_in), eta, G)
     _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, scal, counts)
-    loss = sum_squares(Rt) if power == 2 else _step_power_sum(Rt, 0.0, Rt, power)
-    error = (loss - loss_offset) * inv_m
+    error = _step_error(Rt, 0.0, Rt, Rs, cross, l2, lp, None)[1] * inv_m
     if not (error <= error_limit):
         w[:] = w_previous
         return error, False
     return error, True
 
 
-_CUSTOM_LOSS_FUNCTIONS = ("bcgd_updates", "_update_layer", "_custom_derivative",
-                          "_custom_max_curvature", "_custom_step_loss")
+_CUSTOM_LOSS_FUNCTIONS = ("bcgd_updates", "_update_layer", "_loss_derivative", "_rate",
+                          "_step_error", "_derivative", "_max_curvature")
 _custom_clones: dict = {}
 
 
@@ -730,3 +825,6 @@ def custom_kernel(name="bcgd_updates"):
             namespace[function_name] = njit(cache=False, nogil=True)(clone)
         _custom_clones.update({n: namespace[n] for n in _CUSTOM_LOSS_FUNCTIONS})
     return _custom_clones[name]
+
+
+cache_outside_package(globals())

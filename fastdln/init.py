@@ -19,12 +19,19 @@ def _padded(shape, block):
 
 
 def _haar_orthogonal(size, rng):
-    """A Haar-distributed random orthogonal matrix of the given size."""
+    """A Haar-distributed random orthogonal matrix of the given size.
+
+    The Q factor of a Gaussian matrix with the signs of R's diagonal moved into it (Mezzadri,
+    "How to generate random matrices from the classical compact groups"): the draws of
+    ``scipy.stats.ortho_group.rvs(size, random_state=rng)``, bit for bit, without importing
+    scipy.stats (0.3-0.7 s).
+    """
     if size == 1:
         return np.array([[1.0]])
-    from scipy.stats import ortho_group  # imported here: scipy.stats takes 0.3-0.6 s to load
-
-    return ortho_group.rvs(size, random_state=rng)
+    q, r = np.linalg.qr(rng.normal(size=(size, size)))
+    d = r.diagonal()
+    q *= (d / abs(d))[np.newaxis, :]
+    return q
 
 
 def _orthogonal(widths, rng):

@@ -58,7 +58,7 @@ class ConvexLoss:
 
     def elementwise(self, field, array):
         """``field`` (e.g. ``"derivative"``) applied to every entry of ``array`` (float64)."""
-        array = np.asarray(array, dtype=np.float64)
+        array = np.ascontiguousarray(array, dtype=np.float64)  # ravel() must be a view
         out = np.empty_like(array)
         _apply(getattr(self, field), array.ravel(), out.ravel())
         return out

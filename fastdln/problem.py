@@ -193,7 +193,6 @@ class Problem:
             split = self._split
             weight, compressed_loss, constrained = l2_optimum(split.s, split.Vt, split.Yc,
                                                               min_width)
-            self._compressed_loss = compressed_loss
             return Optimum(weight=weight, loss=split.unreachable + compressed_loss,
                            rank_constrained=constrained)
         return self._convex_optimum(min_width)
@@ -217,22 +216,32 @@ class Problem:
                        newton_iterations=iterations)
 
     def working_data(self, optimum: Optimum):
-        """``(Xw, Yw, loss_offset, compressed)`` for the engine, columns are samples.
+        """``(Xw, Yw, Ow, Rw, compressed)`` for the engine, columns are samples.
 
         The exact L2 compression (docs/math.md section 4) where it is exact and gains
         something (``compress="auto"``: when ``rank(X) < m``), or is asked for; else the full
-        data with the optimum's loss as the offset.
+        data. ``Ow = W* Xw`` is the optimum's output, the target the fast engine keeps its
+        residual against, and ``Rw = Ow - Yw`` the optimum's residual, so that errors are
+        measured without cancellation (docs/math.md section 12). ``Rw`` is None where it is
+        orthogonal to the rows of ``Xw`` (L2 with a rank the widths do not bind, no
+        sampling): there the gradients are those of the residual against ``Ow`` alone.
         """
         settings = self.settings
         exact = self._dense is None and settings.method != "bcsgd"
         wanted = settings.compress is True or (settings.compress == "auto"
                                                and self.rank < self.m)
-        if settings.engine == "fast" and exact and wanted:
+        orthogonal = exact and not optimum.rank_constrained
+        compressed = settings.engine == "fast" and exact and wanted
+        if compressed:
             split = self._split
-            return (split.Vt.T * split.s, split.Yc.T, self._compressed_loss, True)
-        X, Y = self._dense if self._dense is not None else self._dense_l2()
-        return X.T, Y.T, optimum.loss, False
-
+            Xw, Yw = split.Vt.T * split.s, split.Yc.T
+            if orthogonal:  # W* Xw = Yw exactly
+                return Xw, Yw, Yw, None, True
+        else:
+            X, Y = self._dense if self._dense is not None else self._dense_l2()
+            Xw, Yw = X.T, Y.T
+        Ow = optimum.weight @ Xw
+        return Xw, Yw, Ow, None if orthogonal else Ow - Yw, compressed
     def _dense_l2(self):
         """The L2 data in memory as the engine trains on them: centered, weighted, scaled."""
         weight, centering, scaling = self.data.weight, self.centering, self.scaling

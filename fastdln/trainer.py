@@ -26,7 +26,7 @@ from .threads import ThreadPolicy
 
 __all__ = ["DIVERGENCE_FACTOR", "STATE_FORMAT", "Trainer"]
 
-STATE_FORMAT = 2  # version of Trainer.state_dict()'s layout
+STATE_FORMAT = 3  # version of Trainer.state_dict()'s layout
 
 # A run is declared diverged when its error exceeds this multiple of its scale.
 DIVERGENCE_FACTOR = 1e10
@@ -124,9 +124,9 @@ class Trainer:
         settings = check_settings(settings, m=problem.m, widths=widths)
         problem.settings = settings
         optimum = problem.optimum(min(widths))
-        Xw, Yw, offset, compressed = problem.working_data(optimum)
-        engine = make_engine(Xw, Yw, problem.scaling.weights_in(weights), settings,
-                             m=problem.m, loss_offset=offset, compressed=compressed)
+        engine = make_engine(problem.working_data(optimum),
+                             problem.scaling.weights_in(weights), settings, m=problem.m,
+                             optimum=optimum)
         self.settings = settings
         self._threads = ThreadPolicy(settings.threads)
         self._engine = engine
@@ -387,7 +387,7 @@ _STATE_KEYS = dict(
     optimum=("weight", "loss", "rank_constrained", "loss_name", "newton_iterations"),
     limits=("error_limit", "rank_X", "rank_optimum"),
     sampling=("rng", "draws", "batches"),
-    engine=("X", "Y", "m", "loss_offset", "compressed", "width_reduced", "weights"),
+    engine=("X", "Y", "m", "compressed", "width_reduced", "weights"),
 )
 
 
@@ -434,7 +434,10 @@ def _check_state_arrays(state, settings):
     if settings.fit_intercept != (state["centering"] is not None):
         problems.append(f"fit_intercept={settings.fit_intercept} but the means are "
                         f"{'missing' if settings.fit_intercept else 'present'}")
-    if settings.engine == "fast" and any(name not in engine for name in ("w", "Rt")):
+    if settings.engine == "fast" and any(name not in engine for name in
+                                         ("w", "Rt", "optimum_residual")):
         problems.append("engine='fast' but the engine state has no kernel caches")
+    if settings.engine == "reference" and "optimum_weight" not in engine:
+        problems.append("engine='reference' but the engine state has no optimum_weight")
     if problems:
         raise ValueError("state does not match its settings: " + "; ".join(problems))

@@ -17,6 +17,7 @@ PACKAGE = ROOT / "fastdln"
 MATHS, CORE, APPS = 1, 2, 3
 LAYERS = {
     "fastdln._checks": MATHS, "fastdln._kernels": MATHS, "fastdln._version": MATHS,
+    "fastdln._cache": MATHS,
     "fastdln.init": MATHS, "fastdln.losses": MATHS, "fastdln.optimum": MATHS,
     "fastdln.reference": MATHS, "fastdln.theory": MATHS, "fastdln.factor": MATHS,
     "fastdln.settings": CORE, "fastdln.data": CORE, "fastdln.problem": CORE,
