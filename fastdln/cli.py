@@ -148,15 +148,11 @@ def _checked_settings(options):
         raise type(error)(message) from None
 
 
-def _training_options(args, X, Y):
-    """The options of :func:`fastdln.train` from the command line: the typed ones, the
-    widths from ``--depth``/``--width``, and the command line's defaults for a new run."""
-    from .init import layer_widths
-
+def _training_options(args):
+    """The options of :func:`fastdln.train` from the command line: the typed ones (the
+    network by ``--depth`` and ``--width``), and the command line's defaults for a new run."""
     options = _settings_options(args)
-    if args.depth is not None:
-        options["widths"] = layer_widths(X.shape[1], Y.shape[1], args.depth, args.width)
-    elif args.resume is None:
+    if args.resume is None and "depth" not in options:
         raise ValueError("--depth is required (the number of layers), unless --resume "
                          "continues a run")
     if args.resume is None:  # a resumed run takes its settings from the checkpoint
@@ -182,7 +178,7 @@ def _train(args):
     Y = Y.reshape(len(Y), -1) if Y.ndim == 1 else Y
     if X.ndim != 2:
         raise ValueError(f"{args.data}: X must be 2-D (samples x features), got {X.shape}")
-    options = _training_options(args, X, Y)
+    options = _training_options(args)
     with Progress(args.sweeps, "sweeps", "sweep", enabled=not (args.quiet or args.json)) as bar, \
             StopOnInterrupt() as stop, warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".* diverged at iteration",
@@ -441,10 +437,6 @@ def _add_train_parser(sub):
                        "by blocks), or a CSV with a header row ('-': a CSV on standard input)")
     train.add_argument("--y", default=None, metavar="Y.npy",
                        help="the .npy of the targets, with an .npy of X")
-    train.add_argument("--depth", type=_integer(1), default=None,
-                       help="number of layers (required unless --resume)")
-    train.add_argument("--width", type=_integer(1), default=None,
-                       help="width of the hidden layers (default: max(n0, nL))")
     train.add_argument("--sweeps", type=_integer(1), default=100,
                        help="sweeps in all, a resumed run's included (default: %(default)s)")
     _add_settings_arguments(train)

@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 
-from .init import layer_widths
 from .paper.data import random_data
 from .progress import StopOnInterrupt
 from .settings import Settings
@@ -43,8 +42,9 @@ __all__ = ["RESULT_COLUMNS", "RUN_KEYS", "GridTerminated", "check_config", "expa
 
 _BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                           "NUMBA_NUM_THREADS")
-# What a run configuration holds besides the training options (the fields of Settings).
-RUN_KEYS = ("data", "depth", "width", "sweeps")
+# What a run configuration holds besides the training options (the fields of Settings,
+# among them depth and width).
+RUN_KEYS = ("data", "sweeps")
 # Defaults of a run, written into its row so that every row states what was asked.
 _RUN_DEFAULTS = dict(sweeps=1, seed=0)
 # The outcome of a run, after its settings in a row ("run": its position in the grid).
@@ -108,22 +108,22 @@ def run_one(config: dict[str, Any], curve_dir: str | None = None) -> dict[str, A
     check_config(config)
     X, Y = load_data(config["data"])
     Y = Y.reshape(len(Y), -1)
-    widths = layer_widths(X.shape[1], Y.shape[1], config["depth"], config.get("width"))
     requested = _requested(config)
     options = {k: v for k, v in requested.items() if k not in RUN_KEYS}
     stop = _worker_stop
     if stop is not None and stop.requested:
         raise RuntimeError("not run: the grid's worker got SIGTERM")
     callback = None if stop is None else (lambda trainer: stop.requested)
-    result = train(X, Y, widths=widths, record="sweep", sweeps=requested["sweeps"],
-                   callback=callback, **options)
+    result = train(X, Y, record="sweep", sweeps=requested["sweeps"], callback=callback,
+                   **options)
     if result.status == "stopped":
         raise RuntimeError(f"stopped by SIGTERM after {result.sweeps} of "
                            f"{requested['sweeps']} sweeps")
     row = dict(requested, status=result.status, error="", sweeps_done=result.sweeps,
-               widths=json.dumps(widths), initial_error=float(result.errors[0]),
-               final_error=float(result.errors[-1]), seconds=time.perf_counter() - start,
-               curve="")
+               widths=json.dumps([result.weights[0].shape[1]]
+                                 + [W.shape[0] for W in result.weights]),
+               initial_error=float(result.errors[0]), final_error=float(result.errors[-1]),
+               seconds=time.perf_counter() - start, curve="")
     if curve_dir is not None:
         row["curve"] = _write_curve(curve_dir, config, result.errors)
     return row

@@ -18,11 +18,12 @@ import numpy as np
 
 from ._checks import (check_choice, check_count, check_dtype, check_positive_float, check_rng,
                       check_widths)
-from .init import INITS
+from .init import INITS, layer_widths
 from .losses import ConvexLoss
 
 __all__ = ["ENGINES", "METHODS", "ORDERS", "RECORDS", "SAMPLINGS", "Settings", "check_loss",
-           "check_settings", "option_from_text", "resume_conflicts", "text_options"]
+           "check_settings", "option_from_text", "resolve_widths", "resume_conflicts",
+           "text_options"]
 
 METHODS = ("bcgd", "gd", "bcsgd")
 ORDERS = ("descending", "ascending")
@@ -67,7 +68,16 @@ class Settings:
     Attributes
     ----------
     widths : tuple of int or None
-        ``(n0, n1, ..., nL)``; None until the network is known (from ``weights``).
+        ``(n0, n1, ..., nL)``; None until the network is known (from ``weights``, or from
+        ``depth`` and ``width`` once ``n0`` and ``nL`` are).
+    depth : int or None
+        Number of layers ``L``: the network ``[n0, width, ..., width, nL]``, a shortcut for
+        ``widths`` as in :class:`fastdln.DeepLinearRegressor`. Given with ``widths`` (or
+        ``weights``), it must agree with them. Once the widths are known, their depth.
+    width : int or None
+        Width of the hidden layers with ``depth`` (default ``max(n0, nL)``, which keeps the
+        exact width reduction available). Once the widths are known, their hidden width if
+        they all have one, else None.
     init : {"orth-identity", "orthogonal", "identity", "balanced", "random"}
         Initialization of a network given by ``widths`` (see :func:`fastdln.init_weights`).
     seed : None, int or numpy.random.Generator
@@ -114,6 +124,10 @@ class Settings:
     """
 
     widths: tuple[int, ...] | None = _option(None, "(n0, n1, ..., nL)", text=None)
+    depth: int | None = _option(None, "number of layers: widths n0, width, ..., width, nL",
+                                text=int)
+    width: int | None = _option(None, "width of the hidden layers (default: max(n0, nL))",
+                                text=int)
     init: str = _option("orth-identity", "initialization of a network given by widths",
                         choices=INITS)
     seed: int | np.random.Generator | None = _option(None, "seeds init and bcsgd sampling",
@@ -160,15 +174,11 @@ class Settings:
         return self.loss.name if isinstance(self.loss, ConvexLoss) else self.loss
 
     @property
-    def depth(self) -> int:
-        if self.widths is None:
-            raise ValueError("the network's widths are not known yet")
-        return len(self.widths) - 1
-
-    @property
     def updates_per_sweep(self) -> int:
         """Layer updates per sweep (one GD iteration updates every layer at once)."""
-        return 1 if self.method == "gd" else self.depth
+        if self.widths is None:
+            raise ValueError("the network's widths are not known yet")
+        return 1 if self.method == "gd" else len(self.widths) - 1
 
     def replace(self, **changes: Any) -> Settings:
         """A validated copy with some fields changed (see :func:`check_settings`)."""
@@ -193,9 +203,11 @@ class Settings:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Settings:
-        """The settings saved by :meth:`to_state` (checked again; missing fields named)."""
+        """The settings saved by :meth:`to_state` (checked again; missing fields named; the
+        ``depth`` and ``width`` that states before them lack are derived from ``widths``)."""
         if not isinstance(state, dict):
             raise ValueError(f"state['settings'] must be a dict, got {type(state).__name__}")
+        state = dict({name: None for name in _SHAPE}, **state)
         missing = [f.name for f in dataclasses.fields(cls) if f.name not in state]
         if missing:
             raise ValueError(f"state['settings'] lacks {missing}")
@@ -206,6 +218,7 @@ class Settings:
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Settings))
+_SHAPE = ("depth", "width")  # the widths' shortcut: derived from widths once known
 
 
 def check_loss(loss):
@@ -247,6 +260,7 @@ def check_settings(base: Settings | None = None, *, m: int | None = None,
     values = dict(_unresolved(base, options), **options) if base is not None else dict(options)
     values = {name: values.get(name, getattr(Settings, name, None)) for name in _FIELDS}
     values.update(_check_each(values))
+    values.update(_check_shape(values["widths"], values["depth"], values["width"]))
     values.update(_check_combination(values, m))
     return Settings(**values)
 
@@ -256,11 +270,18 @@ _DERIVED = ("eta", "sampling", "batch_size")  # defaults that depend on method a
 
 def _unresolved(base, options):
     """``base``'s fields; the derived ones back to None where ``options`` change what they
-    derive from (so that, e.g., ``lr="bounded"`` -> ``"optimal"`` drops the default eta)."""
+    derive from (so that, e.g., ``lr="bounded"`` -> ``"optimal"`` drops the default eta).
+    New ``widths`` replace ``base``'s depth and width, a new ``depth`` or ``width`` the
+    ``base``'s widths, where they disagree."""
     values = {name: getattr(base, name) for name in _FIELDS}
     if any(name in options for name in ("method", "lr", "loss")):
         for name in _DERIVED:
             values[name] = None
+    shape = {name: options.get(name, values[name]) for name in ("widths", *_SHAPE)}
+    if "widths" in options and not set(_SHAPE) & set(options):
+        values.update(depth=None, width=None)
+    elif set(_SHAPE) & set(options) and "widths" not in options and _disagree(**shape):
+        values["widths"] = None
     return values
 
 
@@ -273,6 +294,8 @@ def _check_each(values):
     widths = values["widths"]
     return dict(
         widths=None if widths is None else tuple(check_widths(widths)),
+        depth=None if values["depth"] is None else check_count(values["depth"], "depth", 1),
+        width=None if values["width"] is None else check_count(values["width"], "width", 1),
         init=check_choice(values["init"], "init", INITS),
         seed=seed,
         method=check_choice(values["method"], "method", METHODS),
@@ -293,6 +316,50 @@ def _check_each(values):
 def _checked_loss(loss):
     check_loss(loss)
     return loss
+
+
+def _disagree(widths, depth, width):
+    """Whether ``depth`` or ``width`` contradict ``widths`` (False when not all are known)."""
+    if widths is None:
+        return False
+    hidden = set(widths[1:-1])
+    return ((depth is not None and depth != len(widths) - 1)
+            or (width is not None and bool(hidden) and hidden != {width}))
+
+
+def _check_shape(widths, depth, width):
+    """``depth`` and ``width`` checked against ``widths`` and derived from them."""
+    if widths is None:
+        return dict(depth=depth, width=width)
+    if _disagree(widths, depth, width):
+        given = ", ".join(f"{name}={value}" for name, value in (("depth", depth),
+                                                                ("width", width))
+                          if value is not None)
+        raise ValueError(f"{given} does not match widths={list(widths)} ({len(widths) - 1} "
+                         "layers); give one or the other")
+    hidden = set(widths[1:-1])
+    return dict(depth=len(widths) - 1, width=hidden.pop() if len(hidden) == 1 else width)
+
+
+def resolve_widths(settings: Settings, n0: int, nL: int,
+                   actual: list[int] | None = None) -> list[int]:
+    """The network's widths ``[n0, n1, ..., nL]``: ``settings.widths``, the ``actual``
+    widths of given weights, or ``[n0, width, ..., width, nL]`` from ``settings.depth`` (and
+    ``settings.width``, default ``max(n0, nL)``). The one place where the shortcut becomes
+    widths; a contradiction between them, or with the data's ``n0`` and ``nL``, raises
+    ``ValueError``."""
+    if actual is not None:
+        if settings.widths is not None and check_widths(settings.widths, n0, nL) != actual:
+            raise ValueError(f"widths {list(settings.widths)} do not match the weights' "
+                             f"widths {actual}")
+        _check_shape(tuple(actual), settings.depth, settings.width)
+        return actual
+    if settings.widths is not None:
+        return check_widths(settings.widths, n0, nL)
+    if settings.depth is None:
+        raise ValueError("give weights or widths, or depth (e.g. depth=10, or widths=[n0, "
+                         "128, ..., nL])" + (": width needs depth" if settings.width else ""))
+    return layer_widths(n0, nL, settings.depth, settings.width)
 
 
 def _check_combination(values, m):

@@ -16,12 +16,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import theory
-from ._checks import check_count, check_weights, check_widths
+from ._checks import check_count, check_weights
 from ._engines import engine_from_state, layer_at, make_engine
 from .init import init_weights
 from .optimum import Optimum, end_to_end
 from .problem import Centering, Problem, Scaling
-from .settings import Settings, check_settings, resume_conflicts
+from .settings import Settings, check_settings, resolve_widths, resume_conflicts
 from .threads import ThreadPolicy
 
 __all__ = ["DIVERGENCE_FACTOR", "STATE_FORMAT", "Trainer"]
@@ -64,13 +64,9 @@ def _initial_weights(weights, settings, n0, nL):
     """The starting weights (validated copies, or drawn from ``settings.init``)."""
     if weights is not None:
         weights, actual = check_weights(weights, settings.dtype, n0, nL)
-        if settings.widths is not None and check_widths(settings.widths, n0, nL) != actual:
-            raise ValueError(f"widths {list(settings.widths)} do not match the weights' widths "
-                             f"{actual}")
+        resolve_widths(settings, n0, nL, actual)
         return weights
-    if settings.widths is None:
-        raise ValueError("give either weights or widths (e.g. widths=[n0, 128, ..., nL])")
-    widths = check_widths(settings.widths, n0, nL)
+    widths = resolve_widths(settings, n0, nL)
     return init_weights(widths, settings.init, seed=settings.seed, dtype=settings.dtype)
 
 
@@ -92,13 +88,14 @@ class Trainer:
         Targets, one sample per row.
     weights : list of array_like, optional
         Initial ``W_l`` of shape ``(n_l, n_{l-1})`` (copied, never modified). Either
-        ``weights`` or the ``widths`` option is given.
+        ``weights``, the ``widths`` option or the ``depth`` option (with ``width``) is given.
     sample_weight : array_like, shape (m,), optional
         Non-negative sample weights: the loss is ``sum_i w_i l(r_i)`` ("l2" and "l<p>").
     settings : fastdln.Settings, optional
         Options as one object (e.g. from another run); ``**options`` override its fields.
     **options
-        Any field of :class:`fastdln.Settings`: ``widths``, ``init``, ``seed``, ``method``,
+        Any field of :class:`fastdln.Settings`: ``widths`` (or ``depth`` and ``width``:
+        ``[n0, width, ..., width, nL]``), ``init``, ``seed``, ``method``,
         ``order``, ``lr``, ``eta``, ``loss``, ``sampling``, ``batch_size``, ``dtype``,
         ``engine``, ``compress``, ``reduce_width``, ``diagnostics``, ``fit_intercept``,
         ``tol``, ``threads``.
@@ -231,7 +228,7 @@ class Trainer:
 
     @property
     def depth(self) -> int:
-        return self.settings.depth
+        return len(self.widths) - 1
 
     @property
     def dtype(self) -> np.dtype:

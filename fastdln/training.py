@@ -110,7 +110,7 @@ def train(X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None
         Targets, one sample per row.
     weights : list of array_like, optional
         Initial ``W_l`` of shape ``(n_l, n_{l-1})`` (copied, never modified). Either
-        ``weights`` or the ``widths`` option is given.
+        ``weights``, the ``widths`` option or the ``depth`` option (with ``width``) is given.
     sample_weight : array_like, shape (m,), optional
         Non-negative sample weights: the loss is ``sum_i w_i l(r_i)`` ("l2" and "l<p>").
     sweeps : int
@@ -136,7 +136,9 @@ def train(X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None
         Options as one object; ``**options`` override its fields.
     **options
         The training options, fields of :class:`fastdln.Settings` (each documented there):
-        ``widths``, ``init``, ``seed``, ``method`` ({"bcgd", "gd", "bcsgd"}), ``order``
+        ``widths`` (or ``depth`` and ``width``: ``[n0, width, ..., width, nL]``, ``width``
+        defaulting to ``max(n0, nL)``), ``init``, ``seed``, ``method`` ({"bcgd", "gd",
+        "bcsgd"}), ``order``
         ({"descending", "ascending"}), ``lr`` ({"optimal", "bounded"} or a float), ``eta``,
         ``loss`` ("l2", "l4", ... or a :class:`fastdln.losses.ConvexLoss`), ``sampling``,
         ``batch_size``, ``dtype``, ``engine`` ({"fast", "reference"}), ``compress``,

@@ -199,7 +199,7 @@ BAD_INPUT = [
     ("`--depth 0`", ["train", "{npz}", "--depth", "0"], "--depth"),
     ("no `--depth` (and no `--resume`)", ["train", "{npz}"], "--depth is required"),
     ("`--width 0`", ["train", "{npz}", "--depth", "2", "--width", "0"],
-     "argument --width: expected an integer >= 1, got '0'"),
+     "--width must be an integer >= 1, got 0"),
     ("`--sweeps -5`", ["train", "{npz}", "--depth", "2", "--sweeps", "-5"], "--sweeps"),
     ("`--checkpoint-every 0`", ["train", "{npz}", "--depth", "2", "--checkpoint-every", "0"],
      "--checkpoint-every"),

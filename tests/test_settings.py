@@ -92,13 +92,17 @@ def test_from_state_names_missing_keys_and_contradictions():
     del broken["settings"]["order"]
     with pytest.raises(ValueError, match=r"lacks \['order'\]"):
         fastdln.Trainer.from_state(broken)
-    for key, value, fragment in [("widths", (5, 7, 2), "widths"),
-                                 ("dtype", "float32", "float32"),
-                                 ("method", "bcsgd", "sampling state")]:
+    for changes, fragment in [(dict(widths=(5, 7, 2), width=7), "widths"),
+                              (dict(dtype="float32"), "float32"),
+                              (dict(method="bcsgd"), "sampling state")]:
         broken = pickle.loads(pickle.dumps(state))
-        broken["settings"][key] = value
+        broken["settings"].update(changes)
         with pytest.raises(ValueError, match=f"does not match its settings.*{fragment}"):
             fastdln.Trainer.from_state(broken)
+    broken = pickle.loads(pickle.dumps(state))
+    broken["settings"]["widths"] = (5, 7, 2)  # against its own width (6)
+    with pytest.raises(ValueError, match=r"width=6 does not match widths=\[5, 7, 2\]"):
+        fastdln.Trainer.from_state(broken)
     broken = pickle.loads(pickle.dumps(state))
     broken["progress"]["position"] = 7
     with pytest.raises(ValueError, match="position 7"):
@@ -188,3 +192,64 @@ def test_readme_lists_every_option_with_its_default():
     assert list(pairs) == [f.name for f in dataclasses.fields(Settings)]
     for name, text in pairs.items():
         assert text == repr(getattr(defaults, name)).replace("'", '"'), name
+
+
+def test_depth_and_width_are_the_widths_shortcut_of_train_and_trainer():
+    X, Y = _data()  # n0 = 5, nL = 2
+    short = fastdln.train(X, Y, depth=3, seed=0, sweeps=2)
+    spelt = fastdln.train(X, Y, widths=[5, 5, 5, 2], seed=0, sweeps=2)
+    assert short.settings == spelt.settings and short.settings.widths == (5, 5, 5, 2)
+    assert (short.settings.depth, short.settings.width) == (3, 5)
+    assert_same_run(short, spelt)
+    trainer = fastdln.Trainer(X, Y, depth=2, width=7, seed=0)
+    assert trainer.widths == [5, 7, 2] and trainer.depth == 2
+    assert fastdln.Trainer(X, Y, widths=[5, 6, 7, 2]).settings.width is None  # not uniform
+    assert check_settings(depth=3, widths=[5, 6, 6, 2], width=6).widths == (5, 6, 6, 2)
+    resolved = trainer.settings
+    assert resolved.replace(depth=4).widths is None  # resolved again from the new depth
+    assert resolved.replace(depth=2).widths == (5, 7, 2)  # agrees: kept
+    assert resolved.replace(widths=[5, 3, 3, 2]).depth == 3  # new widths, their depth
+    with pytest.raises(ValueError, match=r"depth=4, width=7 does not match widths=\[5, 7, 2\]"):
+        check_settings(resolved, depth=4, widths=[5, 7, 2])
+
+
+def test_resuming_takes_depth_and_width_and_refuses_other_ones(tmp_path):
+    X, Y = _data()
+    path = tmp_path / "run.ckpt"
+    full = fastdln.train(X, Y, depth=2, width=6, seed=0, sweeps=4)
+    fastdln.train(X, Y, widths=[5, 6, 2], seed=0, sweeps=2, checkpoint=path)
+    assert_same_run(fastdln.train(X, Y, sweeps=4, resume=path, depth=2, width=6), full)
+    with pytest.raises(ValueError, match="depth: the checkpoint has 2, this call 3"):
+        fastdln.train(X, Y, sweeps=4, resume=path, depth=3)
+    with pytest.raises(ValueError, match="width: the checkpoint has 6, this call 8"):
+        fastdln.train(X, Y, sweeps=4, resume=path, width=8)
+
+
+def test_a_state_saved_before_depth_and_width_existed_still_loads():
+    X, Y = _data()
+    trainer = fastdln.Trainer(X, Y, widths=[5, 6, 2], seed=0)
+    state = pickle.loads(pickle.dumps(trainer.state_dict()))
+    del state["settings"]["depth"], state["settings"]["width"]
+    assert fastdln.Trainer.from_state(state).settings == trainer.settings
+
+
+def test_the_defaults_that_differ_by_entry_point_are_the_documented_ones():
+    """fit_intercept and seed: explicit in train (False, None), scikit-learn's in the
+    estimator (True, None), a reproducible command line (True, 0); README says why."""
+    import inspect
+
+    from fastdln import cli
+    from tests.helpers import ROOT
+
+    estimator = inspect.signature(fastdln.DeepLinearRegressor).parameters
+    assert (Settings().fit_intercept, Settings().seed) == (False, None)
+    assert (estimator["fit_intercept"].default, estimator["random_state"].default) == (True,
+                                                                                        None)
+    assert cli._OWN_DEFAULTS == dict(seed=0, fit_intercept=True)
+    row = next(line for line in (ROOT / "README.md").read_text().splitlines()
+               if line.startswith("| defaults that differ on purpose"))
+    for fragment in ["`fit_intercept`: False in `train`/`Trainer`",
+                     "True in `DeepLinearRegressor`", "and in `fastdln train`",
+                     "`seed`: None in `train`/`Trainer` and `random_state=None` in the estimator",
+                     "0 in `fastdln train`"]:
+        assert fragment in row, fragment
