@@ -58,30 +58,51 @@ def _bench(args):
                 threshold=args.threshold, repeats=args.repeats)
 
 
-def _read_data(path, target=None, need_y=True, header=True, y_path=None):
-    """``(X, Y, feature_names, target_names)`` from an ``.npz`` (arrays ``X`` and ``Y``; no
-    names), two ``.npy`` files (``X`` and ``--y``, memory-mapped: read by blocks, never
-    whole) or a CSV (``--target`` columns; names from its header; ``-``: standard input)."""
+def _read_data(path, target=None, need_y=True, header=True, y_path=None, weight=None):
+    """``(X, Y, feature_names, target_names, sample_weight)`` from an ``.npz`` (arrays ``X``
+    and ``Y``; no names), two ``.npy`` files (``X`` and ``--y``, memory-mapped: read by
+    blocks, never whole) or a CSV (``--target`` columns; names from its header; ``-``:
+    standard input). ``weight``: ``--sample-weight``, an ``.npy`` or a CSV column (then not
+    a feature)."""
+    if weight is not None and weight.endswith(".npy"):
+        from .experiments import load_npy
+
+        return (*_read_data(path, target, need_y, header, y_path)[:4],
+                load_npy(weight, "--sample-weight"))
+    if weight is not None and path.endswith((".npy", ".npz")):
+        raise ValueError(f"--sample-weight {weight}: give an .npy of weights (a column name "
+                         "is for CSV data)")
     if path.endswith(".npy"):
         from .experiments import load_npy
 
         if need_y and y_path is None:
             raise ValueError(f"{path}: an .npy of X needs --y with the .npy of Y")
         X = load_npy(path, "X")
-        return X, None if y_path is None else load_npy(y_path, "--y"), None, None
+        return X, None if y_path is None else load_npy(y_path, "--y"), None, None, None
     if y_path is not None:
         raise ValueError(f"--y is for .npy data; {path} holds Y itself")
     if path.endswith(".npz"):
         X, Y = _read_npz(path, need_y)
-        return X, Y, None, None
+        return X, Y, None, None, None
+    return _read_csv_data(path, target, need_y, header, weight)
+
+
+def _read_csv_data(path, target, need_y, header, weight=None):
     from .tables import read_csv
 
     if need_y and target is None:
         raise ValueError(f"{path}: a CSV needs --target to name the target column(s)")
     table = read_csv(path, header=header)
     if target is None:
-        return table.values, None, table.names, None
-    return table.split(target)
+        return table.values, None, table.names, None, None
+    if weight is None:
+        return (*table.split(target), None)
+    column = table.columns(weight, "--sample-weight")
+    if len(column) != 1:
+        raise ValueError(f"--sample-weight names one column, got {weight!r}")
+    if column[0] in table.columns(target, "--target"):
+        raise ValueError(f"--sample-weight column {weight!r} is also a --target column")
+    return (*table.split(target, leave_out=column), table.values[:, column[0]])
 
 
 def _read_npz(path, need_y):
@@ -172,8 +193,9 @@ def _train(args):
     from .progress import Progress, StopOnInterrupt, sweep_callback
     from .training import train
 
-    X, Y, feature_names, target_names = _read_data(args.data, args.target,
-                                                   header=not args.no_header, y_path=args.y)
+    X, Y, feature_names, target_names, weight = _read_data(
+        args.data, args.target, header=not args.no_header, y_path=args.y,
+        weight=args.sample_weight)
     X, Y = (A if isinstance(A, np.ndarray) else np.asarray(A) for A in (X, Y))
     Y = Y.reshape(len(Y), -1) if Y.ndim == 1 else Y
     if X.ndim != 2:
@@ -185,17 +207,17 @@ def _train(args):
                                 RuntimeWarning)  # reported below, in one line
         result = train(X, Y, sweeps=args.sweeps, callback=sweep_callback(bar, stop=stop),
                        checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
-                       resume=args.resume, **options)
-    summary = _summary(result, X, Y, args)
+                       resume=args.resume, sample_weight=weight, **options)
+    summary = _summary(result, X, Y, args, weight)
     if result.status not in ("diverged", "stopped") and args.out:
         save(args.out, result, feature_names=feature_names, target_names=target_names)
     _print_summary(summary, args)
     return _exit_code(result, args, stop)
 
 
-def _summary(result, X, Y, args):
+def _summary(result, X, Y, args, weight=None):
     mse, r2, zero = _fit_metrics(X, Y, result.weights, result.intercept,
-                                 result.settings.fit_intercept)
+                                 result.settings.fit_intercept, weight)
     relative = None  # (loss - optimal loss) / loss(0): scale-free, for the L2 loss
     if result.settings.loss_name == "l2" and zero > 0:
         relative = float(result.errors[-1]) / zero
@@ -207,31 +229,37 @@ def _summary(result, X, Y, args):
                 checkpoint=args.checkpoint, seconds=result.elapsed)
 
 
-def _fit_metrics(X, Y, weights, intercept, centered):
+def _fit_metrics(X, Y, weights, intercept, centered, sample_weight=None):
     """MSE, R^2 and the zero map's loss per sample on the (centered, with an intercept)
-    training data, by blocks of rows (a memory-mapped X is never read whole). R^2 is averaged
-    over the outputs like scikit-learn's ``r2_score``: 1 for a perfect fit, 0 for the mean; a
+    training data, by blocks of rows (a memory-mapped X is never read whole), weighted by
+    ``sample_weight`` like scikit-learn's metrics and fastdln's loss. R^2 is averaged over
+    the outputs like scikit-learn's ``r2_score``: 1 for a perfect fit, 0 for the mean; a
     constant output counts 1 if fitted exactly, else 0."""
     from .data import Data
     from .optimum import end_to_end
 
     W = end_to_end([np.asarray(w, dtype=np.float64) for w in weights])
-    squares, count, mean, spread = np.zeros(W.shape[0]), 0, 0.0, 0.0
-    for _, Xb, Yb in Data(X, Y).blocks():
-        squares += np.sum((Xb @ W.T + intercept - Yb) ** 2, axis=0)
-        # the spread of Y around its mean, combined block by block (Chan et al.)
-        block_mean = Yb.mean(axis=0)
-        block_spread = np.sum((Yb - block_mean) ** 2, axis=0)
-        total = count + len(Yb)
+    squares, count, mean, spread = np.zeros(W.shape[0]), 0.0, 0.0, 0.0
+    for begin, Xb, Yb in Data(X, Y).blocks():
+        wb = (np.ones(len(Yb)) if sample_weight is None else
+              np.asarray(sample_weight[begin:begin + len(Yb)], dtype=np.float64))[:, None]
+        squares += np.sum(wb * (Xb @ W.T + intercept - Yb) ** 2, axis=0)
+        # the weighted spread of Y around its mean, combined block by block (Chan et al.)
+        block_count = float(np.sum(wb))
+        if block_count == 0:
+            continue
+        block_mean = np.sum(wb * Yb, axis=0) / block_count
+        block_spread = np.sum(wb * (Yb - block_mean) ** 2, axis=0)
+        total = count + block_count
         delta = block_mean - mean
-        spread = spread + block_spread + delta ** 2 * count * len(Yb) / total
-        mean, count = mean + delta * len(Yb) / total, total
+        spread = spread + block_spread + delta ** 2 * count * block_count / total
+        mean, count = mean + delta * block_count / total, total
     constant = spread == 0
     scores = np.where(constant, np.where(squares == 0, 1.0, 0.0),
                       1.0 - squares / np.where(constant, 1.0, spread))
     zero = spread if centered else spread + count * mean ** 2
     return (float(np.sum(squares) / squares.size / count), float(np.mean(scores)),
-            float(np.sum(zero) / count))
+            float(np.sum(zero) / len(X)))
 
 
 def _print_summary(summary, args):
@@ -444,6 +472,9 @@ def _add_train_parser(sub):
                        help="CSV target column(s): names or 0-based indices, comma separated")
     train.add_argument("--no-header", action="store_true",
                        help="the CSV has no header row (columns are 0-based indices)")
+    train.add_argument("--sample-weight", default=None, metavar="COLUMN|W.npy",
+                       help="weights of the samples: a CSV column (not a feature then; "
+                       "predict leaves it out with --target) or an .npy of one per row")
     train.add_argument("--out", default=None, help="save the model (.npz)")
     train.add_argument("--checkpoint", default=None,
                        help="write the run's state there every --checkpoint-every sweeps and "

@@ -62,12 +62,14 @@ class Table:
             return f" ({count} columns without a header: 0-based indices 0 to {count - 1})"
         return f"'s header{did_you_mean(item, self.names) or ' ' + some(self.names)}"
 
-    def split(self, target: str) -> tuple[np.ndarray, np.ndarray, list[str] | None,
-                                          list[str] | None]:
+    def split(self, target: str, leave_out: Sequence[int] = ()) -> tuple[
+            np.ndarray, np.ndarray, list[str] | None, list[str] | None]:
         """``(X, Y, feature_names, target_names)``: ``Y`` the ``target`` columns (see
-        :meth:`columns`), ``X`` the others in file order; names None without a header."""
+        :meth:`columns`), ``X`` the others in file order but the indices ``leave_out`` (e.g.
+        a column of sample weights); names None without a header."""
         targets = self.columns(target, "--target")
-        features = [j for j in range(self.values.shape[1]) if j not in targets]
+        features = [j for j in range(self.values.shape[1])
+                    if j not in targets and j not in leave_out]
         if not features:
             raise ValueError(f"{self.source}: no feature column is left besides --target")
         return (self.values[:, features], self.values[:, targets], self._names_of(features),

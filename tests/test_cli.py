@@ -416,6 +416,50 @@ def test_a_wide_csv_gets_short_messages(capsys, tmp_path):
     assert err[0].endswith("line 3, column 'pixel1': 'nan' (values must be finite numbers)")
 
 
+@pytest.mark.parametrize("where", ["column", "npy"])
+def test_sample_weights_from_a_csv_column_or_an_npy(capsys, tmp_path, data, where):
+    X, Y, _, _ = data
+    w = np.random.default_rng(1).uniform(0, 3, len(X))
+    path = _csv(tmp_path / "w.csv", ["f1", "f2", "w", "f3", "f4", "y"],
+                [X[:, 0], X[:, 1], w, X[:, 2], X[:, 3], Y[:, 0]])
+    if where == "npy":
+        np.save(tmp_path / "w.npy", w)
+        path = _csv(tmp_path / "plain.csv", ["f1", "f2", "f3", "f4", "y"], [*X.T, Y[:, 0]])
+    weight = "w" if where == "column" else tmp_path / "w.npy"
+    model = tmp_path / "m.npz"
+    code, out, err = main(capsys, "train", path, "--target", "y", "--sample-weight", weight,
+                          "--depth", 2, "--sweeps", 3, "--json", "--out", model)
+    assert code == 0, err
+    expected = fastdln.train(X, Y[:, 0], sample_weight=w, depth=2, sweeps=3, seed=0,
+                             fit_intercept=True)
+    loaded = fastdln.load(model)
+    assert loaded.feature_names == ["f1", "f2", "f3", "f4"]  # the weights are no feature
+    for mine, theirs in zip(loaded.weights, expected.weights):
+        np.testing.assert_array_equal(mine, theirs)
+    prediction = fastdln.predict(X, expected.weights, expected.intercept)
+    summary = json.loads(out)
+    assert summary["r2"] == pytest.approx(r2_score(Y[:, 0], prediction, sample_weight=w),
+                                          rel=1e-12)
+    assert summary["mse"] == pytest.approx(mean_squared_error(Y[:, 0], prediction,
+                                                              sample_weight=w), rel=1e-12)
+
+
+@pytest.mark.parametrize("weight, fragment", [
+    ("y", "--sample-weight column 'y' is also a --target column"),
+    ("W", "--sample-weight column 'W' is not in"),
+    ("{short}", "sample_weight must have one weight per sample (60)"),
+])
+def test_bad_sample_weights_are_one_line(capsys, tmp_path, data, weight, fragment):
+    _, _, npz, table = data
+    np.save(tmp_path / "short.npy", np.ones(5))
+    weight = weight.format(short=tmp_path / "short.npy")
+    code, _, err = main(capsys, "train", table, "--target", "y", "--sample-weight", weight,
+                        "--depth", 1)
+    assert code == 2 and len(err) == 1 and fragment in err[0], err
+    code, _, err = main(capsys, "train", npz, "--sample-weight", "w", "--depth", 1)
+    assert code == 2 and "give an .npy of weights" in err[0], err
+
+
 def test_nan_in_an_npy_names_its_row_and_column(tmp_path):
     X = np.ones((40000, 3))
     X[33333, 2] = np.nan
