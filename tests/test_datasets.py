@@ -31,6 +31,25 @@ def test_mnist_idx_round_trip(tmp_path, compress):
     assert np.all(Y.sum(axis=1) == 1)
 
 
+def test_mnist_test_split_reads_the_t10k_files(tmp_path):
+    rng = np.random.default_rng(3)
+    train = rng.integers(0, 256, size=(6, 28, 28), dtype=np.uint8)
+    test = rng.integers(0, 256, size=(4, 28, 28), dtype=np.uint8)
+    _write_idx(tmp_path / "train-images-idx3-ubyte", 2051, train)
+    _write_idx(tmp_path / "train-labels-idx1-ubyte", 2049, np.arange(6, dtype=np.uint8))
+    with pytest.raises(datasets.DataFileError, match="t10k-images"):
+        datasets.load_mnist(str(tmp_path), split="test")  # only the training files yet
+    _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", 2051, test, compress=True)
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", 2049, np.array([9, 8, 7, 6], np.uint8),
+               compress=True)
+    X, Y = datasets.load_mnist(str(tmp_path), split="test")
+    np.testing.assert_allclose(X, test.reshape(4, -1) / 255.0)
+    np.testing.assert_array_equal(Y.argmax(axis=1), [9, 8, 7, 6])
+    assert datasets.load_mnist(str(tmp_path))[0].shape == (6, 784)  # "train" by default
+    with pytest.raises(ValueError, match="split"):
+        datasets.load_mnist(str(tmp_path), split="t10k")
+
+
 def test_mnist_malformed_files_give_clear_errors(tmp_path):
     with pytest.raises(datasets.DataFileError, match="not found"):
         datasets.load_mnist(str(tmp_path))

@@ -4,8 +4,10 @@ the condition number of the input data matrix is 70,980"), and every stand-in sa
 
 import numpy as np
 
-from fastdln.paper.data import (UCI_COND, UCI_SHAPE, condition_number, real_data,
-                                uci_stand_in)
+import pytest
+
+from fastdln.paper.data import (UCI_COND, UCI_SHAPE, condition_number, conditioned_data,
+                                matched_draws, real_data, uci_stand_in)
 
 
 def test_uci_stand_in_has_the_papers_shape_and_condition_number():
@@ -53,3 +55,22 @@ def test_the_papers_files_are_used_when_present(tmp_path, capsys):
     assert not data.stand_in and "STAND-IN" not in data.tag and data.X.shape == (200, 128)
     missing = real_data("mnist", str(tmp_path))  # no IDX files there: the stand-in, said so
     assert missing.stand_in and "not found" in capsys.readouterr().out
+
+
+def test_figure_3_draws_match_the_papers_condition_number_from_a_stream_per_seed():
+    """"the condition number of X was 236": the draws judged have cond(X) within 1.5x of it,
+    the first five of a stream of data seeds of their own for each --seed."""
+    matched, unmatched = matched_draws(128, 0)
+    assert len(matched) == 5 and all(236 / 1.5 <= c <= 236 * 1.5 for c in matched.values())
+    assert unmatched and all(not 236 / 1.5 <= c <= 236 * 1.5 for c in unmatched.values())
+    assert max(matched) > max(unmatched)  # scanned in order, skipped ones before the last
+    first = next(iter(matched))
+    assert condition_number(conditioned_data(600, 128, 10, first)[0])[0] == pytest.approx(
+        matched[first], rel=1e-9)  # the drawn spectrum's ratio is cond(X)
+    other = matched_draws(128, 1)[0]
+    assert set(matched).isdisjoint(other) and set(matched).isdisjoint(unmatched)
+    spectra = {s + 10_000 for s in list(matched) + list(other)}  # the seeds spectra draw from
+    assert spectra.isdisjoint(set(matched) | set(other))
+    assert len(matched_draws(128, 0, limit=1)[0]) <= 1
+    with pytest.raises(ValueError, match="limit"):
+        matched_draws(128, 0, limit=0)

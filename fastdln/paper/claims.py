@@ -2,7 +2,8 @@
 (apps layer).
 
 A claim is data: its ``id`` (``fig<k>.<name>``), the paper's words, a verdict (``PASS`` or
-``FAIL`` where the paper asserts something, ``INFO`` for a description such as the data used),
+``FAIL`` where the paper asserts something, ``TIE`` where the runs compared are within the tie
+band of docs/paper.md, ``INFO`` for a description such as the data used),
 the unit runs are compared in, and the numbers the verdict rests on.
 """
 
@@ -19,7 +20,7 @@ import numpy as np
 __all__ = ["CLAIMS_FILE", "Claim", "read_claims", "write_claims"]
 
 CLAIMS_FILE = "claims.json"
-VERDICTS = ("PASS", "FAIL", "INFO")
+VERDICTS = ("PASS", "FAIL", "TIE", "INFO")
 
 
 @dataclass
@@ -32,7 +33,7 @@ class Claim:
         ``"fig<k>.<name>"``; the figure is the part before the dot.
     claim : str
         The paper's words.
-    verdict : {"PASS", "FAIL", "INFO"}
+    verdict : {"PASS", "FAIL", "TIE", "INFO"}
     measured : dict
         The numbers the verdict rests on (JSON-ready).
     unit : {"iteration", "sweep"} or None
@@ -54,8 +55,12 @@ class Claim:
 
     @classmethod
     def check(cls, id, claim, holds, measured, *, unit=None, evidence=""):
-        """A claim of the paper: PASS if ``holds``, else FAIL."""
-        return cls(id, claim, "PASS" if holds else "FAIL", measured, unit, evidence)
+        """A claim of the paper: PASS if ``holds`` is True, FAIL if False; a verdict string
+        (``"PASS"``, ``"FAIL"``, ``"TIE"``) is taken as it is."""
+        verdict = holds if isinstance(holds, str) else ("PASS" if holds else "FAIL")
+        if verdict == "INFO":
+            raise ValueError("holds must be a bool or PASS, FAIL or TIE, not 'INFO'")
+        return cls(id, claim, verdict, measured, unit, evidence)
 
     @classmethod
     def info(cls, id, claim, measured, evidence=""):

@@ -3,15 +3,19 @@ data sets of Section 4.2 or stand-ins for them (apps layer)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PaperData", "UCI_COND", "UCI_SHAPE", "condition_number", "conditioned_data",
-           "random_data", "real_data", "uci_stand_in"]
+__all__ = ["COND_MATCH", "FIG3_COND", "PaperData", "UCI_COND", "UCI_SHAPE", "condition_number",
+           "conditioned_data", "matched_draws", "random_data", "real_data", "uci_stand_in"]
 
 UCI_SHAPE = (2565, 128)  # the paper's UCI gas sensor "Ethanol" problem: examples x features
 UCI_COND = 70_980.0  # its condition number after standardization (the paper's Section 4.2)
+FIG3_COND = 236.0  # cond(X) of the paper's Figure 3 data
+COND_MATCH = 1.5  # a draw matches the paper's data when its cond(X) is within 1.5x of it
+_STREAM, _STREAM_STEP = 1_000_000, 100_000  # Figure 3's data seeds for reproduce --seed s
 
 
 def random_data(m, n0, nL, seed):
@@ -20,12 +24,41 @@ def random_data(m, n0, nL, seed):
     return rng.normal(0.0, 1.0 / np.sqrt(n0), (m, n0)), rng.uniform(-1.0, 2.0, (m, nL))
 
 
+def _conditioned_spectrum(n, seed):
+    return 1e-5 + np.random.default_rng(seed + 10_000).uniform(0.0, 1.0, n)
+
+
 def conditioned_data(m, n0, nL, seed):
     """Section 4.1.2 data: the singular values of ``X`` replaced by ``1e-5 + U(0, 1)``."""
     X, Y = random_data(m, n0, nL, seed)
     U, _, Vt = np.linalg.svd(X, full_matrices=False)
-    s = 1e-5 + np.random.default_rng(seed + 10_000).uniform(0.0, 1.0, Vt.shape[0])
-    return (U * s) @ Vt, Y
+    return (U * _conditioned_spectrum(Vt.shape[0], seed)) @ Vt, Y
+
+
+def matched_draws(n0, seed, *, count=5, target=FIG3_COND, within=COND_MATCH, limit=10_000):
+    """Data seeds of :func:`conditioned_data` (``m >= n0``) whose cond(X) lies within
+    ``within`` times ``target``: the first ``count`` of the stream
+    ``1_000_000 + 100_000 * seed + k`` (disjoint for different ``seed``, and from the seeds
+    their spectra use). cond(X) is the ratio of the drawn singular values, no SVD needed.
+
+    Returns
+    -------
+    (dict, dict)
+        ``{data seed: cond}`` of the matched draws (fewer than ``count`` if ``limit`` draws
+        do not hold them) and of the unmatched draws scanned before the last match.
+    """
+    if not 1 <= limit <= 10_000:
+        raise ValueError(f"limit must be in [1, 10000], not {limit!r}")
+    matched, unmatched = {}, {}
+    for k in range(limit):
+        data_seed = _STREAM + _STREAM_STEP * seed + k
+        spectrum = _conditioned_spectrum(n0, data_seed)
+        cond = float(spectrum.max() / spectrum.min())
+        close = target / within <= cond <= target * within
+        (matched if close else unmatched)[data_seed] = cond
+        if len(matched) == count:
+            break
+    return matched, unmatched
 
 
 def condition_number(X):
@@ -109,9 +142,34 @@ def _paper_data(X, Y, name, stand_in, seed=None):
     return PaperData(X, Y, name, stand_in, cond, rank, seed)
 
 
+_SUBFOLDERS = {"uci": "gas_sensor", "mnist": "mnist"}
+_NAMES = {"uci": "UCI gas sensor ethanol", "mnist": "MNIST"}
+
+
+def _folders(kind, data_dir):
+    """Where the paper's files of ``kind`` may be: ``data_dir`` and its fetch subfolder, else
+    the fetch cache (:func:`.fetch.cache_dir`) when it holds them."""
+    from .fetch import cache_dir
+
+    if data_dir:
+        return [data_dir, os.path.join(data_dir, _SUBFOLDERS[kind])]
+    cached = os.path.join(cache_dir(), _SUBFOLDERS[kind])
+    return [cached] if os.path.isdir(cached) else []
+
+
+def _load(kind, folder):
+    from . import datasets
+
+    if kind == "uci":
+        return datasets.load_gas_sensor_ethanol(folder)
+    return datasets.load_mnist(folder)
+
+
 def real_data(kind, data_dir=None, seed=0):
     """The data of Figures 7-9 (``kind`` "uci" or "mnist"): the paper's files if present in
-    ``data_dir``, else a stand-in named as such.
+    ``data_dir`` (or its ``gas_sensor`` / ``mnist`` subfolder, or the fetch cache when no
+    ``data_dir`` is given), else a stand-in named as such. Prints one line saying what it
+    read (rows, columns, classes).
 
     Parameters
     ----------
@@ -128,17 +186,22 @@ def real_data(kind, data_dir=None, seed=0):
     """
     from . import datasets
 
-    if data_dir:
+    if kind not in _SUBFOLDERS:
+        raise ValueError(f"kind must be 'uci' or 'mnist', not {kind!r}")
+    problems = []
+    for folder in _folders(kind, data_dir):
         try:
-            if kind == "uci":
-                X, Y = datasets.load_gas_sensor_ethanol(data_dir)
-                return _paper_data(X, Y, "UCI gas sensor ethanol", False)
-            X, Y = datasets.load_mnist(data_dir)
-            return _paper_data(X, Y, "MNIST", False)
+            X, Y = _load(kind, folder)
         except datasets.DataFileError as error:
-            print(f"  {error}; using the stand-in", flush=True)
+            problems.append(str(error))
+            continue
+        print(f"  {datasets.describe(X, Y, _NAMES[kind], folder)}", flush=True)
+        return _paper_data(X, Y, _NAMES[kind], False)
+    if problems:
+        print(f"  {problems[0]}; using the stand-in", flush=True)
     if kind == "uci":
         X, Y = uci_stand_in(seed)
         return _paper_data(X, Y, "synthetic UCI-shaped data, geometric spectrum", True, seed)
     X, Y = datasets.digits_stand_in()
-    return _paper_data(X, Y, "scikit-learn digits for MNIST", True)
+    return _paper_data(X, Y, "scikit-learn digits for MNIST (its verdicts do not predict the "
+                       "real MNIST's)", True)

@@ -1,8 +1,9 @@
 """Real data sets of the paper's Section 4.2: readers for the original files, and the
-installed stand-ins used when those files are absent (this project has no network).
+installed stand-ins used when those files are absent (:mod:`.fetch` downloads the files).
 
 - MNIST: the standard IDX files ``train-images-idx3-ubyte`` and ``train-labels-idx1-ubyte``
-  (raw or ``.gz``), 60000 x 784 images scaled to [0, 1], one-hot labels.
+  (``t10k-*`` for the test split; raw or ``.gz``), 60000 x 784 images scaled to [0, 1] (the
+  paper does not say how it scales the pixels), one-hot labels.
 - UCI "Gas Sensor Array Drift at Different Concentrations": the ``batch*.dat`` files, lines
   ``class;concentration 1:v1 2:v2 ... 128:v128``; class 1 is ethanol. Features and target
   are standardized (zero mean, unit variance).
@@ -17,8 +18,8 @@ import struct
 
 import numpy as np
 
-__all__ = ["load_mnist", "load_gas_sensor_ethanol", "digits_stand_in", "regression_stand_in",
-           "DataFileError"]
+__all__ = ["MNIST_SPLITS", "load_mnist", "load_gas_sensor_ethanol", "describe",
+           "digits_stand_in", "regression_stand_in", "DataFileError"]
 
 ETHANOL = 1
 
@@ -63,24 +64,47 @@ def _read_idx(path, expected_magic, dims):
     return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 
-def load_mnist(path):
-    """MNIST's training set from the IDX files in the folder ``path``.
+MNIST_SPLITS = {"train": "train", "test": "t10k"}
+
+
+def load_mnist(path, split="train"):
+    """MNIST's training or test set from the IDX files in the folder ``path``.
+
+    Parameters
+    ----------
+    path : str
+        The folder of ``train-*`` / ``t10k-*`` ``images-idx3-ubyte`` and ``labels-idx1-ubyte``
+        files (raw or ``.gz``).
+    split : {"train", "test"}
+        The 60,000 training images, or the 10,000 test images (``t10k-*``).
 
     Returns
     -------
-    X : ndarray, shape (60000, 784)
+    X : ndarray, shape (60000, 784) or (10000, 784)
         Pixels scaled to [0, 1].
-    Y : ndarray, shape (60000, 10)
+    Y : ndarray, shape (rows, 10)
         One-hot labels.
     """
-    images = _read_idx(_find(path, "train-images-idx3-ubyte"), 2051, 3)
-    labels = _read_idx(_find(path, "train-labels-idx1-ubyte"), 2049, 1)
+    if split not in MNIST_SPLITS:
+        raise ValueError(f"split must be one of {sorted(MNIST_SPLITS)}, not {split!r}")
+    stem = MNIST_SPLITS[split]
+    images = _read_idx(_find(path, f"{stem}-images-idx3-ubyte"), 2051, 3)
+    labels = _read_idx(_find(path, f"{stem}-labels-idx1-ubyte"), 2049, 1)
     if images.shape[0] != labels.shape[0]:
         raise DataFileError(f"{images.shape[0]} images but {labels.shape[0]} labels")
     if labels.size and labels.max() > 9:
         raise DataFileError(f"labels must be digits 0..9, found {labels.max()}")
     X = images.reshape(images.shape[0], -1).astype(np.float64) / 255.0
     return X, np.eye(10)[labels]
+
+
+def describe(X, Y, name, source):
+    """One line saying what a loader read: rows, columns, classes (or targets), from where."""
+    if Y.shape[1] > 1:
+        classes = f"{int(np.count_nonzero(Y.sum(axis=0)))} classes"
+    else:
+        classes = "1 target column"
+    return f"read {name}: {X.shape[0]} rows x {X.shape[1]} columns, {classes} (from {source})"
 
 
 def _standardize(A):

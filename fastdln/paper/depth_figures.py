@@ -11,15 +11,22 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from .claims import Claim
-from .data import conditioned_data, condition_number, random_data, real_data
+from .data import (COND_MATCH, FIG3_COND, UCI_COND, UCI_SHAPE, conditioned_data,
+                   condition_number, matched_draws, random_data, real_data)
 from .measures import FLOOR, largest_gap
-from .plots import plot_sweeps_and_iterations, save_panels, write_csv, write_panels_csv
-from .runs import depth_curves
+from .plots import (plot_seeds, plot_sweeps_and_iterations, save_panels, write_csv,
+                    write_panels_csv)
+from .runs import depth_curves, train_curve
 from .verdicts import (by_depth, depth_labels, drastically_ahead, max_factor, min_factor,
                        race_claim, seeds_claim)
 
-__all__ = ["OVERLAP_DECADES", "fig2", "fig3", "fig7", "fig8"]
+__all__ = ["FIG2_COND", "OVERLAP_DECADES", "WIDTH_SAME", "cond_claim", "fig2", "fig3", "fig7",
+           "fig8"]
+
+FIG2_COND = 2.6614  # the paper's cond(X) of Figure 2
 
 OVERLAP_DECADES = 0.1  # lines "overlapping" on the paper's log axes: within 0.1 decade
 
@@ -54,9 +61,8 @@ def fig2(out_dir, *, quick=False, seed=0, quiet=False):
     labelled, per_sweep = by_depth(curves), depth_labels(curves)
     one_sweep = float(curves[400][400])
     claims = [
-        Claim.info("fig2.data", "We remark that the condition number of the input data "
-                   "matrix was 2.6614.", {"cond_X": cond, "data_seed": seed},
-                   f"cond(X) = {cond:.4g} (data seed {seed})"),
+        cond_claim("fig2.data", "We remark that the condition number of the input data "
+                   "matrix was 2.6614.", {seed: cond}, FIG2_COND),
         race_claim("fig2.deeper_faster_per_sweep", "We see that the faster convergence is "
                    "obtained as the depth grows.", labelled, _deeper_ahead(depths),
                    unit="sweep", budget=sweeps, depths=per_sweep),
@@ -70,11 +76,35 @@ def fig2(out_dir, *, quick=False, seed=0, quiet=False):
                    "network multiple times results in the fastest decrease in the loss.",
                    labelled, _fastest(1), unit="iteration", budget=iterations),
     ]
+    claims.append(_width_claim(X, Y, seed))
     write_csv(os.path.join(out_dir, "fig2.csv"), curves)
     files = plot_sweeps_and_iterations(
         os.path.join(out_dir, "fig2.png"), curves, f"Fig. 2: descending BCGD, optimal rate, "
         f"width 128, orth-identity (cond(X) = {cond:.3g}, seed {seed})", sweeps, iterations)
     return claims, files + [os.path.join(out_dir, "fig2.csv")]
+
+
+WIDTH_SAME = 1e-8  # curves "the same": within this relative difference at every iteration
+
+
+def _width_claim(X, Y, seed, widths=(128, 192, 256), L=10, sweeps=5):
+    """Theorem 3.1, as Section 4.1.2 uses it: with the orth-identity initialization the
+    width of the hidden layers (at least max(n0, nL)) plays no role."""
+    curves = {w: train_curve(X, Y, [X.shape[1]] + [w] * (L - 1) + [Y.shape[1]], sweeps,
+                             seed=seed) for w in widths}
+    base = curves[widths[0]]
+    gaps = {w: float(np.max(np.abs(c - base) / np.maximum(np.abs(base), 1e-300)))
+            for w, c in curves.items() if w != widths[0]}
+    return Claim.check(
+        "fig2.width_plays_no_role", "We note that from Theorem 3.1, the width plays no role "
+        "in gradient-based training, as the width of intermediate layers is max{din, dout}.",
+        max(gaps.values()) <= WIDTH_SAME,
+        {"depth": L, "sweeps": sweeps, "widths": list(widths), "largest_relative_difference":
+         gaps, "same_within": WIDTH_SAME}, unit="sweep",
+        evidence=f"L={L}, {sweeps} sweeps, orth-identity: largest relative difference from "
+                 f"width {widths[0]}: " + ", ".join(f"width {w} {g:.2g}" for w, g in
+                                                    gaps.items())
+                 + f" (the same: <= {WIDTH_SAME:g})")
 
 
 def _fig3_numbers(depths):
@@ -88,9 +118,29 @@ def _fig3_numbers(depths):
     return numbers
 
 
+def cond_claim(id, text, conds, paper, *, note=""):
+    """A check of the data against the cond(X) the paper states: every draw's cond(X)
+    (``{data seed: cond}``) within ``COND_MATCH`` (1.5) times ``paper``."""
+    close = {s: paper / COND_MATCH <= c <= paper * COND_MATCH for s, c in conds.items()}
+    return Claim.check(
+        id, text, bool(close) and all(close.values()),
+        {"cond_X": conds, "paper_cond_X": paper, "within": COND_MATCH, "data_seeds": list(conds),
+         "matched": close}, unit=None,
+        evidence=note + "cond(X) " + ", ".join(f"{c:.4g} (data seed {s})" for s, c in
+                                               conds.items())
+        + f"; the paper's {paper:g} (matched: within {COND_MATCH}x)")
+
+
+def _spread(conds):
+    values = sorted(conds.values())
+    return {"draws": len(values), "min": values[0], "median": values[len(values) // 2],
+            "max": values[-1]} if values else {"draws": 0}
+
+
 def fig3(out_dir, *, quick=False, seed=0, quiet=False):
     """Figure 3: as Figure 2 with the singular values of X replaced by 1e-5 + U(0, 1), depths
-    1..11, on the five data seeds ``10 * seed + 0..4``.
+    1..11, on five data draws whose cond(X) lies within 1.5x of the paper's 236 (the first
+    five of a seed stream of their own per ``seed``, :func:`.data.matched_draws`).
 
     The paper states no budget: every claim is judged at 5000 iterations (1000 with
     ``quick``) and 500 sweeps (100), and its verdict at a quarter and half of that is
@@ -99,19 +149,37 @@ def fig3(out_dir, *, quick=False, seed=0, quiet=False):
     depths = [1, 3, 5, 7, 9, 11]
     iterations = 1000 if quick else 5000
     sweeps = iterations // 10
+    matched, unmatched = matched_draws(128, seed)
     runs = {}
-    for data_seed in [10 * seed + k for k in range(5)]:
+    for data_seed in matched:
         X, Y = conditioned_data(600, 128, 10, data_seed)
         runs[data_seed] = (condition_number(X)[0], depth_curves(
             X, Y, depths, width=128, iterations=iterations, sweeps=sweeps, seed=data_seed,
             quiet=quiet, description=f"fig3 data seed {data_seed}"))
+    conds = {s: cond for s, (cond, _) in runs.items()}
+    claims = [cond_claim("fig3.data", "In our experiment, the condition number of X was 236.",
+                         conds, FIG3_COND, note="judged on the draws "),
+              Claim.info("fig3.unmatched_draws", "(not the paper's: the draws of the same "
+                         "construction skipped because their cond(X) is not near 236)",
+                         dict(_spread(unmatched), cond_X=unmatched),
+                         f"{len(unmatched)} draws skipped, cond(X) " + (
+                             "{min:.3g} .. {max:.3g}, median {median:.3g}".format(
+                                 **_spread(unmatched)) if unmatched else "none"))]
+    claims += _fig3_claims(runs, depths, iterations, sweeps)
+    files = plot_seeds(os.path.join(out_dir, "fig3.png"), {
+        f"data seed {s}, cond(X) = {c:.3g}": curves for s, (c, curves) in runs.items()},
+        "Fig. 3: large condition number (draws with cond(X) within 1.5x of the paper's 236)",
+        sweeps, iterations)
+    table = os.path.join(out_dir, "fig3.csv")
+    write_panels_csv(table, {f"data seed {s}": by_depth(curves) for s, (_, curves) in
+                             runs.items()})
+    return claims, files + [table]
+
+
+def _fig3_claims(runs, depths, iterations, sweeps):
     deep = [L for L in depths if L > 1]
     numbers = _fig3_numbers(depths)
-    conds = {s: cond for s, (cond, _) in runs.items()}
-    claims = [
-        Claim.info("fig3.data", "In our experiment, the condition number of X was 236.",
-                   {"data_seeds": list(runs), "cond_X": conds},
-                   "cond(X) " + ", ".join(f"{c:.4g} (data seed {s})" for s, c in conds.items())),
+    return [
         seeds_claim("fig3.deeper_faster_per_sweep", "When the speed of convergence is measured "
                     "against the number of sweeps, we see that the deeper the network is, the "
                     "faster the convergence is obtained.", runs, _deeper_ahead(depths),
@@ -131,19 +199,6 @@ def fig3(out_dir, *, quick=False, seed=0, quiet=False):
                     lambda race: race.fastest("L=5") or race.fastest("L=7"),
                     unit="iteration", budget=iterations, numbers=numbers),
     ]
-    first_cond, first = next(iter(runs.values()))
-    files = plot_sweeps_and_iterations(
-        os.path.join(out_dir, "fig3.png"), first, f"Fig. 3: large condition number "
-        f"(cond(X) = {first_cond:.3g}, data seed {next(iter(runs))}; CSV: all five seeds)",
-        sweeps, iterations)
-    table = os.path.join(out_dir, "fig3.csv")
-    write_panels_csv(table, {f"data seed {s}": by_depth(curves) for s, (_, curves) in
-                             runs.items()})
-    return claims, files + [table]
-
-
-def _data_claim(id, data, paper_text, extra=None):
-    return Claim.info(id, paper_text, dict(data.measured(), **(extra or {})), data.tag)
 
 
 def fig7(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
@@ -151,10 +206,18 @@ def fig7(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
     1..5, L2 and L4 losses, 1000 iterations per depth (200 with ``quick``)."""
     data = real_data("uci", data_dir, seed)
     iterations = 200 if quick else 1000
-    panels, claims = {}, [_data_claim(
-        "fig7.data", data, "We used the datasets Ethanol problem a scalar regression task with "
+    paper_shape = list(UCI_SHAPE)
+    holds = (list(data.X.shape) == paper_shape
+             and UCI_COND / COND_MATCH <= data.cond <= UCI_COND * COND_MATCH)
+    panels, claims = {}, [Claim.check(
+        "fig7.data", "We used the datasets Ethanol problem a scalar regression task with "
         "2565 examples, each comprising 128 features ... After the normalization, the "
-        "condition number of the input data matrix is 70,980.", {"paper_cond_X": 70_980})]
+        "condition number of the input data matrix is 70,980.", holds,
+        dict(data.measured(), paper_shape=paper_shape, paper_cond_X=UCI_COND,
+             within=COND_MATCH), evidence=data.tag + (
+                 " (built to the paper's shape and cond(X): this check cannot fail on it)"
+                 if data.stand_in else f" (the paper's: 2565 x 128, cond(X) 70,980; matched: "
+                 f"within {COND_MATCH}x)"))]
     texts = {"l2": ("fig7.l2_depth_ahead_per_iteration", "In all depths, the errors by deep "
                     "linear networks decay faster than those by a single layer one.",
                     _all_ahead_of(1, range(2, 6))),
@@ -192,16 +255,17 @@ def fig8(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
     even, odd = [L for L in depths if L % 2 == 0], [L for L in depths if L % 2 and L > 1]
     spread = _overlap([1] + odd, curves, iterations)
     claims = [
-        _data_claim("fig8.data", data, "The networks are trained over the entire MNIST "
-                    "training dataset of 60,000 samples. The input data matrix X is not full "
-                    "rank."),
+        Claim.check("fig8.data", "The networks are trained over the entire MNIST training "
+                    "dataset of 60,000 samples. The input data matrix X is not full rank.",
+                    data.rank < data.X.shape[1], data.measured(),
+                    evidence=f"{data.tag}: rank {data.rank} of {data.X.shape[1]} columns"),
         race_claim("fig8.depth2_best_per_iteration", "In this case, the depth 2 network "
                    "performs the best among others.", labelled, _fastest(2),
                    unit="iteration", budget=iterations, prefix=prefix, extra=extra),
         race_claim("fig8.even_depths_accelerate", "We observe the accelerated convergence by "
                    "the network whose depth is even but not odd.", labelled,
                    lambda race: (_all_ahead_of(1, even)(race) and
-                                 not any(race.ahead(f"L={L}", "L=1") for L in odd)),
+                                 all(race.not_ahead(f"L={L}", "L=1") for L in odd)),
                    unit="iteration", budget=iterations, prefix=prefix, extra=extra),
         Claim.check("fig8.odd_depths_overlap", "We also see that the results by DLNs of "
                     "odd-depth are very similar so that the lines are overlapping each other.",

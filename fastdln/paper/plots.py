@@ -10,8 +10,11 @@ import numpy as np
 
 from .measures import FLOOR
 
-__all__ = ["plot_iterations", "plot_sweeps_and_iterations", "save_panels", "write_csv",
-           "write_panels_csv"]
+__all__ = ["MARKERS", "plot_iterations", "plot_seeds", "plot_sweeps_and_iterations",
+           "save_panels", "write_csv", "write_panels_csv", "y_range"]
+
+MARKERS = 12  # markers per curve at most: they tell the lines apart without hiding them
+YLABEL = "error  (loss(W) - loss(W*)) / m, log scale"
 
 
 def _write_table(path, header, rows):
@@ -44,31 +47,54 @@ def _save_figure(fig, axes, path):
     return files
 
 
+def y_range(curves):
+    """``(low, high)`` of a log axis that fits the curves shown (floored at 1e-10): a factor
+    2 of room beyond their smallest and largest values."""
+    values = np.concatenate([np.maximum(np.asarray(e, dtype=float), FLOOR) for e in curves])
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return FLOOR / 2, 1.0
+    return values.min() / 2, values.max() * 2
+
+
+def _every(size):
+    return max(1, size // MARKERS)
+
+
+def _sweeps_and_iterations_row(left, right, curves, sweeps, iterations):
+    """Error vs sweeps (left) and vs iterations (right, linear axis from iteration 0)."""
+    shown = []
+    for L, errors in curves.items():
+        floored = np.maximum(errors, FLOOR)
+        last_sweep = errors.size if sweeps is None else min(errors.size, sweeps * L + 1)
+        ends = np.arange(0, last_sweep, L)  # the error after each complete sweep
+        left.plot(ends / L, floored[ends], marker="o", ms=3, markevery=_every(ends.size),
+                  label=f"L={L}")
+        size = errors.size if iterations is None else min(errors.size, iterations + 1)
+        right.plot(np.arange(size), floored[:size], label=f"L={L}")
+        shown += [floored[ends], floored[:size]]
+    low, high = y_range(shown)
+    for ax, xlabel in [(left, "sweeps (every layer updated once)"),
+                       (right, "iterations (layer updates; linear axis)")]:
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(YLABEL)
+        ax.set_ylim(low, high)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=8)
+
+
 def plot_sweeps_and_iterations(path, curves, title, sweeps=None, iterations=None):
     """Left: error vs sweeps (up to ``sweeps``, the budget per sweep); right: error vs
-    iterations (up to ``iterations``); log scale, floored at 1e-10."""
+    iterations (up to ``iterations``, a linear axis from iteration 0); log-scale errors
+    floored at 1e-10, the y-range fitted to the curves."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for L, errors in curves.items():
-        floored = np.maximum(errors, FLOOR)
-        sweeps_axis = np.arange(errors.size) / L
-        last_sweep = errors.size if sweeps is None else min(errors.size, sweeps * L + 1)
-        ends = np.arange(0, last_sweep, L)  # the error after each complete sweep
-        left.plot(sweeps_axis[ends], floored[ends], marker="o", ms=3, label=f"L={L}")
-        shown = errors.size if iterations is None else min(errors.size, iterations + 1)
-        right.plot(np.arange(shown), floored[:shown], label=f"L={L}")
-    for ax, xlabel in [(left, "sweeps"), (right, "iterations")]:
-        ax.set_yscale("log")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("error  (loss(W) - loss(W*)) / m")
-        ax.set_ylim(FLOOR / 2, None)
-        ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=8)
-    right.set_xscale("log")
+    _sweeps_and_iterations_row(left, right, curves, sweeps, iterations)
     fig.suptitle(title)
     fig.tight_layout()
     files = _save_figure(fig, (left, right), path)
@@ -76,8 +102,33 @@ def plot_sweeps_and_iterations(path, curves, title, sweeps=None, iterations=None
     return files
 
 
-def plot_iterations(path, panels, title):
-    """One log-scale panel per entry of ``panels`` (``{panel title: {label: errors}}``)."""
+def plot_seeds(path, rows, title, sweeps=None, iterations=None):
+    """One row of :func:`plot_sweeps_and_iterations`' two panels per data draw: ``rows`` is
+    ``{row title: {L: errors}}``. Returns ``[path]``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(rows), 2, figsize=(11, 3.6 * len(rows)), squeeze=False)
+    for (left, right), (row_title, curves) in zip(axes, rows.items()):
+        _sweeps_and_iterations_row(left, right, curves, sweeps, iterations)
+        left.set_title(row_title, fontsize=10)
+        right.set_title(row_title, fontsize=10)
+    fig.suptitle(title)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return [path]
+
+
+_CYCLE = ("o", "s", "^", "v", "D", "x", "+", "*", "P", "<")
+
+
+def plot_iterations(path, panels, title, markers=None):
+    """One log-scale panel per entry of ``panels`` (``{panel title: {label: errors}}``),
+    sparse markers (``markers``: ``{label: matplotlib marker}``, else a cycle)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -85,12 +136,14 @@ def plot_iterations(path, panels, title):
 
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
     for ax, (panel_title, curves) in zip(axes[0], panels.items()):
-        for label, errors in curves.items():
-            ax.plot(np.arange(errors.size), np.maximum(errors, FLOOR), label=label)
+        for k, (label, errors) in enumerate(curves.items()):
+            marker = (markers or {}).get(label, _CYCLE[k % len(_CYCLE)])
+            ax.plot(np.arange(errors.size), np.maximum(errors, FLOOR), label=label,
+                    marker=marker, ms=5, markevery=_every(errors.size))
         ax.set_yscale("log")
-        ax.set_xlabel("iterations")
-        ax.set_ylabel("error  (loss(W) - loss(W*)) / m")
-        ax.set_ylim(FLOOR / 2, None)
+        ax.set_xlabel("iterations (linear axis)")
+        ax.set_ylabel(YLABEL)
+        ax.set_ylim(*y_range(curves.values()))
         ax.set_title("\n".join(textwrap.wrap(panel_title, 60)), fontsize=10)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
@@ -110,11 +163,11 @@ def write_panels_csv(path, panels):
                   for label, errors in curves.items() for it, e in enumerate(errors)))
 
 
-def save_panels(out_dir, name, panels, title):
+def save_panels(out_dir, name, panels, title, markers=None):
     """The figure's PNG (and one PNG per panel when it has several) and a CSV of every
     curve; returns the files written."""
     os.makedirs(out_dir, exist_ok=True)
-    files = plot_iterations(os.path.join(out_dir, f"{name}.png"), panels, title)
+    files = plot_iterations(os.path.join(out_dir, f"{name}.png"), panels, title, markers)
     table = os.path.join(out_dir, f"{name}.csv")
     write_panels_csv(table, panels)
     return files + [table]

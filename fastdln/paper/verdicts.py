@@ -4,7 +4,8 @@ the whole budget with the verdict at smaller budgets reported (apps layer)."""
 from __future__ import annotations
 
 from .claims import Claim
-from .measures import DRASTIC, race_by_budget
+from .measures import (DRASTIC, READINGS, TIE_BAND, combine, error_race, judge,
+                       race_by_budget)
 
 __all__ = ["by_depth", "depth_labels", "drastically_ahead", "factors", "max_factor",
            "min_factor", "panels_claim", "race_claim", "seeds_claim"]
@@ -23,8 +24,11 @@ def depth_labels(curves):
 def factors(race, fast, slow):
     """``{level: {label: factor}}``: how many times faster each run of ``fast`` is than
     ``slow`` (below 1, or None where only ``slow`` reaches the level: behind); see
-    :meth:`Race.factor`."""
-    return {f"{level:.0e}": {label: race.factor(label, slow, level)[0] for label in fast}
+    :meth:`Race.factor`. In the reading "errors" the levels are budgets and the factors
+    ratios of errors."""
+    def name(level):  # a level (1e-06), or a budget in the reading "errors"
+        return f"{level:.0e}" if race.reading == "levels" else str(level)
+    return {name(level): {label: race.factor(label, slow, level)[0] for label in fast}
             for level in race.keys}
 
 
@@ -42,10 +46,19 @@ def max_factor(race, fast, slow):
             for level, values in factors(race, fast, slow).items()}
 
 
+def at_least(factor, threshold, mode):
+    """``factor >= threshold`` with the tie band: a factor within ``TIE_BAND`` of the
+    threshold counts as below it in a strict race and as above it in a lenient one."""
+    if factor is None:
+        return False
+    tie = abs(factor - threshold) <= TIE_BAND * max(factor, threshold)
+    return (factor >= threshold or mode == "lenient") if tie else factor > threshold
+
+
 def drastically_ahead(race, fast, slow):
     """Every run of ``fast`` is at least ``DRASTIC`` (10) times faster than ``slow`` at every
-    level."""
-    return all(f is not None and f >= DRASTIC for f in min_factor(race, fast, slow).values())
+    level (the tie band applied to the 10x)."""
+    return all(at_least(f, DRASTIC, race.mode) for f in min_factor(race, fast, slow).values())
 
 
 def _compact(value):
@@ -59,14 +72,34 @@ def _budget_note(verdicts, unit):
     if len(set(verdicts.values())) < 2:
         return ""
     return ("; BUDGET-DEPENDENT: " + ", ".join(
-        f"{'holds' if holds else 'fails'} at {budget}" for budget, holds in verdicts.items())
-        + f" {unit}s")
+        f"{verdict} at {budget}" for budget, verdict in verdicts.items()) + f" {unit}s")
+
+
+def _second_reading(curves, rule, *, unit, budget, depths=None):
+    """The verdict and numbers of the reading "error ratio at fixed budgets"."""
+    race = error_race(curves, unit=unit, budget=budget, depths=depths)
+    return judge(race, rule), race
+
+
+def _readings(verdict, second, second_race):
+    """``measured``'s account of both readings; the verdict uses "levels"."""
+    return {"reading": "levels", "tie_band": TIE_BAND,
+            "verdict_by_reading": {"levels": verdict, "errors": second},
+            "readings": {"levels": {"name": READINGS["levels"], "verdict": verdict},
+                         "errors": dict(name=READINGS["errors"], verdict=second,
+                                        **second_race.measured())}}
+
+
+def _reading_note(second):
+    return (f"; verdict by {READINGS['levels']} (by {READINGS['errors']}: {second}); "
+            f"tie band {TIE_BAND:.0%}")
 
 
 def race_claim(id, text, curves, rule, *, unit, budget, depths=None, prefix="", extra=None,
                numbers=None):
-    """A claim about runs on one data set: ``rule(race)`` at the whole ``budget`` (in
-    ``unit``), with its verdict at a quarter and half of it in ``measured``.
+    """A claim about runs on one data set: ``rule(race)`` judged (:func:`.measures.judge`)
+    at the whole ``budget`` (in ``unit``), with its verdict at a quarter and half of it and
+    by the second reading (errors at fixed budgets) in ``measured``.
 
     Parameters
     ----------
@@ -75,7 +108,7 @@ def race_claim(id, text, curves, rule, *, unit, budget, depths=None, prefix="", 
     curves : dict
         ``{label: errors per iteration}``.
     rule : callable
-        ``rule(Race) -> bool``: the paper's sentence as a test of the race.
+        ``rule(Race) -> bool``: the paper's sentence as a monotone test of the race.
     unit : {"iteration", "sweep"}
     budget : int
     depths : dict, optional
@@ -88,18 +121,23 @@ def race_claim(id, text, curves, rule, *, unit, budget, depths=None, prefix="", 
         ``numbers(race) -> dict``: more numbers of the race at the whole budget.
     """
     race, verdicts = race_by_budget(curves, rule, unit=unit, budget=budget, depths=depths)
+    second, second_race = _second_reading(curves, rule, unit=unit, budget=budget, depths=depths)
     more = numbers(race) if numbers else {}
     measured = dict(race.measured(), verdict_by_budget=verdicts,
-                    budget_dependent=len(set(verdicts.values())) > 1, **(extra or {}), **more)
+                    budget_dependent=len(set(verdicts.values())) > 1, **(extra or {}), **more,
+                    **_readings(verdicts[budget], second, second_race))
+    if numbers:
+        measured["readings"]["errors"].update(numbers(second_race))
     return Claim.check(id, text, verdicts[budget], measured, unit=unit,
                        evidence=prefix + race.summary() + "".join(
                            f"; {name}: {_compact(value)}" for name, value in more.items())
-                       + _budget_note(verdicts, unit))
+                       + _budget_note(verdicts, unit) + _reading_note(second))
 
 
 def panels_claim(id, text, panels, rule, *, unit, prefix=""):
     """A claim about runs in several panels (data sets, settings): it holds where
-    ``rule(race, panel)`` holds in every panel at the panel's whole budget.
+    ``rule(race, panel)`` holds in every panel at the panel's whole budget (a FAIL in one
+    panel fails it, a TIE and no FAIL ties it).
 
     Parameters
     ----------
@@ -108,23 +146,31 @@ def panels_claim(id, text, panels, rule, *, unit, prefix=""):
     rule : callable
         ``rule(Race, name) -> bool``.
     """
-    measured, holds = {}, {}
+    measured, verdict, second = {}, {}, {}
     for name, (curves, budget) in panels.items():
-        race, verdicts = race_by_budget(curves, lambda r, n=name: rule(r, n), unit=unit,
-                                        budget=budget)
-        holds[name] = verdicts[budget]
-        measured[name] = dict(race.measured(), holds=verdicts[budget],
-                              verdict_by_budget=verdicts,
-                              budget_dependent=len(set(verdicts.values())) > 1)
+        def named(r, n=name):
+            return rule(r, n)
+        race, verdicts = race_by_budget(curves, named, unit=unit, budget=budget)
+        second[name], second_race = _second_reading(curves, named, unit=unit, budget=budget)
+        verdict[name] = verdicts[budget]
+        measured[name] = dict(race.measured(), holds=verdicts[budget] == "PASS",
+                              verdict=verdicts[budget], verdict_by_budget=verdicts,
+                              budget_dependent=len(set(verdicts.values())) > 1,
+                              **_readings(verdicts[budget], second[name], second_race))
         prefix += f"{name}: {race.summary()}{_budget_note(verdicts, unit)}. "
-    return Claim.check(id, text, all(holds.values()), {"panels": measured}, unit=unit,
-                       evidence=prefix.strip())
+    overall, overall_second = combine(verdict.values()), combine(second.values())
+    return Claim.check(id, text, overall, {"panels": measured, "reading": "levels",
+                                           "tie_band": TIE_BAND,
+                                           "verdict_by_reading": {"levels": overall,
+                                                                  "errors": overall_second}},
+                       unit=unit, evidence=prefix.strip() + _reading_note(overall_second))
 
 
 def seeds_claim(id, text, runs, rule, *, unit, budget, numbers=None):
     """A claim judged on several data seeds: it holds where ``rule(race)`` holds on every
-    seed at the whole budget; ``measured`` has every seed's race, the count of seeds where it
-    holds at each budget, and ``data_seeds``.
+    seed at the whole budget (a FAIL on one seed fails it, a TIE and no FAIL ties it);
+    ``measured`` has every seed's race, the count of seeds where it holds at each budget, and
+    ``data_seeds``.
 
     Parameters
     ----------
@@ -133,27 +179,36 @@ def seeds_claim(id, text, runs, rule, *, unit, budget, numbers=None):
     numbers : callable, optional
         ``numbers(race) -> dict`` of more numbers per seed (ratios, best depth, ...).
     """
-    per_seed, counts, races = {}, {}, {}
+    per_seed, by_budget, races, second = {}, {}, {}, {}
     for data_seed, (cond, curves) in runs.items():
-        race, verdicts = race_by_budget(by_depth(curves), rule, unit=unit, budget=budget,
-                                        depths=depth_labels(curves))
+        labelled, depths = by_depth(curves), depth_labels(curves)
+        race, verdicts = race_by_budget(labelled, rule, unit=unit, budget=budget, depths=depths)
+        second[data_seed], second_race = _second_reading(labelled, rule, unit=unit,
+                                                         budget=budget, depths=depths)
         races[data_seed] = race
-        per_seed[data_seed] = dict(cond_X=cond, holds=verdicts[budget],
-                                   verdict_by_budget=verdicts, **race.measured(),
-                                   **(numbers(race) if numbers else {}))
-        for b, holds in verdicts.items():
-            counts[b] = counts.get(b, 0) + int(holds)
-    verdicts = {b: count == len(runs) for b, count in counts.items()}
+        per_seed[data_seed] = dict(cond_X=cond, holds=verdicts[budget] == "PASS",
+                                   verdict=verdicts[budget], verdict_by_budget=verdicts,
+                                   **race.measured(), **(numbers(race) if numbers else {}),
+                                   **_readings(verdicts[budget], second[data_seed],
+                                               second_race))
+        for b, verdict in verdicts.items():
+            by_budget.setdefault(b, []).append(verdict)
+    counts = {b: verdicts.count("PASS") for b, verdicts in by_budget.items()}
+    verdicts = {b: combine(v) for b, v in by_budget.items()}
+    overall_second = combine(second.values())
     measured = dict(data_seeds=list(runs), unit=unit, budget=budget, holds_on_seeds=counts,
                     verdict_by_budget=verdicts, budget_dependent=len(set(verdicts.values())) > 1,
-                    per_seed=per_seed)
+                    per_seed=per_seed, reading="levels", tie_band=TIE_BAND,
+                    verdict_by_reading={"levels": verdicts[budget], "errors": overall_second})
     conds = [cond for cond, _ in runs.values()]
     evidence = (f"holds on {counts[budget]} of {len(runs)} data seeds {list(runs)} "
                 f"(cond(X) {min(conds):.3g} .. {max(conds):.3g}) at {budget} {unit}s "
-                "(" + ", ".join(f"{c}/{len(runs)} at {b}" for b, c in counts.items()) + ")"
+                "(" + ", ".join(f"{c}/{len(runs)} at {b}" for b, c in counts.items()) + "; "
+                + ", ".join(f"seed {s} {per_seed[s]['verdict']}" for s in runs) + ")"
                 + _budget_note(verdicts, unit))
     if numbers:
         evidence += "; " + "; ".join(
             f"seed {s}: " + ", ".join(f"{k} {_compact(v)}" for k, v in numbers(race).items())
             for s, race in races.items())
-    return Claim.check(id, text, verdicts[budget], measured, unit=unit, evidence=evidence)
+    return Claim.check(id, text, verdicts[budget], measured, unit=unit,
+                       evidence=evidence + _reading_note(overall_second))

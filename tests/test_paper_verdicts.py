@@ -1,0 +1,135 @@
+"""The tie band and the two readings of a speed claim, on synthetic curves: a gap inside the
+band (docs/paper.md: 5%) is a TIE that neither passes nor fails a claim of "ahead", so no
+verdict flips on noise, and every race claim reports both readings ("iterations to a level"
+and "error ratio at fixed budgets") and says which one its verdict uses."""
+
+import numpy as np
+import pytest
+
+from fastdln.paper.claims import Claim
+from fastdln.paper.measures import (FLOOR, TIE_BAND, Race, combine, error_race, judge,
+                                    race_by_budget)
+from fastdln.paper.verdicts import (at_least, drastically_ahead, min_factor, panels_claim,
+                                    race_claim, seeds_claim)
+
+
+def geometric(rate, iterations, start=1.0):
+    return start * rate ** np.arange(iterations + 1, dtype=float)
+
+
+def flat(level, iterations):
+    """A curve that drops to ``level`` at once and stays: compared by its error at the end."""
+    return np.concatenate([[1.0], np.full(iterations, level)])
+
+
+def ahead(a, b):
+    return lambda race: race.ahead(a, b)
+
+
+def test_the_tie_band_is_five_percent():
+    assert TIE_BAND == 0.05
+
+
+@pytest.mark.parametrize("gap, verdict, reverse", [
+    (1.007, "TIE", "TIE"), (1.04, "TIE", "TIE"), (1.2, "PASS", "FAIL")])
+def test_errors_at_the_budget_within_the_band_tie(gap, verdict, reverse):
+    """Fig. 3's L5 at 2.479e-2 against L3 at 2.461e-2 (0.7%) is no evidence either way."""
+    curves = {"a": flat(2.461e-2, 100), "b": flat(2.461e-2 * gap, 100)}
+    race = Race.of(curves, unit="iteration", budget=100)
+    assert judge(race, ahead("a", "b")) == verdict
+    assert judge(race, ahead("b", "a")) == reverse
+
+
+def test_times_to_a_level_within_the_band_tie():
+    """101 against 104 iterations to a level (3%) tie; 101 against 171 do not."""
+    def reaching(at):
+        return np.concatenate([np.full(at, 1.0), np.full(200 - at + 1, 1e-12)])
+    race = Race.of({"a": reaching(101), "b": reaching(104), "c": reaching(171)},
+                   unit="iteration", budget=200)
+    assert race.compare("a", "b", 1e-6) == 0 and race.compare("a", "c", 1e-6) == -1
+    assert judge(race, ahead("a", "b")) == "TIE" and judge(race, ahead("a", "c")) == "PASS"
+    assert judge(race, ahead("c", "a")) == "FAIL"
+
+
+def test_a_negated_comparison_inside_the_band_ties_too():
+    """Fig. 8: "accelerated convergence by the network whose depth is even but not odd": an
+    odd depth 1% ahead of L=1 neither confirms nor refutes the "not"."""
+    curves = {"L=1": flat(1e-2, 50), "L=2": flat(5e-3, 50), "L=3": flat(0.99e-2, 50)}
+    race = Race.of(curves, unit="iteration", budget=50)
+
+    def rule(r):
+        return r.ahead("L=2", "L=1") and r.not_ahead("L=3", "L=1")
+    assert judge(race, rule) == "TIE"
+    curves["L=3"] = flat(0.5e-2, 50)  # clearly ahead: the "not" fails
+    assert judge(Race.of(curves, unit="iteration", budget=50), rule) == "FAIL"
+    curves["L=3"] = flat(2e-2, 50)  # clearly behind: holds
+    assert judge(Race.of(curves, unit="iteration", budget=50), rule) == "PASS"
+
+
+def test_the_band_applies_to_the_tenfold_of_drastically():
+    assert at_least(12.0, 10.0, "strict") and not at_least(9.8, 10.0, "strict")
+    assert at_least(9.8, 10.0, "lenient") and not at_least(5.0, 10.0, "lenient")
+    race = Race.of({"fast": flat(1e-3, 10), "slow": flat(9.8e-3, 10)}, unit="iteration",
+                   budget=10)
+    assert judge(race, lambda r: drastically_ahead(r, ["fast"], "slow")) == "TIE"
+
+
+def test_a_gap_inside_the_band_never_flips_a_verdict_between_budgets():
+    """Two curves 1% apart all along: TIE at a quarter, half and all of the budget, where a
+    strict comparison would have flipped with the sign of the noise."""
+    rng = np.random.default_rng(0)
+    base = geometric(0.99, 400)
+    noisy = base * (1 + 0.01 * rng.choice([-1, 1], size=base.size))
+    _, verdicts = race_by_budget({"a": base, "b": noisy}, ahead("a", "b"), unit="iteration",
+                                 budget=400)
+    assert set(verdicts.values()) == {"TIE"}
+
+
+def test_both_readings_are_reported_and_the_verdict_names_its_own():
+    """Fig. 1: BCGD needs 1.6x fewer iterations to each level (not drastically faster by
+    iterations to a level), but its error is >10x lower at fixed budgets."""
+    curves = {"fast": geometric(0.8, 200), "slow": geometric(0.87, 200)}
+    claim = race_claim("figX.drastic", "drastically faster", curves,
+                       lambda r: drastically_ahead(r, ["fast"], "slow"), unit="iteration",
+                       budget=200, numbers=lambda r: {"factor": min_factor(r, ["fast"], "slow")})
+    m = claim.measured
+    assert claim.verdict == "FAIL" and m["reading"] == "levels" and m["tie_band"] == TIE_BAND
+    assert m["verdict_by_reading"] == {"levels": "FAIL", "errors": "PASS"}
+    errors = m["readings"]["errors"]
+    assert errors["name"] == "error ratio at fixed budgets" and errors["verdict"] == "PASS"
+    # at 200 iterations both are at the floor: that budget compares nothing and is left out
+    assert sorted(errors["errors_at"]) == ["100", "50"]
+    assert errors["factor"]["50"] == pytest.approx((0.87 / 0.8) ** 50)
+    assert "iterations to a level" in claim.evidence and "(by error ratio at fixed budgets: " \
+        "PASS)" in claim.evidence and "tie band 5%" in claim.evidence
+
+
+def test_error_race_reads_the_errors_at_fixed_budgets_in_sweeps():
+    curves = {"L=1": geometric(0.5, 10), "L=4": geometric(0.9, 40)}
+    race = error_race(curves, unit="sweep", budget=10, depths={"L=1": 1, "L=4": 4})
+    assert race.keys[10]["L=4"] == (1, pytest.approx(0.9 ** 40))
+    assert race.keys[10]["L=1"] == (1, pytest.approx(max(0.5 ** 10, FLOOR)))
+    with pytest.raises(ValueError, match="unit"):
+        error_race(curves, unit="epoch", budget=10)
+
+
+def test_parts_combine_fail_first_then_tie():
+    assert combine(["PASS", "PASS"]) == "PASS" and combine(["PASS", "TIE"]) == "TIE"
+    assert combine(["TIE", "FAIL", "PASS"]) == "FAIL"
+    tie = {"a": flat(1e-2, 20), "b": flat(1.01e-2, 20)}
+    clear = {"a": flat(1e-2, 20), "b": flat(1e-1, 20)}
+    claim = panels_claim("figX.p", "a ahead", {"one": (tie, 20), "two": (clear, 20)},
+                         lambda r, _: r.ahead("a", "b"), unit="iteration")
+    assert claim.verdict == "TIE" and claim.measured["panels"]["two"]["verdict"] == "PASS"
+    runs = {0: (1.0, {1: flat(1e-2, 20), 3: flat(1e-3, 20)}),
+            1: (2.0, {1: flat(1e-2, 20), 3: flat(1.02e-2, 20)})}
+    claim = seeds_claim("figX.s", "L=3 ahead", runs, lambda r: r.ahead("L=3", "L=1"),
+                        unit="iteration", budget=20)
+    assert claim.verdict == "TIE" and claim.measured["holds_on_seeds"][20] == 1
+    assert "seed 1 TIE" in claim.evidence
+
+
+def test_a_tie_is_a_verdict_of_its_own():
+    assert Claim.check("fig1.x", "w", "TIE", {}).verdict == "TIE"
+    with pytest.raises(ValueError, match="holds"):
+        Claim.check("fig1.x", "w", "INFO", {})
