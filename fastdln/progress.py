@@ -47,6 +47,12 @@ class Progress:
         """Whether a bar is drawn."""
         return self._bar is not None
 
+    def start_at(self, done: int) -> None:
+        """Start the bar at ``done`` steps (a resumed run's), not counted in its rate."""
+        if self._bar is not None and done != self._bar.n:
+            self._bar.n = self._bar.last_print_n = self._bar.initial = done
+            self._bar.refresh()
+
     def update(self, steps: int = 1, **postfix: Any) -> None:
         if self._bar is not None:
             self._bar.update(steps)
@@ -131,8 +137,12 @@ class StopOnInterrupt:
 def sweep_callback(progress: Progress, updates: int = 1, stop: StopOnInterrupt | None = None):
     """A :func:`fastdln.training.run_sweeps` callback that advances ``progress`` by
     ``updates`` per sweep and shows the current error; it stops the loop (returns True) once
-    ``stop`` has been requested."""
+    ``stop`` has been requested. A resumed run's bar starts at the checkpoint's sweep
+    (``callback.start``, which :func:`fastdln.training.run_sweeps` calls first)."""
     def callback(trainer):
         progress.update(updates, error=f"{trainer.errors[-1]:.3e}")
         return stop is not None and stop.requested
+
+    callback.start = lambda trainer: progress.start_at(  # type: ignore[attr-defined]
+        trainer.sweeps_done * updates)
     return callback

@@ -184,8 +184,13 @@ def run_sweeps(trainer: Trainer, sweeps: int, *,
 
     Stops early when the run converges (``tol``) or diverges, or when ``callback(trainer)``
     returns True or raises ``StopIteration`` (status ``"stopped"``). ``after_sweep(trainer)``
-    runs after every sweep before the callback (e.g. writing a checkpoint).
+    runs after every sweep before the callback (e.g. writing a checkpoint). A callback with
+    a ``start`` attribute has ``callback.start(trainer)`` called before the first sweep (a
+    progress bar then starts at a resumed run's sweep).
     """
+    start = getattr(callback, "start", None)
+    if start is not None:
+        start(trainer)
     if trainer.settings.tol is not None and trainer.errors[-1] <= trainer.settings.tol:
         return "converged"
     while trainer.sweeps_done < sweeps:

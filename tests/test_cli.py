@@ -297,6 +297,35 @@ def test_no_progress_bar_unless_stderr_is_a_terminal(tmp_path, data):
     assert piped.text == ""
 
 
+def test_a_resumed_progress_bar_starts_at_the_checkpoints_sweep(tmp_path, data):
+    pytest.importorskip("tqdm")
+    from fastdln.progress import sweep_callback
+
+    X, Y, _, _ = data
+    path = tmp_path / "run.ckpt"
+    fastdln.train(X, Y, depth=2, seed=0, sweeps=3, checkpoint=path)
+
+    class Terminal:
+        text = ""
+
+        def isatty(self):
+            return True
+
+        def write(self, text):
+            self.text += text
+
+        def flush(self):
+            pass
+
+    terminal = Terminal()
+    with Progress(5, "sweeps", "sweep", stream=terminal) as bar:
+        fastdln.train(X, Y, sweeps=5, resume=path, callback=sweep_callback(bar))
+    shown = [part.split("|")[-1].split()[0] for part in terminal.text.split("\r")
+             if "|" in part]
+    assert shown[0] in ("0/5", "3/5") and "3/5" in shown and shown[-1] == "5/5", shown
+    assert not {"1/5", "2/5"} & set(shown), shown
+
+
 def test_ctrl_c_before_training_exits_130(capsys, monkeypatch, data):
     _, _, _, table = data
 
