@@ -177,15 +177,18 @@ class Trainer:
             engine=self._engine.state())
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], **options: Any) -> Trainer:
+    def from_state(cls, state: dict[str, Any], *, strict: bool = True,
+                   **options: Any) -> Trainer:
         """A trainer that continues exactly where the one that made ``state`` was.
 
         ``options`` may repeat the saved settings; one that changes the computation (order,
         lr, loss, method, widths, ...) raises ``ValueError`` naming it and both values, while
         ``tol`` may change. The state is checked against its settings: a missing key or
-        arrays that contradict the settings raise ``ValueError`` naming them.
+        arrays that contradict the settings raise ``ValueError`` naming them. An unknown
+        top-level key (not made by :meth:`state_dict`) raises ``ValueError`` naming it, like
+        torch's ``load_state_dict``, unless ``strict=False``, which ignores it.
         """
-        _check_state_layout(state)
+        _check_state_layout(state, strict)
         saved = Settings.from_state(state["settings"])
         conflicts = resume_conflicts(saved, options)
         if conflicts:
@@ -388,10 +391,14 @@ _STATE_KEYS = dict(
 )
 
 
-def _check_state_layout(state):
-    """Every key a state must have, by name."""
+def _check_state_layout(state, strict=True):
+    """Every key a state must have, by name; with ``strict``, no other top-level key."""
     if not isinstance(state, dict) or "format" not in state:
         raise TypeError("state must be a dict made by Trainer.state_dict()")
+    unknown = sorted(map(str, set(state) - {"format", "settings", "centering", *_STATE_KEYS}))
+    if strict and unknown:
+        raise ValueError(f"state has unexpected key(s) {unknown}: not made by "
+                         "Trainer.state_dict() (strict=False ignores them)")
     if state["format"] > STATE_FORMAT:
         raise ValueError(f"state has format {state['format']}, newer than this fastdln "
                          f"reads ({STATE_FORMAT}); upgrade fastdln")

@@ -253,3 +253,17 @@ def test_the_defaults_that_differ_by_entry_point_are_the_documented_ones():
                      "`seed`: None in `train`/`Trainer` and `random_state=None` in the estimator",
                      "0 in `fastdln train`"]:
         assert fragment in row, fragment
+
+
+def test_from_state_refuses_unknown_top_level_keys_unless_not_strict():
+    X, Y = _data()
+    trainer = fastdln.Trainer(X, Y, widths=[5, 6, 2], seed=0)
+    trainer.sweep()
+    state = dict(trainer.state_dict(), optimiser={"lr": 1}, epoch=3)
+    with pytest.raises(ValueError, match=r"unexpected key\(s\) \['epoch', 'optimiser'\].*"
+                                         r"strict=False"):
+        fastdln.Trainer.from_state(state)
+    resumed = fastdln.Trainer.from_state(state, strict=False)
+    assert_same_run(resumed, trainer)
+    with pytest.raises(TypeError, match="unknown option"):
+        fastdln.Trainer.from_state(trainer.state_dict(), strictt=False)
