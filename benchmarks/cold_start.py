@@ -5,9 +5,11 @@
 Each measurement is a fresh Python process with its own ``NUMBA_CACHE_DIR``: ``cold`` starts
 from an empty cache (numba compiles what the run uses), ``warm`` is a second process on the
 cache the cold one wrote (what every later run pays). Both report the seconds of ``import
-fastdln`` and of the first ``fastdln.train(X, Y, widths=[20, 32, 32, 3], sweeps=10)`` (L2,
-optimal rate: the defaults). With ``--old REV`` the same runs for that git revision (a
-temporary worktree), alternating with the working tree; best of ``--rounds``.
+fastdln`` and of the first ``fastdln.train`` on X 600 x 128, widths ``[128] * 10 + [10]``, 2
+sweeps (L2, optimal rate: the defaults), wall clock and the process's CPU time (steadier
+beside other work: compilation runs on one thread). With ``--old REV`` the same runs for
+that git revision (a temporary worktree), alternating with the working tree; best of
+``--rounds``, and the ratios old / now of the cold totals.
 """
 
 from __future__ import annotations
@@ -24,14 +26,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 RUN = r"""
 import json, time
-start = time.perf_counter()
+start, cpu_start = time.perf_counter(), time.process_time()
 import fastdln
-imported = time.perf_counter()
+imported, cpu_imported = time.perf_counter(), time.process_time()
 import numpy as np
 rng = np.random.default_rng(0)
-X, Y = rng.normal(size=(200, 20)), rng.normal(size=(200, 3))
-fastdln.train(X, Y, widths=[20, 32, 32, 3], sweeps=10)
-print(json.dumps({"import": imported - start, "train": time.perf_counter() - imported}))
+X = rng.normal(0, 1 / np.sqrt(128), (600, 128))
+Y = rng.uniform(-1, 2, (600, 10))
+fastdln.train(X, Y, widths=[128] * 10 + [10], sweeps=2, seed=0)
+print(json.dumps({"import": imported - start, "train": time.perf_counter() - imported,
+                  "import cpu": cpu_imported - cpu_start,
+                  "train cpu": time.process_time() - cpu_imported}))
 """
 
 
@@ -76,8 +81,16 @@ def main():
                            check=False, capture_output=True)
     for name in sources:
         for kind in ("cold", "warm"):
-            print(f"{name:>10s} {kind}: import fastdln {best[name, kind, 'import']:6.2f} s, "
-                  f"first train {best[name, kind, 'train']:6.2f} s (best of {args.rounds})")
+            print(f"{name:>10s} {kind}: import fastdln {best[name, kind, 'import']:6.2f} s "
+                  f"(cpu {best[name, kind, 'import cpu']:5.2f}), first train "
+                  f"{best[name, kind, 'train']:6.2f} s (cpu {best[name, kind, 'train cpu']:5.2f})"
+                  f" (best of {args.rounds})")
+    if args.old:
+        for clock in ("", " cpu"):
+            total = {name: best[name, "cold", "import" + clock]
+                     + best[name, "cold", "train" + clock] for name in sources}
+            print(f"cold import + first train{clock or ' wall'}: {args.old} / now = "
+                  f"{total[args.old] / total['now']:.2f}")
 
 
 if __name__ == "__main__":

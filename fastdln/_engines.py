@@ -194,8 +194,10 @@ class FastEngine:
         self.work_s = np.empty(2 * k * max_width, dtype)
         self.work_z = np.empty((r, k), dtype)
         raw_residual = self.settings.power != 2 or self.settings.custom_loss is not None
-        # J = l'(Rt + Rs) needs its own buffer unless it is Rt itself (L2, Rs None)
-        self.work_j = np.empty((r, k) if raw_residual or Rs is not None else (0, k), dtype)
+        # J = l'(Rt + Rs) needs its own buffer unless it is Rt itself (L2, Rs None); bcsgd
+        # forms its sampled residuals without it
+        own_j = self.settings.method != "bcsgd" and (raw_residual or Rs is not None)
+        self.work_j = np.empty((r, k) if own_j else (0, k), dtype)
         gram_side = min(max_width, r) if self.settings.lr == "bounded" else 1
         if self.sampling == _kernels.IMPORTANCE:
             gram_side = max_width

@@ -336,11 +336,16 @@ def _spectral_norm_squared(P, gram, scal, counts, big_dim):
 def _loss_derivative(Rt, r_norm2, work_j, Rs, l2, lp, loss):
     """``(J, ||J||_F^2)`` with ``J = l'(Rt + Rs)``: ``Rt`` itself for L2 when ``Rs`` is None
     (``r_norm2`` is its squared norm), else written to ``work_j``."""
-    if Rs is None:
-        if l2 is not None:
-            return Rt, r_norm2
-    _derivative(Rt, Rs, work_j, l2, lp, loss)
-    return work_j, sum_squares(work_j)
+    if lp is not None:
+        _derivative(Rt, Rs, work_j, None, lp, None)
+        return work_j, sum_squares(work_j)
+    if loss is not None:
+        _derivative(Rt, Rs, work_j, None, None, loss)
+        return work_j, sum_squares(work_j)
+    if Rs is not None:  # L2 against a residual that is not orthogonal to the data
+        _derivative(Rt, Rs, work_j, l2, None, None)
+        return work_j, sum_squares(work_j)
+    return Rt, r_norm2
 
 
 @njit(cache=True, nogil=True)

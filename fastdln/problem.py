@@ -21,7 +21,7 @@ from .data import Data
 from .factor import split_factor
 from .optimum import ElementwiseLoss, Optimum, PowerLoss, convex_optimum, l2_optimum, rank_of
 from .settings import Settings, check_settings
-from .threads import available_cores
+from .threads import automatic_count
 
 if TYPE_CHECKING:
     from .losses import ConvexLoss
@@ -136,10 +136,14 @@ class Problem:
     sample_weight : array_like, shape (m,), optional
         Non-negative weights of the samples: the loss is ``sum_i w_i l(r_i)`` (docs/math.md
         section 11).
+    workers : int, optional
+        Threads that fold the L2 factor side by side (default: ``settings.threads``, else
+        the automatic count of :mod:`fastdln.threads`).
     """
 
     def __init__(self, X: Any, Y: Any, settings: Settings, rescale: bool = True,
-                 sample_weight: ArrayLike | None = None):
+                 sample_weight: ArrayLike | None = None, workers: int | None = None):
+        self.workers = workers
         self.data = Data(X, Y, sample_weight)
         self.m, self.n0, self.nL = self.data.m, self.data.n0, self.data.nL
         self.settings = settings
@@ -155,7 +159,7 @@ class Problem:
 
     def _factorize(self, rescale):
         """L2: one pass for the factor; scale from the columns' root mean squares."""
-        workers = self.settings.threads or available_cores()
+        workers = self.workers or self.settings.threads or automatic_count()
         factor = self.data.factor(center=self.settings.fit_intercept, workers=workers)
         if self.settings.fit_intercept:
             self.centering = Centering(factor.x_mean, factor.y_mean)
@@ -240,8 +244,9 @@ class Problem:
         else:
             X, Y = self._dense if self._dense is not None else self._dense_l2()
             Xw, Yw = X.T, Y.T
-        Ow = optimum.weight @ Xw
-        return Xw, Yw, Ow, None if orthogonal else Ow - Yw, compressed
+        Ot = Xw.T @ optimum.weight.T  # (r, nL) C-contiguous: the engine's layout, no copy
+        Ow = Ot.T
+        return Xw, Yw, Ow, None if orthogonal else (Ot - Yw.T).T, compressed
     def _dense_l2(self):
         """The L2 data in memory as the engine trains on them: centered, weighted, scaled."""
         weight, centering, scaling = self.data.weight, self.centering, self.scaling

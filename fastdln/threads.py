@@ -1,43 +1,56 @@
-"""How many threads the BLAS libraries get while fastdln trains (core layer).
+"""How many threads the BLAS libraries get while fastdln works (core layer).
 
 With ``threads=N`` every loaded BLAS library (numpy's and scipy's OpenBLAS, MKL, ...: what
-threadpoolctl finds) runs on ``N`` threads during each sweep, and the previous counts are
-restored after it. With ``threads=None`` (automatic) the count is measured: the first sweeps
-alternate between one thread and all the process's cores, then the faster count is used,
-and the other one is tried again now and then, so that a run started on a quiet machine
-notices a busy neighbour (where two BLAS threads wait for a descheduled one) and the reverse.
-Results are bitwise reproducible for a fixed count; the automatic choice may differ between
-runs in the last bits (BLAS sums in another order on another number of threads).
+threadpoolctl finds) runs on ``N`` threads during each sweep and the set-up (factor,
+initialization, optimum), and the previous counts are restored after each. With
+``threads=None`` (automatic) the count is chosen before each sweep from the machine's load:
+when other processes are running (a busy neighbour, where a BLAS thread waits for a
+descheduled partner: measured 2-3x slower sweeps), one thread per core that is left, at
+least one; on a quiet machine all the cores, or the count this process measured faster for
+problems of the same size. On a quiet machine the other count is tried now and then (first
+after ``FIRST_PROBE`` sweeps, so short runs never pay for it). The cores are the process's
+affinity, capped by the BLAS libraries' own thread count when fastdln first looks them up
+(``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` set lower stay the
+limit). Results are bitwise reproducible for a fixed count; the automatic choice may differ
+between runs in the last bits (BLAS sums in another order on another number of threads).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from contextlib import contextmanager
 
-__all__ = ["ThreadPolicy", "available_cores", "blas_threads"]
+__all__ = ["ThreadPolicy", "automatic_count", "available_cores", "blas_threads",
+           "other_runnable"]
 
-# Sweeps (calls) measured per count before the automatic choice is made, how many of the most
-# recent measures of a count are kept, and how often the other count is tried again.
-PROBES = 2
+# Sweeps (calls) on a quiet machine before the other count is first tried, how often it is
+# tried again, how many recent measures of a count are kept, and how long a load reading holds.
+FIRST_PROBE = 16
+REPROBE_EVERY = 32
 KEPT = 3
-REPROBE_EVERY = 16
-
+LOAD_SECONDS = 0.05
 
 _FOUND: list = []
+_CAP: list = []
+_LOCK = threading.RLock()
+# the count measured faster on a quiet machine, per problem size (this process)
+_QUIET_BEST: dict = {}
 
 
 def _blas_libraries():
     """The loaded BLAS libraries' threadpoolctl controllers (looked up once per process)."""
-    if not _FOUND:
-        # scipy's BLAS (the kernels' and the set-up's) must be loaded to be found: numba
-        # loads it with numba.np.linalg; made sure here (tests/test_threads.py)
-        import scipy.linalg.cython_blas  # noqa: F401
-        from threadpoolctl import ThreadpoolController
+    with _LOCK:
+        if not _FOUND:
+            # scipy's BLAS (the kernels' and the set-up's) must be loaded to be found: numba
+            # loads it with numba.np.linalg; made sure here (tests/test_threads.py)
+            import scipy.linalg.cython_blas  # noqa: F401
+            from threadpoolctl import ThreadpoolController
 
-        _FOUND.extend(library for library in ThreadpoolController().lib_controllers
-                      if library.user_api == "blas")
+            _FOUND.extend(library for library in ThreadpoolController().lib_controllers
+                          if library.user_api == "blas")
+            _CAP.append(max([library.num_threads for library in _FOUND], default=1))
     return _FOUND
 
 
@@ -49,39 +62,91 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def automatic_cores() -> int:
+    """The largest count the automatic choice uses: the cores, capped by the BLAS libraries'
+    thread count when fastdln first looked them up (``OPENBLAS_NUM_THREADS`` and the like)."""
+    _blas_libraries()
+    return max(1, min(available_cores(), _CAP[0]))
+
+
+def other_runnable(reads: int = 3) -> int:
+    """Runnable tasks other than this one right now (Linux: ``procs_running`` of
+    ``/proc/stat``, the least of a few reads; 0 where it cannot be read)."""
+    counts = []
+    try:
+        for _ in range(reads):
+            with open("/proc/stat", "rb") as stat:
+                for line in stat:
+                    if line.startswith(b"procs_running"):
+                        counts.append(int(line.split()[1]))
+                        break
+    except (OSError, ValueError, IndexError):
+        return 0
+    return max(0, min(counts, default=1) - 1)
+
+
+def automatic_count(size=None, cores: int | None = None, load=other_runnable) -> int:
+    """The count for the next BLAS work under ``threads=None``: one per core left beside the
+    other runnable tasks, else (a quiet machine) the count this process measured faster for
+    problems of ``size``, else all the cores."""
+    cores = automatic_cores() if cores is None else cores
+    others = load()
+    if others > 0:
+        return max(1, cores - others)
+    return min(cores, _QUIET_BEST.get(size, cores))
+
+
 @contextmanager
 def blas_threads(count: int, libraries=None):
-    """Every loaded BLAS library on ``count`` threads inside the block, restored after."""
+    """Every loaded BLAS library on ``count`` threads inside the block, restored after.
+
+    The setting is process-wide: blocks entered from several Python threads hold one lock,
+    so that each restores the count it found (they run one after the other).
+    """
     libraries = _blas_libraries() if libraries is None else libraries
-    previous = [library.num_threads for library in libraries]
-    for library, before in zip(libraries, previous):
-        if before != count:
-            library.set_num_threads(count)
-    try:
-        yield
-    finally:
+    with _LOCK:
+        previous = [library.num_threads for library in libraries]
         for library, before in zip(libraries, previous):
             if before != count:
-                library.set_num_threads(before)
+                library.set_num_threads(count)
+        try:
+            yield
+        finally:
+            for library, before in zip(libraries, previous):
+                if before != count:
+                    library.set_num_threads(before)
 
 
 class ThreadPolicy:
-    """The BLAS thread count of each sweep: fixed, or chosen by measuring (``threads=None``).
+    """The BLAS thread count of each sweep: fixed, or chosen (``threads=None``).
 
     Parameters
     ----------
     threads : int or None
-        A fixed count, or None for the automatic choice.
+        A fixed count, or None for the automatic choice (see the module docstring).
     cores : int, optional
-        The largest count tried automatically (default: :func:`available_cores`).
+        The largest count tried automatically (default: :func:`automatic_cores`).
+    size : hashable, optional
+        The problem's size class: what this process measured on a problem of the same size
+        class is where a new policy starts.
+    load : callable, optional
+        Returns the number of other runnable tasks (default :func:`other_runnable`).
     """
 
-    def __init__(self, threads: int | None, cores: int | None = None) -> None:
+    def __init__(self, threads: int | None, cores: int | None = None, size=None,
+                 load=other_runnable) -> None:
         self.threads = threads
-        cores = available_cores() if cores is None else cores
-        self.counts = (threads,) if threads is not None else tuple(sorted({1, cores}))
+        self.size = size
+        self._load = load
+        if threads is not None:
+            self.counts: tuple = (threads,)
+        else:
+            cores = automatic_cores() if cores is None else cores
+            self.counts = tuple(sorted({1, cores}))
         self._measures: dict[int, list[float]] = {count: [] for count in self.counts}
-        self._calls = 0
+        self._quiet_calls = 0
+        self._others = 0
+        self._checked = -float("inf")
         self._libraries = None
 
     @property
@@ -89,24 +154,42 @@ class ThreadPolicy:
         """The count the next sweep gets."""
         if len(self.counts) == 1:
             return self.counts[0]
-        unmeasured = [c for c in self.counts if len(self._measures[c]) < PROBES]
-        if unmeasured:
-            return unmeasured[self._calls % len(unmeasured)]
+        cores = self.counts[-1]
+        if self._others_now() > 0:
+            return max(1, cores - self._others)
         best = self.best
-        if self._calls % REPROBE_EVERY == REPROBE_EVERY - 1:
+        calls = self._quiet_calls - FIRST_PROBE
+        if calls >= 0 and calls % REPROBE_EVERY == 0:
             return next(c for c in self.counts if c != best)
         return best
 
     @property
     def best(self) -> int:
-        """The count with the shortest recent time per update."""
-        return min(self.counts, key=lambda c: min(self._measures[c], default=float("inf")))
+        """The count faster on a quiet machine: by this policy's recent measures (median)
+        once both counts have some, else what this process measured for the same size, else
+        all the cores."""
+        if all(self._measures[c] for c in self.counts):
+            return min(self.counts, key=lambda c: sorted(self._measures[c])[
+                (len(self._measures[c]) - 1) // 2])
+        return min(self.counts[-1], _QUIET_BEST.get(self.size, self.counts[-1]))
+
+    def _others_now(self) -> int:
+        now = time.monotonic()
+        if now - self._checked > LOAD_SECONDS:
+            self._others, self._checked = self._load(), now
+        return self._others
 
     def record(self, count: int, seconds_per_update: float) -> None:
+        """A quiet sweep's time per update on ``count`` threads (busy sweeps are not kept:
+        there the count follows the load)."""
+        if self._others > 0 or count not in self._measures:
+            return
         measures = self._measures[count]
         measures.append(seconds_per_update)
         del measures[:-KEPT]
-        self._calls += 1
+        self._quiet_calls += 1
+        if all(self._measures[c] for c in self.counts):
+            _QUIET_BEST[self.size] = self.best
 
     @contextmanager
     def applied(self, updates: int):
@@ -119,12 +202,24 @@ class ThreadPolicy:
         if updates > 0 and len(self.counts) > 1:
             self.record(count, seconds / updates)
 
+    @contextmanager
+    def setup(self):
+        """Run the set-up (factor, initialization, optimum) on the chosen count."""
+        count = self.chosen
+        with blas_threads(count, self._blas_libraries()):
+            yield count
+
     def _blas_libraries(self):
         if self._libraries is None:
             self._libraries = _blas_libraries()
         return self._libraries
 
-    def __getstate__(self):  # the library handles are this process's: found again on use
+    def __getstate__(self):  # the library handles and the load reader are this process's
         state = dict(self.__dict__)
         state["_libraries"] = None
+        state["_load"] = None
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._load = other_runnable

@@ -60,6 +60,14 @@ class _Record:
         return self._size
 
 
+def _size_class(engine):
+    """Problems whose updates cost about the same (within a factor of 2): what one of them
+    measured about BLAS threads is where the next one starts."""
+    weights = engine.working_weights()
+    work = sum(W.size for W in weights) * engine.X.shape[1] / len(weights)
+    return (engine.X.dtype.name, int(np.log2(max(work, 1.0))))
+
+
 def _initial_weights(weights, settings, n0, nL):
     """The starting weights (validated copies, or drawn from ``settings.init``)."""
     if weights is not None:
@@ -115,17 +123,20 @@ class Trainer:
             raise ValueError("init draws a network from widths; it is not used when weights "
                              "are given (leave init out)")
         settings = check_settings(settings, **options)
-        problem = Problem(X, Y, settings, sample_weight=sample_weight)
-        weights = _initial_weights(weights, settings, problem.n0, problem.nL)
-        widths = [problem.n0] + [W.shape[0] for W in weights]
-        settings = check_settings(settings, m=problem.m, widths=widths)
-        problem.settings = settings
-        optimum = problem.optimum(min(widths))
-        engine = make_engine(problem.working_data(optimum),
-                             problem.scaling.weights_in(weights), settings, m=problem.m,
-                             optimum=optimum)
+        threads = ThreadPolicy(settings.threads)
+        with threads.setup() as count:  # the set-up on the thread count of the sweeps
+            problem = Problem(X, Y, settings, sample_weight=sample_weight, workers=count)
+            weights = _initial_weights(weights, settings, problem.n0, problem.nL)
+            widths = [problem.n0] + [W.shape[0] for W in weights]
+            settings = check_settings(settings, m=problem.m, widths=widths)
+            problem.settings = settings
+            optimum = problem.optimum(min(widths))
+            engine = make_engine(problem.working_data(optimum),
+                                 problem.scaling.weights_in(weights), settings, m=problem.m,
+                                 optimum=optimum)
+        threads.size = _size_class(engine)
         self.settings = settings
-        self._threads = ThreadPolicy(settings.threads)
+        self._threads = threads
         self._engine = engine
         self._scaling = problem.scaling
         self._centering = problem.centering

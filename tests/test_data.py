@@ -214,8 +214,9 @@ def test_validation_and_the_compressed_set_up_make_no_copy_of_x():
 
 def test_what_needs_the_full_data_reads_it_once():
     """bcsgd trains on the full data: one working copy of X and Y (the engine's), not one per
-    step of the set-up; the engine adds its residual buffers (two of Y's size) and reading
-    holds a block or two (BLOCK_ROWS rows of X)."""
+    step of the set-up; the engine adds its residual buffers (two of Y's size), the optimum's
+    output and residual the errors are measured against (two more, docs/math.md section 12)
+    and reading holds a block or two (BLOCK_ROWS rows of X)."""
     X, Y = paper_data(100_000, 16, 2, seed=13)  # X: 12.8 MB
     options = dict(widths=[16, 2], method="bcsgd", sampling="uniform", batch_size=8)
     fastdln.Trainer(X[:100], Y[:100], **options)
@@ -224,7 +225,7 @@ def test_what_needs_the_full_data_reads_it_once():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     block = data_module.BLOCK_ROWS * X.shape[1] * 8
-    assert peak < X.nbytes + 3.5 * Y.nbytes + 2 * block, (peak, X.nbytes)
+    assert peak < X.nbytes + 5.5 * Y.nbytes + 2 * block, (peak, X.nbytes)
 
 
 dask_array = pytest.importorskip("dask.array")

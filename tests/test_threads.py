@@ -9,7 +9,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 import fastdln
-from fastdln.threads import KEPT, PROBES, REPROBE_EVERY, ThreadPolicy
+from fastdln.threads import FIRST_PROBE, REPROBE_EVERY, ThreadPolicy
 from tests.helpers import ROOT, max_relative_difference, paper_data
 
 
@@ -27,27 +27,70 @@ def test_a_fixed_count_holds_during_the_block_and_is_restored_after():
         assert _blas_threads() == before
 
 
-def test_the_automatic_choice_probes_both_counts_then_keeps_the_faster():
-    policy = ThreadPolicy(None, cores=2)
+def _run_policy(policy, calls, seconds):
+    """``calls`` sweeps under ``policy``, ``seconds[count]`` per update; the counts used."""
+    used = []
+    for _ in range(calls):
+        count = policy.chosen
+        used.append(count)
+        policy.record(count, seconds[count])
+    return used
+
+
+def test_on_a_quiet_machine_all_cores_first_and_the_other_count_only_after_a_while():
+    policy = ThreadPolicy(None, cores=2, size="quiet-test", load=lambda: 0)
     assert policy.counts == (1, 2)
-    seen = []
-    for _ in range(2 * PROBES):  # alternating probes
-        count = policy.chosen
-        seen.append(count)
-        policy.record(count, 1.0 if count == 1 else 2.0)  # one thread is faster
-    assert sorted(seen) == [1] * PROBES + [2] * PROBES
-    chosen = []
-    for _ in range(3 * REPROBE_EVERY):
-        count = policy.chosen
-        chosen.append(count)
-        policy.record(count, 1.0 if count == 1 else 2.0)
-    assert chosen.count(2) == 3  # tried again once every REPROBE_EVERY calls
-    for _ in range(REPROBE_EVERY * KEPT):  # now two threads become faster (a quiet machine)
-        count = policy.chosen
-        policy.record(count, 3.0 if count == 1 else 2.0)
-    assert policy.best == 2 and policy.chosen == 2
-    assert ThreadPolicy(None, cores=1).counts == (1,)
-    assert ThreadPolicy(3).chosen == 3
+    used = _run_policy(policy, FIRST_PROBE, {1: 1.0, 2: 2.0})
+    assert used == [2] * FIRST_PROBE  # a short run never explores
+    used = _run_policy(policy, 1 + REPROBE_EVERY, {1: 1.0, 2: 2.0})
+    assert used[0] == 1 and policy.best == 1  # the probe found one thread faster
+    assert used[1:REPROBE_EVERY] == [1] * (REPROBE_EVERY - 1) and used[-1] == 2
+    # a new policy for a problem of the same size starts on what this one measured
+    assert ThreadPolicy(None, cores=2, size="quiet-test", load=lambda: 0).chosen == 1
+    assert ThreadPolicy(None, cores=2, size="other-size", load=lambda: 0).chosen == 2
+
+
+def test_beside_busy_processes_one_thread_per_free_core_and_no_probes():
+    busy = ThreadPolicy(None, cores=2, size="busy-test", load=lambda: 1)
+    assert _run_policy(busy, 3 * REPROBE_EVERY, {1: 1.0, 2: 1.0}) == [1] * 3 * REPROBE_EVERY
+    assert ThreadPolicy(None, cores=8, load=lambda: 3).chosen == 5
+    assert ThreadPolicy(None, cores=8, load=lambda: 30).chosen == 1
+    assert ThreadPolicy(None, cores=1, load=lambda: 0).counts == (1,)
+    assert ThreadPolicy(3, load=lambda: 5).chosen == 3  # a fixed count is fixed
+
+
+def test_the_load_is_read_from_the_running_tasks():
+    from fastdln.threads import other_runnable
+
+    script = "import time\nend = time.time() + 20\nwhile time.time() < end: pass\n"
+    spinners = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(2)]
+    try:
+        import time
+
+        time.sleep(0.5)
+        assert other_runnable() >= 1
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+
+
+def test_two_python_threads_at_different_counts_train_as_if_alone():
+    """The BLAS count is process-wide: concurrent trainers take turns (a lock), each restores
+    the count it found, and their results are bitwise those of serial runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, Y = paper_data(300, 64, 4, seed=5)
+    common = dict(widths=[64] * 8 + [4], seed=1, sweeps=4)
+    serial = {count: fastdln.train(X, Y, threads=count, **common) for count in (1, 2)}
+    before = _blas_threads()
+    with ThreadPoolExecutor(2) as pool:
+        futures = [(count, pool.submit(fastdln.train, X, Y, threads=count, **common))
+                   for count in (1, 2, 1, 2)]
+        results = [(count, future.result()) for count, future in futures]
+    assert _blas_threads() == before
+    for count, result in results:
+        for a, b in zip(result.weights, serial[count].weights):
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
