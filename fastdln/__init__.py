@@ -14,6 +14,7 @@ from .problem import global_optimum, predict
 from .settings import Settings, check_settings
 from .trainer import Trainer
 from .training import TrainResult, train
+from .warmup import warmup
 
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "save",
     "theory",
     "train",
+    "warmup",
 ]
 
 

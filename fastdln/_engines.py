@@ -12,7 +12,10 @@ the run's :class:`fastdln.Settings`, and offer the same small interface:
 
 from __future__ import annotations
 
+import sys
+import threading
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 from numba.core.errors import NumbaExperimentalFeatureWarning
@@ -26,6 +29,31 @@ __all__ = ["FastEngine", "ReferenceEngine", "embed_blocks", "engine_from_state",
 SAMPLINGS = {None: _kernels.NO_SAMPLING, "importance": _kernels.IMPORTANCE,
              "uniform": _kernels.UNIFORM}
 NO_DRAWS = np.zeros(0)
+# A kernel's first call in a process that takes longer than this is compiling: say so once.
+COMPILE_NOTICE_SECONDS = 1.0
+_CALLED: set = set()
+
+
+def _say_compiling():
+    print("fastdln: compiling the kernels of this configuration (once per environment, "
+          "seconds; 'fastdln warmup' does it ahead of time)", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _compile_notice(key):
+    """A line on stderr if the first call of a kernel configuration in this process takes
+    longer than ``COMPILE_NOTICE_SECONDS`` (numba compiles it: not yet in the cache)."""
+    if key in _CALLED:
+        yield
+        return
+    timer = threading.Timer(COMPILE_NOTICE_SECONDS, _say_compiling)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        _CALLED.add(key)
 _gradient_rows = getattr(_kernels.gradient_rows, "py_func", _kernels.gradient_rows)
 NO_BATCHES = np.zeros((0, 0), np.int64)
 
@@ -113,13 +141,12 @@ class FastEngine:
         self._allocate(work_weights, np.ascontiguousarray(Xw, self.dtype),
                        np.ascontiguousarray(Ow.T, self.dtype), Rs)
         self._cross = Rs if constrained else None
+        self._kernel_options = self._options()
+        # what decides the compiled code besides the kernel: dtype and the options set
+        self._code_key = (self.dtype.name, tuple(v is None for v in self._kernel_options.values()),
+                          Rs is None, self._cross is None)
 
     _CACHES = ("w", "pbuf", "pnorms", "sbuf", "Rt")
-
-    def _order(self):
-        """``(descending, ascending)``: True for the sweep order, None for the other."""
-        options = self._options()
-        return options["descending"], options["ascending"]
 
     def _options(self):
         """The kernels' code-selecting options, ``None`` when off (see ``_kernels``)."""
@@ -235,7 +262,11 @@ class FastEngine:
                 self.work_b, self.work_z)
 
     def _call(self, kernel, begin, end, error_limit, errors, rates, loss=None):
-        o = self._options()
+        o = self._kernel_options
+        with _compile_notice((id(kernel), self._code_key)):
+            return self._call_kernel(kernel, o, begin, end, error_limit, errors, rates, loss)
+
+    def _call_kernel(self, kernel, o, begin, end, error_limit, errors, rates, loss):
         return kernel(
             *self._sweep_buffers(), self.work_j, self.work_s, self.gram, self.rounding, begin,
             end, self.inv_m, error_limit, errors, rates, self.scal, self.counts, self._cross,
@@ -243,18 +274,27 @@ class FastEngine:
             o["constant"], o["blocked"])
 
     def _sampled(self, begin, end, error_limit, errors, rates, draws, batches):
+        with _compile_notice(("bcsgd", self._code_key)):
+            return self._sampled_kernel(begin, end, error_limit, errors, rates, draws, batches)
+
+    def _sampled_kernel(self, begin, end, error_limit, errors, rates, draws, batches):
         return _kernels.bcsgd_updates(
             *self._sweep_buffers(), self.work_m, self.gram, float(self.settings.eta or 0.0),
             self.sampling, draws, batches, begin, end, self.inv_m, error_limit, errors, rates,
-            self.scal, self.counts, *self._order())
+            self.scal, self.counts, self._kernel_options["descending"],
+            self._kernel_options["ascending"])
 
     def _gd_iteration(self, error_limit):
+        with _compile_notice(("gd", self._code_key)):
+            return self._gd_kernel(error_limit)
+
+    def _gd_kernel(self, error_limit):
         error, applied = _kernels.gd_iteration(
             self.w, self.woff, self.widths, self.pbuf, self.poff, self.pnorms, self.sbuf,
             self.soff, self.X, self.Yt, self.Rt, self.Rs, self.w_previous, self.work_a,
             self.work_b, self.work_g, self.work_j, float(self.settings.lr), not self.gd_ready,
             self.inv_m, error_limit, self.scal, self.counts, self._cross,
-            self._options()["l2"], self._options()["lp"])
+            self._kernel_options["l2"], self._kernel_options["lp"])
         self.gd_ready = applied
         if not applied:
             return np.empty(0), np.empty(0), error

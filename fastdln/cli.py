@@ -446,7 +446,34 @@ def build_parser():
     _add_train_parser(sub)
     _add_predict_parser(sub)
     _add_grid_parser(sub)
+    _add_warmup_parser(sub)
     return parser
+
+
+def _add_warmup_parser(sub):
+    from .warmup import WARMUP_CHOICES
+
+    warm = sub.add_parser(
+        "warmup", help="compile the kernels of chosen configurations into numba's cache",
+        description="Compile ahead of time what a run's first call would compile (seconds "
+        "per configuration), e.g. in a Docker image, a CI cache or asv's install_command. "
+        "Default: the default settings (float64, bcgd, l2, optimal, descending).")
+    for name, choices in WARMUP_CHOICES.items():
+        warm.add_argument(f"--{name}", nargs="+", choices=choices, default=None,
+                          help=f"one or more of {', '.join(choices)}")
+    warm.add_argument("--all", action="store_true", help="every combination of the above")
+    warm.set_defaults(run=_warmup)
+
+
+def _warmup(args):
+    from .warmup import kernel_cache_folder, warmup
+
+    warmup(args.dtype, args.method, args.loss, args.lr, args.order, everything=args.all,
+           report=print)
+    folder = kernel_cache_folder()
+    print(f"kernels cached in {folder}" if folder else "kernels cannot be cached here "
+          "(no writable cache folder; set NUMBA_CACHE_DIR)")
+    return 0
 
 
 def _add_bench_parser(sub):

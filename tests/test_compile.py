@@ -1,0 +1,85 @@
+"""The first call compiles only what it uses, and ``fastdln warmup`` compiles it in advance.
+
+Each test runs fresh processes on an empty ``NUMBA_CACHE_DIR`` and reads numba's
+``numba:compile`` events (no timing: what is compiled, not how long it takes).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.helpers import ROOT
+
+TRAIN = r"""
+import json, sys
+from numba.core import event
+compiled = []
+
+class Listener(event.Listener):
+    def on_start(self, ev):
+        compiled.append(ev.data["dispatcher"].py_func.__qualname__)
+    def on_end(self, ev):
+        pass
+
+event.register("numba:compile", Listener())
+import numpy as np
+import fastdln
+from fastdln import _kernels
+rng = np.random.default_rng(0)
+X, Y = rng.normal(size=(60, 12)), rng.normal(size=(60, 3))
+options = dict(dict(widths=[12] * 5 + [3]), **json.loads(sys.argv[1]))
+fastdln.train(X, Y, sweeps=2, seed=0, **options)
+dtypes = sorted({str(sig[3].dtype) for sig in _kernels.gemm.signatures})
+print(json.dumps({"compiled": compiled, "gemm": dtypes}))
+"""
+
+# kernels of other configurations: the bounded rate, wide layers, Lp and custom losses, the
+# ascending order, GD and stochastic BCGD
+NOT_CALLED_BY_L2 = {
+    "eigvalsh_impl", "_spectral_norm_squared", "_blocked_step", "_gradient_norm_squared",
+    "_gradient_by_rows", "_step_by_rows", "gradient_rows", "_suffix_pass", "_derivative",
+    "_max_curvature", "_power_remainder", "_power_quotient", "bcsgd_updates",
+    "_sampled_update", "_importance_sample", "gd_iteration", "_next_prefix",
+}
+
+
+def _run(code, cache, *args):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
+                            text=True, timeout=600, cwd=str(cache))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def _compiled(cache, **options):
+    result = _run(TRAIN, cache, json.dumps(options))
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]), stderr=result.stderr)
+
+
+def test_a_first_l2_train_compiles_no_kernel_it_does_not_call(tmp_path):
+    first = _compiled(tmp_path)
+    names = {name.split(".")[0] for name in first["compiled"]}
+    assert "bcgd_updates" in names and "_update_layer" in names  # it did compile, cold
+    assert not names & NOT_CALLED_BY_L2, names & NOT_CALLED_BY_L2
+    assert first["gemm"] == ["float64"]  # no float32 code for a float64 run
+    assert "fastdln: compiling the kernels" in first["stderr"]  # the user is told, once
+    assert first["stderr"].count("fastdln: compiling") == 1
+    # another configuration compiles its own code, and only that
+    bounded = _compiled(tmp_path, lr="bounded", eta=1.0)
+    bounded_names = {name.split(".")[0] for name in bounded["compiled"]}
+    assert {"_spectral_norm_squared", "eigvalsh_impl"} <= bounded_names
+    assert not bounded_names & {"_blocked_step", "_suffix_pass", "_derivative"}
+
+
+def test_warmup_then_a_new_process_compiles_nothing(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-m", "fastdln", "warmup"], env=env,
+                            capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "float64 bcgd l2 optimal descending" in result.stdout
+    assert f"kernels cached in {tmp_path}" in result.stdout
+    warm = _compiled(tmp_path)
+    assert warm["compiled"] == [] and "compiling" not in warm["stderr"]
+    # a rank the widths bind takes other kernels: warmed up as well
+    assert _compiled(tmp_path, widths=[12, 2, 3])["compiled"] == []
