@@ -39,11 +39,20 @@ def _say_compiling():
           "seconds; 'fastdln warmup' does it ahead of time)", file=sys.stderr, flush=True)
 
 
+def _on_terminal():
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 @contextmanager
 def _compile_notice(key):
-    """A line on stderr if the first call of a kernel configuration in this process takes
-    longer than ``COMPILE_NOTICE_SECONDS`` (numba compiles it: not yet in the cache)."""
-    if key in _CALLED:
+    """A line on stderr (on a terminal, like the progress bars) if the first call of a kernel
+    configuration in this process takes longer than ``COMPILE_NOTICE_SECONDS`` (numba
+    compiles it: it is not in the cache yet)."""
+    if key in _CALLED or not _on_terminal():
+        _CALLED.add(key)
         yield
         return
     timer = threading.Timer(COMPILE_NOTICE_SECONDS, _say_compiling)

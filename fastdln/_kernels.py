@@ -103,23 +103,42 @@ def dtype_of(signature):
     return signature[3].dtype
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def loop_gemm(ta, tb, alpha, A, B, beta, C):
-    """``C = alpha op(A) op(B) + beta C`` as plain jitted loops (tiny products), where
-    ``op(M)`` is ``M.T`` when its flag is True."""
+    """``C = alpha op(A) op(B) + beta C`` as plain jitted loops (small products), where
+    ``op(M)`` is ``M.T`` when its flag is True. One loop nest per pair of flags, chosen
+    outside the loops, each with its innermost loop running along contiguous memory so that
+    it vectorizes (reassociated sums, fused multiply-adds; no nnan/ninf flags)."""
     m, n = C.shape
     k = A.shape[0] if ta else A.shape[1]
     for i in range(m):
         for j in range(n):
             C[i, j] = 0.0 if beta == 0.0 else beta * C[i, j]
-        for p in range(k):
-            a = alpha * (A[p, i] if ta else A[i, p])
-            if tb:
-                for j in range(n):
-                    C[i, j] += a * B[j, p]
-            else:
+    if not ta and not tb:  # A (m, k), B (k, n): rows of B into rows of C
+        for i in range(m):
+            for p in range(k):
+                a = alpha * A[i, p]
                 for j in range(n):
                     C[i, j] += a * B[p, j]
+    elif ta and not tb:  # A (k, m), B (k, n)
+        for p in range(k):
+            for i in range(m):
+                a = alpha * A[p, i]
+                for j in range(n):
+                    C[i, j] += a * B[p, j]
+    elif not ta and tb:  # A (m, k), B (n, k): dot products of rows
+        for i in range(m):
+            for j in range(n):
+                acc = 0.0
+                for p in range(k):
+                    acc += A[i, p] * B[j, p]
+                C[i, j] += alpha * acc
+    else:  # A (k, m), B (n, k): C^T = B A, rows of A into columns of C
+        for j in range(n):
+            for p in range(k):
+                b = alpha * B[j, p]
+                for i in range(m):
+                    C[i, j] += b * A[p, i]
 
 
 @njit(cache=True, nogil=True)

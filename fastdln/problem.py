@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import check_array, check_widths
+from ._checks import check_array, check_count, check_widths
 from .data import Data
 from .factor import split_factor
 from .optimum import ElementwiseLoss, Optimum, PowerLoss, convex_optimum, l2_optimum, rank_of
 from .settings import Settings, check_settings
-from .threads import automatic_count
+from .threads import automatic_count, blas_threads
 
 if TYPE_CHECKING:
     from .losses import ConvexLoss
@@ -445,7 +445,7 @@ _BLOCK_ENTRIES = 2 ** 18
 
 
 def predict(X: ArrayLike, weights: Sequence[ArrayLike],
-            intercept: ArrayLike | None = None) -> np.ndarray:
+            intercept: ArrayLike | None = None, *, threads: int | None = None) -> np.ndarray:
     """Network output ``X W_1^T ... W_L^T (+ intercept)`` for rows-are-samples inputs.
 
     The product is taken in the cheapest order of the chain ``X, W_1^T, ..., W_L^T``
@@ -461,11 +461,20 @@ def predict(X: ArrayLike, weights: Sequence[ArrayLike],
         ``W_l`` of shape ``(n_l, n_{l-1})``.
     intercept : array_like, shape (nL,), optional
         Added to every output row (a model trained with ``fit_intercept=True``).
+    threads : int, optional
+        BLAS threads for the products, as the training option (default: chosen from the
+        machine's load, see ``fastdln.threads``).
 
     Returns
     -------
     ndarray of float64, shape (m, nL)
     """
+    threads = None if threads is None else check_count(threads, "threads", 1)
+    with blas_threads(automatic_count() if threads is None else threads):
+        return _predict(X, weights, intercept)
+
+
+def _predict(X, weights, intercept):
     X = _check_inputs(X)
     weights, widths = _float64_weights(weights, X.shape[1])
     b = None

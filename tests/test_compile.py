@@ -6,8 +6,11 @@ Each test runs fresh processes on an empty ``NUMBA_CACHE_DIR`` and reads numba's
 
 import json
 import os
+import select
 import subprocess
 import sys
+from subprocess import PIPE
+from types import SimpleNamespace
 
 from tests.helpers import ROOT
 
@@ -45,11 +48,32 @@ NOT_CALLED_BY_L2 = {
 
 
 def _run(code, cache, *args):
+    """Run with stderr on a pseudo-terminal (the compile notice is for terminals only)."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT))
-    result = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
-                            text=True, timeout=600, cwd=str(cache))
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
+    main, terminal = os.openpty()
+    try:
+        result = subprocess.run([sys.executable, "-c", code, *args], env=env, stdout=PIPE,
+                                stderr=terminal, text=True, timeout=600, cwd=str(cache))
+    finally:
+        os.close(terminal)
+    stderr = _drain(main)
+    assert result.returncode == 0, stderr[-3000:]
+    return SimpleNamespace(stdout=result.stdout, stderr=stderr)
+
+
+def _drain(fd):
+    chunks = []
+    try:
+        while select.select([fd], [], [], 0.1)[0]:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except OSError:  # the terminal's other end is closed
+        pass
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode(errors="replace")
 
 
 def _compiled(cache, **options):
