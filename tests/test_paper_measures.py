@@ -239,3 +239,10 @@ def test_claims_json_keeps_other_figures_and_replaces_a_rerun_one(tmp_path):
         ["fig1.b", "fig2.a"]
     with pytest.raises(ValueError, match="verdict"):
         Claim("fig1.c", "words", "MAYBE")
+
+
+def test_decades_per_iteration_up_to_the_floor():
+    from fastdln.paper.depth_figures import decades_per_iteration
+
+    assert decades_per_iteration(geometric(0.1, 50), 50) == pytest.approx(10 / 11)  # floored
+    assert decades_per_iteration(geometric(10 ** -0.01, 400), 100) == pytest.approx(0.01)

@@ -100,8 +100,8 @@ def test_every_figure_writes_its_claims_as_data(reproduced, name):
         assert entry["verdict"] in ("PASS", "FAIL", "TIE", "INFO") and entry["claim"]
         measured = entry["measured"]
         panels = measured.get("panels", {}).values()
-        if "levels" in measured or "per_seed" in measured or any(
-                "levels" in p for p in panels):  # a race: both readings
+        if "verdict_by_budget" in measured or any(
+                "verdict_by_budget" in p for p in panels):  # a race: both readings
             assert measured["reading"] == "levels" and measured["tie_band"] == TIE_BAND
             assert measured["verdict_by_reading"]["levels"] == entry["verdict"]
             assert measured["verdict_by_reading"]["errors"] in ("PASS", "FAIL", "TIE")
@@ -187,6 +187,13 @@ def test_fig3_judged_on_draws_matching_the_papers_condition_number(reproduced):
         deep_ahead = all(_ahead(ahead.measured["per_seed"][s], f"L={L}", "L=1")
                          for L in (3, 5, 7, 9, 11))
         assert ahead.measured["per_seed"][s]["holds"] == deep_ahead
+    proportional = claims["fig3.not_proportional_to_depth"]  # "does not grow proportionally"
+    for s in seeds:
+        entry = proportional.measured["per_seed"][s]
+        rates = {int(L): r for L, r in entry["decades_per_iteration"].items()}
+        assert entry["ratio"] == pytest.approx(rates[11] / rates[3])
+        if abs(entry["ratio"] - 11 / 3) > TIE_BAND * max(entry["ratio"], 11 / 3):
+            assert entry["verdict"] == ("PASS" if entry["ratio"] < 11 / 3 else "FAIL")
     best = claims["fig3.best_depth_5_or_7"]  # "either depth 5 or 7 performs the best"
     assert best.passed == all(best.measured["per_seed"][s]["best_depth"] in ("L=5", "L=7")
                               for s in seeds)

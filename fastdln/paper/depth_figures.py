@@ -16,15 +16,15 @@ import numpy as np
 from .claims import Claim
 from .data import (COND_MATCH, FIG3_COND, UCI_COND, UCI_SHAPE, conditioned_data,
                    condition_number, matched_draws, random_data, real_data)
-from .measures import FLOOR, largest_gap
+from .measures import FLOOR, TIE_BAND, combine, largest_gap
 from .plots import (plot_seeds, plot_sweeps_and_iterations, save_panels, write_csv,
                     write_panels_csv)
 from .runs import depth_curves, train_curve
 from .verdicts import (by_depth, depth_labels, drastically_ahead, max_factor, min_factor,
                        race_claim, seeds_claim)
 
-__all__ = ["FIG2_COND", "OVERLAP_DECADES", "WIDTH_SAME", "cond_claim", "fig2", "fig3", "fig7",
-           "fig8"]
+__all__ = ["FIG2_COND", "OVERLAP_DECADES", "WIDTH_SAME", "cond_claim", "decades_per_iteration",
+           "fig2", "fig3", "fig7", "fig8"]
 
 FIG2_COND = 2.6614  # the paper's cond(X) of Figure 2
 
@@ -176,10 +176,43 @@ def fig3(out_dir, *, quick=False, seed=0, quiet=False):
     return claims, files + [table]
 
 
+def decades_per_iteration(errors, budget):
+    """The average decrease of log10(error) (floored at 1e-10) per iteration, up to the
+    budget or the first error below the floor, whichever comes first."""
+    errors = np.asarray(errors, dtype=float)[: budget + 1]
+    below = np.flatnonzero(errors < FLOOR)
+    end = int(below[0]) if below.size else errors.size - 1
+    return float(np.log10(errors[0]) - np.log10(max(errors[end], FLOOR))) / max(end, 1)
+
+
+def _proportional_claim(runs, iterations, shallow=3, deep=11):
+    """"the error decrease per iteration does not grow proportionally to the depth": the
+    decrease per iteration of L=11 is less than 11/3 times that of L=3 on every draw (the
+    tie band around 11/3)."""
+    per_seed, verdicts = {}, []
+    for data_seed, (_, curves) in runs.items():
+        rates = {L: decades_per_iteration(curves[L], iterations) for L in curves}
+        ratio = rates[deep] / rates[shallow] if rates[shallow] > 0 else float("inf")
+        proportional = deep / shallow
+        tie = abs(ratio - proportional) <= TIE_BAND * max(ratio, proportional)
+        verdicts.append("TIE" if tie else ("PASS" if ratio < proportional else "FAIL"))
+        per_seed[data_seed] = {"decades_per_iteration": rates, "ratio": ratio,
+                               "verdict": verdicts[-1]}
+    return Claim.check(
+        "fig3.not_proportional_to_depth", "We also observe that the error decrease per "
+        f"iteration does not grow proportionally to the depth (here: L={deep} less than "
+        f"{deep}/{shallow} times L={shallow}'s decades per iteration).", combine(verdicts),
+        {"per_seed": per_seed, "proportional": deep / shallow, "tie_band": TIE_BAND,
+         "budget": iterations}, unit="iteration",
+        evidence=f"L={deep} / L={shallow} decades per iteration over {iterations} iterations: "
+        + ", ".join(f"seed {s} {v['ratio']:.3g}" for s, v in per_seed.items())
+        + f" (proportional: {deep / shallow:.3g}; tie band {TIE_BAND:.0%})")
+
+
 def _fig3_claims(runs, depths, iterations, sweeps):
     deep = [L for L in depths if L > 1]
     numbers = _fig3_numbers(depths)
-    return [
+    return [_proportional_claim(runs, iterations),
         seeds_claim("fig3.deeper_faster_per_sweep", "When the speed of convergence is measured "
                     "against the number of sweeps, we see that the deeper the network is, the "
                     "faster the convergence is obtained.", runs, _deeper_ahead(depths),
