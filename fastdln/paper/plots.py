@@ -116,7 +116,7 @@ def plot_seeds(path, rows, title, sweeps=None, iterations=None):
         left.set_title(row_title, fontsize=10)
         right.set_title(row_title, fontsize=10)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / (3.6 * len(rows))))  # room for the title
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
