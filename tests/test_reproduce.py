@@ -26,7 +26,7 @@ REQUIRED = {
     "fig2": ["fig2.one_sweep_L400", "fig2.deeper_faster_per_sweep",
              "fig2.L1_fastest_per_iteration", "fig2.width_plays_no_role"],
     "fig3": ["fig3.deeper_faster_per_sweep", "fig3.depth_ahead_per_iteration"],
-    "fig4": ["fig4.gd_rate_of_11_diverges", "fig4.gd_converges_linearly",
+    "fig4": ["fig4.data", "fig4.gd_rate_of_11_diverges", "fig4.gd_converges_linearly",
              "fig4.bcgd_ahead_of_gd", "fig4.gain_larger_at_large_cond"],
     "fig5": ["fig5.arch3_ahead_of_arch2", "fig5.arch1_drop_at_layer1"],
     "fig6": ["fig6.order_by_shape", "fig6.orth_identity_beats_balanced_and_random",
@@ -205,6 +205,13 @@ def test_fig4_gd_baselines(reproduced):
     1e-5 produces a linear convergence, however, GD with the learning rate of 2e-5 leads a
     highly oscillatory behavior"; "BCGD converges significantly faster than GD"."""
     claims, _ = reproduced("fig4")
+    data = claims["fig4.data"]  # the caption: "condition number of 2.6 ... of 236"
+    right = data.measured["L=5, large cond(X)"]
+    assert right["data_seed"] == next(iter(matched_draws(128, SEED)[0]))
+    assert right["cond_X"] == pytest.approx(condition_number(
+        conditioned_data(600, 128, 10, right["data_seed"])[0])[0], rel=1e-9)
+    assert data.passed == all(p["paper_cond_X"] / 1.5 <= p["cond_X"] <= p["paper_cond_X"] * 1.5
+                              for p in data.measured.values()) and data.passed
     diverges = claims["fig4.gd_rate_of_11_diverges"]
     at = [d["diverged_at"] for name, d in diverges.measured.items() if name != "few_iterations"]
     assert len(at) == 2
