@@ -14,7 +14,7 @@ import numpy as np
 
 __all__ = ["DTYPES", "check_array", "check_choice", "check_count", "check_data", "check_dtype",
            "check_positive_float", "check_rng", "check_sample_weight", "check_weights",
-           "check_widths"]
+           "check_widths", "weight_list"]
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -118,17 +118,23 @@ def check_widths(widths, n0=None, nL=None):
     return out
 
 
-def check_weights(weights, dtype=np.float64, n0=None, nL=None):
-    """Validate and copy a list of weight matrices ``W_l`` of shape ``(n_l, n_{l-1})``.
-
-    Returns the copied weights and the widths ``[n0, ..., nL]`` they chain through.
-    """
+def weight_list(weights):
+    """``weights`` as a non-empty sequence of matrices (one 2-D array is a list of one)."""
     if isinstance(weights, np.ndarray) and weights.ndim == 2:
         weights = [weights]
     if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__"):
         raise TypeError(f"weights must be a list of 2-D arrays, got {type(weights).__name__}")
     if len(weights) == 0:
         raise ValueError("weights must contain at least one matrix (depth >= 1), got []")
+    return weights
+
+
+def check_weights(weights, dtype=np.float64, n0=None, nL=None):
+    """Validate and copy a list of weight matrices ``W_l`` of shape ``(n_l, n_{l-1})``.
+
+    Returns the copied weights and the widths ``[n0, ..., nL]`` they chain through.
+    """
+    weights = weight_list(weights)
     out = [check_array(W, f"weights[{j}]", (2,), dtype) for j, W in enumerate(weights)]
     for j in range(1, len(out)):
         if out[j].shape[1] != out[j - 1].shape[0]:

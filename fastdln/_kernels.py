@@ -250,10 +250,8 @@ def _step_error(D, eta, Z, Rs, cross, l2, lp, loss):
     """
     norm2 = 0.0
     diff = 0.0
-    fd = D.ravel()
+    fd, fs = _flat_pair(D, Rs)
     fz = Z.ravel()
-    if Rs is not None:
-        fs = Rs.ravel()
     for j in range(fd.size):
         d = float(fd[j]) - eta * float(fz[j])
         norm2 += d * d
@@ -283,17 +281,31 @@ def _power_remainder(s, d, p):
     return acc
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _flat_pair(D, Rs):
+    """Flat views of ``D`` and ``Rs`` (``D`` twice when ``Rs`` is None: then never read)."""
+    fd = D.ravel()
+    if Rs is None:
+        return fd, fd
+    return fd, Rs.ravel()
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _entry(fd, fs, j, Rs):
+    """Entry ``j`` of ``D + Rs`` (of ``D`` when ``Rs`` is None)."""
+    r = float(fd[j])
+    if Rs is not None:
+        r += float(fs[j])
+    return r
+
+
 @njit(cache=True, nogil=True)
 def _derivative(D, Rs, out, l2, lp, loss):
     """``out = l'(D + Rs)`` entry by entry: ``r`` (L2), ``r^(p-1)`` (``lp``), ``loss[1](r)``."""
-    fd = D.ravel()
+    fd, fs = _flat_pair(D, Rs)
     fo = out.ravel()
-    if Rs is not None:
-        fs = Rs.ravel()
     for j in range(fd.size):
-        r = float(fd[j])
-        if Rs is not None:
-            r += float(fs[j])
+        r = _entry(fd, fs, j, Rs)
         if l2 is not None:
             fo[j] = r
         if lp is not None:
@@ -307,13 +319,9 @@ def _max_curvature(D, Rs, lp, loss):
     """``max (p-1) |r|^(p-2)`` (``lp``) or ``max C(r)`` (custom ``loss``, ``C >= |l''|``) over
     the entries ``r`` of ``D + Rs``: the curvature bound of the rates (3.11), (3.10)."""
     best = 0.0
-    fd = D.ravel()
-    if Rs is not None:
-        fs = Rs.ravel()
+    fd, fs = _flat_pair(D, Rs)
     for j in range(fd.size):
-        r = float(fd[j])
-        if Rs is not None:
-            r += float(fs[j])
+        r = _entry(fd, fs, j, Rs)
         if lp is not None:
             best = max(best, (lp - 1) * abs(r) ** (lp - 2))
         if loss is not None:

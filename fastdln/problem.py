@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import check_array, check_count, check_widths
+from ._checks import check_array, check_count, check_widths, weight_list
 from .data import Data
 from .factor import split_factor
 from .optimum import ElementwiseLoss, Optimum, PowerLoss, convex_optimum, l2_optimum, rank_of
@@ -403,12 +403,7 @@ def _check_inputs(X):
 def _float64_weights(weights, n0):
     """The weights as float64 arrays (copied only when of another dtype) and the widths,
     checked like ``_checks.check_weights`` checks them."""
-    if isinstance(weights, np.ndarray) and weights.ndim == 2:
-        weights = [weights]
-    if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__"):
-        raise TypeError(f"weights must be a list of 2-D arrays, got {type(weights).__name__}")
-    if len(weights) == 0:
-        raise ValueError("weights must contain at least one matrix (depth >= 1), got []")
+    weights = weight_list(weights)
     out, widths = [], [n0]
     for j, W in enumerate(weights):
         W = W if isinstance(W, np.ndarray) else np.asarray(W)
