@@ -267,30 +267,32 @@ def test_divergence_is_one_line_and_exit_1(tmp_path, data):
     assert ".py" not in result.stderr and not model.exists()
 
 
+class _Terminal:
+    """A stream that says it is a terminal and keeps what is written to it."""
+
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
+
+
 def test_no_progress_bar_unless_stderr_is_a_terminal(tmp_path, data):
     _, _, npz, _ = data
     result = run("train", npz, "--depth", 2, "--sweeps", 5)  # stderr is a pipe
     assert result.returncode == 0 and result.stderr == ""
     pytest.importorskip("tqdm")
-
-    class Terminal:
-        def __init__(self):
-            self.text = ""
-
-        def isatty(self):
-            return True
-
-        def write(self, text):
-            self.text += text
-
-        def flush(self):
-            pass
-
-    terminal = Terminal()
+    terminal = _Terminal()
     with Progress(5, "sweeps", "sweep", stream=terminal) as bar:
         bar.update(1, error="1e-3")
     assert bar.shown is False and "sweeps" in terminal.text  # closed after drawing
-    piped = Terminal()
+    piped = _Terminal()
     piped.isatty = lambda: False
     with Progress(5, "sweeps", "sweep", stream=piped) as bar:
         assert not bar.shown
@@ -304,20 +306,7 @@ def test_a_resumed_progress_bar_starts_at_the_checkpoints_sweep(tmp_path, data):
     X, Y, _, _ = data
     path = tmp_path / "run.ckpt"
     fastdln.train(X, Y, depth=2, seed=0, sweeps=3, checkpoint=path)
-
-    class Terminal:
-        text = ""
-
-        def isatty(self):
-            return True
-
-        def write(self, text):
-            self.text += text
-
-        def flush(self):
-            pass
-
-    terminal = Terminal()
+    terminal = _Terminal()
     with Progress(5, "sweeps", "sweep", stream=terminal) as bar:
         fastdln.train(X, Y, sweeps=5, resume=path, callback=sweep_callback(bar))
     shown = [part.split("|")[-1].split()[0] for part in terminal.text.split("\r")
