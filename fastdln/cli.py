@@ -37,7 +37,7 @@ def _reproduce(args):
 
     names = list(FIGURES) if args.figure == "all" else [args.figure]
     if args.download:  # into --data-dir, else the cache (used by itself once filled)
-        from .paper.fetch import fetch_all
+        from .paper.datasets import fetch_all
 
         for kind, folder in fetch_all(args.data_dir).items():
             print(f"{kind} files in {folder}", flush=True)

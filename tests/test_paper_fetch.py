@@ -14,7 +14,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from fastdln.paper import datasets, fetch
+from fastdln.paper import datasets
+from fastdln.paper import datasets as fetch  # the fetchers live in datasets
 from fastdln.paper.data import real_data
 
 

@@ -149,7 +149,7 @@ _NAMES = {"uci": "UCI gas sensor ethanol", "mnist": "MNIST"}
 def _folders(kind, data_dir):
     """Where the paper's files of ``kind`` may be: ``data_dir`` and its fetch subfolder, else
     the fetch cache (:func:`.fetch.cache_dir`) when it holds them."""
-    from .fetch import cache_dir
+    from .datasets import cache_dir
 
     if data_dir:
         return [data_dir, os.path.join(data_dir, _SUBFOLDERS[kind])]
