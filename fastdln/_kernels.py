@@ -184,7 +184,7 @@ def gemm_loop(a, b, out, count):
         np.dot(a, b, out)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _gram(S, out, scal, counts, big_dim):
     """``out = S S^T``: dot products of rows for small ones, BLAS otherwise."""
     k, n = S.shape
@@ -234,7 +234,7 @@ def sum_squares(a):
     return acc
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _step_error(D, eta, Z, Rs, cross, l2, lp, loss):
     """``(||D - eta Z||_F^2, error)``: ``d`` the entries of ``D - eta Z`` (the output's distance
     to the optimum's output), ``s`` those of ``Rs`` (the optimum's residual, zero if None).
@@ -359,7 +359,7 @@ def _spectral_norm_squared(P, gram, scal, counts, big_dim):
     return max(np.linalg.eigvalsh(g)[-1], 0.0)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _loss_derivative(Rt, r_norm2, work_j, Rs, l2, lp, loss):
     """``(J, ||J||_F^2)`` with ``J = l'(Rt + Rs)``: ``Rt`` itself for L2 when ``Rs`` is None
     (``r_norm2`` is its squared norm), else written to ``work_j``."""
@@ -375,7 +375,7 @@ def _loss_derivative(Rt, r_norm2, work_j, Rs, l2, lp, loss):
     return Rt, r_norm2
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _rate(gg, K, P, Zt, Rt, Rs, gram, scal, counts, lp, loss, optimal, bounded, constant):
     """The learning rate: ``optimal``: (3.4) for L2, near-optimal (3.11) for ``lp``, (3.10)
     for a custom ``loss``; ``bounded = eta_bar``: (3.2) ``eta_bar / (||S||_2^2 ||P||_2^2)``;
@@ -623,7 +623,7 @@ def _start_sweep(w, woff, widths, X, pbuf, poff, pnorms, sbuf, soff, Rt, Yt, wor
     return sum_squares(Rt)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _layer_views(w, woff, widths, X, pbuf, poff, sbuf, soff, pos, descending):
     """``(i, W, S, P, S_next)`` of the update at ``pos``: the layer, its weight, suffix and
     prefix, and where the next suffix goes (descending; empty otherwise)."""
