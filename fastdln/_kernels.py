@@ -103,42 +103,23 @@ def dtype_of(signature):
     return signature[3].dtype
 
 
-@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+@njit(cache=True, nogil=True)
 def loop_gemm(ta, tb, alpha, A, B, beta, C):
-    """``C = alpha op(A) op(B) + beta C`` as plain jitted loops (small products), where
-    ``op(M)`` is ``M.T`` when its flag is True. One loop nest per pair of flags, chosen
-    outside the loops, each with its innermost loop running along contiguous memory so that
-    it vectorizes (reassociated sums, fused multiply-adds; no nnan/ninf flags)."""
+    """``C = alpha op(A) op(B) + beta C`` as plain jitted loops (tiny products), where
+    ``op(M)`` is ``M.T`` when its flag is True."""
     m, n = C.shape
     k = A.shape[0] if ta else A.shape[1]
     for i in range(m):
         for j in range(n):
             C[i, j] = 0.0 if beta == 0.0 else beta * C[i, j]
-    if not ta and not tb:  # A (m, k), B (k, n): rows of B into rows of C
-        for i in range(m):
-            for p in range(k):
-                a = alpha * A[i, p]
-                for j in range(n):
-                    C[i, j] += a * B[p, j]
-    elif ta and not tb:  # A (k, m), B (k, n)
         for p in range(k):
-            for i in range(m):
-                a = alpha * A[p, i]
+            a = alpha * (A[p, i] if ta else A[i, p])
+            if tb:
+                for j in range(n):
+                    C[i, j] += a * B[j, p]
+            else:
                 for j in range(n):
                     C[i, j] += a * B[p, j]
-    elif not ta and tb:  # A (m, k), B (n, k): dot products of rows
-        for i in range(m):
-            for j in range(n):
-                acc = 0.0
-                for p in range(k):
-                    acc += A[i, p] * B[j, p]
-                C[i, j] += alpha * acc
-    else:  # A (k, m), B (n, k): C^T = B A, rows of A into columns of C
-        for j in range(n):
-            for p in range(k):
-                b = alpha * B[j, p]
-                for i in range(m):
-                    C[i, j] += b * A[p, i]
 
 
 @njit(cache=True, nogil=True)
@@ -397,7 +378,7 @@ def _rate(gg, K, P, Zt, Rt, Rs, gram, scal, counts, lp, loss, optimal, bounded, 
     return eta
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _update_layer(W, S, P, Rt, Rs, S_next, p_norm2, r_norm2, work_a, work_g, work_k, work_b,
                   work_z, work_j, work_s, gram, rounding, inv_m, error_limit, scal, counts, cross,
                   l2, lp, loss, optimal, bounded, constant, blocked):
@@ -607,7 +588,7 @@ def _suffix_pass(w, woff, widths, sbuf, soff, work_b, scal, counts):
     return end_to_end
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _start_sweep(w, woff, widths, X, pbuf, poff, pnorms, sbuf, soff, Rt, Yt, work_b, scal,
                  counts, descending, ascending):
     """The pre-pass of a sweep: the caches with the old weights and a fresh residual (no

@@ -84,7 +84,7 @@ def _compiled(cache, **options):
 def test_a_first_l2_train_compiles_no_kernel_it_does_not_call(tmp_path):
     first = _compiled(tmp_path)
     names = {name.split(".")[0] for name in first["compiled"]}
-    assert "bcgd_updates" in names and "_update_layer" in names  # it did compile, cold
+    assert "bcgd_updates" in names  # it did compile, cold
     assert not names & NOT_CALLED_BY_L2, names & NOT_CALLED_BY_L2
     assert first["gemm"] == ["float64"]  # no float32 code for a float64 run
     assert "fastdln: compiling the kernels" in first["stderr"]  # the user is told, once
