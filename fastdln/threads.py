@@ -3,10 +3,11 @@
 With ``threads=N`` every loaded BLAS library (numpy's and scipy's OpenBLAS, MKL, ...: what
 threadpoolctl finds) runs on ``N`` threads during each sweep and the set-up (factor,
 initialization, optimum), and the previous counts are restored after each. With
-``threads=None`` (automatic) the count is chosen before each sweep from the machine's load:
-when other processes are running (a busy neighbour, where a BLAS thread waits for a
-descheduled partner: measured 2-3x slower sweeps), one thread per core that is left, at
-least one; on a quiet machine all the cores, or the count this process measured faster for
+``threads=None`` (automatic) the count is chosen before each sweep from the machine's load
+(the CPU time other processes took over the last moments, from ``/proc/stat``; at the start,
+their runnable tasks): when other processes are running (a busy neighbour, where a BLAS
+thread waits for a descheduled partner: measured 2-3x slower sweeps), one thread per core
+that is left, at least one; on a quiet machine all the cores, or the count this process measured faster for
 problems of the same size. On a quiet machine the other count is tried now and then (first
 after ``FIRST_PROBE`` sweeps, so short runs never pay for it). The cores are the process's
 affinity, capped by the BLAS libraries' own thread count when fastdln first looks them up
@@ -23,7 +24,7 @@ import time
 from contextlib import contextmanager
 
 __all__ = ["ThreadPolicy", "automatic_count", "available_cores", "blas_threads",
-           "other_runnable"]
+           "machine_load", "other_runnable"]
 
 # Sweeps (calls) on a quiet machine before the other count is first tried, how often it is
 # tried again, how many recent measures of a count are kept, and how long a load reading holds.
@@ -31,6 +32,9 @@ FIRST_PROBE = 16
 REPROBE_EVERY = 32
 KEPT = 3
 LOAD_SECONDS = 0.05
+# Under threads=None a set-up whose matrices are all narrower than this runs on one thread
+# (benchmarks/first_sweeps.py: n128-L100's set-up is faster on one, n512-L20's on two).
+SMALL_SETUP = 256
 
 _FOUND: list = []
 _CAP: list = []
@@ -70,27 +74,91 @@ def automatic_cores() -> int:
 
 
 def other_runnable(reads: int = 3) -> int:
-    """Runnable tasks other than this one right now (Linux: ``procs_running`` of
-    ``/proc/stat``, the least of a few reads; 0 where it cannot be read)."""
+    """Runnable tasks of other processes right now (Linux: ``procs_running`` of
+    ``/proc/stat`` less this process's running threads, such as BLAS threads still spinning
+    after a call; the least of a few reads; 0 where it cannot be read)."""
     counts = []
     try:
         for _ in range(reads):
-            with open("/proc/stat", "rb") as stat:
-                for line in stat:
-                    if line.startswith(b"procs_running"):
-                        counts.append(int(line.split()[1]))
-                        break
+            counts.append(_running_tasks() - _own_running_threads())
     except (OSError, ValueError, IndexError):
         return 0
-    return max(0, min(counts, default=1) - 1)
+    return max(0, min(counts, default=0))
 
 
-def automatic_count(size=None, cores: int | None = None, load=other_runnable) -> int:
+class _LoadMeter:
+    """Cores kept busy by other processes, process-wide: from the CPU time the machine spent
+    (``/proc/stat``) less this process's (``/proc/self/stat``) since the previous reading
+    when that lies between ``LOAD_SECONDS`` and 2 s back, else from the runnable tasks
+    (:func:`other_runnable`). CPU time is the steadier signal: BLAS threads of this process
+    spinning after a call are its own time, not another process's."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._last = None  # (time, busy, total, own) in seconds and clock ticks
+        self._others = 0
+
+    def __call__(self) -> int:
+        with self._lock:
+            now = time.monotonic()
+            if self._last is not None and now - self._last[0] < LOAD_SECONDS:
+                return self._others
+            try:
+                snapshot = (now, *_cpu_ticks())
+            except (OSError, ValueError, IndexError):
+                return other_runnable()
+            last, self._last = self._last, snapshot
+            if last is None or now - last[0] > 2.0:
+                self._others = other_runnable()
+            else:
+                busy, total, own = (a - b for a, b in zip(snapshot[1:], last[1:]))
+                cores = available_cores()
+                self._others = int(round(max(0.0, busy - own) * cores / max(total, 1)))
+            return self._others
+
+
+def _cpu_ticks():
+    """``(busy, total, own)`` clock ticks: all CPUs' non-idle and total time, this
+    process's user and system time."""
+    with open("/proc/stat", "rb") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and iowait
+    total = sum(fields[:8])  # user .. steal (guest time is already in user)
+    with open("/proc/self/stat", "rb") as own:
+        times = own.read().rsplit(b")", 1)[1].split()
+    return total - idle, total, int(times[11]) + int(times[12])  # utime, stime
+
+
+machine_load = _LoadMeter()
+
+
+def _running_tasks():
+    with open("/proc/stat", "rb") as stat:
+        for line in stat:
+            if line.startswith(b"procs_running"):
+                return int(line.split()[1])
+    raise ValueError("no procs_running in /proc/stat")
+
+
+def _own_running_threads():
+    """This process's threads in state R (this one included)."""
+    running = 0
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        running += fields[0] == b"R"
+    return max(running, 1)
+
+
+def automatic_count(size=None, cores: int | None = None, load=None) -> int:
     """The count for the next BLAS work under ``threads=None``: one per core left beside the
     other runnable tasks, else (a quiet machine) the count this process measured faster for
     problems of ``size``, else all the cores."""
     cores = automatic_cores() if cores is None else cores
-    others = load()
+    others = (machine_load if load is None else load)()
     if others > 0:
         return max(1, cores - others)
     return min(cores, _QUIET_BEST.get(size, cores))
@@ -130,14 +198,15 @@ class ThreadPolicy:
         The problem's size class: what this process measured on a problem of the same size
         class is where a new policy starts.
     load : callable, optional
-        Returns the number of other runnable tasks (default :func:`other_runnable`).
+        Returns the number of cores other processes keep busy (default: the process-wide
+        ``machine_load``).
     """
 
     def __init__(self, threads: int | None, cores: int | None = None, size=None,
-                 load=other_runnable) -> None:
+                 load=None) -> None:
         self.threads = threads
         self.size = size
-        self._load = load
+        self._load = machine_load if load is None else load
         if threads is not None:
             self.counts: tuple = (threads,)
         else:
@@ -203,9 +272,11 @@ class ThreadPolicy:
             self.record(count, seconds / updates)
 
     @contextmanager
-    def setup(self):
-        """Run the set-up (factor, initialization, optimum) on the chosen count."""
-        count = self.chosen
+    def setup(self, largest: int):
+        """Run the set-up (factor, initialization, optimum) on the chosen count, or on one
+        thread when its largest matrix dimension is below ``SMALL_SETUP`` (measured: the
+        QRs of 128 x 128 layers run slower on two threads even on a quiet machine)."""
+        count = self.chosen if self.threads is not None or largest >= SMALL_SETUP else 1
         with blas_threads(count, self._blas_libraries()):
             yield count
 
@@ -222,4 +293,4 @@ class ThreadPolicy:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self._load = other_runnable
+        self._load = machine_load

@@ -60,6 +60,15 @@ class _Record:
         return self._size
 
 
+def _largest_dimension(X, settings, weights):
+    """The widest matrix the set-up works on: X's features, the widths, the given weights."""
+    dims = [int(np.shape(X)[1]) if np.ndim(X) == 2 else 1]
+    dims += list(settings.widths or ()) + [settings.width or 0]
+    if weights is not None:
+        dims += [max(np.shape(W), default=0) for W in weights]
+    return max(dims)
+
+
 def _size_class(engine):
     """Problems whose updates cost about the same (within a factor of 2): what one of them
     measured about BLAS threads is where the next one starts."""
@@ -124,7 +133,7 @@ class Trainer:
                              "are given (leave init out)")
         settings = check_settings(settings, **options)
         threads = ThreadPolicy(settings.threads)
-        with threads.setup() as count:  # the set-up on the thread count of the sweeps
+        with threads.setup(_largest_dimension(X, settings, weights)) as count:
             problem = Problem(X, Y, settings, sample_weight=sample_weight, workers=count)
             weights = _initial_weights(weights, settings, problem.n0, problem.nL)
             widths = [problem.n0] + [W.shape[0] for W in weights]

@@ -59,8 +59,8 @@ def test_beside_busy_processes_one_thread_per_free_core_and_no_probes():
     assert ThreadPolicy(3, load=lambda: 5).chosen == 3  # a fixed count is fixed
 
 
-def test_the_load_is_read_from_the_running_tasks():
-    from fastdln.threads import other_runnable
+def test_the_load_is_read_from_the_running_tasks_and_cpu_time():
+    from fastdln.threads import machine_load, other_runnable
 
     script = "import time\nend = time.time() + 20\nwhile time.time() < end: pass\n"
     spinners = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(2)]
@@ -69,6 +69,9 @@ def test_the_load_is_read_from_the_running_tasks():
 
         time.sleep(0.5)
         assert other_runnable() >= 1
+        machine_load()
+        time.sleep(0.3)
+        assert machine_load() >= 1  # CPU time other processes took in those 0.3 s
     finally:
         for spinner in spinners:
             spinner.kill()
