@@ -5,11 +5,11 @@ threadpoolctl finds) runs on ``N`` threads during each sweep and the set-up (fac
 initialization, optimum), and the previous counts are restored after each. With
 ``threads=None`` (automatic) the count is chosen before each sweep from the machine's load
 (the CPU time other processes took over the last moments, from ``/proc/stat``; at the start,
-their runnable tasks): when other processes are running (a busy neighbour, where a BLAS
-thread waits for a descheduled partner: measured 2-3x slower sweeps), one thread per core
-that is left, at least one; on a quiet machine all the cores, or the count this process measured faster for
-problems of the same size. On a quiet machine the other count is tried now and then (first
-after ``FIRST_PROBE`` sweeps, so short runs never pay for it). The cores are the process's
+their runnable tasks): beside other running processes (where a BLAS thread waits for a
+descheduled partner: measured 2-3x slower sweeps), one thread per core left, at least one;
+on a quiet machine all the cores, or the count this process measured faster for problems
+of the same size. On a quiet machine the other count is tried now and then (first after
+``FIRST_PROBE`` sweeps, so short runs never pay for it). The cores are the process's
 affinity, capped by the BLAS libraries' own thread count when fastdln first looks them up
 (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` set lower stay the
 limit). Results are bitwise reproducible for a fixed count; the automatic choice may differ
