@@ -204,7 +204,8 @@ def _prefix(X, pbuf, poff, i, rows, r):
     return _block(pbuf, poff, i, rows, r)
 
 
-@njit(cache=True, nogil=True, fastmath={"reassoc"}, inline="always")
+# not inlined: inlined code takes its caller's flags, and the sum would lose its reassociation
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
 def sum_squares(a):
     """``sum(a**2)`` in float64 (reassociated so that it vectorizes; no nnan/ninf flags)."""
     acc = 0.0
