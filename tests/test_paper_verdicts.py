@@ -133,3 +133,50 @@ def test_a_tie_is_a_verdict_of_its_own():
     assert Claim.check("fig1.x", "w", "TIE", {}).verdict == "TIE"
     with pytest.raises(ValueError, match="holds"):
         Claim.check("fig1.x", "w", "INFO", {})
+
+
+def _fig7_panels(l2_deep_rate, l4_deep_rate, iterations=200):
+    """Fig. 7-like panels: L=1 at rate 0.95 per iteration, the deep nets at the given rates."""
+    def panel(deep_rate):
+        return {f"L={L}": geometric(0.95 if L == 1 else deep_rate, iterations)
+                for L in range(1, 6)}
+    return {"L2 loss": panel(l2_deep_rate), "L4 loss": panel(l4_deep_rate)}
+
+
+@pytest.mark.parametrize("l2_rate, l4_rate, verdict", [
+    (0.9, 0.98, "PASS"),     # depth ahead with L2, behind with L4: the paper's finding
+    (0.9, 0.9, "FAIL"),      # depth ahead with both losses: [3]'s conclusion, not the paper's
+    (0.98, 0.98, "FAIL"),    # no acceleration with L2
+    (0.9, 0.9495, "TIE")])   # L4's deep nets within the band of L=1
+def test_fig7_depth_accelerates_l2_but_not_l4(l2_rate, l4_rate, verdict):
+    """"Unlike the conclusion of [3], we found that the depth leads to acceleration for the
+    L2-loss, but not for the L4-loss": one verdict over both panels, with the tie band."""
+    from fastdln.paper.depth_figures import _fig7_depth_claims
+
+    panels = _fig7_panels(l2_rate, l4_rate, iterations=600)  # every run reaches 1e-6
+    significantly, unlike = _fig7_depth_claims(panels, 600, "synthetic: ", {})
+    assert unlike.id == "fig7.depth_accelerates_l2_not_l4" and unlike.verdict == verdict
+    assert significantly.id == "fig7.l2_depth_significantly_accelerates"
+    assert significantly.passed == (l2_rate < 0.95 * 0.95)
+    factors = significantly.measured["smallest_deep_over_L1_factor"]
+    # the ratio of L=1's iterations to 1e-6 to the deep nets' (None: only L=1 reaches it)
+    deep_to_level = np.ceil(np.log(1e-6) / np.log(l2_rate))
+    if deep_to_level > 600:
+        assert factors["1e-06"] is None
+    else:
+        expected = np.ceil(np.log(1e-6) / np.log(0.95)) / deep_to_level
+        assert factors["1e-06"] == pytest.approx(expected, rel=0.02)
+    assert significantly.measured["verdict_by_reading"]["errors"] in ("PASS", "FAIL", "TIE")
+
+
+def test_fig7_reference_of_3_is_info_and_not_drawn():
+    """[3]'s dashed line: the paper states no value for it, so it is an INFO that says so and
+    gives the best L4 error at the budget to compare with the paper's figure."""
+    from fastdln.paper.depth_figures import reference_of_3
+
+    panels = _fig7_panels(0.9, 0.98, iterations=50)
+    claim = reference_of_3(panels["L4 loss"], 50)
+    assert claim.verdict == "INFO" and claim.measured["drawn"] is False
+    assert claim.measured["best_l4_depth"] == "L=1"
+    assert claim.measured["best_l4_error_at_budget"] == pytest.approx(0.95 ** 50)
+    assert "1,000,000" in claim.claim and "not drawn" in claim.evidence

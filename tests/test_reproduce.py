@@ -32,7 +32,8 @@ REQUIRED = {
     "fig6": ["fig6.order_by_shape", "fig6.orth_identity_beats_balanced_and_random",
              "fig6.balanced_order", "fig6.random_order"],
     "fig7": ["fig7.data", "fig7.l2_depth_ahead_per_iteration",
-             "fig7.l4_depth1_fastest_per_iteration"],
+             "fig7.l4_depth1_fastest_per_iteration", "fig7.l2_depth_significantly_accelerates",
+             "fig7.depth_accelerates_l2_not_l4", "fig7.reference_of_3"],
     "fig8": ["fig8.depth2_best_per_iteration", "fig8.odd_depths_overlap"],
     "fig9": ["fig9.bcgd_ahead_of_gd"],
 }
@@ -325,6 +326,47 @@ def test_fig7_uci_stand_in_all_depths_per_iteration(reproduced):
     assert l2.passed == all(_ahead(l2.measured, f"L={L}", "L=1") for L in range(2, 6))
     l4 = claims["fig7.l4_depth1_fastest_per_iteration"]
     assert l4.passed == all(_ahead(l4.measured, "L=1", f"L={L}") for L in range(2, 6))
+
+
+def test_fig7_depth_significantly_accelerates_l2_but_not_l4(reproduced):
+    """Fig. 7: "the over-parameterization by depth significantly accelerates convergence"
+    (L2, every deep net ahead of L=1, its factors reported in both readings); "Unlike the
+    conclusion of [3], ... acceleration for the L2-loss, but not for the L4-loss"; and [3]'s
+    dashed line, whose value the paper does not state: INFO, not drawn."""
+    claims, files = reproduced("fig7")
+    significantly = claims["fig7.l2_depth_significantly_accelerates"]
+    measured = significantly.measured
+    assert significantly.unit == "iteration" and measured["budget"] == 200
+    assert measured["reading"] == "levels" and measured["tie_band"] == TIE_BAND
+    assert significantly.passed == all(_ahead(measured, f"L={L}", "L=1") for L in range(2, 6))
+    smallest = measured["smallest_deep_over_L1_factor"]
+    assert sorted(smallest) == sorted(_keys(measured))
+    if significantly.passed:  # every deep net ahead of L=1 at every level
+        assert all(f is not None and f >= 1 for f in smallest.values())
+    errors = measured["readings"]["errors"]
+    assert "smallest_deep_over_L1_factor" in errors and str(200) in errors["errors_at"]
+    budget_errors = errors["errors_at"]["200"]
+    ratio = min(budget_errors["L=1"] / budget_errors[f"L={L}"] for L in range(2, 6))
+    assert errors["smallest_deep_over_L1_factor"]["200"] == pytest.approx(ratio)
+
+    unlike = claims["fig7.depth_accelerates_l2_not_l4"]
+    panels = unlike.measured["panels"]
+    assert sorted(panels) == ["L2 loss", "L4 loss"] and unlike.unit == "iteration"
+    l2 = all(_ahead(panels["L2 loss"], f"L={L}", "L=1") for L in range(2, 6))
+    l4 = not any(_maybe_ahead(panels["L4 loss"], f"L={L}", "L=1") for L in range(2, 6))
+    assert panels["L2 loss"]["holds"] == l2 and panels["L4 loss"]["holds"] == l4
+    assert unlike.passed == (l2 and l4)
+    assert unlike.measured["verdict_by_reading"]["levels"] == unlike.verdict
+
+    reference = claims["fig7.reference_of_3"]
+    assert reference.verdict == "INFO" and reference.unit is None
+    assert reference.measured["reference_iterations"] == 1_000_000
+    assert reference.measured["drawn"] is False and reference.measured["reference_error"] is None
+    l4_errors = claims["fig7.l4_depth1_fastest_per_iteration"].measured["readings"]["errors"]
+    at_budget = l4_errors["errors_at"]["200"]
+    assert reference.measured["best_l4_error_at_budget"] == pytest.approx(
+        min(at_budget.values()))
+    assert "not drawn" in reference.evidence and "STAND-IN" in reference.evidence
 
 
 def test_fig8_digits_stand_in_per_iteration(reproduced):
