@@ -49,7 +49,8 @@ def main(n=128, depth=100, m=600, k=10, rounds=15):
         "limit": lambda: _kernels.gemm_loop(a, b, out, depth),
         "sweep": trainer.sweep,
         "prefix pass": lambda: _kernels._prefix_pass(e.w, e.woff, e.widths, e.X, e.pbuf, e.poff,
-                                                     e.pnorms, e.Rt, e.Yt, e.scal, e.counts),
+                                                     e.pnorms, e.Rt, e.Yt, e.scal, e.counts,
+                                                     e._small),
         "rank-nL products": lambda: _rank_products(P, Rt, S, W, *work, depth),
     }
     best = dict.fromkeys(runs, np.inf)

@@ -31,20 +31,22 @@ def _whole(W, S, At, S_next, work_g, scal, counts, repeats):
     n_out, n_in, k = W.shape[0], W.shape[1], S.shape[0]
     G = work_g[: n_out * n_in].reshape((n_out, n_in))
     for _ in range(repeats):
-        _kernels.gemm(True, True, 1.0, S, At, 0.0, G, scal, counts, k)
+        _kernels.gemm(True, True, 1.0, S, At, 0.0, G, scal, counts, k, None)
         eta = 1e-300 * _kernels.sum_squares(G)
         _kernels._axpy(W, eta, G)
-        _kernels.gemm(False, False, 1.0, S, W, 0.0, S_next, scal, counts, k)
+        _kernels.gemm(False, False, 1.0, S, W, 0.0, S_next, scal, counts, k, None)
 
 
 @njit(cache=True)
 def _blocks(W, S, At, S_next, rows, work_g, work_s, scal, counts, repeats):
     for _ in range(repeats):
         eta = 1e-300 * _kernels._gradient_norm_squared(S, At, work_s)
-        _kernels._blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, scal, counts)
+        _kernels._blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, scal, counts,
+                               None)
 
 
 def main(widths=(128, 181, 256, 362, 512, 724, 1024), k=10, rounds=7):
+    _kernels.prepare("float64")  # gemm's BLAS-only signature, before the loops compile
     rng = np.random.default_rng(0)
     print(f"{'width':>6} {'rows':>5} {'whole us':>10} {'blocks us':>10} {'blocks/whole':>13}")
     for n in widths:

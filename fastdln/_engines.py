@@ -135,7 +135,6 @@ class FastEngine:
         self.inv_m = 1.0 / m
         self.m = m
         self.compressed = compressed
-        _kernels.prepare(self.dtype)
         self.sampling = SAMPLINGS[settings.sampling]
         self.gd_ready = False  # GD: the caches hold the forward pass of the current weights
         self._full_weights = weights
@@ -150,12 +149,27 @@ class FastEngine:
         self._allocate(work_weights, np.ascontiguousarray(Xw, self.dtype),
                        np.ascontiguousarray(Ow.T, self.dtype), Rs)
         self._cross = Rs if constrained else None
+        self._small = True if self._has_small_products() else None
+        _kernels.prepare(self.dtype, self._small)
         self._kernel_options = self._options()
         # what decides the compiled code besides the kernel: dtype and the options set
         self._code_key = (self.dtype.name, tuple(v is None for v in self._kernel_options.values()),
-                          Rs is None, self._cross is None)
+                          Rs is None, self._cross is None, self._small is None)
 
     _CACHES = ("w", "pbuf", "pnorms", "sbuf", "Rt")
+
+    def _has_small_products(self):
+        """Whether a product of this run may be tiny (the jitted loops then serve them):
+        every product's three dimensions are among ``nL``, ``r`` and the widths (a lower bound
+        of ``d^3`` with ``d`` the smallest); the Gram matrices ``S S^T`` of the hidden layers
+        are ``nL x n x nL`` (the top layer's, of ``S = I``, goes to BLAS otherwise: once a
+        sweep); sampling and blocked gradients have dimensions of their own (batches, rows)."""
+        k, r = int(self.widths[-1]), int(self.X.shape[1])
+        smallest = min(k, r, int(self.widths.min()))
+        hidden = self.widths[1:-1]
+        small_gram = hidden.size > 0 and k * k * int(hidden.min()) <= _kernels.SMALL_GRAM
+        return (smallest ** 3 < _kernels.SMALL_PRODUCT or small_gram
+                or self.settings.method == "bcsgd" or self._needs_blocks)
 
     def _options(self):
         """The kernels' code-selecting options, ``None`` when off (see ``_kernels``)."""
@@ -280,7 +294,7 @@ class FastEngine:
             *self._sweep_buffers(), self.work_j, self.work_s, self.gram, self.rounding, begin,
             end, self.inv_m, error_limit, errors, rates, self.scal, self.counts, self._cross,
             o["descending"], o["ascending"], o["l2"], o["lp"], loss, o["optimal"], o["bounded"],
-            o["constant"], o["blocked"])
+            o["constant"], o["blocked"], self._small)
 
     def _sampled(self, begin, end, error_limit, errors, rates, draws, batches):
         with _compile_notice(("bcsgd", self._code_key)):
@@ -291,7 +305,7 @@ class FastEngine:
             *self._sweep_buffers(), self.work_m, self.gram, float(self.settings.eta or 0.0),
             self.sampling, draws, batches, begin, end, self.inv_m, error_limit, errors, rates,
             self.scal, self.counts, self._kernel_options["descending"],
-            self._kernel_options["ascending"])
+            self._kernel_options["ascending"], self._small)
 
     def _gd_iteration(self, error_limit):
         with _compile_notice(("gd", self._code_key)):
@@ -303,7 +317,7 @@ class FastEngine:
             self.soff, self.X, self.Yt, self.Rt, self.Rs, self.w_previous, self.work_a,
             self.work_b, self.work_g, self.work_j, float(self.settings.lr), not self.gd_ready,
             self.inv_m, error_limit, self.scal, self.counts, self._cross,
-            self._kernel_options["l2"], self._kernel_options["lp"])
+            self._kernel_options["l2"], self._kernel_options["lp"], self._small)
         self.gd_ready = applied
         if not applied:
             return np.empty(0), np.empty(0), error

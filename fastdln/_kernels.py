@@ -74,33 +74,33 @@ _XXGEMM = nbtypes.ExternalFunction("numba_xxgemm", nbtypes.intc(
 _NO_TRANSPOSE, _TRANSPOSE = 78, 84  # "N", "T"
 
 
-def gemm_signature(dtype):
-    """The one signature :func:`gemm` is compiled for, per dtype (see :func:`prepare`)."""
+def gemm_signature(dtype, small=None):
+    """The signature :func:`gemm` is compiled for, per dtype and per ``small`` (None: BLAS
+    only; True: jitted loops for tiny products too; see :func:`prepare`)."""
     return ("void(boolean, boolean, float64, {0}[:, ::1], {0}[:, ::1], float64, {0}[:, ::1], "
-            "{0}[::1], int64[::1], int64)").format(np.dtype(dtype).name)
+            "{0}[::1], int64[::1], int64, {1})").format(np.dtype(dtype).name,
+                                                      "none" if small is None else "boolean")
 
 
-def prepare(dtype):
-    """Compile (or load from the cache) :func:`gemm` for ``dtype`` before a kernel uses it.
+def prepare(dtype, small=None):
+    """Compile (or load from the cache) :func:`gemm` for ``dtype`` and ``small`` before a
+    kernel uses it.
 
     Callers pass the transposes as constants, which numba types as literals: with compilation
     open it would compile one ``gemm`` (with its callees) per combination. So ``gemm`` gets
-    one explicit signature per dtype, compiled on first use of that dtype (never at import),
-    and stays closed to new signatures otherwise.
+    explicit signatures, each compiled on its first use (never at import), and stays closed to
+    new signatures otherwise. ``small`` is None when no product of the run is tiny: then the
+    jitted loops for tiny products (and their compilation) are left out.
     """
-    signature = gemm_signature(dtype)
-    if any(str(dtype_of(sig)) == np.dtype(dtype).name for sig in gemm.signatures):
+    wanted = (np.dtype(dtype).name, small is None)
+    if any((str(sig[3].dtype), isinstance(sig[10], nbtypes.NoneType)) == wanted
+           for sig in gemm.signatures):
         return
     gemm.disable_compile(False)
     try:
-        gemm.compile(signature)
+        gemm.compile(gemm_signature(dtype, small))
     finally:
         gemm.disable_compile(True)
-
-
-def dtype_of(signature):
-    """The dtype of a compiled :func:`gemm` signature (its first array argument)."""
-    return signature[3].dtype
 
 
 @njit(cache=True, nogil=True)
@@ -137,12 +137,13 @@ def blas_gemm(ta, tb, alpha, A, B, beta, C, scal):
 
 
 @njit(cache=True, nogil=True)
-def gemm(ta, tb, alpha, A, B, beta, C, scal, counts, big_dim):
+def gemm(ta, tb, alpha, A, B, beta, C, scal, counts, big_dim, small):
     """``C = alpha op(A) op(B) + beta C`` for C-contiguous 2-D arrays of one dtype, where
-    ``op(M)`` is ``M.T`` when its flag is True: jitted loops for tiny products, BLAS
-    otherwise. One compiled specialization per dtype, whatever the transposes (numba's
-    ``np.dot`` compiles one per memory layout). ``scal`` (2 entries of C's dtype) holds alpha
-    and beta for BLAS; ``counts`` counts the products (see the module docstring)."""
+    ``op(M)`` is ``M.T`` when its flag is True: jitted loops for tiny products (unless
+    ``small`` is None: then the run has none), BLAS otherwise. One compiled specialization per
+    dtype and ``small``, whatever the transposes (numba's ``np.dot`` compiles one per memory
+    layout). ``scal`` (2 entries of C's dtype) holds alpha and beta for BLAS; ``counts``
+    counts the products (see the module docstring)."""
     m, n = C.shape
     k = A.shape[0] if ta else A.shape[1]
     work = m * n * k
@@ -152,10 +153,11 @@ def gemm(ta, tb, alpha, A, B, beta, C, scal, counts, big_dim):
         counts[2] += 1
     if m == 0 or n == 0:
         return
-    if work < SMALL_PRODUCT or k == 0:
-        loop_gemm(ta, tb, alpha, A, B, beta, C)
-    else:
-        blas_gemm(ta, tb, alpha, A, B, beta, C, scal)
+    if small is not None:
+        if work < SMALL_PRODUCT or k == 0:
+            loop_gemm(ta, tb, alpha, A, B, beta, C)
+            return
+    blas_gemm(ta, tb, alpha, A, B, beta, C, scal)
 
 
 @njit(cache=True, nogil=True)
@@ -166,15 +168,16 @@ def gemm_loop(a, b, out, count):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _gram(S, out, scal, counts, big_dim):
-    """``out = S S^T``: dot products of rows for small ones, BLAS otherwise."""
+def _gram(S, out, scal, counts, big_dim, small):
+    """``out = S S^T``: dot products of rows for small ones (if ``small``), BLAS otherwise."""
     k, n = S.shape
-    if k * n * k > SMALL_GRAM:
-        gemm(False, True, 1.0, S, S, 0.0, out, scal, counts, big_dim)
-        return
-    counts[0] += 1
-    counts[1] += k * n * k
-    gram_loop(S, out)
+    if small is not None:
+        if k * n * k <= SMALL_GRAM:
+            counts[0] += 1
+            counts[1] += k * n * k
+            gram_loop(S, out)
+            return
+    gemm(False, True, 1.0, S, S, 0.0, out, scal, counts, big_dim, small)
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
@@ -329,15 +332,15 @@ def _trace(K):
 
 
 @njit(cache=True, nogil=True)
-def _spectral_norm_squared(P, gram, scal, counts, big_dim):
+def _spectral_norm_squared(P, gram, scal, counts, big_dim, small):
     """``||P||_2^2`` as the top eigenvalue of the smaller Gram matrix of ``P``."""
     n, r = P.shape
     if n <= r:
         g = gram[: n * n].reshape((n, n))
-        gemm(False, True, 1.0, P, P, 0.0, g, scal, counts, big_dim)
+        gemm(False, True, 1.0, P, P, 0.0, g, scal, counts, big_dim, small)
     else:
         g = gram[: r * r].reshape((r, r))
-        gemm(True, False, 1.0, P, P, 0.0, g, scal, counts, big_dim)
+        gemm(True, False, 1.0, P, P, 0.0, g, scal, counts, big_dim, small)
     return max(np.linalg.eigvalsh(g)[-1], 0.0)
 
 
@@ -358,7 +361,7 @@ def _loss_derivative(Rt, r_norm2, work_j, Rs, l2, lp, loss):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _rate(gg, K, P, Zt, Rt, Rs, gram, scal, counts, lp, loss, optimal, bounded, constant):
+def _rate(gg, K, P, Zt, Rt, Rs, gram, scal, counts, lp, loss, optimal, bounded, constant, small):
     """The learning rate: ``optimal``: (3.4) for L2, near-optimal (3.11) for ``lp``, (3.10)
     for a custom ``loss``; ``bounded = eta_bar``: (3.2) ``eta_bar / (||S||_2^2 ||P||_2^2)``;
     else the ``constant``."""
@@ -367,7 +370,7 @@ def _rate(gg, K, P, Zt, Rt, Rs, gram, scal, counts, lp, loss, optimal, bounded, 
         eta = constant
     if bounded is not None:
         s_norm = max(np.linalg.eigvalsh(K)[-1], 0.0)
-        denominator = s_norm * _spectral_norm_squared(P, gram, scal, counts, K.shape[0])
+        denominator = s_norm * _spectral_norm_squared(P, gram, scal, counts, K.shape[0], small)
         eta = bounded / denominator if denominator > 0.0 else 0.0
     if optimal is not None:
         zz = sum_squares(Zt)
@@ -382,7 +385,7 @@ def _rate(gg, K, P, Zt, Rt, Rs, gram, scal, counts, lp, loss, optimal, bounded, 
 @njit(cache=True, nogil=True, inline="always")
 def _update_layer(W, S, P, Rt, Rs, S_next, p_norm2, r_norm2, work_a, work_g, work_k, work_b,
                   work_z, work_j, work_s, gram, rounding, inv_m, error_limit, scal, counts, cross,
-                  l2, lp, loss, optimal, bounded, constant, blocked):
+                  l2, lp, loss, optimal, bounded, constant, blocked, small):
     """One BCGD update of ``W`` with ``S``, ``P`` frozen (docs/math.md section 2).
 
     ``G = S^T (J P^T)`` and ``Z = (S S^T)(J P^T) P`` so that no ``n x m`` intermediate
@@ -409,23 +412,23 @@ def _update_layer(W, S, P, Rt, Rs, S_next, p_norm2, r_norm2, work_a, work_g, wor
     Bt = work_b[: n_in * k].reshape((n_in, k))
     Zt = work_z
     Jt, j_norm2 = _loss_derivative(Rt, r_norm2, work_j, Rs, l2, lp, loss)
-    gemm(False, False, 1.0, P, Jt, 0.0, At, scal, counts, k)  # (J P^T)^T
-    _gram(S, K, scal, counts, k)
-    gemm(False, False, 1.0, At, K, 0.0, Bt, scal, counts, k)  # (S G)^T
-    gemm(True, False, 1.0, P, Bt, 0.0, Zt, scal, counts, k)  # (S G P)^T
+    gemm(False, False, 1.0, P, Jt, 0.0, At, scal, counts, k, small)  # (J P^T)^T
+    _gram(S, K, scal, counts, k, small)
+    gemm(False, False, 1.0, At, K, 0.0, Bt, scal, counts, k, small)  # (S G)^T
+    gemm(True, False, 1.0, P, Bt, 0.0, Zt, scal, counts, k, small)  # (S G P)^T
     if blocked is None:
         rows = n_out
         G = work_g[: n_out * n_in].reshape((n_out, n_in))
-        gg = _whole_gradient(S, At, G, scal, counts)
+        gg = _whole_gradient(S, At, G, scal, counts, small)
     else:
         rows = gradient_rows(n_out, n_in, blocked)
         G = work_g[: rows * n_in].reshape((rows, n_in))
-        gg = _gradient_by_rows(S, At, G, rows == n_out, work_s, scal, counts)
+        gg = _gradient_by_rows(S, At, G, rows == n_out, work_s, scal, counts, small)
     if gg <= rounding * rounding * _trace(K) * j_norm2 * p_norm2:
         eta = 0.0  # G is rounding noise (||G|| <= rounding ||S|| ||J|| ||P||): nothing to gain
     else:
         eta = _rate(gg, K, P, Zt, Rt, Rs, gram, scal, counts, lp, loss, optimal, bounded,
-                    constant)
+                    constant, small)
     new_norm2, new_diff = _step_error(Rt, eta, Zt, Rs, cross, l2, lp, loss)
     error = new_diff * inv_m
     if not (error <= error_limit):  # also catches NaN
@@ -433,46 +436,46 @@ def _update_layer(W, S, P, Rt, Rs, S_next, p_norm2, r_norm2, work_a, work_g, wor
     if eta != 0.0:
         _axpy(Rt, eta, Zt)
     if blocked is None:
-        _whole_step(W, S, G, S_next, eta, scal, counts)
+        _whole_step(W, S, G, S_next, eta, scal, counts, small)
     else:
-        _step_by_rows(W, S, At, G, S_next, eta, rows, work_g, work_s, scal, counts)
+        _step_by_rows(W, S, At, G, S_next, eta, rows, work_g, work_s, scal, counts, small)
     return eta, error, new_norm2
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _whole_gradient(S, At, G, scal, counts):
+def _whole_gradient(S, At, G, scal, counts, small):
     """``G = S^T A`` and ``||G||_F^2`` from ``G`` itself (``tr(A^T S S^T A)`` loses accuracy
     as ``G`` gets small)."""
-    gemm(True, True, 1.0, S, At, 0.0, G, scal, counts, S.shape[0])
+    gemm(True, True, 1.0, S, At, 0.0, G, scal, counts, S.shape[0], small)
     return sum_squares(G)
 
 
 @njit(cache=True, nogil=True)
-def _gradient_by_rows(S, At, G, whole, work_s, scal, counts):
+def _gradient_by_rows(S, At, G, whole, work_s, scal, counts, small):
     """``||G||_F^2``: from ``G`` formed whole, or, for a gradient formed only in the step by
     blocks of rows, from an LQ factorization of ``S``."""
     if whole:
-        return _whole_gradient(S, At, G, scal, counts)
+        return _whole_gradient(S, At, G, scal, counts, small)
     return _gradient_norm_squared(S, At, work_s)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _whole_step(W, S, G, S_next, eta, scal, counts):
+def _whole_step(W, S, G, S_next, eta, scal, counts, small):
     """``W -= eta G`` and, unless ``S_next`` is empty, the next suffix ``S_next = S W``."""
     if eta != 0.0:
         _axpy(W, eta, G)
     if S_next.size > 0:
-        gemm(False, False, 1.0, S, W, 0.0, S_next, scal, counts, S.shape[0])
+        gemm(False, False, 1.0, S, W, 0.0, S_next, scal, counts, S.shape[0], small)
 
 
 @njit(cache=True, nogil=True)
-def _step_by_rows(W, S, At, G, S_next, eta, rows, work_g, work_s, scal, counts):
+def _step_by_rows(W, S, At, G, S_next, eta, rows, work_g, work_s, scal, counts, small):
     """The step of :func:`_update_layer` when blocks are on: whole if ``G`` was formed whole
     (``rows`` is all of them), else by blocks of ``rows`` rows."""
     if rows == W.shape[0]:
-        _whole_step(W, S, G, S_next, eta, scal, counts)
+        _whole_step(W, S, G, S_next, eta, scal, counts, small)
     else:
-        _blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, scal, counts)
+        _blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, scal, counts, small)
 
 
 @njit(cache=True, nogil=True)
@@ -532,7 +535,7 @@ def _gradient_norm_squared(S, At, work_s):
 
 
 @njit(cache=True, nogil=True)
-def _blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, scal, counts):
+def _blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, scal, counts, small):
     """``W -= eta G`` with ``G = S^T A`` formed block by block of rows, and (unless ``S_next``
     is empty) ``S_next = S W`` accumulated from the new blocks while they are in cache."""
     k, n_out = S.shape
@@ -546,15 +549,15 @@ def _blocked_step(W, S, At, S_next, eta, rows, work_g, work_s, scal, counts):
         W_rows = _rows(W, r0, r1)
         if eta != 0.0:
             G_rows = work_g[: (r1 - r0) * n_in].reshape((r1 - r0, n_in))
-            gemm(True, True, 1.0, S_cols, At, 0.0, G_rows, scal, counts, k)
+            gemm(True, True, 1.0, S_cols, At, 0.0, G_rows, scal, counts, k, small)
             _axpy(W_rows, eta, G_rows)
         if S_next.size > 0:
             gemm(False, False, 1.0, S_cols, W_rows, 0.0 if r0 == 0 else 1.0, S_next, scal,
-                 counts, k)
+                 counts, k, small)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, scal, counts):
+def _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, scal, counts, small):
     """Descending pre-pass: all prefixes with the old weights (and their squared norms while
     they are in cache), and a fresh residual."""
     L = widths.size - 1
@@ -564,16 +567,16 @@ def _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, scal, counts):
         W = _block(w, woff, i, widths[i + 1], widths[i])
         P = _prefix(X, pbuf, poff, i, widths[i], r)
         P_next = _block(pbuf, poff, i + 1, widths[i + 1], r)
-        gemm(False, False, 1.0, W, P, 0.0, P_next, scal, counts, k)
+        gemm(False, False, 1.0, W, P, 0.0, P_next, scal, counts, k, small)
         pnorms[i + 1] = sum_squares(P_next)
     W = _block(w, woff, L - 1, k, widths[L - 1])
     gemm(True, True, 1.0, _prefix(X, pbuf, poff, L - 1, widths[L - 1], r), W, 0.0, Rt, scal,
-         counts, k)
+         counts, k, small)
     _axpy(Rt, 1.0, Yt)
 
 
 @njit(cache=True, nogil=True)
-def _suffix_pass(w, woff, widths, sbuf, soff, work_b, scal, counts):
+def _suffix_pass(w, woff, widths, sbuf, soff, work_b, scal, counts, small):
     """Ascending pre-pass: all suffixes with the old weights, and a fresh residual."""
     L = widths.size - 1
     k = widths[L]
@@ -581,26 +584,26 @@ def _suffix_pass(w, woff, widths, sbuf, soff, work_b, scal, counts):
         S = _block(sbuf, soff, i, k, widths[i + 1])
         W = _block(w, woff, i, widths[i + 1], widths[i])
         gemm(False, False, 1.0, S, W, 0.0, _block(sbuf, soff, i - 1, k, widths[i]), scal, counts,
-             k)
+             k, small)
     end_to_end = work_b[: k * widths[0]].reshape((k, widths[0]))
     S = _block(sbuf, soff, 0, k, widths[1])
     gemm(False, False, 1.0, S, _block(w, woff, 0, widths[1], widths[0]), 0.0, end_to_end, scal,
-         counts, k)
+         counts, k, small)
     return end_to_end
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _start_sweep(w, woff, widths, X, pbuf, poff, pnorms, sbuf, soff, Rt, Yt, work_b, scal,
-                 counts, descending, ascending):
+                 counts, descending, ascending, small):
     """The pre-pass of a sweep: the caches with the old weights and a fresh residual (no
     drift across sweeps): prefixes for a descending sweep, suffixes for an ascending one.
     Returns ``||R||_F^2``."""
     k = widths[widths.size - 1]
     if descending is not None:
-        _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, scal, counts)
+        _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, scal, counts, small)
     if ascending is not None:
-        end_to_end = _suffix_pass(w, woff, widths, sbuf, soff, work_b, scal, counts)
-        gemm(True, True, 1.0, X, end_to_end, 0.0, Rt, scal, counts, k)
+        end_to_end = _suffix_pass(w, woff, widths, sbuf, soff, work_b, scal, counts, small)
+        gemm(True, True, 1.0, X, end_to_end, 0.0, Rt, scal, counts, k, small)
         _axpy(Rt, 1.0, Yt)
     return sum_squares(Rt)
 
@@ -622,11 +625,11 @@ def _layer_views(w, woff, widths, X, pbuf, poff, sbuf, soff, pos, descending):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _next_prefix(W, P, i, widths, pbuf, poff, pnorms, scal, counts):
+def _next_prefix(W, P, i, widths, pbuf, poff, pnorms, scal, counts, small):
     """Ascending: the next layer's prefix ``W P`` with the new weight (and its norm)."""
     if i < widths.size - 2:
         P_next = _block(pbuf, poff, i + 1, widths[i + 1], P.shape[1])
-        gemm(False, False, 1.0, W, P, 0.0, P_next, scal, counts, widths[widths.size - 1])
+        gemm(False, False, 1.0, W, P, 0.0, P_next, scal, counts, widths[widths.size - 1], small)
         pnorms[i + 1] = sum_squares(P_next)
 
 
@@ -634,7 +637,7 @@ def _next_prefix(W, P, i, widths, pbuf, poff, pnorms, scal, counts):
 def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, Rs,
                  work_a, work_g, work_k, work_b, work_z, work_j, work_s, gram, rounding,
                  begin, end, inv_m, error_limit, errors, rates, scal, counts, cross, descending,
-                 ascending, l2, lp, loss, optimal, bounded, constant, blocked):
+                 ascending, l2, lp, loss, optimal, bounded, constant, blocked, small):
     """Run the layer updates at positions ``begin .. end-1`` of one BCGD sweep.
 
     Position 0 starts a sweep: the pre-pass rebuilds the caches with the old weights and a
@@ -649,7 +652,7 @@ def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, Rs,
     """
     if begin == 0:
         r_norm2 = _start_sweep(w, woff, widths, X, pbuf, poff, pnorms, sbuf, soff, Rt, Yt,
-                               work_b, scal, counts, descending, ascending)
+                               work_b, scal, counts, descending, ascending, small)
     else:
         r_norm2 = sum_squares(Rt)
     for pos in range(begin, end):
@@ -658,12 +661,12 @@ def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, Rs,
         eta, errors[pos - begin], r_norm2 = _update_layer(
             W, S, P, Rt, Rs, S_next, pnorms[i], r_norm2, work_a, work_g, work_k, work_b,
             work_z, work_j, work_s, gram, rounding, inv_m, error_limit, scal, counts, cross,
-            l2, lp, loss, optimal, bounded, constant, blocked)
+            l2, lp, loss, optimal, bounded, constant, blocked, small)
         if np.isnan(eta):
             return pos - begin
         rates[pos - begin] = eta
         if ascending is not None:
-            _next_prefix(W, P, i, widths, pbuf, poff, pnorms, scal, counts)
+            _next_prefix(W, P, i, widths, pbuf, poff, pnorms, scal, counts, small)
     return end - begin
 
 
@@ -671,38 +674,38 @@ def bcgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, Rs,
 def bcsgd_updates(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, Rs,
                   work_a, work_g, work_k, work_b, work_z, work_m, gram, eta_bar,
                   sampling, draws, batches, begin, end, inv_m, error_limit,
-                  errors, rates, scal, counts, descending, ascending):
+                  errors, rates, scal, counts, descending, ascending, small):
     """Stochastic BCGD (docs/math.md section 8): as :func:`bcgd_updates`, each update with
     one sample drawn by importance (``sampling`` 1, uniform number ``draws[pos]``) or the
     batch ``batches[pos]`` (``sampling`` 2)."""
     if begin == 0:
         _start_sweep(w, woff, widths, X, pbuf, poff, pnorms, sbuf, soff, Rt, Yt, work_b,
-                     scal, counts, descending, ascending)
+                     scal, counts, descending, ascending, small)
     for pos in range(begin, end):
         i, W, S, P, S_next = _layer_views(w, woff, widths, X, pbuf, poff, sbuf, soff, pos,
                                           descending)
         eta, errors[pos - begin] = _sampled_update(
             W, S, P, Rt, Rs, sampling, draws[pos], batches[pos], eta_bar, work_a, work_g,
-            work_k, work_b, work_z, work_m, gram, inv_m, error_limit, scal, counts)
+            work_k, work_b, work_z, work_m, gram, inv_m, error_limit, scal, counts, small)
         if np.isnan(eta):
             return pos - begin
         rates[pos - begin] = eta
         if S_next.size > 0:
-            gemm(False, False, 1.0, S, W, 0.0, S_next, scal, counts, S.shape[0])
+            gemm(False, False, 1.0, S, W, 0.0, S_next, scal, counts, S.shape[0], small)
         if ascending is not None:
-            _next_prefix(W, P, i, widths, pbuf, poff, pnorms, scal, counts)
+            _next_prefix(W, P, i, widths, pbuf, poff, pnorms, scal, counts, small)
     return end - begin
 
 
 @njit(cache=True, nogil=True)
-def _importance_sample(P, M, work_m, u, scal, counts, k):
+def _importance_sample(P, M, work_m, u, scal, counts, k, small):
     """Theorem 3.6's sample: ``j`` with probability ``||p_j^T P||^2 / ||P^T P||_F^2``.
 
     ``M = P P^T`` is given; ``||p_j^T P||^2 = p_j^T M p_j``. Returns ``(j, ||p_j^T P||^2)``.
     """
     n, m = P.shape
     MP = work_m[: n * m].reshape((n, m))
-    gemm(False, False, 1.0, M, P, 0.0, MP, scal, counts, k)
+    gemm(False, False, 1.0, M, P, 0.0, MP, scal, counts, k, small)
     weights = np.zeros(m)
     total = 0.0
     for a in range(n):
@@ -724,7 +727,7 @@ def _importance_sample(P, M, work_m, u, scal, counts, k):
 
 @njit(cache=True, nogil=True)
 def _sampled_update(W, S, P, Rt, Rs, sampling, u, batch, eta_bar, work_a, work_g, work_k,
-                    work_b, work_z, work_m, gram, inv_m, error_limit, scal, counts):
+                    work_b, work_z, work_m, gram, inv_m, error_limit, scal, counts, small):
     """One stochastic BCGD update of ``W`` (L2; docs/math.md section 8). Returns ``(eta, error)``.
 
     Importance sampling (Theorem 3.6): ``W -= eta S^T r_j p_j^T`` with
@@ -739,15 +742,15 @@ def _sampled_update(W, S, P, Rt, Rs, sampling, u, batch, eta_bar, work_a, work_g
     K = work_k[: k * k].reshape((k, k))
     At = work_a[: n_in * k].reshape((n_in, k))
     Bt = work_b[: n_in * k].reshape((n_in, k))
-    _gram(S, K, scal, counts, k)
+    _gram(S, K, scal, counts, k, small)
     b = batch.size
     Pb = np.empty((n_in, b), P.dtype)
     Rb = np.empty((b, k), P.dtype)
     Zb = np.empty((b, k), P.dtype)
     if sampling == IMPORTANCE:
         M = gram[: n_in * n_in].reshape((n_in, n_in))
-        gemm(False, True, 1.0, P, P, 0.0, M, scal, counts, k)
-        j, q = _importance_sample(P, M, work_m, u, scal, counts, k)
+        gemm(False, True, 1.0, P, P, 0.0, M, scal, counts, k, small)
+        j, q = _importance_sample(P, M, work_m, u, scal, counts, k, small)
         s_max = max(np.linalg.eigvalsh(K)[-1], 0.0)
         p_eigs = np.linalg.eigvalsh(M)
         p_min = max(p_eigs[n_in - min(n_in, m)], 0.0)  # sigma_min(P)^2, min(n, m)-th largest
@@ -762,15 +765,15 @@ def _sampled_update(W, S, P, Rt, Rs, sampling, u, batch, eta_bar, work_a, work_g
         for t in range(b):
             for c in range(k):
                 Rb[t, c] = Rt[batch[t], c] + Rs[batch[t], c]
-        gemm(False, False, 1.0, Pb, Rb, 0.0, At, scal, counts, k)
-    gemm(True, True, 1.0, S, At, 0.0, G, scal, counts, k)
-    gemm(False, False, 1.0, At, K, 0.0, Bt, scal, counts, k)  # (S G)^T
+        gemm(False, False, 1.0, Pb, Rb, 0.0, At, scal, counts, k, small)
+    gemm(True, True, 1.0, S, At, 0.0, G, scal, counts, k, small)
+    gemm(False, False, 1.0, At, K, 0.0, Bt, scal, counts, k, small)  # (S G)^T
     if sampling != IMPORTANCE:
-        gemm(True, False, 1.0, Pb, Bt, 0.0, Zb, scal, counts, k)
+        gemm(True, False, 1.0, Pb, Bt, 0.0, Zb, scal, counts, k, small)
         zz = sum_squares(Zb)
         eta = sum_squares(G) / zz if zz > 0.0 else 0.0
     Zt = work_z
-    gemm(True, False, 1.0, P, Bt, 0.0, Zt, scal, counts, k)  # (S G P)^T on all samples
+    gemm(True, False, 1.0, P, Bt, 0.0, Zt, scal, counts, k, small)  # (S G P)^T on all samples
     error = _step_error(Rt, eta, Zt, Rs, None, True, None, None)[1] * inv_m
     if not (error <= error_limit):
         return np.nan, error
@@ -783,7 +786,7 @@ def _sampled_update(W, S, P, Rt, Rs, sampling, u, batch, eta_bar, work_a, work_g
 @njit(cache=True, nogil=True)
 def gd_iteration(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, Rs, w_previous,
                  work_a, work_b, work_g, work_j, eta, fresh, inv_m, error_limit, scal, counts,
-                 cross, l2, lp):
+                 cross, l2, lp, small):
     """One gradient descent iteration: every layer at once with a constant rate (docs/math.md 8).
 
     All gradients use the old weights: prefixes ``P_i`` and the residual come from a forward
@@ -798,18 +801,19 @@ def gd_iteration(w, woff, widths, pbuf, poff, pnorms, sbuf, soff, X, Yt, Rt, Rs,
     k = widths[L]
     r = Yt.shape[0]
     if fresh:
-        _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, scal, counts)
-    _suffix_pass(w, woff, widths, sbuf, soff, work_b, scal, counts)
+        _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, scal, counts, small)
+    _suffix_pass(w, woff, widths, sbuf, soff, work_b, scal, counts, small)
     Jt = _loss_derivative(Rt, 0.0, work_j, Rs, l2, lp, None)[0]
     w_previous[:] = w
     for i in range(L):
         n_out, n_in = widths[i + 1], widths[i]
         At = work_a[: n_in * k].reshape((n_in, k))
         G = work_g[: n_out * n_in].reshape((n_out, n_in))
-        gemm(False, False, 1.0, _prefix(X, pbuf, poff, i, n_in, r), Jt, 0.0, At, scal, counts, k)
-        gemm(True, True, 1.0, _block(sbuf, soff, i, k, n_out), At, 0.0, G, scal, counts, k)
+        P = _prefix(X, pbuf, poff, i, n_in, r)
+        gemm(False, False, 1.0, P, Jt, 0.0, At, scal, counts, k, small)
+        gemm(True, True, 1.0, _block(sbuf, soff, i, k, n_out), At, 0.0, G, scal, counts, k, small)
         _axpy(_block(w, woff, i, n_out, n_in), eta, G)
-    _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, scal, counts)
+    _prefix_pass(w, woff, widths, X, pbuf, poff, pnorms, Rt, Yt, scal, counts, small)
     error = _step_error(Rt, 0.0, Rt, Rs, cross, l2, lp, None)[1] * inv_m
     if not (error <= error_limit):
         w[:] = w_previous

@@ -56,12 +56,17 @@ def _configurations(dtype, method, loss, lr, order):
     return seen
 
 
-def _tiny_runs(config):
-    """Tiny trainings that call the configuration's kernels: the L2 BCGD kernels also come
-    with a rank the widths bind (the optimum's residual enters the gradients) and with
-    gradients formed by blocks (layers past ``WHOLE_GRADIENT`` entries)."""
+def _data(m, n0, nL):
     rng = np.random.default_rng(0)
-    X, Y = rng.normal(size=(12, 4)), rng.normal(size=(12, 3))
+    return rng.normal(size=(m, n0)), rng.normal(size=(m, nL))
+
+
+def _tiny_runs(config):
+    """Small trainings that call the configuration's kernels, as ``(X, Y, options)``: with
+    tiny products and without (the kernels leave the tiny products' loops out when a network
+    has none); for L2 BCGD also with a rank the widths bind (the optimum's residual enters the
+    gradients) and with gradients formed by blocks (layers past ``WHOLE_GRADIENT``
+    entries)."""
     options = dict(dtype=config["dtype"], method=config["method"], loss=config["loss"],
                    order=config["order"], seed=0, compress=False)
     lr = config["lr"]
@@ -70,11 +75,13 @@ def _tiny_runs(config):
         options["eta"] = 1.0
     if config["method"] == "bcsgd":
         options.update(sampling="uniform", batch_size=4)
-    runs = [dict(options, widths=[4, 5, 3])]
-    if config["method"] == "bcgd" and config["loss"] == "l2":
-        runs.append(dict(options, widths=[4, 2, 3]))  # the rank binds
-        runs.append(dict(options, widths=[4, 6, 3], blocked=True))
-    return X, Y, runs
+    tiny, wide = _data(12, 4, 3), _data(40, 8, 4)
+    runs = [(*tiny, dict(options, widths=[4, 5, 3])), (*wide, dict(options, widths=[8, 104, 4]))]
+    if config["method"] == "bcgd" and config["loss"] == "l2":  # the rank binds; blocks
+        runs.append((*tiny, dict(options, widths=[4, 2, 3])))
+        runs.append((*_data(60, 16, 13), dict(options, widths=[16, 12, 13])))
+        runs.append((*tiny, dict(options, widths=[4, 6, 3], blocked=True)))
+    return runs
 
 
 def _train_once(X, Y, options):
@@ -119,8 +126,7 @@ def warmup(dtype: Sequence[str] | None = None, method: Sequence[str] | None = No
     done = []
     for config in _configurations(*chosen):
         start = time.perf_counter()
-        X, Y, runs = _tiny_runs(config)
-        for options in runs:
+        for X, Y, options in _tiny_runs(config):
             _train_once(X, Y, options)
         config["seconds"] = time.perf_counter() - start
         done.append(config)

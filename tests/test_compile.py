@@ -30,8 +30,8 @@ import numpy as np
 import fastdln
 from fastdln import _kernels
 rng = np.random.default_rng(0)
-X, Y = rng.normal(size=(60, 12)), rng.normal(size=(60, 3))
 options = dict(dict(widths=[12] * 5 + [3]), **json.loads(sys.argv[1]))
+X, Y = rng.normal(size=(60, 12)), rng.normal(size=(60, options.pop("nL", 3)))
 fastdln.train(X, Y, sweeps=2, seed=0, **options)
 dtypes = sorted({str(sig[3].dtype) for sig in _kernels.gemm.signatures})
 print(json.dumps({"compiled": compiled, "gemm": dtypes}))
@@ -96,6 +96,14 @@ def test_a_first_l2_train_compiles_no_kernel_it_does_not_call(tmp_path):
     assert not bounded_names & {"_blocked_step", "_suffix_pass", "_derivative"}
 
 
+def test_a_network_without_tiny_products_compiles_no_loops_for_them(tmp_path):
+    """Every product of widths [12, 120, 4] on 12 features has at least 64 multiply-adds and
+    every hidden Gram matrix more than SMALL_GRAM: the jitted loops are left out."""
+    run = _compiled(tmp_path, widths=[12, 120, 4], nL=4, reduce_width=False)
+    names = {name.split(".")[0] for name in run["compiled"]}
+    assert "bcgd_updates" in names and not names & {"loop_gemm", "gram_loop"}, names
+
+
 def test_warmup_then_a_new_process_compiles_nothing(tmp_path):
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
     result = subprocess.run([sys.executable, "-m", "fastdln", "warmup"], env=env,
@@ -105,5 +113,7 @@ def test_warmup_then_a_new_process_compiles_nothing(tmp_path):
     assert f"kernels cached in {tmp_path}" in result.stdout
     warm = _compiled(tmp_path)
     assert warm["compiled"] == [] and "compiling" not in warm["stderr"]
-    # a rank the widths bind takes other kernels: warmed up as well
+    # a rank the widths bind takes other kernels, and so do networks without tiny products
+    # (their kernels leave the loops for tiny products out): warmed up as well
     assert _compiled(tmp_path, widths=[12, 2, 3])["compiled"] == []
+    assert _compiled(tmp_path, widths=[12, 120, 4], nL=4, reduce_width=False)["compiled"] == []
