@@ -152,6 +152,7 @@ class FastEngine:
         self._small = True if self._has_small_products() else None
         _kernels.prepare(self.dtype, self._small)
         self._kernel_options = self._options()
+        self._called: set = set()  # kernels this engine has called (no notice after that)
         # what decides the compiled code besides the kernel: dtype and the options set
         self._code_key = (self.dtype.name, tuple(v is None for v in self._kernel_options.values()),
                           Rs is None, self._cross is None, self._small is None)
@@ -284,10 +285,19 @@ class FastEngine:
                 self.soff, self.X, self.Yt, self.Rt, self.Rs, self.work_a, self.work_g, self.work_k,
                 self.work_b, self.work_z)
 
+    def _first_or_plain(self, name, call, *args):
+        """``call(*args)``, the engine's first call of it with the compile notice around it."""
+        if name in self._called:
+            return call(*args)
+        with _compile_notice((name, self._code_key)):
+            result = call(*args)
+        self._called.add(name)
+        return result
+
     def _call(self, kernel, begin, end, error_limit, errors, rates, loss=None):
-        o = self._kernel_options
-        with _compile_notice((id(kernel), self._code_key)):
-            return self._call_kernel(kernel, o, begin, end, error_limit, errors, rates, loss)
+        return self._first_or_plain(id(kernel), self._call_kernel, kernel,
+                                    self._kernel_options, begin, end, error_limit, errors,
+                                    rates, loss)
 
     def _call_kernel(self, kernel, o, begin, end, error_limit, errors, rates, loss):
         return kernel(
@@ -297,8 +307,8 @@ class FastEngine:
             o["constant"], o["blocked"], self._small)
 
     def _sampled(self, begin, end, error_limit, errors, rates, draws, batches):
-        with _compile_notice(("bcsgd", self._code_key)):
-            return self._sampled_kernel(begin, end, error_limit, errors, rates, draws, batches)
+        return self._first_or_plain("bcsgd", self._sampled_kernel, begin, end, error_limit,
+                                    errors, rates, draws, batches)
 
     def _sampled_kernel(self, begin, end, error_limit, errors, rates, draws, batches):
         return _kernels.bcsgd_updates(
@@ -308,8 +318,7 @@ class FastEngine:
             self._kernel_options["ascending"], self._small)
 
     def _gd_iteration(self, error_limit):
-        with _compile_notice(("gd", self._code_key)):
-            return self._gd_kernel(error_limit)
+        return self._first_or_plain("gd", self._gd_kernel, error_limit)
 
     def _gd_kernel(self, error_limit):
         error, applied = _kernels.gd_iteration(

@@ -154,14 +154,9 @@ def _own_running_threads():
 
 
 def automatic_count(size=None, cores: int | None = None, load=None) -> int:
-    """The count for the next BLAS work under ``threads=None``: one per core left beside the
-    other runnable tasks, else (a quiet machine) the count this process measured faster for
-    problems of ``size``, else all the cores."""
-    cores = automatic_cores() if cores is None else cores
-    others = (machine_load if load is None else load)()
-    if others > 0:
-        return max(1, cores - others)
-    return min(cores, _QUIET_BEST.get(size, cores))
+    """The count for one piece of BLAS work under ``threads=None`` (``predict``, the set-up's
+    folds): what a fresh :class:`ThreadPolicy` chooses for its first sweep."""
+    return ThreadPolicy(None, cores=cores, size=size, load=load).chosen
 
 
 @contextmanager
@@ -214,8 +209,7 @@ class ThreadPolicy:
             self.counts = tuple(sorted({1, cores}))
         self._measures: dict[int, list[float]] = {count: [] for count in self.counts}
         self._quiet_calls = 0
-        self._others = 0
-        self._checked = -float("inf")
+        self._others = 0  # the load the last choice saw (a busy sweep's time is not kept)
         self._libraries = None
 
     @property
@@ -224,7 +218,8 @@ class ThreadPolicy:
         if len(self.counts) == 1:
             return self.counts[0]
         cores = self.counts[-1]
-        if self._others_now() > 0:
+        self._others = self._load()  # machine_load keeps its reading for LOAD_SECONDS
+        if self._others > 0:
             return max(1, cores - self._others)
         best = self.best
         calls = self._quiet_calls - FIRST_PROBE
@@ -241,12 +236,6 @@ class ThreadPolicy:
             return min(self.counts, key=lambda c: sorted(self._measures[c])[
                 (len(self._measures[c]) - 1) // 2])
         return min(self.counts[-1], _QUIET_BEST.get(self.size, self.counts[-1]))
-
-    def _others_now(self) -> int:
-        now = time.monotonic()
-        if now - self._checked > LOAD_SECONDS:
-            self._others, self._checked = self._load(), now
-        return self._others
 
     def record(self, count: int, seconds_per_update: float) -> None:
         """A quiet sweep's time per update on ``count`` threads (busy sweeps are not kept:

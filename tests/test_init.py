@@ -1,4 +1,4 @@
-"""Each initialization against its definition (MATH.md section 6)."""
+"""Each initialization against its definition (docs/math.md section 6)."""
 
 import numpy as np
 import pytest

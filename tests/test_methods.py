@@ -1,4 +1,4 @@
-"""Lp losses, gradient descent and the theory diagnostics (MATH.md sections 2, 7, 8, 9)."""
+"""Lp losses, gradient descent and the theory diagnostics (docs/math.md sections 2, 7, 8, 9)."""
 
 import warnings
 
@@ -193,7 +193,7 @@ def test_bcsgd_fast_equals_reference(sampling, batch_size, order):
 
 
 def test_bcsgd_stalls_above_the_optimum_where_bcgd_converges():
-    """loss(W*) > 0: stochastic steps keep a noise floor (MATH.md section 8)."""
+    """loss(W*) > 0: stochastic steps keep a noise floor (docs/math.md section 8)."""
     X, Y = paper_data(80, 6, 2, seed=18)
     widths = [6, 6, 6, 2]
     assert fastdln.global_optimum(X, Y).loss > 1.0

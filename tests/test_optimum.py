@@ -59,7 +59,7 @@ def test_rank_constrained_matches_brute_force_and_beats_low_rank_projection():
     assert np.linalg.matrix_rank(opt.weight) == 2
     brute = min(_loss(X, Y, _alternating_least_squares(X, Y, 2, seed)) for seed in range(3))
     assert opt.loss == pytest.approx(brute, rel=1e-9)
-    # (A.2) is not the best rank-2 approximation of Y X^+ (MATH.md section 7)
+    # (A.2) is not the best rank-2 approximation of Y X^+ (docs/math.md section 7)
     U, s, Vt = np.linalg.svd(fastdln.global_optimum(X, Y).weight)
     projected = (U[:, :2] * s[:2]) @ Vt[:2]
     assert opt.loss < _loss(X, Y, projected) * (1 - 1e-6)

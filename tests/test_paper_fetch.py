@@ -65,7 +65,7 @@ def _closed_port():
 
 
 def _md5(data):
-    return hashlib.md5(data).hexdigest()
+    return hashlib.new("md5", data).hexdigest()
 
 
 def test_a_download_tries_the_mirrors_in_order_and_verifies_the_md5(server, tmp_path):

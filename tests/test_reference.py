@@ -12,7 +12,7 @@ from tests.helpers import paper_data
 @pytest.mark.parametrize("order", ["descending", "ascending"])
 @pytest.mark.parametrize("widths", [[8, 10, 9, 3], [8, 2, 6, 3], [8, 3]], ids=str)
 def test_optimal_rate_identity_at_every_update(order, widths):
-    """With (3.4), ||R_new||^2 = ||R||^2 - ||G||^4 / ||Z||^2 exactly (MATH.md section 2)."""
+    """With (3.4), ||R_new||^2 = ||R||^2 - ||G||^4 / ||Z||^2 exactly (docs/math.md section 2)."""
     X, Y = paper_data(40, widths[0], widths[-1], seed=0)
     Xp, Yp = X.T, Y.T
     weights = fastdln.init_weights(widths, "random", seed=1)

@@ -219,7 +219,7 @@ def cache_dir(folder=None):
 
 
 def _md5(path):
-    digest = hashlib.md5()
+    digest = hashlib.new("md5")
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(_CHUNK), b""):
             digest.update(block)
