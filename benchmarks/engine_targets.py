@@ -18,11 +18,8 @@ import time
 import numpy as np
 import fastdln
 from fastdln.bench import alternating_best, blas_limits
+from fastdln.synthetic import random_data
 
-
-def paper_data(m, n0, nL, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.normal(0, 1 / np.sqrt(n0), (m, n0)), rng.uniform(-1, 2, (m, nL))
 
 
 def best_of(functions, repeats):
@@ -43,7 +40,7 @@ def sweep_function(X, Y, widths, engine="fast", **options):
 
 
 def speedup_over_reference(depth, repeats):
-    X, Y = paper_data(600, 128, 10)
+    X, Y = random_data(600, 128, 10, seed=0)
     widths = [128] * depth + [10]
     fast = sweep_function(X, Y, widths)
     trainer = fastdln.Trainer(X, Y, widths=widths, seed=0, engine="reference")
@@ -58,7 +55,7 @@ def blas_limit(n, m, depth, repeats):
     """Sweep, numpy's and the jitted products' times in alternating rounds with a pause before
     each (as ``fastdln bench``): interleaved without pauses, numpy's gemms pay for the kernels'
     BLAS threads still spinning and look up to 2x slower, which flatters the ratio."""
-    X, Y = paper_data(m, n, 10)
+    X, Y = random_data(m, n, 10, seed=0)
     fast = sweep_function(X, Y, [n] * depth + [10])
     return alternating_best([fast, *blas_limits(n, depth)], repeats)
 
@@ -82,18 +79,18 @@ def main(argv=None):
               f"numpy gemms {gemm_time * 1e3:.2f} ms: {fast_time / gemm_time:.2f}x "
               f"(target <= {target}); the same gemms from jitted code {jitted_time * 1e3:.2f} "
               f"ms: {fast_time / jitted_time:.2f}x")
-    X, Y = paper_data(64, 16, 4)
+    X, Y = random_data(64, 16, 4, seed=0)
     tiny, = best_of([sweep_function(X, Y, [16] * 1000 + [4])], 5 * args.repeats)
     out["tiny_ms"] = tiny * 1e3
     print(f"3. n0=width=16, nL=4, m=64, L=1000: {tiny * 1e3:.3f} ms per sweep (target <= 2 ms)")
-    X, Y = paper_data(600, 128, 10)
+    X, Y = random_data(600, 128, 10, seed=0)
     depths = [50, 100, 200, 400, 800]
     times = best_of([sweep_function(X, Y, [128] * d + [10]) for d in depths], args.repeats)
     slope = np.polyfit(np.log(depths), np.log(times), 1)[0]
     out["depth_slope"] = slope
     print("4. sweep time vs L (" + ", ".join(f"L={d}: {t * 1e3:.1f} ms" for d, t in
                                            zip(depths, times)) + f"): log-log slope {slope:.2f}")
-    X2, Y2 = paper_data(60000, 128, 10)
+    X2, Y2 = random_data(60000, 128, 10, seed=0)
     small_m, large_m = best_of([sweep_function(X, Y, [128] * 10 + [10]),
                                 sweep_function(X2, Y2, [128] * 10 + [10])], args.repeats)
     out["m_change"] = large_m / small_m - 1

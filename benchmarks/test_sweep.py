@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastdln
-from conftest import paper_data
+from fastdln.synthetic import random_data
 
 # (n0 = width, nL, m, depth); the reference is skipped where one sweep takes minutes.
 CONFIGS = [
@@ -25,7 +25,7 @@ CONFIGS = [
 
 def _trainer(config, engine, order="descending", dtype="float64"):
     n, nL, m, depth = config
-    X, Y = paper_data(m, n, nL)
+    X, Y = random_data(m, n, nL, seed=0)
     trainer = fastdln.Trainer(X, Y, widths=[n] * depth + [nL], seed=0, engine=engine,
                               order=order, dtype=dtype)
     trainer.sweep()  # warm-up: JIT compilation and caches

@@ -12,14 +12,14 @@ import pytest
 
 import fastdln
 from fastdln import _engines, _kernels
-from conftest import paper_data
+from fastdln.synthetic import random_data
 
 WIDTHS = [128] * 10 + [10]
 
 
 @pytest.fixture(scope="module")
 def data():
-    return paper_data(60000, 128, 10)
+    return random_data(60000, 128, 10, seed=0)
 
 
 def _kernel_only(trainer):

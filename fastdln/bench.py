@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .init import layer_widths
-from .paper.data import random_data
+from .synthetic import random_data
 from .trainer import Trainer
 
 __all__ = ["Config", "QUICK", "STANDARD", "alternating_best", "best_time", "blas_limits",

@@ -14,7 +14,7 @@ __all__ = ["build_parser", "main"]
 
 
 def _demo(args):
-    from .paper.data import random_data
+    from .synthetic import random_data
     from .trainer import Trainer
 
     X, Y = random_data(args.samples, 128, 10, args.seed)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .paper.data import random_data
+from .synthetic import random_data
 from .progress import StopOnInterrupt
 from .settings import Settings
 from .training import train

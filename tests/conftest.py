@@ -2,8 +2,8 @@ import os
 
 import pytest
 from hypothesis import settings
+from fastdln.synthetic import random_data
 
-from tests.helpers import paper_data
 
 # CI runs a fixed (derandomized) set of examples, explored locally with many seeds first, so
 # a landing is never decided by a new random draw; locally every run explores new examples.
@@ -14,4 +14,4 @@ if os.environ.get("CI"):
 
 @pytest.fixture
 def small_data():
-    return paper_data(60, 8, 3, seed=0)
+    return random_data(60, 8, 3, seed=0)

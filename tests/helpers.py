@@ -8,7 +8,6 @@ import pathlib
 
 import numpy as np
 
-from fastdln.paper.data import random_data
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]  # the repository
 
@@ -20,10 +19,6 @@ WEIGHTS_RTOL = 1e-10
 ERRORS_RTOL = 1e-8
 ERRORS_ATOL = 1e-12
 
-
-def paper_data(m, n0, nL, seed):
-    """The paper's random data (Section 4.1): ``X`` entries N(0, 1/n0), ``Y`` U(-1, 2)."""
-    return random_data(m, n0, nL, seed)
 
 
 def max_relative_difference(weights_a, weights_b):

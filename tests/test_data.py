@@ -15,7 +15,8 @@ from fastdln import data as data_module
 from fastdln.data import Data
 from fastdln.factor import split_factor
 from fastdln.optimum import rank_of
-from tests.helpers import ROOT, max_relative_difference, paper_data
+from tests.helpers import ROOT, max_relative_difference
+from fastdln.synthetic import random_data
 
 
 def _with_spectrum(m, n0, nL, singular_values, seed=0):
@@ -27,10 +28,10 @@ def _with_spectrum(m, n0, nL, singular_values, seed=0):
 
 
 def _cases():
-    X, Y = paper_data(200, 12, 3, seed=1)
+    X, Y = random_data(200, 12, 3, seed=1)
     deficient = X.copy()
     deficient[:, -1] = deficient[:, 0]  # rank 11 of 12
-    wide_X, wide_Y = paper_data(7, 12, 3, seed=2)  # m < n0
+    wide_X, wide_Y = random_data(7, 12, 3, seed=2)  # m < n0
     ill_X, ill_Y = _with_spectrum(300, 10, 2, np.logspace(0, -12, 10), seed=3)
     return {"random": (X, Y), "rank-deficient": (deficient, Y), "m < n0": (wide_X, wide_Y),
             "cond 1e12": (ill_X, ill_Y)}
@@ -93,7 +94,7 @@ def test_errors_far_below_1e_10_stay_resolved_on_ill_conditioned_data():
 
 
 def test_small_blocks_train_like_one_block(monkeypatch):
-    X, Y = paper_data(300, 9, 3, seed=6)
+    X, Y = random_data(300, 9, 3, seed=6)
     common = dict(widths=[9, 9, 9, 3], seed=0, sweeps=4, fit_intercept=True,
                   sample_weight=np.random.default_rng(7).uniform(0.5, 2, 300))
     whole = fastdln.train(X, Y, **common)
@@ -105,7 +106,7 @@ def test_small_blocks_train_like_one_block(monkeypatch):
 
 
 def test_centering_from_the_factor_equals_centering_the_data():
-    X, Y = paper_data(150, 6, 2, seed=8)
+    X, Y = random_data(150, 6, 2, seed=8)
     X, Y = X + 100.0, Y - 50.0
     w = np.random.default_rng(9).uniform(0, 3, 150)
     factor = Data(X, Y, w).factor(center=True, rows=16)
@@ -123,7 +124,7 @@ def test_threads_fold_disjoint_row_ranges_side_by_side(monkeypatch):
     times out otherwise), with one BLAS thread each."""
     from threadpoolctl import threadpool_info
 
-    X, Y = paper_data(1000, 5, 2, seed=10)
+    X, Y = random_data(1000, 5, 2, seed=10)
     both_running = threading.Barrier(2, timeout=60)
     seen = {}
     fold = data_module._Fold.add
@@ -160,7 +161,7 @@ def _npy(tmp_path, array, name):
 
 @pytest.mark.parametrize("order", ["descending", "ascending"])
 def test_npy_memory_maps_train_like_arrays_in_memory(tmp_path, order):
-    X, Y = paper_data(500, 8, 2, seed=10)
+    X, Y = random_data(500, 8, 2, seed=10)
     Xm, Ym = _npy(tmp_path, X, "X.npy"), _npy(tmp_path, Y, "Y.npy")
     common = dict(widths=[8, 8, 8, 2], seed=0, sweeps=3, order=order, fit_intercept=True)
     mapped = fastdln.train(Xm, Ym, **common)
@@ -202,7 +203,7 @@ def test_memory_maps_are_read_without_mapping_their_pages(tmp_path):
 
 
 def test_validation_and_the_compressed_set_up_make_no_copy_of_x():
-    X, Y = paper_data(200_000, 16, 2, seed=12)  # X: 25.6 MB
+    X, Y = random_data(200_000, 16, 2, seed=12)  # X: 25.6 MB
     fastdln.Trainer(X[:100], Y[:100], widths=[16, 16, 2])  # compile outside the measure
     tracemalloc.start()
     trainer = fastdln.Trainer(X, Y, widths=[16, 16, 2])
@@ -217,7 +218,7 @@ def test_what_needs_the_full_data_reads_it_once():
     step of the set-up; the engine adds its residual buffers (two of Y's size), the optimum's
     output and residual the errors are measured against (two more, docs/math.md section 12)
     and reading holds a block or two (BLOCK_ROWS rows of X)."""
-    X, Y = paper_data(100_000, 16, 2, seed=13)  # X: 12.8 MB
+    X, Y = random_data(100_000, 16, 2, seed=13)  # X: 12.8 MB
     options = dict(widths=[16, 2], method="bcsgd", sampling="uniform", batch_size=8)
     fastdln.Trainer(X[:100], Y[:100], **options)
     tracemalloc.start()
@@ -233,7 +234,7 @@ dask_array = pytest.importorskip("dask.array")
 
 def test_dask_arrays_train_like_numpy_and_only_factors_travel(monkeypatch):
     distributed = pytest.importorskip("distributed")
-    X, Y = paper_data(4000, 12, 3, seed=14)
+    X, Y = random_data(4000, 12, 3, seed=14)
     common = dict(widths=[12, 12, 12, 3], seed=0, sweeps=3, fit_intercept=True)
     expected = fastdln.train(X, Y, **common)
 
@@ -254,7 +255,7 @@ def test_dask_arrays_train_like_numpy_and_only_factors_travel(monkeypatch):
 
 
 def test_dask_input_that_needs_the_full_data_says_so():
-    X, Y = paper_data(300, 5, 2, seed=15)
+    X, Y = random_data(300, 5, 2, seed=15)
     Xd = dask_array.from_array(X, chunks=(100, 5))
     with pytest.warns(UserWarning, match="needs the whole data in memory"):
         result = fastdln.train(Xd, Y, widths=[5, 2], loss="l4", sweeps=2, seed=0)
@@ -263,7 +264,7 @@ def test_dask_input_that_needs_the_full_data_says_so():
 
 
 def test_bad_values_are_found_while_reading():
-    X, Y = paper_data(100, 4, 2, seed=16)
+    X, Y = random_data(100, 4, 2, seed=16)
     X[97, 2] = np.nan
     with pytest.raises(ValueError, match="X must be finite"):
         fastdln.train(X, Y, widths=[4, 2])

@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import fastdln
-from tests.helpers import ERRORS_ATOL, ERRORS_RTOL, max_relative_difference, paper_data
+from tests.helpers import ERRORS_ATOL, ERRORS_RTOL, max_relative_difference
+from fastdln.synthetic import random_data
 
 INITS = ["orthogonal", "orth-identity", "identity", "balanced", "random"]
 
@@ -37,7 +38,7 @@ def configurations(draw):
 
 def _data(config):
     widths, m = config["widths"], config["m"]
-    X, Y = paper_data(m, widths[0], widths[-1], config["seed"])
+    X, Y = random_data(m, widths[0], widths[-1], config["seed"])
     if config["rank_deficient"] and widths[0] > 1:
         X[:, -1] = X[:, 0]  # a repeated feature: rank(X) < n0
     if config["one_d"]:
@@ -155,7 +156,7 @@ def small_blocks(monkeypatch):
 def test_wide_layers_update_block_by_block_like_the_reference(small_blocks, order, loss, lr):
     """Gradients too large to store whole are formed by blocks of rows in the step, the next
     suffix accumulated from the blocks and ||G|| taken from an LQ factorization of S."""
-    X, Y = paper_data(300, WIDE[0], WIDE[-1], seed=11)
+    X, Y = random_data(300, WIDE[0], WIDE[-1], seed=11)
     weights = fastdln.init_weights(WIDE, "random", seed=12)
     common = dict(sweeps=3, order=order, lr=lr, eta=1.0 if lr == "bounded" else None,
                   loss=fastdln.losses.log_cosh if loss == "log_cosh" else loss)
@@ -172,7 +173,7 @@ def test_wide_layers_update_block_by_block_like_the_reference(small_blocks, orde
 def test_wide_layers_skip_a_zero_gradient_and_still_pass_the_suffix_on(small_blocks, order):
     """A zero layer makes the gradients above it vanish (eta = 0): the blocked step must
     leave those weights alone and still hand the next layer its suffix."""
-    X, Y = paper_data(300, WIDE[0], WIDE[-1], seed=13)
+    X, Y = random_data(300, WIDE[0], WIDE[-1], seed=13)
     weights = fastdln.init_weights(WIDE, "random", seed=14)
     weights[1][:] = 0.0
     fast = fastdln.train(X, Y, weights, sweeps=2, order=order)
@@ -203,7 +204,7 @@ def test_gradient_norm_without_the_gradient_is_as_accurate_as_forming_it():
 
 
 def test_blocked_gradients_need_no_whole_gradient_buffer(small_blocks):
-    X, Y = paper_data(50, WIDE[0], WIDE[-1], seed=15)
+    X, Y = random_data(50, WIDE[0], WIDE[-1], seed=15)
     engine = fastdln.Trainer(X, Y, widths=WIDE, reduce_width=False)._engine
     assert engine.work_g.size == max(WIDE[1] * WIDE[0], 6 * WIDE[1], 6 * WIDE[2]) < 31 * 30
 
@@ -212,7 +213,7 @@ def test_blocked_gradients_need_no_whole_gradient_buffer(small_blocks):
 @pytest.mark.parametrize("lr", ["optimal", "bounded", 0.01])
 def test_speedups_are_applied_where_exact_and_change_nothing(order, lr):
     n0, nL = 10, 3
-    X, Y = paper_data(200, n0, nL, seed=8)
+    X, Y = random_data(200, n0, nL, seed=8)
     weights = fastdln.init_weights([n0, 24, 30, 24, nL], "orth-identity", seed=9)
     fast = fastdln.train(X, Y, weights, sweeps=5, order=order, lr=lr)
     plain = fastdln.train(X, Y, weights, sweeps=5, order=order, lr=lr, compress=False,
@@ -228,7 +229,7 @@ def test_speedups_are_applied_where_exact_and_change_nothing(order, lr):
 
 
 def test_width_reduction_is_refused_when_it_would_not_be_exact():
-    X, Y = paper_data(50, 6, 2, seed=1)
+    X, Y = random_data(50, 6, 2, seed=1)
     for init in ["random", "orthogonal"]:
         assert not fastdln.train(X, Y, widths=[6, 20, 20, 2], init=init, seed=1).width_reduced
     weights = fastdln.init_weights([6, 20, 20, 2], "identity")
@@ -237,14 +238,14 @@ def test_width_reduction_is_refused_when_it_would_not_be_exact():
 
 
 def test_compression_is_skipped_when_it_gains_nothing():
-    X, Y = paper_data(5, 8, 2, seed=2)  # m < n0: rank(X) = m
+    X, Y = random_data(5, 8, 2, seed=2)  # m < n0: rank(X) = m
     assert not fastdln.train(X, Y, widths=[8, 2]).compressed
-    X, Y = paper_data(50, 8, 2, seed=2)
+    X, Y = random_data(50, 8, 2, seed=2)
     assert fastdln.train(X, Y, widths=[8, 2]).compressed
 
 
 def _products_of_one_sweep(order, depth, width=16, nL=3, m=40):
-    X, Y = paper_data(m, width, nL, seed=3)
+    X, Y = random_data(m, width, nL, seed=3)
     trainer = fastdln.Trainer(X, Y, widths=[width] * depth + [nL], order=order,
                               init="random", seed=4)
     engine = trainer._engine
@@ -271,7 +272,7 @@ def test_float32_stays_close_to_float64(order):
     """Documented tolerance (README): over 20 sweeps at width 64, depth 20, float32 errors stay
     within 1e-6 of the initial error of float64's and weights within 1e-4 relative
     (measured: 8e-8 and 2e-6)."""
-    X, Y = paper_data(600, 64, 10, seed=5)
+    X, Y = random_data(600, 64, 10, seed=5)
     common = dict(widths=[64] + [64] * 19 + [10], seed=6, sweeps=20, order=order)
     single = fastdln.train(X, Y, dtype="float32", **common)
     double = fastdln.train(X, Y, **common)
@@ -282,7 +283,7 @@ def test_float32_stays_close_to_float64(order):
 
 
 def test_residual_is_fresh_each_sweep_and_matches_recomputation():
-    X, Y = paper_data(300, 12, 4, seed=7)
+    X, Y = random_data(300, 12, 4, seed=7)
     trainer = fastdln.Trainer(X, Y, widths=[12] * 10 + [4], init="random", seed=1,
                               compress=False)
     trainer.sweep(3)

@@ -20,7 +20,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import fastdln
 from fastdln import DeepLinearRegressor
 from fastdln import estimator as estimator_module
-from tests.helpers import paper_data
+from fastdln.synthetic import random_data
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -31,13 +31,13 @@ def test_sklearn_compatible(estimator, check):
 
 
 def _affine_data(m=120, n0=6, nL=3, seed=0):
-    X, Y = paper_data(m, n0, nL, seed)
+    X, Y = random_data(m, n0, nL, seed)
     return X + 2.0, Y + np.arange(1, nL + 1) * 4.0  # far from centered
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_reaches_linear_regression_with_its_attributes(fit_intercept):
-    X, Y = _affine_data() if fit_intercept else paper_data(120, 6, 3, seed=0)
+    X, Y = _affine_data() if fit_intercept else random_data(120, 6, 3, seed=0)
     for y in (Y, Y[:, 0]):  # multi-output, then a 1-D y
         model = DeepLinearRegressor(depth=4, max_sweeps=300, tol=1e-20, random_state=0,
                                     fit_intercept=fit_intercept).fit(X, y)
@@ -152,7 +152,7 @@ def test_readme_states_the_code_defaults():
 
 
 def test_warm_start_continues_from_the_previous_weights():
-    X, Y = paper_data(80, 5, 2, seed=1)
+    X, Y = random_data(80, 5, 2, seed=1)
     cold = DeepLinearRegressor(depth=3, max_sweeps=6, random_state=0).fit(X, Y)
     warm = DeepLinearRegressor(depth=3, max_sweeps=3, random_state=0, warm_start=True)
     warm.fit(X, Y)
@@ -163,7 +163,7 @@ def test_warm_start_continues_from_the_previous_weights():
 
 
 def test_pipeline_and_grid_search():
-    X, Y = paper_data(150, 6, 1, seed=2)
+    X, Y = random_data(150, 6, 1, seed=2)
     y = Y[:, 0] + X @ np.arange(6.0)
     pipe = make_pipeline(StandardScaler(), DeepLinearRegressor(max_sweeps=50, random_state=0))
     search = GridSearchCV(pipe, {"deeplinearregressor__depth": [1, 2, 3],
@@ -190,7 +190,7 @@ def test_save_and_load_a_fitted_estimator(tmp_path):
 
 
 def test_n_jobs_sets_the_blas_threads_of_the_fit():
-    X, Y = paper_data(120, 6, 2, seed=4)
+    X, Y = random_data(120, 6, 2, seed=4)
     one = DeepLinearRegressor(n_jobs=1, random_state=0, max_sweeps=5).fit(X, Y)
     assert one.settings_.threads == 1
     again = DeepLinearRegressor(n_jobs=1, random_state=0, max_sweeps=5).fit(X, Y)
@@ -203,6 +203,6 @@ def test_n_jobs_sets_the_blas_threads_of_the_fit():
 @pytest.mark.parametrize("n_jobs, threads", [(-1, 4), (-2, 3), (-4, 1), (-9, 1)])
 def test_negative_n_jobs_count_back_from_the_cores(monkeypatch, n_jobs, threads):
     monkeypatch.setattr(estimator_module, "available_cores", lambda: 4)
-    X, Y = paper_data(60, 4, 1, seed=5)
+    X, Y = random_data(60, 4, 1, seed=5)
     fitted = DeepLinearRegressor(n_jobs=n_jobs, random_state=0, max_sweeps=1).fit(X, Y)
     assert fitted.settings_.threads == threads

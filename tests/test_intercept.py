@@ -6,11 +6,12 @@ from sklearn.linear_model import LinearRegression
 
 import fastdln
 from fastdln.optimum import end_to_end
-from tests.helpers import assert_same_run, paper_data
+from tests.helpers import assert_same_run
+from fastdln.synthetic import random_data
 
 
 def _affine_data(seed=0, m=80, n0=6, nL=2):
-    X, Y = paper_data(m, n0, nL, seed)
+    X, Y = random_data(m, n0, nL, seed)
     return X + 3.0, Y + np.arange(1, nL + 1) * 5.0  # far from centered
 
 
@@ -31,7 +32,7 @@ def test_fit_intercept_reaches_the_least_squares_affine_fit(engine, weighted):
 
 def test_sample_weights_equal_repeated_rows():
     """Integer weights are the same loss as repeating rows (errors differ by m only)."""
-    X, Y = paper_data(30, 4, 2, seed=2)
+    X, Y = random_data(30, 4, 2, seed=2)
     counts = np.random.default_rng(3).integers(1, 4, len(X))
     weighted = fastdln.train(X, Y, widths=[4, 5, 2], seed=0, sweeps=6, sample_weight=counts)
     repeated = fastdln.train(np.repeat(X, counts, 0), np.repeat(Y, counts, 0),
@@ -44,7 +45,7 @@ def test_sample_weights_equal_repeated_rows():
 
 
 def test_lp_sample_weights_scale_rows_by_the_pth_root():
-    X, Y = paper_data(30, 4, 2, seed=4)
+    X, Y = random_data(30, 4, 2, seed=4)
     w = np.random.default_rng(5).uniform(0.5, 2.0, len(X))
     fast = fastdln.train(X, Y, widths=[4, 5, 2], seed=0, sweeps=5, loss="l4", sample_weight=w)
     opt = fastdln.global_optimum(X * w[:, None] ** 0.25, Y * w[:, None] ** 0.25, loss="l4")

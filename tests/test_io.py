@@ -13,13 +13,13 @@ import pytest
 
 import fastdln
 from fastdln import io
-from tests.helpers import paper_data
+from fastdln.synthetic import random_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_save_load_round_trip(tmp_path):
-    X, Y = paper_data(50, 6, 2, seed=0)
+    X, Y = random_data(50, 6, 2, seed=0)
     result = fastdln.train(X, Y, widths=[6, 7, 2], seed=1, sweeps=3, lr="bounded", eta=1.5)
     path = tmp_path / "model.npz"
     fastdln.save(path, result)
@@ -53,7 +53,7 @@ def test_load_refuses_newer_truncated_and_foreign_files(tmp_path):
 
 
 def test_checkpoint_is_checksummed_and_versioned(tmp_path):
-    X, Y = paper_data(40, 5, 2, seed=1)
+    X, Y = random_data(40, 5, 2, seed=1)
     path = tmp_path / "run.ckpt"
     fastdln.train(X, Y, widths=[5, 5, 2], seed=0, sweeps=4, checkpoint=path)
     state, extra = io.read_checkpoint(path)
@@ -73,7 +73,7 @@ def test_checkpoint_is_checksummed_and_versioned(tmp_path):
                                      dict(method="gd", lr=0.01), dict(loss="l4")],
                          ids=["bcgd", "bcsgd", "gd", "l4"])
 def test_resume_is_bitwise_identical(tmp_path, options):
-    X, Y = paper_data(60, 6, 2, seed=2)
+    X, Y = random_data(60, 6, 2, seed=2)
     common = dict(widths=[6, 8, 8, 2], seed=3, **options)
     full = fastdln.train(X, Y, sweeps=9, **common)
     path = tmp_path / "run.ckpt"
@@ -87,7 +87,7 @@ def test_resume_is_bitwise_identical(tmp_path, options):
 @pytest.mark.parametrize("failing", ["fsync", "replace"])
 def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, monkeypatch,
                                                                     failing):
-    X, Y = paper_data(40, 5, 2, seed=4)
+    X, Y = random_data(40, 5, 2, seed=4)
     path = tmp_path / "run.ckpt"
     fastdln.train(X, Y, widths=[5, 5, 2], seed=0, sweeps=2, checkpoint=path)
     before = path.read_bytes()
@@ -153,7 +153,7 @@ def test_sigkill_at_random_moments_then_resume_bitwise(tmp_path):
 
 @pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
 def test_saved_files_get_the_umask_mode(tmp_path, umask):
-    X, Y = paper_data(30, 4, 2, seed=5)
+    X, Y = random_data(30, 4, 2, seed=5)
     previous = os.umask(umask)
     try:
         fastdln.save(tmp_path / "model.npz", fastdln.init_weights([4, 3, 2], seed=0))
@@ -187,7 +187,7 @@ def test_names_of_features_and_targets_travel_with_the_model(tmp_path):
 def test_a_run_stopped_by_its_callback_checkpoints_where_it_stopped(tmp_path):
     """Between two periodic checkpoints, a stop (e.g. Ctrl-C on the command line) writes the
     last whole sweep, and resuming from it equals the uninterrupted run."""
-    X, Y = paper_data(50, 6, 2, seed=8)
+    X, Y = random_data(50, 6, 2, seed=8)
     common = dict(widths=[6, 7, 7, 2], seed=2, fit_intercept=True)
     path = tmp_path / "run.ckpt"
     stopped = fastdln.train(X, Y, sweeps=20, checkpoint=path, checkpoint_every=5,

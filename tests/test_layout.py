@@ -20,6 +20,7 @@ LAYERS = {
     "fastdln._cache": MATHS,
     "fastdln.init": MATHS, "fastdln.losses": MATHS, "fastdln.optimum": MATHS,
     "fastdln.reference": MATHS, "fastdln.theory": MATHS, "fastdln.factor": MATHS,
+    "fastdln.synthetic": MATHS,
     "fastdln.settings": CORE, "fastdln.data": CORE, "fastdln.problem": CORE,
     "fastdln._engines": CORE, "fastdln.threads": CORE,
     "fastdln.trainer": CORE, "fastdln.training": CORE, "fastdln.io": CORE,

@@ -12,14 +12,15 @@ from scipy.optimize import minimize
 import fastdln
 from fastdln import theory
 from fastdln.losses import ConvexLoss, log_cosh
-from tests.helpers import max_relative_difference, paper_data
+from tests.helpers import max_relative_difference
+from fastdln.synthetic import random_data
 
 
 @pytest.mark.parametrize("loss", ["l4", "l6"])
 @pytest.mark.parametrize("order", ["descending", "ascending"])
 @pytest.mark.parametrize("lr", ["optimal", 0.002])
 def test_lp_fast_equals_reference(loss, order, lr):
-    X, Y = paper_data(90, 7, 3, seed=1)
+    X, Y = random_data(90, 7, 3, seed=1)
     weights = fastdln.init_weights([7, 9, 8, 3], "orth-identity", seed=2)
     kwargs = dict(loss=loss, order=order, lr=lr, sweeps=6)
     fast = fastdln.train(X, Y, weights, **kwargs)
@@ -33,7 +34,7 @@ def test_lp_fast_equals_reference(loss, order, lr):
 @pytest.mark.parametrize("loss", ["l4", "l6"])
 @pytest.mark.parametrize("init", ["orth-identity", "random", "balanced"])
 def test_near_optimal_rate_never_increases_the_lp_loss(loss, init):
-    X, Y = paper_data(120, 6, 2, seed=3)
+    X, Y = random_data(120, 6, 2, seed=3)
     result = fastdln.train(X, Y, widths=[6, 8, 8, 8, 2], init=init, seed=4, loss=loss,
                            sweeps=30)
     assert np.all(np.diff(result.errors) <= 1e-13 * result.errors[0])
@@ -45,7 +46,7 @@ def test_near_optimal_rate_never_increases_the_lp_loss(loss, init):
 @pytest.mark.parametrize("shape", [(40, 5, 2), (25, 8, 3)])
 def test_lp_optimum_matches_scipy(power, shape):
     m, n0, nL = shape
-    X, Y = paper_data(m, n0, nL, seed=power)
+    X, Y = random_data(m, n0, nL, seed=power)
     opt = fastdln.global_optimum(X, Y, loss=f"l{power}")
 
     def f(w):
@@ -73,12 +74,12 @@ def test_lp_optimum_rank_deficient_and_exact_fit():
     opt = fastdln.global_optimum(X, Y, loss="l4")
     assert np.isfinite(opt.loss)
     assert opt.weight.shape == (2, 6)
-    X, Y = paper_data(4, 8, 2, seed=6)  # m < n0: an exact fit exists
+    X, Y = random_data(4, 8, 2, seed=6)  # m < n0: an exact fit exists
     assert fastdln.global_optimum(X, Y, loss="l4").loss < 1e-25
 
 
 def test_lp_refuses_what_is_not_defined():
-    X, Y = paper_data(30, 4, 2, seed=7)
+    X, Y = random_data(30, 4, 2, seed=7)
     with pytest.raises(ValueError, match="loss"):
         fastdln.train(X, Y, widths=[4, 2], loss="l3")
     with pytest.raises(ValueError, match="bounded"):
@@ -94,7 +95,7 @@ def test_lp_refuses_what_is_not_defined():
        loss=st.sampled_from(["l2", "l4"]), seed=st.integers(0, 1000),
        compress=st.booleans())
 def test_gd_fast_equals_reference(depth, width, m, loss, seed, compress):
-    X, Y = paper_data(m, 5, 2, seed)
+    X, Y = random_data(m, 5, 2, seed)
     if loss == "l4":
         width = max(width, 2)  # the Lp optimum needs widths that do not bind the rank
     weights = fastdln.init_weights([5] + [width] * (depth - 1) + [2], "random", seed=seed)
@@ -111,7 +112,7 @@ def test_gd_fast_equals_reference(depth, width, m, loss, seed, compress):
 
 
 def test_gd_counts_one_sweep_per_iteration_and_reports_divergence():
-    X, Y = paper_data(100, 8, 3, seed=8)
+    X, Y = random_data(100, 8, 3, seed=8)
     result = fastdln.train(X, Y, widths=[8, 8, 8, 3], method="gd", lr=0.01, sweeps=7,
                            record="sweep")
     assert result.iterations == result.sweeps == 7 and result.errors.size == 8
@@ -124,7 +125,7 @@ def test_gd_counts_one_sweep_per_iteration_and_reports_divergence():
 
 
 def test_gd_rate_of_reference_11():
-    X, _ = paper_data(60, 6, 2, seed=9)
+    X, _ = random_data(60, 6, 2, seed=9)
     expected = 2 / (3 * 5 * np.linalg.svd(X, compute_uv=False)[0] ** 2)
     assert theory.gd_rate(X, 5, 2) == pytest.approx(expected, rel=1e-14)
 
@@ -140,7 +141,7 @@ def test_theorem_3_3_quantities():
     r = theory.R_L(L)
     assert theory.h(L) == pytest.approx(L * r * (1 - r) ** 12 / (1 + r) ** 20, rel=1e-14)
     assert theory.sweep_rate(2.0, 3) == pytest.approx((1 - 1 / 20) ** 6)
-    X, Y = paper_data(80, 5, 2, seed=10)
+    X, Y = random_data(80, 5, 2, seed=10)
     W_star = fastdln.global_optimum(X, Y).weight
     c = theory.c_constant(X, W_star, 10)
     assert c > 1 + np.linalg.cond(X) ** 2  # c = 1 + kappa^2 (1 + sqrt(...)) / (2 h s) > ...
@@ -153,7 +154,7 @@ def test_theorem_3_3_quantities():
 @pytest.mark.parametrize("eta", [0.5, 1.0, 1.5])
 def test_bounded_rate_stays_below_theorem_3_2_bound(order, eta):
     """error_k <= error_0 * prod gamma^2 along the run (Theorem 3.2, recorded diagnostics)."""
-    X, Y = paper_data(60, 6, 2, seed=11)
+    X, Y = random_data(60, 6, 2, seed=11)
     result = fastdln.train(X, Y, widths=[6, 8, 8, 2], init="orth-identity", seed=12,
                            lr="bounded", eta=eta, order=order, sweeps=5, diagnostics=True)
     gamma = result.diagnostics["gamma"]
@@ -165,7 +166,7 @@ def test_bounded_rate_stays_below_theorem_3_2_bound(order, eta):
 
 
 def test_diagnostics_cost_nothing_when_off():
-    X, Y = paper_data(60, 6, 2, seed=13)
+    X, Y = random_data(60, 6, 2, seed=13)
     a = fastdln.train(X, Y, widths=[6, 8, 2], seed=1, sweeps=3)
     b = fastdln.train(X, Y, widths=[6, 8, 2], seed=1, sweeps=3, diagnostics=True)
     assert a.diagnostics is None
@@ -176,7 +177,7 @@ def test_diagnostics_cost_nothing_when_off():
                                                   ("uniform", 10)])
 @pytest.mark.parametrize("order", ["descending", "ascending"])
 def test_bcsgd_fast_equals_reference(sampling, batch_size, order):
-    X, Y = paper_data(70, 6, 2, seed=14)
+    X, Y = random_data(70, 6, 2, seed=14)
     weights = fastdln.init_weights([6, 6, 6, 6, 2], "orth-identity", seed=15)
     kwargs = dict(method="bcsgd", sampling=sampling, batch_size=batch_size, order=order,
                   seed=16, sweeps=8)
@@ -194,7 +195,7 @@ def test_bcsgd_fast_equals_reference(sampling, batch_size, order):
 
 def test_bcsgd_stalls_above_the_optimum_where_bcgd_converges():
     """loss(W*) > 0: stochastic steps keep a noise floor (docs/math.md section 8)."""
-    X, Y = paper_data(80, 6, 2, seed=18)
+    X, Y = random_data(80, 6, 2, seed=18)
     widths = [6, 6, 6, 2]
     assert fastdln.global_optimum(X, Y).loss > 1.0
     bcgd = fastdln.train(X, Y, widths=widths, seed=19, sweeps=200)
@@ -208,7 +209,7 @@ def test_bcsgd_stalls_above_the_optimum_where_bcgd_converges():
 
 
 def test_bcsgd_refuses_what_theorem_3_6_does_not_cover():
-    X, Y = paper_data(30, 4, 2, seed=20)
+    X, Y = random_data(30, 4, 2, seed=20)
     with pytest.raises(ValueError, match="l2"):
         fastdln.train(X, Y, widths=[4, 2], method="bcsgd", loss="l4")
     with pytest.raises(ValueError, match="lr"):
@@ -246,7 +247,7 @@ PSEUDO_HUBER = ConvexLoss("pseudo-Huber", _huber_value, _huber_derivative, _hube
 @pytest.mark.parametrize("loss", [log_cosh, PSEUDO_HUBER], ids=["log-cosh", "pseudo-Huber"])
 @pytest.mark.parametrize("order", ["descending", "ascending"])
 def test_custom_convex_loss_fast_equals_reference_and_never_increases(loss, order):
-    X, Y = paper_data(80, 6, 2, seed=21)
+    X, Y = random_data(80, 6, 2, seed=21)
     weights = fastdln.init_weights([6, 8, 8, 2], "orth-identity", seed=22)
     fast = fastdln.train(X, Y, weights, loss=loss, order=order, sweeps=15)
     naive = fastdln.train(X, Y, weights, loss=loss, order=order, sweeps=15, engine="reference")
@@ -258,7 +259,7 @@ def test_custom_convex_loss_fast_equals_reference_and_never_increases(loss, orde
 
 
 def test_custom_loss_optimum_matches_scipy():
-    X, Y = paper_data(50, 5, 2, seed=23)
+    X, Y = random_data(50, 5, 2, seed=23)
     opt = fastdln.global_optimum(X, Y, loss=log_cosh)
 
     def f(w):
@@ -277,7 +278,7 @@ def test_custom_loss_protocol_is_checked():
     with pytest.raises(TypeError, match="njit"):
         ConvexLoss("python", lambda r: r * r, _huber_derivative, _huber_curvature)
     no_second = ConvexLoss("no-second", _huber_value, _huber_derivative, _huber_curvature)
-    X, Y = paper_data(30, 4, 2, seed=24)
+    X, Y = random_data(30, 4, 2, seed=24)
     with pytest.raises(ValueError, match="second_derivative"):
         fastdln.global_optimum(X, Y, loss=no_second)
     with pytest.raises(ValueError, match="bcgd"):

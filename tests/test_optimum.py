@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fastdln
-from tests.helpers import paper_data
+from fastdln.synthetic import random_data
 
 
 def _loss(X, Y, W):
@@ -13,7 +13,7 @@ def _loss(X, Y, W):
 
 @pytest.mark.parametrize("m, n0, nL", [(50, 8, 3), (6, 10, 2), (40, 40, 40)])
 def test_full_rank_matches_lstsq(m, n0, nL):
-    X, Y = paper_data(m, n0, nL, seed=1)
+    X, Y = random_data(m, n0, nL, seed=1)
     opt = fastdln.global_optimum(X, Y)
     solution = np.linalg.lstsq(X, Y, rcond=None)[0]  # least norm, (n0, nL)
     np.testing.assert_allclose(opt.weight, solution.T, atol=1e-10)
@@ -32,7 +32,7 @@ def test_rank_deficient_matches_least_norm_lstsq():
 
 
 def test_one_dimensional_target():
-    X, Y = paper_data(20, 5, 1, seed=3)
+    X, Y = random_data(20, 5, 1, seed=3)
     np.testing.assert_array_equal(fastdln.global_optimum(X, Y[:, 0]).weight,
                                   fastdln.global_optimum(X, Y).weight)
 
@@ -52,7 +52,7 @@ def _alternating_least_squares(X, Y, rank, seed, iterations=3000):
 
 
 def test_rank_constrained_matches_brute_force_and_beats_low_rank_projection():
-    X, Y = paper_data(40, 6, 5, seed=4)
+    X, Y = random_data(40, 6, 5, seed=4)
     widths = [6, 2, 5]
     opt = fastdln.global_optimum(X, Y, widths)
     assert opt.rank_constrained
@@ -81,6 +81,6 @@ def test_zero_data_gives_zero_weight():
 
 
 def test_predict_matches_matrix_product():
-    X, _ = paper_data(10, 4, 2, seed=6)
+    X, _ = random_data(10, 4, 2, seed=6)
     weights = fastdln.init_weights([4, 6, 2], "random", seed=0)
     np.testing.assert_allclose(fastdln.predict(X, weights), X @ weights[0].T @ weights[1].T)

@@ -6,14 +6,14 @@ import pytest
 import fastdln
 from fastdln import reference
 from fastdln.optimum import end_to_end
-from tests.helpers import paper_data
+from fastdln.synthetic import random_data
 
 
 @pytest.mark.parametrize("order", ["descending", "ascending"])
 @pytest.mark.parametrize("widths", [[8, 10, 9, 3], [8, 2, 6, 3], [8, 3]], ids=str)
 def test_optimal_rate_identity_at_every_update(order, widths):
     """With (3.4), ||R_new||^2 = ||R||^2 - ||G||^4 / ||Z||^2 exactly (docs/math.md section 2)."""
-    X, Y = paper_data(40, widths[0], widths[-1], seed=0)
+    X, Y = random_data(40, widths[0], widths[-1], seed=0)
     Xp, Yp = X.T, Y.T
     weights = fastdln.init_weights(widths, "random", seed=1)
     depth = len(weights)
@@ -34,7 +34,7 @@ def test_optimal_rate_identity_at_every_update(order, widths):
 @pytest.mark.parametrize("order", ["descending", "ascending"])
 @pytest.mark.parametrize("init", ["orthogonal", "orth-identity", "identity", "balanced", "random"])
 def test_optimal_rate_never_increases_the_error(order, init):
-    X, Y = paper_data(50, 6, 2, seed=2)
+    X, Y = random_data(50, 6, 2, seed=2)
     result = fastdln.train(X, Y, widths=[6, 7, 5, 8, 2], init=init, seed=3, order=order,
                            engine="reference", sweeps=6)
     assert result.errors.size == 1 + 6 * 4
@@ -44,7 +44,7 @@ def test_optimal_rate_never_increases_the_error(order, init):
 
 def test_gradient_is_the_derivative_of_the_loss():
     """G = S^T R P^T is half the derivative of ||S W P - Y||^2 (checked by finite differences)."""
-    X, Y = paper_data(20, 4, 2, seed=3)
+    X, Y = random_data(20, 4, 2, seed=3)
     weights = fastdln.init_weights([4, 5, 2], "random", seed=4)
     update = reference.layer_update([W.copy() for W in weights], 1, X.T, Y.T, "optimal")
     h = 1e-6
@@ -61,7 +61,7 @@ def test_gradient_is_the_derivative_of_the_loss():
 def test_width_invariance_theorem_3_1():
     """Orth-identity with hidden widths 128 and 300: the same end-to-end product."""
     n0, nL, depth = 12, 4, 4
-    X, Y = paper_data(30, n0, nL, seed=5)
+    X, Y = random_data(30, n0, nL, seed=5)
     narrow = fastdln.init_weights([n0] + [128] * (depth - 1) + [nL], "orth-identity", seed=6)
     wide = fastdln.init_weights([n0] + [300] * (depth - 1) + [nL], "orth-identity", seed=6)
     np.testing.assert_allclose(end_to_end(narrow), end_to_end(wide), atol=1e-14)

@@ -16,7 +16,8 @@ from threadpoolctl import threadpool_limits
 
 import fastdln
 from fastdln import theory
-from tests.helpers import max_relative_difference, paper_data
+from tests.helpers import max_relative_difference
+from fastdln.synthetic import random_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -41,7 +42,7 @@ AWKWARD = ["fortran", "strided", "readonly", "memmap", "integer", "one_d_y", "on
 
 @pytest.mark.parametrize("case", AWKWARD)
 def test_awkward_but_valid_input_gives_the_reference_answer(tmp_path, case):
-    X, Y = paper_data(40, 6, 2, seed=1)
+    X, Y = random_data(40, 6, 2, seed=1)
     widths = [6, 7, 7, 2]
     if case == "fortran":
         X, Y = np.asfortranarray(X), np.asfortranarray(Y)
@@ -62,7 +63,7 @@ def test_awkward_but_valid_input_gives_the_reference_answer(tmp_path, case):
     elif case == "one_sample":
         X, Y = X[:1], Y[:1]
     elif case == "wide":
-        X, Y = paper_data(5, 30, 2, seed=2)
+        X, Y = random_data(5, 30, 2, seed=2)
         widths = [30, 30, 2]
     elif case == "zero_x":
         X = np.zeros_like(X)
@@ -94,7 +95,7 @@ def test_no_public_entry_point_modifies_the_callers_arrays(tmp_path):
     from fastdln import DeepLinearRegressor
     from fastdln.experiments import run_grid
 
-    X, Y = paper_data(30, 5, 2, seed=4)
+    X, Y = random_data(30, 5, 2, seed=4)
     weights = fastdln.init_weights([5, 6, 2], "random", seed=0)
     before = _snapshot(X, Y, *weights)
     for engine in ("fast", "reference"):
@@ -185,7 +186,7 @@ def test_fuzzing_raises_only_documented_errors_and_never_returns_nan(call):
 
 
 def test_gd_with_the_rate_of_reference_11_diverges_on_the_paper_setting():
-    X, Y = paper_data(600, 128, 10, seed=0)
+    X, Y = random_data(600, 128, 10, seed=0)
     rate = theory.gd_rate(X, 100, 10)
     with pytest.warns(RuntimeWarning, match="diverged at iteration"):
         result = fastdln.train(X, Y, widths=[128] * 100 + [10], init="orthogonal", seed=0,
@@ -196,7 +197,7 @@ def test_gd_with_the_rate_of_reference_11_diverges_on_the_paper_setting():
 
 def test_no_drift_after_10000_updates_in_one_sweep():
     """The residual is updated (R -= eta Z) 10,000 times without a recomputation."""
-    X, Y = paper_data(20, 3, 2, seed=5)
+    X, Y = random_data(20, 3, 2, seed=5)
     trainer = fastdln.Trainer(X, Y, widths=[3] * 10000 + [2], init="random", seed=6,
                               compress=False)
     trainer.sweep()
@@ -207,8 +208,8 @@ def test_no_drift_after_10000_updates_in_one_sweep():
     assert np.linalg.norm(engine.Rt.T - recomputed) <= 1e-12 * scale
 
 
-SCRIPT = ("import sys, numpy as np, fastdln; from tests.helpers import paper_data; "
-          "X, Y = paper_data(300, 64, 5, 9); r = fastdln.train(X, Y, widths=[64]*20+[5], "
+SCRIPT = ("import sys, numpy as np, fastdln; from fastdln.synthetic import random_data; "
+          "X, Y = random_data(300, 64, 5, 9); r = fastdln.train(X, Y, widths=[64]*20+[5], "
           "seed=3, sweeps=5, method='bcsgd', sampling='uniform'); "
           "fastdln.save(sys.argv[1], r.weights)")
 
@@ -224,7 +225,7 @@ def test_bitwise_identical_across_processes(tmp_path):
 
 
 def test_blas_thread_counts_agree_to_1e_12():
-    X, Y = paper_data(600, 128, 10, seed=7)
+    X, Y = random_data(600, 128, 10, seed=7)
     common = dict(widths=[128] * 30 + [10], seed=8, sweeps=3)
     with threadpool_limits(1):
         one = fastdln.train(X, Y, **common)
@@ -234,7 +235,7 @@ def test_blas_thread_counts_agree_to_1e_12():
 
 
 def test_two_python_threads_train_different_problems_correctly():
-    problems = [paper_data(200, 16, 3, seed=s) for s in (10, 11)]
+    problems = [random_data(200, 16, 3, seed=s) for s in (10, 11)]
     serial = [fastdln.train(X, Y, widths=[16] * 40 + [3], seed=1, sweeps=5)
               for X, Y in problems]
     results = [None, None]
@@ -253,7 +254,7 @@ def test_two_python_threads_train_different_problems_correctly():
 
 
 def test_a_callback_that_raises_stops_the_run_with_the_partial_result():
-    X, Y = paper_data(50, 5, 2, seed=12)
+    X, Y = random_data(50, 5, 2, seed=12)
 
     def callback(trainer):
         if trainer.sweeps_done == 3:

@@ -13,11 +13,12 @@ import fastdln
 from fastdln import Settings, check_settings, io
 from fastdln.experiments import check_config
 from fastdln.settings import option_from_text, text_options
-from tests.helpers import assert_same_run, paper_data
+from tests.helpers import assert_same_run
+from fastdln.synthetic import random_data
 
 
 def _data():
-    return paper_data(40, 5, 2, seed=0)
+    return random_data(40, 5, 2, seed=0)
 
 
 def test_the_example_of_the_issue_refuses_other_options(tmp_path):

@@ -10,7 +10,8 @@ from threadpoolctl import threadpool_info
 
 import fastdln
 from fastdln.threads import FIRST_PROBE, REPROBE_EVERY, ThreadPolicy
-from tests.helpers import ROOT, max_relative_difference, paper_data
+from tests.helpers import ROOT, max_relative_difference
+from fastdln.synthetic import random_data
 
 
 def _blas_threads():
@@ -18,7 +19,7 @@ def _blas_threads():
 
 
 def test_a_fixed_count_holds_during_the_block_and_is_restored_after():
-    fastdln.train(*paper_data(20, 3, 1, 0), widths=[3, 1])  # load the kernels' BLAS
+    fastdln.train(*random_data(20, 3, 1, 0), widths=[3, 1])  # load the kernels' BLAS
     before = _blas_threads()
     for count in (1, 2, 3):
         policy = ThreadPolicy(count)
@@ -82,7 +83,7 @@ def test_two_python_threads_at_different_counts_train_as_if_alone():
     the count it found, and their results are bitwise those of serial runs."""
     from concurrent.futures import ThreadPoolExecutor
 
-    X, Y = paper_data(300, 64, 4, seed=5)
+    X, Y = random_data(300, 64, 4, seed=5)
     common = dict(widths=[64] * 8 + [4], seed=1, sweeps=4)
     serial = {count: fastdln.train(X, Y, threads=count, **common) for count in (1, 2)}
     before = _blas_threads()
@@ -98,7 +99,7 @@ def test_two_python_threads_at_different_counts_train_as_if_alone():
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_a_fixed_count_is_bitwise_reproducible(threads):
-    X, Y = paper_data(600, 128, 10, seed=1)
+    X, Y = random_data(600, 128, 10, seed=1)
     common = dict(widths=[128] * 20 + [10], seed=2, sweeps=3, threads=threads)
     first, second = fastdln.train(X, Y, **common), fastdln.train(X, Y, **common)
     for a, b in zip(first.weights, second.weights):
@@ -106,7 +107,7 @@ def test_a_fixed_count_is_bitwise_reproducible(threads):
 
 
 def test_thread_counts_agree_to_rounding_and_may_change_on_resume(tmp_path):
-    X, Y = paper_data(600, 128, 10, seed=3)
+    X, Y = random_data(600, 128, 10, seed=3)
     common = dict(widths=[128] * 30 + [10], seed=4, sweeps=3)
     one = fastdln.train(X, Y, threads=1, **common)
     two = fastdln.train(X, Y, threads=2, **common)

@@ -7,14 +7,15 @@ import pytest
 
 import fastdln
 from fastdln.losses import log_cosh
-from tests.helpers import assert_same_run, paper_data
+from tests.helpers import assert_same_run
+from fastdln.synthetic import random_data
 
 ORDERS = ["descending", "ascending"]
 ENGINES = ["fast", "reference"]
 
 
 def _problem(widths=(10, 16, 12, 16, 3), m=80, seed=0):
-    X, Y = paper_data(m, widths[0], widths[-1], seed)
+    X, Y = random_data(m, widths[0], widths[-1], seed)
     return X, Y, dict(widths=list(widths), init="random", seed=seed + 1)
 
 

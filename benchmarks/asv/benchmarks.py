@@ -9,16 +9,13 @@ import numpy as np
 
 import fastdln
 from fastdln.bench import best_time
+from fastdln.synthetic import random_data
 
-
-def paper_data(m, n0, nL, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.normal(0.0, 1.0 / np.sqrt(n0), (m, n0)), rng.uniform(-1.0, 2.0, (m, nL))
 
 
 def make_trainer(n, nL, m, depth, engine="fast", order="descending", dtype="float64"):
     """A warmed-up Trainer on the paper's random data, width ``n`` throughout."""
-    X, Y = paper_data(m, n, nL)
+    X, Y = random_data(m, n, nL, seed=0)
     trainer = fastdln.Trainer(X, Y, widths=[n] * depth + [nL], seed=0, engine=engine,
                               order=order, dtype=dtype)
     trainer.sweep()  # warm-up
@@ -71,7 +68,7 @@ class GradientDescent:
     def setup(self, depth, engine):
         if engine == "reference" and depth > 10:
             raise NotImplementedError("pruned grid: the reference GD only at depth 10")
-        X, Y = paper_data(600, 128, 10)
+        X, Y = random_data(600, 128, 10, seed=0)
         self.trainer = fastdln.Trainer(X, Y, widths=[128] * depth + [10], seed=0,
                                        method="gd", lr=1e-5, engine=engine)
         self.trainer.sweep()  # warm-up
@@ -114,7 +111,7 @@ class Memory:
     param_names = ["depth"]
 
     def setup(self, depth):
-        self.X, self.Y = paper_data(60000, 128, 10)
+        self.X, self.Y = random_data(60000, 128, 10, seed=0)
         fastdln.train(self.X[:100], self.Y[:100], widths=[128] * 2 + [10], seed=0)
 
     def peakmem_train(self, depth):
@@ -131,7 +128,7 @@ class LargeData:
 
     def setup(self, shape):
         m, n0 = map(int, shape.split("x"))
-        self.X, self.Y = paper_data(m, n0, 10)
+        self.X, self.Y = random_data(m, n0, 10, seed=0)
         self.widths = [n0] * 20 + [10]
         fastdln.Trainer(self.X[:200], self.Y[:200], widths=self.widths, seed=0)
 

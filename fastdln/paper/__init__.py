@@ -15,7 +15,7 @@
 See docs/paper.md for every claim, the paper's sentence and how it is measured.
 """
 
-from .data import random_data
+from ..synthetic import random_data
 from .figures import FIGURES, run_figure
 
 __all__ = ["FIGURES", "random_data", "run_figure"]

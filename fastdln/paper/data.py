@@ -8,20 +8,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..synthetic import random_data
+
 __all__ = ["COND_MATCH", "FIG3_COND", "PaperData", "UCI_COND", "UCI_SHAPE", "condition_number",
-           "conditioned_data", "matched_draws", "random_data", "real_data", "uci_stand_in"]
+           "conditioned_data", "matched_draws", "real_data", "uci_stand_in"]
 
 UCI_SHAPE = (2565, 128)  # the paper's UCI gas sensor "Ethanol" problem: examples x features
 UCI_COND = 70_980.0  # its condition number after standardization (the paper's Section 4.2)
 FIG3_COND = 236.0  # cond(X) of the paper's Figure 3 data
 COND_MATCH = 1.5  # a draw matches the paper's data when its cond(X) is within 1.5x of it
 _STREAM, _STREAM_STEP = 1_000_000, 100_000  # Figure 3's data seeds for reproduce --seed s
-
-
-def random_data(m, n0, nL, seed):
-    """Section 4.1 data: ``X`` entries N(0, 1/n0), ``Y`` entries U(-1, 2), rows are samples."""
-    rng = np.random.default_rng(seed)
-    return rng.normal(0.0, 1.0 / np.sqrt(n0), (m, n0)), rng.uniform(-1.0, 2.0, (m, nL))
 
 
 def _conditioned_spectrum(n, seed):
