@@ -21,7 +21,8 @@ from ._checks import (check_choice, check_count, check_dtype, check_positive_flo
 from .init import INITS, layer_widths
 from .losses import ConvexLoss
 
-__all__ = ["ENGINES", "METHODS", "ORDERS", "RECORDS", "SAMPLINGS", "Settings", "check_loss",
+__all__ = ["ENGINES", "FRONT_END_DEFAULTS", "METHODS", "ORDERS", "RATES", "RECORDS", "SAMPLINGS",
+           "Settings", "check_loss",
            "check_settings", "option_from_text", "resolve_widths", "resume_conflicts",
            "text_options"]
 
@@ -29,13 +30,21 @@ METHODS = ("bcgd", "gd", "bcsgd")
 ORDERS = ("descending", "ascending")
 ENGINES = ("fast", "reference")
 SAMPLINGS = ("importance", "uniform")
+RATES = ("optimal", "bounded")  # the named learning rates (else a constant, a float)
 RECORDS = ("iteration", "sweep")
-
+# The defaults a front end declares where its own differ from Settings' on purpose (README
+# "defaults that differ on purpose"); the front ends take them from here and change nothing
+# else: scikit-learn's and a table's convention of an intercept, a repeatable command.
+FRONT_END_DEFAULTS = {
+    "command line": dict(seed=0, fit_intercept=True),
+    "grid": dict(seed=0),
+    "estimator": dict(fit_intercept=True),
+}
 
 
 def _text_lr(text):
     """``optimal``, ``bounded`` or a number."""
-    return text if text in ("optimal", "bounded") else float(text)
+    return text if text in RATES else float(text)
 
 
 def _text_threads(text):
@@ -390,7 +399,7 @@ def _check_combination(values, m):
 
 def _check_lr(lr, eta):
     if isinstance(lr, str):
-        check_choice(lr, "lr", ("optimal", "bounded"))
+        check_choice(lr, "lr", RATES)
         if lr == "bounded":
             return lr, 1.0 if eta is None else check_positive_float(eta, "eta", upper=2.0)
         if eta is not None:
