@@ -5,18 +5,35 @@
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 import time
+import warnings
 
 import numpy as np
+
+from ._version import __version__
+from .data import Data
+from .experiments import GridTerminated, load_grid_file, run_grid
+from .io import load, save
+from .optimum import end_to_end
+from .paper import FIGURES, run_figure
+from .paper.datasets import fetch_all
+from .progress import Progress, StopOnInterrupt, sweep_callback
+from .readers import read_features, read_training_data
+from .settings import (FRONT_END_DEFAULTS, Settings, check_settings, option_from_text,
+                       text_options)
+from .synthetic import random_data
+from .tables import write_csv
+from .trainer import Trainer
+from .training import train
+from .warmup import WARMUP_CHOICES, kernel_cache_folder, warmup
 
 __all__ = ["build_parser", "main"]
 
 
 def _demo(args):
-    from .synthetic import random_data
-    from .trainer import Trainer
-
     X, Y = random_data(args.samples, 128, 10, args.seed)
     widths = [128] * args.depth + [10]
     start = time.perf_counter()
@@ -33,12 +50,8 @@ def _demo(args):
 
 
 def _reproduce(args):
-    from .paper import FIGURES, run_figure
-
     names = list(FIGURES) if args.figure == "all" else [args.figure]
     if args.download:  # into --data-dir, else the cache (used by itself once filled)
-        from .paper.datasets import fetch_all
-
         for kind, folder in fetch_all(args.data_dir).items():
             print(f"{kind} files in {folder}", flush=True)
     counts = dict.fromkeys(("PASS", "FAIL", "TIE", "INFO"), 0)
@@ -64,77 +77,13 @@ def _bench(args):
                 threshold=args.threshold, repeats=args.repeats)
 
 
-def _read_data(path, target=None, need_y=True, header=True, y_path=None, weight=None):
-    """``(X, Y, feature_names, target_names, sample_weight)`` from an ``.npz`` (arrays ``X``
-    and ``Y``; no names), two ``.npy`` files (``X`` and ``--y``, memory-mapped: read by
-    blocks, never whole) or a CSV (``--target`` columns; names from its header; ``-``:
-    standard input). ``weight``: ``--sample-weight``, an ``.npy`` or a CSV column (then not
-    a feature)."""
-    if weight is not None and weight.endswith(".npy"):
-        from .experiments import load_npy
-
-        return (*_read_data(path, target, need_y, header, y_path)[:4],
-                load_npy(weight, "--sample-weight"))
-    if weight is not None and path.endswith((".npy", ".npz")):
-        raise ValueError(f"--sample-weight {weight}: give an .npy of weights (a column name "
-                         "is for CSV data)")
-    if path.endswith(".npy"):
-        from .experiments import load_npy
-
-        if need_y and y_path is None:
-            raise ValueError(f"{path}: an .npy of X needs --y with the .npy of Y")
-        X = load_npy(path, "X")
-        return X, None if y_path is None else load_npy(y_path, "--y"), None, None, None
-    if y_path is not None:
-        raise ValueError(f"--y is for .npy data; {path} holds Y itself")
-    if path.endswith(".npz"):
-        X, Y = _read_npz(path, need_y)
-        return X, Y, None, None, None
-    return _read_csv_data(path, target, need_y, header, weight)
-
-
-def _read_csv_data(path, target, need_y, header, weight=None):
-    from .tables import read_csv
-
-    if need_y and target is None:
-        raise ValueError(f"{path}: a CSV needs --target to name the target column(s)")
-    table = read_csv(path, header=header)
-    if target is None:
-        return table.values, None, table.names, None, None
-    if weight is None:
-        return (*table.split(target), None)
-    column = table.columns(weight, "--sample-weight")
-    if len(column) != 1:
-        raise ValueError(f"--sample-weight names one column, got {weight!r}")
-    if column[0] in table.columns(target, "--target"):
-        raise ValueError(f"--sample-weight column {weight!r} is also a --target column")
-    return (*table.split(target, leave_out=column), table.values[:, column[0]])
-
-
-def _read_npz(path, need_y):
-    import os
-    import zipfile
-
-    if not os.path.exists(path):
-        raise ValueError(f"{path}: no such file")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if "X" not in data.files or (need_y and "Y" not in data.files):
-                raise ValueError(f"{path}: an .npz needs arrays 'X' and 'Y', has {data.files}")
-            return data["X"], data["Y"] if "Y" in data.files else None
-    except (zipfile.BadZipFile, EOFError, OSError) as error:
-        raise ValueError(f"{path}: not a readable .npz ({error})") from None
-
-
-# Settings the command line offers with its own default: a seeded run is reproducible, and
-# real data has an intercept. Given to a resumed run only when typed.
-_OWN_DEFAULTS = dict(seed=0, fit_intercept=True)
+# The defaults Settings declares for the command line (a seeded run is reproducible, and real
+# data has an intercept). Given to a resumed run only when typed.
+_OWN_DEFAULTS = FRONT_END_DEFAULTS["command line"]
 
 
 def _settings_options(args):
     """The training options given on the command line (not the ones left at None)."""
-    from .settings import option_from_text, text_options
-
     options = {}
     for f in text_options():
         text = getattr(args, f.name, None)
@@ -148,8 +97,6 @@ def _settings_options(args):
 
 def _add_settings_arguments(parser):
     """``--name`` for every option of :class:`fastdln.Settings` the command line offers."""
-    from .settings import Settings, text_options
-
     defaults = dict(Settings().to_dict(), **_OWN_DEFAULTS)
     for f in text_options():
         default = defaults[f.name]
@@ -163,10 +110,6 @@ def _add_settings_arguments(parser):
 
 def _checked_settings(options):
     """:func:`fastdln.check_settings` with the option in an error spelled ``--name``."""
-    import re
-
-    from .settings import check_settings
-
     try:
         return check_settings(**options)
     except (ValueError, TypeError) as error:
@@ -193,16 +136,9 @@ def _training_options(args):
 
 
 def _train(args):
-    import warnings
-
-    from .io import save
-    from .progress import Progress, StopOnInterrupt, sweep_callback
-    from .training import train
-
-    X, Y, feature_names, target_names, weight = _read_data(
-        args.data, args.target, header=not args.no_header, y_path=args.y,
-        weight=args.sample_weight)
-    X, Y = (A if isinstance(A, np.ndarray) else np.asarray(A) for A in (X, Y))
+    X, Y, feature_names, target_names, weight = read_training_data(
+        args.data, target=args.target, header=not args.no_header, y_path=args.y,
+        sample_weight=args.sample_weight)
     Y = Y.reshape(len(Y), -1) if Y.ndim == 1 else Y
     if X.ndim != 2:
         raise ValueError(f"{args.data}: X must be 2-D (samples x features), got {X.shape}")
@@ -237,40 +173,46 @@ def _summary(result, X, Y, args, weight=None):
 
 def _fit_metrics(X, Y, weights, intercept, centered, sample_weight=None):
     """MSE, R^2 and the zero map's loss per sample on the (centered, with an intercept)
-    training data, by blocks of rows (a memory-mapped X is never read whole), weighted by
-    ``sample_weight`` like scikit-learn's metrics and fastdln's loss. R^2 is averaged over
-    the outputs like scikit-learn's ``r2_score``: 1 for a perfect fit, 0 for the mean; a
-    constant output counts 1 if fitted exactly, else 0."""
-    from .data import Data
-    from .optimum import end_to_end
-
+    training data, read once by blocks of rows through :class:`fastdln.data.Data` (a
+    memory-mapped X is never read whole), weighted by ``sample_weight`` like scikit-learn's
+    metrics and fastdln's loss. R^2 is averaged over the outputs like scikit-learn's
+    ``r2_score``: 1 for a perfect fit, 0 for the mean; a constant output counts 1 if fitted
+    exactly, else 0."""
     W = end_to_end([np.asarray(w, dtype=np.float64) for w in weights])
-    squares, count, mean, spread = np.zeros(W.shape[0]), 0.0, 0.0, 0.0
-    for begin, Xb, Yb in Data(X, Y).blocks():
-        wb = (np.ones(len(Yb)) if sample_weight is None else
-              np.asarray(sample_weight[begin:begin + len(Yb)], dtype=np.float64))[:, None]
-        squares += np.sum(wb * (Xb @ W.T + intercept - Yb) ** 2, axis=0)
-        # the weighted spread of Y around its mean, combined block by block (Chan et al.)
+    data = Data(X, Y, sample_weight)
+    squares, spread = np.zeros(data.nL), _Spread(data.nL)
+    for begin, Xb, Yb in data.blocks():
+        wb = np.ones(len(Yb)) if data.weight is None else data.weight[begin:begin + len(Yb)]
+        squares += wb @ (Xb @ W.T + intercept - Yb) ** 2
+        spread.add(Yb, wb)
+    constant = spread.sum == 0
+    scores = np.where(constant, np.where(squares == 0, 1.0, 0.0),
+                      1.0 - squares / np.where(constant, 1.0, spread.sum))
+    zero = spread.sum if centered else spread.sum + spread.count * spread.mean ** 2
+    return (float(np.sum(squares) / squares.size / spread.count), float(np.mean(scores)),
+            float(np.sum(zero) / data.m))
+
+
+class _Spread:
+    """The weighted sum of squares of ``Y`` around its weighted mean, one block of rows at a
+    time (Chan et al.'s pairwise update: no cancellation of large means)."""
+
+    def __init__(self, columns):
+        self.count, self.mean, self.sum = 0.0, np.zeros(columns), np.zeros(columns)
+
+    def add(self, Yb, wb):
         block_count = float(np.sum(wb))
         if block_count == 0:
-            continue
-        block_mean = np.sum(wb * Yb, axis=0) / block_count
-        block_spread = np.sum(wb * (Yb - block_mean) ** 2, axis=0)
-        total = count + block_count
-        delta = block_mean - mean
-        spread = spread + block_spread + delta ** 2 * count * block_count / total
-        mean, count = mean + delta * block_count / total, total
-    constant = spread == 0
-    scores = np.where(constant, np.where(squares == 0, 1.0, 0.0),
-                      1.0 - squares / np.where(constant, 1.0, spread))
-    zero = spread if centered else spread + count * mean ** 2
-    return (float(np.sum(squares) / squares.size / count), float(np.mean(scores)),
-            float(np.sum(zero) / len(X)))
+            return
+        block_mean = wb @ Yb / block_count
+        total = self.count + block_count
+        delta = block_mean - self.mean
+        self.sum += wb @ (Yb - block_mean) ** 2 + delta ** 2 * self.count * block_count / total
+        self.mean += delta * block_count / total
+        self.count = total
 
 
 def _print_summary(summary, args):
-    import json
-
     if args.json:
         print(json.dumps(summary))
     elif summary["status"] not in ("diverged", "stopped"):
@@ -306,11 +248,10 @@ def _exit_code(result, args, stop):
 
 
 def _predict(args):
-    from .io import load
-    from .tables import write_csv
-
     model = load(args.model)
-    X = _features_for(model, args)
+    X = read_features(args.data, model.widths[0], header=not args.no_header,
+                      target=args.target, feature_names=model.feature_names,
+                      target_names=model.target_names)
     predictions = model.predict(X)
     names = model.target_names or (["y"] if predictions.shape[1] == 1 else
                                    [f"y{j}" for j in range(predictions.shape[1])])
@@ -323,39 +264,11 @@ def _predict(args):
     return 0
 
 
-def _features_for(model, args):
-    """The model's input columns from ``args.data``: matched by name when both the model
-    and the CSV have names (the model's targets and ``--target`` columns may be present),
-    else by position."""
-    if args.data.endswith((".npz", ".npy")):
-        X = _read_data(args.data, need_y=False)[0]
-        names = None
-    else:
-        from .tables import read_csv
-
-        table = read_csv(args.data, header=not args.no_header)
-        left_out = table.columns(args.target, "--target") if args.target else []
-        if model.feature_names is not None and table.names is not None:
-            leave = [table.names[j] for j in left_out] + list(model.target_names or [])
-            return table.features(model.feature_names, leave_out=leave)
-        kept = [j for j in range(table.values.shape[1]) if j not in left_out]
-        X, names = table.values[:, kept], table.names
-    n0 = model.widths[0]
-    if np.ndim(X) != 2 or np.shape(X)[1] != n0:
-        from .tables import some
-
-        raise ValueError(f"{args.data}: {np.shape(X)[-1]} feature columns"
-                         f"{'' if names is None else ' ' + some(names)}, the model takes {n0}")
-    return X
-
-
 def _grid(args):
-    from .experiments import GridTerminated, load_grid_file, run_grid
-    from .progress import Progress
-
     configs = load_grid_file(args.grid)
     client = None
     if args.scheduler:
+        # imported here only: dask is an optional extra, slow to import
         from dask.distributed import Client
 
         client = Client(args.scheduler)
@@ -416,9 +329,7 @@ def _positive_float(text):
 
 
 def build_parser():
-    from ._version import __version__
-    from .paper import FIGURES
-
+    """The ``fastdln`` command's argument parser (its sub-commands and their options)."""
     parser = _Parser(prog="fastdln", description=_DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"fastdln {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -451,8 +362,6 @@ def build_parser():
 
 
 def _add_warmup_parser(sub):
-    from .warmup import WARMUP_CHOICES
-
     warm = sub.add_parser(
         "warmup", help="compile the kernels of chosen configurations into numba's cache",
         description="Compile ahead of time what a run's first call would compile (seconds "
@@ -466,8 +375,6 @@ def _add_warmup_parser(sub):
 
 
 def _warmup(args):
-    from .warmup import kernel_cache_folder, warmup
-
     warmup(args.dtype, args.method, args.loss, args.lr, args.order, everything=args.all,
            report=print)
     folder = kernel_cache_folder()
@@ -496,32 +403,32 @@ def _add_bench_parser(sub):
 
 
 def _add_train_parser(sub):
-    train = sub.add_parser("train", help="train on an .npz (X, Y) or a CSV (--target)")
-    train.add_argument("data", help=".npz with arrays X and Y, an .npy of X (with --y; read "
-                       "by blocks), or a CSV with a header row ('-': a CSV on standard input)")
-    train.add_argument("--y", default=None, metavar="Y.npy",
-                       help="the .npy of the targets, with an .npy of X")
-    train.add_argument("--sweeps", type=_integer(1), default=100,
-                       help="sweeps in all, a resumed run's included (default: %(default)s)")
-    _add_settings_arguments(train)
-    train.add_argument("--target", default=None,
-                       help="CSV target column(s): names or 0-based indices, comma separated")
-    train.add_argument("--no-header", action="store_true",
-                       help="the CSV has no header row (columns are 0-based indices)")
-    train.add_argument("--sample-weight", default=None, metavar="COLUMN|W.npy",
-                       help="weights of the samples: a CSV column (not a feature then; "
-                       "predict leaves it out with --target) or an .npy of one per row")
-    train.add_argument("--out", default=None, help="save the model (.npz)")
-    train.add_argument("--checkpoint", default=None,
-                       help="write the run's state there every --checkpoint-every sweeps and "
-                       "on Ctrl-C")
-    train.add_argument("--checkpoint-every", type=_integer(1), default=10,
-                       help="(default: %(default)s)")
-    train.add_argument("--resume", default=None,
-                       help="continue the run saved in this checkpoint (same data)")
-    train.add_argument("--json", action="store_true", help="print a JSON summary")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.set_defaults(run=_train)
+    command = sub.add_parser("train", help="train on an .npz (X, Y) or a CSV (--target)")
+    command.add_argument("data", help=".npz with arrays X and Y, an .npy of X (with --y; read "
+                         "by blocks), or a CSV with a header row ('-': a CSV on standard input)")
+    command.add_argument("--y", default=None, metavar="Y.npy",
+                         help="the .npy of the targets, with an .npy of X")
+    command.add_argument("--sweeps", type=_integer(1), default=100,
+                         help="sweeps in all, a resumed run's included (default: %(default)s)")
+    _add_settings_arguments(command)
+    command.add_argument("--target", default=None,
+                         help="CSV target column(s): names or 0-based indices, comma separated")
+    command.add_argument("--no-header", action="store_true",
+                         help="the CSV has no header row (columns are 0-based indices)")
+    command.add_argument("--sample-weight", default=None, metavar="COLUMN|W.npy",
+                         help="weights of the samples: a CSV column (not a feature then; "
+                         "predict leaves it out with --target) or an .npy of one per row")
+    command.add_argument("--out", default=None, help="save the model (.npz)")
+    command.add_argument("--checkpoint", default=None,
+                         help="write the run's state there every --checkpoint-every sweeps and "
+                         "on Ctrl-C")
+    command.add_argument("--checkpoint-every", type=_integer(1), default=10,
+                         help="(default: %(default)s)")
+    command.add_argument("--resume", default=None,
+                         help="continue the run saved in this checkpoint (same data)")
+    command.add_argument("--json", action="store_true", help="print a JSON summary")
+    command.add_argument("--quiet", action="store_true", help="no progress bar")
+    command.set_defaults(run=_train)
 
 
 def _add_predict_parser(sub):
@@ -553,8 +460,6 @@ def _add_grid_parser(sub):
 
 def main(argv=None):
     """Run the ``fastdln`` command; returns its exit code (2: bad input, 130: Ctrl-C)."""
-    import warnings
-
     args = build_parser().parse_args(argv)
     np.set_printoptions(precision=4)
     with warnings.catch_warnings():

@@ -10,7 +10,10 @@ A failing run does not stop the grid, and rows are written to the CSV as runs fi
 Data sets are named by strings: ``"random:M:N0:NL[:SEED]"`` (the paper's random data:
 ``X`` N(0, 1/n0), ``Y`` U(-1, 2)), the path of an ``.npz`` with arrays ``X`` and ``Y``, or
 two ``.npy`` paths ``"X.npy,Y.npy"`` (memory-mapped and read by blocks: data larger than
-memory trains with the L2 loss).
+memory trains with the L2 loss); :func:`fastdln.readers.read_grid_data` reads them.
+
+Local processes run each run on one BLAS thread (``threads=1``, unless the run sets
+``threads``), passed to :func:`fastdln.train` like every other option.
 """
 
 from __future__ import annotations
@@ -31,22 +34,22 @@ from typing import Any
 
 import numpy as np
 
-from .synthetic import random_data
 from .progress import StopOnInterrupt
-from .settings import Settings
+from .readers import read_grid_data
+from .settings import FRONT_END_DEFAULTS, Settings
 from .training import train
 
 __all__ = ["RESULT_COLUMNS", "RUN_KEYS", "GridTerminated", "check_config", "expand_grid",
-           "grid_columns", "load_data", "load_grid_file", "run_grid", "run_one", "run_or_report",
-           "write_rows"]
+           "grid_columns", "load_grid_file", "run_grid", "run_one", "run_or_report"]
 
-_BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                          "NUMBA_NUM_THREADS")
 # What a run configuration holds besides the training options (the fields of Settings,
 # among them depth and width).
 RUN_KEYS = ("data", "sweeps")
-# Defaults of a run, written into its row so that every row states what was asked.
-_RUN_DEFAULTS = dict(sweeps=1, seed=0)
+# Defaults of a run, written into its row so that every row states what was asked (the
+# seed is the one Settings declares for grids).
+_RUN_DEFAULTS = dict(sweeps=1, **FRONT_END_DEFAULTS["grid"])
+# BLAS threads of each run on a local process (several processes share the cores).
+_LOCAL_THREADS = 1
 # The outcome of a run, after its settings in a row ("run": its position in the grid).
 RESULT_COLUMNS = ("status", "error", "sweeps_done", "widths", "initial_error", "final_error",
                   "seconds", "curve")
@@ -62,54 +65,34 @@ def expand_grid(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(zip(names, values)) for values in itertools.product(*axes.values())]
 
 
-def load_data(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(X, Y)`` for a data set name (see the module docstring)."""
-    if not isinstance(name, str):
-        raise TypeError(f"data must be a string ('random:M:N0:NL[:SEED]', an .npz path or "
-                        f"'X.npy,Y.npy'), got {name!r}")
-    if name.endswith(".npy"):
-        paths = name.split(",")
-        if len(paths) != 2:
-            raise ValueError(f"data {name!r}: .npy data are two files, 'X.npy,Y.npy'")
-        X_path, Y_path = (path.strip() for path in paths)
-        return load_npy(X_path, f"data {name!r}"), load_npy(Y_path, f"data {name!r}")
-    if name.startswith("random:"):
-        try:
-            parts = [int(p) for p in name.split(":")[1:]]
-        except ValueError:
-            parts = []
-        if len(parts) not in (3, 4):
-            raise ValueError(f"data {name!r}: expected 'random:M:N0:NL[:SEED]'")
-        m, n0, nL, seed = (*parts, 0) if len(parts) == 3 else parts
-        return random_data(m, n0, nL, seed)
-    if not os.path.exists(name):
-        raise ValueError(f"data {name!r}: no such file")
-    with np.load(name, allow_pickle=False) as data:
-        if "X" not in data.files or "Y" not in data.files:
-            raise ValueError(f"data {name!r}: an .npz needs arrays 'X' and 'Y', has "
-                             f"{data.files}")
-        return data["X"], data["Y"]
+def run_one(config: dict[str, Any], curve_dir: str | None = None, *,
+            threads: int | None = None) -> dict[str, Any]:
+    """Train one configuration; returns its result row.
 
+    Parameters
+    ----------
+    config : dict
+        A run configuration (see :func:`run_grid`).
+    curve_dir : str, optional
+        Write the run's error curve there.
+    threads : int, optional
+        The ``threads`` option of a run whose ``config`` does not set it (a local grid's
+        processes: 1); None leaves the :class:`fastdln.Settings` default.
 
-def load_npy(path: str, what: str) -> np.ndarray:
-    """An ``.npy`` file as a read-only memory map (fastdln reads it by blocks of rows)."""
-    if not os.path.exists(path):
-        raise ValueError(f"{what}: {path}: no such file")
-    try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError) as error:
-        raise ValueError(f"{what}: {path}: not a readable .npy ({error})") from None
-
-
-def run_one(config: dict[str, Any], curve_dir: str | None = None) -> dict[str, Any]:
-    """Train one configuration; returns its result row (its settings, then the outcome:
-    :data:`RESULT_COLUMNS`). Raises on failure (see :func:`run_or_report`)."""
+    Returns
+    -------
+    dict
+        Its settings as requested, then the outcome (:data:`RESULT_COLUMNS`). Raises on
+        failure (see :func:`run_or_report`).
+    """
     start = time.perf_counter()
     check_config(config)
-    X, Y = load_data(config["data"])
+    X, Y = read_grid_data(config["data"])
     Y = Y.reshape(len(Y), -1)
     requested = _requested(config)
     options = {k: v for k, v in requested.items() if k not in RUN_KEYS}
+    if threads is not None:
+        options.setdefault("threads", threads)
     stop = _worker_stop
     if stop is not None and stop.requested:
         raise RuntimeError("not run: the grid's worker got SIGTERM")
@@ -129,11 +112,12 @@ def run_one(config: dict[str, Any], curve_dir: str | None = None) -> dict[str, A
     return row
 
 
-def run_or_report(config: dict[str, Any], curve_dir: str | None = None) -> dict[str, Any]:
+def run_or_report(config: dict[str, Any], curve_dir: str | None = None, *,
+                  threads: int | None = None) -> dict[str, Any]:
     """:func:`run_one`, with a failure as its row: ``status="error"`` and the message."""
     start = time.perf_counter()
     try:
-        return run_one(config, curve_dir)
+        return run_one(config, curve_dir, threads=threads)
     except Exception as error:  # any failure of this run is its row, not the grid's end
         return _error_row(config, error, time.perf_counter() - start)
 
@@ -179,21 +163,6 @@ class GridTerminated(SystemExit):
         self.rows = rows
 
 
-@contextlib.contextmanager
-def _one_blas_thread():
-    """Workers started inside this block use one BLAS (and numba) thread each."""
-    saved = {k: os.environ.get(k) for k in _BLAS_THREAD_VARIABLES}
-    os.environ.update({k: "1" for k in _BLAS_THREAD_VARIABLES})
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def run_grid(configs: list[dict[str, Any]] | dict[str, Any], *, client: Any = None,
              n_workers: int | None = None, curve_dir: str | None = None,
              out: str | os.PathLike | None = None,
@@ -214,7 +183,7 @@ def run_grid(configs: list[dict[str, Any]] | dict[str, Any], *, client: Any = No
         refused before any run starts.
     client : dask.distributed.Client, optional
         Run on its cluster (a ``LocalCluster`` or a remote scheduler); otherwise on local
-        processes with one BLAS thread each.
+        processes, each run on one BLAS thread (``threads=1``) unless it sets ``threads``.
     n_workers : int, optional
         Local processes (default: the number of cores).
     curve_dir : str, optional
@@ -265,10 +234,10 @@ def _finished_runs(configs, client, n_workers, curve_dir,
         futures = client.map(run_or_report, configs, curve_dir=curve_dir, pure=False)
         yield from _rows_of(dask_completed(futures), futures, configs)
         return
-    with _one_blas_thread(), ProcessPoolExecutor(n_workers or os.cpu_count() or 1,
-                                                 mp_context=get_context("spawn"),
-                                                 initializer=_start_worker) as pool:
-        futures = [pool.submit(run_or_report, c, curve_dir) for c in configs]
+    with ProcessPoolExecutor(n_workers or os.cpu_count() or 1, mp_context=get_context("spawn"),
+                             initializer=_start_worker) as pool:
+        futures = [pool.submit(run_or_report, c, curve_dir, threads=_LOCAL_THREADS)
+                   for c in configs]
         workers["pool"] = getattr(pool, "_processes", None) or {}  # pid -> Process
         try:
             yield from _rows_of(as_completed(futures), futures, configs)
@@ -369,13 +338,3 @@ def load_grid_file(path: str | os.PathLike) -> list[dict[str, Any]]:
     for table in ("train", "grid"):
         _check_keys(document.get(table, {}), f"[{table}] of {name}")
     return expand_grid({**document.get("train", {}), **document["grid"]})
-
-
-def write_rows(path: str | os.PathLike, rows: list[dict[str, Any]]) -> None:
-    """Write result rows as CSV (the union of their keys as columns)."""
-    columns: list[str] = []
-    for row in rows:
-        columns += [k for k in row if k not in columns]
-    with _RowWriter(path, columns) as writer:
-        for row in rows:
-            writer.write(row)

@@ -321,7 +321,7 @@ def test_ctrl_c_before_training_exits_130(capsys, monkeypatch, data):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("fastdln.tables.read_csv", interrupted)
+    monkeypatch.setattr("fastdln.readers.read_csv", interrupted)
     code, out, err = main(capsys, "train", table, "--target", "y", "--depth", 2)
     assert code == 130 and err == ["fastdln: interrupted"]
 

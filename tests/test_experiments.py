@@ -8,12 +8,12 @@ import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
-from fastdln import experiments
+from fastdln import experiments, readers
 
 GRID = dict(data=["random:120:6:2:0", "random:80:5:3:1"], depth=[1, 3], order=["descending",
             "ascending"], seed=[0, 1], sweeps=5)
@@ -77,6 +77,35 @@ def test_a_bad_run_is_its_row_and_the_others_arrive(tmp_path):
     assert [r["status"] for r in written] == [row["status"] for row in rows]
     assert list(written[0]) == experiments.grid_columns(configs)
     assert written[2]["final_error"] == "" and written[0]["widths"] == "[4, 2]"
+
+
+class _InProcess(ThreadPoolExecutor):
+    """A process pool's stand-in that runs in this process (no signal handlers)."""
+
+    def __init__(self, workers, mp_context=None, initializer=None):
+        super().__init__(workers)
+
+
+def test_local_runs_get_one_blas_thread_as_a_setting_not_the_environment(monkeypatch):
+    """Each local run trains with threads=1 unless it sets threads; os.environ is left
+    alone (no BLAS variables set for the workers)."""
+    seen = []
+
+    def train(X, Y, **options):
+        seen.append(options.get("threads", "unset"))
+        raise RuntimeError("trained")
+
+    monkeypatch.setattr(experiments, "train", train)
+    monkeypatch.setattr(experiments, "ProcessPoolExecutor", _InProcess)
+    environment = dict(os.environ)
+    rows = experiments.run_grid([dict(data="random:10:2:1", depth=1),
+                                 dict(data="random:10:2:1", depth=1, threads=2)], n_workers=1)
+    assert [row["error"] for row in rows] == ["RuntimeError: trained"] * 2
+    assert seen == [1, 2] and dict(os.environ) == environment
+    assert "threads" not in rows[0]  # the row states what was asked
+    with pytest.raises(RuntimeError, match="trained"):
+        experiments.run_one(dict(data="random:10:2:1", depth=1))
+    assert seen[-1] == "unset"  # a run of its own keeps Settings' default
 
 
 def test_a_lost_worker_is_the_row_of_its_run():
@@ -160,14 +189,14 @@ def test_a_grid_reads_npy_pairs_by_blocks_like_npz(tmp_path):
     np.save(tmp_path / "X.npy", X)
     np.save(tmp_path / "Y.npy", Y)
     np.savez(tmp_path / "d.npz", X=X, Y=Y)
-    pair = experiments.load_data(f"{tmp_path / 'X.npy'},{tmp_path / 'Y.npy'}")
+    pair = readers.read_grid_data(f"{tmp_path / 'X.npy'},{tmp_path / 'Y.npy'}")
     assert all(isinstance(a, np.memmap) for a in pair)
     npy = experiments.run_one(dict(data=f"{tmp_path / 'X.npy'}, {tmp_path / 'Y.npy'}",
                                    depth=2, sweeps=3))
     npz = experiments.run_one(dict(data=str(tmp_path / "d.npz"), depth=2, sweeps=3))
     assert npy["final_error"] == npz["final_error"]
     with pytest.raises(ValueError, match="two files"):
-        experiments.load_data(str(tmp_path / "X.npy"))
+        readers.read_grid_data(str(tmp_path / "X.npy"))
 
 
 def _children(pid):

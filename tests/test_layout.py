@@ -26,7 +26,7 @@ LAYERS = {
     "fastdln.trainer": CORE, "fastdln.training": CORE, "fastdln.io": CORE,
     "fastdln.bench": APPS, "fastdln.cli": APPS, "fastdln.__main__": APPS,
     "fastdln.estimator": APPS, "fastdln.experiments": APPS, "fastdln.progress": APPS,
-    "fastdln.tables": APPS, "fastdln.warmup": APPS,
+    "fastdln.readers": APPS, "fastdln.tables": APPS, "fastdln.warmup": APPS,
     "fastdln.paper": APPS, "fastdln.paper.claims": APPS, "fastdln.paper.data": APPS,
     "fastdln.paper.datasets": APPS, "fastdln.paper.figures": APPS, "fastdln.paper.plots": APPS,
     "fastdln.paper.measures": APPS, "fastdln.paper.gd_rates": APPS, "fastdln.paper.runs": APPS,
