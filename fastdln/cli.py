@@ -71,10 +71,9 @@ def _reproduce(args):
 
 
 def _bench(args):
-    from .bench import main
+    from .bench import run
 
-    return main(quick=args.quick, json_path=args.json, compare_path=args.compare,
-                threshold=args.threshold, repeats=args.repeats)
+    return run(args)
 
 
 # The defaults Settings declares for the command line (a seeded run is reproducible, and real
@@ -386,19 +385,11 @@ def _warmup(args):
 def _add_bench_parser(sub):
     import argparse
 
-    from .bench import COLUMNS
+    from .bench import COLUMNS, add_arguments
 
-    bench = sub.add_parser("bench", help="time sweeps: fast engine, reference, BLAS limit",
+    bench = sub.add_parser("bench", help="time sweeps; --against REV: regression check",
                            epilog=COLUMNS, formatter_class=argparse.RawDescriptionHelpFormatter)
-    bench.add_argument("--quick", action="store_true", help="three configurations, < 1 minute")
-    bench.add_argument("--json", metavar="FILE", help="save the table with machine info")
-    bench.add_argument("--compare", metavar="OLD.json",
-                       help="exit 1 naming each configuration slower than --threshold x OLD; "
-                       "warns when OLD was measured on another machine (CPU, cores, BLAS)")
-    bench.add_argument("--threshold", type=_positive_float, default=1.2,
-                       help="(default: %(default)s)")
-    bench.add_argument("--repeats", type=_integer(1), default=None,
-                       help="best of this many (default: per configuration)")
+    add_arguments(bench)
     bench.set_defaults(run=_bench)
 
 
