@@ -26,8 +26,8 @@ from .settings import Settings
 __all__ = ["FastEngine", "ReferenceEngine", "embed_blocks", "engine_from_state",
            "gradient_rounding", "layer_at", "make_engine", "padded_blocks"]
 
-SAMPLINGS = {None: _kernels.NO_SAMPLING, "importance": _kernels.IMPORTANCE,
-             "uniform": _kernels.UNIFORM}
+_SAMPLING_CODES = {None: _kernels.NO_SAMPLING, "importance": _kernels.IMPORTANCE,
+                   "uniform": _kernels.UNIFORM}
 NO_DRAWS = np.zeros(0)
 # A kernel's first call in a process that takes longer than this is compiling: say so once.
 COMPILE_NOTICE_SECONDS = 1.0
@@ -123,22 +123,25 @@ class FastEngine:
     compressed = False
 
     def __init__(self, Xw, Ow, weights, settings: Settings, *, m, optimum_residual, compressed,
-                 constrained=False):
+                 constrained=False, reduce_width=None):
         """``Xw`` ``(n0, r)``: the (compressed) data, columns are samples; ``Ow`` ``(nL, r)``:
         the optimum's output ``W* Xw``, which the residual is kept against;
         ``optimum_residual``: ``W* Xw - Yw`` ``(nL, r)``, or None where it is orthogonal to
         the rows of ``Xw`` (see ``Problem.working_data``); ``constrained``: the optimum is
-        under a binding rank constraint (its gradient does not vanish)."""
+        under a binding rank constraint (its gradient does not vanish); ``reduce_width``:
+        whether to train the padded blocks of Theorem 3.1 where the weights have that form
+        (None: as ``settings.reduce_width`` says; a resumed engine does what it did)."""
         self.constrained = constrained
         self.settings = settings
         self.dtype = np.dtype(settings.dtype)
         self.inv_m = 1.0 / m
         self.m = m
         self.compressed = compressed
-        self.sampling = SAMPLINGS[settings.sampling]
+        self.sampling = _SAMPLING_CODES[settings.sampling]
         self.gd_ready = False  # GD: the caches hold the forward pass of the current weights
         self._full_weights = weights
-        blocks = padded_blocks(weights) if settings.reduce_width else None
+        reduce_width = settings.reduce_width if reduce_width is None else reduce_width
+        blocks = padded_blocks(weights) if reduce_width else None
         self.width_reduced = blocks is not None
         work_weights = blocks if blocks is not None else weights
         self.widths = np.array([work_weights[0].shape[1]] + [W.shape[0] for W in work_weights],
@@ -170,7 +173,7 @@ class FastEngine:
         hidden = self.widths[1:-1]
         small_gram = hidden.size > 0 and k * k * int(hidden.min()) <= _kernels.SMALL_GRAM
         return (smallest ** 3 < _kernels.SMALL_PRODUCT or small_gram
-                or self.settings.method == "bcsgd" or self._needs_blocks)
+                or self.settings.training_method.samples or self._needs_blocks)
 
     def _options(self):
         """The kernels' code-selecting options, ``None`` when off (see ``_kernels``)."""
@@ -199,10 +202,9 @@ class FastEngine:
 
     @classmethod
     def from_state(cls, state, settings):
-        engine = cls(state["X"], state["Y"], state["weights"],
-                     settings.replace(reduce_width=state["width_reduced"]), m=state["m"],
+        engine = cls(state["X"], state["Y"], state["weights"], settings, m=state["m"],
                      optimum_residual=state["optimum_residual"], compressed=state["compressed"],
-                     constrained=state["constrained"])
+                     constrained=state["constrained"], reduce_width=state["width_reduced"])
         engine.gd_ready = state["gd_ready"]
         for name in cls._CACHES:
             target = getattr(engine, name)
@@ -233,7 +235,7 @@ class FastEngine:
         layers = list(zip(widths[1:].tolist(), widths[:-1].tolist()))
         self.blocking = np.array([_kernels.WHOLE_GRADIENT, _kernels.GRADIENT_BLOCK], np.int64)
         largest_layer = max(n_out * n_in for n_out, n_in in layers)
-        self._needs_blocks = (self.settings.method == "bcgd"
+        self._needs_blocks = (self.settings.training_method.blocked_gradients
                               and largest_layer > _kernels.WHOLE_GRADIENT)
         if self._needs_blocks:  # blocks of G
             largest_layer = max(_gradient_rows(n_out, n_in, self.blocking) * n_in
@@ -247,7 +249,7 @@ class FastEngine:
         raw_residual = self.settings.power != 2 or self.settings.custom_loss is not None
         # J = l'(Rt + Rs) needs its own buffer unless it is Rt itself (L2, Rs None); bcsgd
         # forms its sampled residuals without it
-        own_j = self.settings.method != "bcsgd" and (raw_residual or Rs is not None)
+        own_j = not self.settings.training_method.samples and (raw_residual or Rs is not None)
         self.work_j = np.empty((r, k) if own_j else (0, k), dtype)
         gram_side = min(max_width, r) if self.settings.lr == "bounded" else 1
         if self.sampling == _kernels.IMPORTANCE:
@@ -257,10 +259,11 @@ class FastEngine:
                                dtype)
         self.counts = np.zeros(3, np.int64)
         self.scal = np.empty(2, dtype)  # alpha and beta of the BLAS calls
-        self.w_previous = np.empty(self.w.size if self.settings.method == "gd" else 0, dtype)
+        self.w_previous = np.empty(
+            self.w.size if self.settings.training_method.all_layers_at_once else 0, dtype)
 
     def run(self, begin, end, error_limit, draws=None, batches=None):
-        if self.settings.method == "gd":
+        if self.settings.training_method.all_layers_at_once:
             return self._gd_iteration(error_limit)
         if draws is None:
             draws, batches = NO_DRAWS, NO_BATCHES
@@ -404,7 +407,7 @@ class ReferenceEngine:
 
     def run(self, begin, end, error_limit, draws=None, batches=None):
         settings = self.settings
-        if settings.method == "gd":
+        if settings.training_method.all_layers_at_once:
             before = self.weights()
             reference.gd_update(self._weights, self.X, self.Y, settings.lr, settings.power)
             error = self._error()

@@ -11,6 +11,8 @@ mapping, so that the pages read do not stay in the process's resident memory.
 
 from __future__ import annotations
 
+import hashlib
+import math
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +28,9 @@ __all__ = ["BLOCK_ROWS", "Data", "Factor", "is_dask"]
 
 # Rows per block: a few MB of float64 per block, large enough for BLAS-3 speed.
 BLOCK_ROWS = 16384
+# Rows per digest of the fingerprint: chunks from row 0, so that the fingerprint does not
+# depend on how the data are read (blocks, threads, dask chunks).
+FINGERPRINT_ROWS = 8192
 # Rows per dtpqrt call (smaller blocks stay in cache: benchmarks/tune_block_qr.py).
 FOLD_ROWS = 8192
 
@@ -63,6 +68,7 @@ class Factor:
     y_mean: np.ndarray | None
     x_max: float
     y_max: float
+    fingerprint: str | None = None  # Data.fingerprint(), when asked for in the same pass
 
 
 class Data:
@@ -108,42 +114,80 @@ class Data:
             Xb, Yb = (read(begin, end) for read in readers)
             yield begin, Xb, Yb
 
-    def factor(self, center: bool, rows: int | None = None, workers: int = 1) -> Factor:
+    def factor(self, center: bool, rows: int | None = None, workers: int = 1,
+               fingerprint: bool = False) -> Factor:
         """The factor of the (weighted, centered) data in one pass (docs/math.md sections 4
         and 11); ``workers`` threads fold disjoint row ranges side by side (each on one BLAS
-        thread) and their factors are combined."""
+        thread) and their factors are combined. ``fingerprint``: also the data's
+        :meth:`fingerprint`, from the same reads."""
         rows = rows or BLOCK_ROWS
         if self.dask:
-            return _dask_factor(self, center, rows)
-        ranges = _row_ranges(self.m, rows, workers)
-        if len(ranges) == 1:
-            return _combine([self._fold(center, rows, *ranges[0])], self.n0, center)
-        with blas_threads(1), ThreadPoolExecutor(len(ranges)) as pool:
-            parts = list(pool.map(lambda span: self._fold(center, rows, *span), ranges))
-        return _combine(parts, self.n0, center)
+            parts = _dask_parts(self, lambda *chunk: _chunk_factor(*chunk, center, rows,
+                                                                  fingerprint))
+        else:
+            ranges = _row_ranges(self.m, rows, workers)
+            if len(ranges) == 1:
+                parts = [self._fold(center, rows, *ranges[0], fingerprint)]
+            else:
+                with blas_threads(1), ThreadPoolExecutor(len(ranges)) as pool:
+                    parts = list(pool.map(lambda span: self._fold(center, rows, *span,
+                                                                  fingerprint), ranges))
+        digests = [d for part in parts for d in part[3]] if fingerprint else None
+        return _combine(parts, self.n0, center, self._fingerprint_of(digests))
 
-    def _fold(self, center, rows, start, stop):
+    def fingerprint(self) -> str:
+        """SHA-256 of the data as float64 (what a resumed run must see again), read by
+        blocks (on the workers for dask arrays): the digests of chunks of
+        ``FINGERPRINT_ROWS`` rows of ``X``, ``Y`` and the sample weights, hashed in order
+        with the shapes. It depends on the values only, not on the memory layout, the
+        dtype's width or the dask chunks."""
+        if self.dask:
+            parts = _dask_parts(self, _chunk_digests)
+            return self._fingerprint_of([d for part in parts for d in part])
+        digests = _Digests(0)
+        for begin, Xb, Yb in self.blocks():
+            digests.add(Xb, Yb, _rows(self.weight, begin, len(Xb)))
+        return self._fingerprint_of(digests.result())
+
+    def _fingerprint_of(self, digests):
+        if digests is None:
+            return None
+        total = hashlib.sha256(f"{self.m},{self.n0},{self.nL},{self.weight is not None};"
+                               .encode())
+        for digest in digests:
+            total.update(digest)
+        return total.hexdigest()
+
+    def _fold(self, center, rows, start, stop, fingerprint=False):
         fold = _Fold(self.n0 + self.nL + int(center), center)
+        digests = _Digests(start) if fingerprint else None
         for begin, Xb, Yb in self.blocks(rows, start, stop):
-            fold.add(Xb, Yb, _rows(self.weight, begin, len(Xb)), begin)
-        return fold.result()
+            weight = _rows(self.weight, begin, len(Xb))
+            fold.add(Xb, Yb, weight, begin)
+            if digests is not None:
+                digests.add(Xb, Yb, weight)
+        return (*fold.result(), digests.result() if digests is not None else [])
 
-    def dense(self, x_shift=None, y_shift=None, root_weight=None):
-        """``X`` and ``Y`` in memory as float64, minus the shifts and times ``root_weight`` per
-        row: the one copy the full-data methods make. ``X`` is in Fortran order, so that
-        ``X.T`` is the engine's C-contiguous ``(n0, m)``; ``Y`` in C order, the engine's
-        residual layout."""
+    def dense(self, x_shift=None, y_shift=None, root_weight=None, fingerprint=False):
+        """``(X, Y, fingerprint)``: ``X`` and ``Y`` in memory as float64, minus the shifts and
+        times ``root_weight`` per row: the one copy the full-data methods make. ``X`` is in
+        Fortran order, so that ``X.T`` is the engine's C-contiguous ``(n0, m)``; ``Y`` in C
+        order, the engine's residual layout. ``fingerprint``: also the data's
+        :meth:`fingerprint` from the same reads (else None)."""
         if self.dask:
             warnings.warn(f"this run needs the whole data in memory: the dask arrays "
                           f"({self.nbytes / 2**30:.2f} GiB) are computed on the client",
                           UserWarning, stacklevel=4)
             X, Y = (np.asarray(A.compute()) if is_dask(A) else A for A in (self.X, self.Y))
-            return Data(X, Y, self.weight).dense(x_shift, y_shift, root_weight)
+            return Data(X, Y, self.weight).dense(x_shift, y_shift, root_weight, fingerprint)
         X = np.empty((self.m, self.n0), order="F")
         Y = np.empty((self.m, self.nL))
+        digests = _Digests(0) if fingerprint else None
         for start, Xb, Yb in self.blocks():
             _largest(Xb, "X", start)
             _largest(Yb, "Y", start)
+            if digests is not None:
+                digests.add(Xb, Yb, _rows(self.weight, start, len(Xb)))
             stop = start + len(Xb)
             for target, block, shift in ((X, Xb, x_shift), (Y, Yb, y_shift)):
                 if shift is not None:
@@ -151,7 +195,7 @@ class Data:
                 if root_weight is not None:
                     block = block * root_weight[start:stop, None]
                 target[start:stop] = block
-        return X, Y
+        return X, Y, self._fingerprint_of(None if digests is None else digests.result())
 
 
 class _Fold:
@@ -183,11 +227,49 @@ class _Fold:
         return self.qr.R, self.x_max, self.y_max
 
 
+class _Digests:
+    """SHA-256 digests of the chunks of ``FINGERPRINT_ROWS`` rows (counted from row 0) of
+    blocks of rows given in order from row ``start``, a chunk boundary. A chunk's digest
+    hashes the digests of its ``X``, ``Y`` and weight rows, so that it does not depend on
+    how the chunk was split into blocks."""
+
+    def __init__(self, start):
+        self.row = start
+        self.open = None
+        self.digests = []
+
+    def add(self, Xb, Yb, weight=None):
+        parts = [Xb, Yb] if weight is None else [Xb, Yb, weight]
+        done = 0
+        while done < len(Xb):
+            if self.open is None:
+                self.open = [hashlib.sha256() for _ in parts]
+            take = min(len(Xb) - done, FINGERPRINT_ROWS - self.row % FINGERPRINT_ROWS)
+            for hasher, part in zip(self.open, parts):
+                hasher.update(np.ascontiguousarray(part[done:done + take], np.float64))
+            done += take
+            self.row += take
+            if self.row % FINGERPRINT_ROWS == 0:
+                self._close()
+
+    def _close(self):
+        self.digests.append(hashlib.sha256(b"".join(h.digest() for h in self.open)).digest())
+        self.open = None
+
+    def result(self):
+        """The digests of the chunks, the last one closed even if it is short."""
+        if self.open is not None:
+            self._close()
+        return self.digests
+
+
 def _row_ranges(m, rows, workers):
-    """At most ``workers`` consecutive row ranges of whole blocks (at least one range)."""
-    blocks = -(-m // rows)
-    parts = max(1, min(workers, blocks))
-    edges = [min(m, rows * (blocks * part // parts)) for part in range(parts + 1)]
+    """At most ``workers`` consecutive row ranges of whole blocks (at least one range), each
+    starting at a chunk of the fingerprint."""
+    unit = math.lcm(rows, FINGERPRINT_ROWS)
+    units = -(-m // unit)
+    parts = max(1, min(workers, units))
+    edges = [min(m, unit * (units * part // parts)) for part in range(parts + 1)]
     return list(zip(edges[:-1], edges[1:]))
 
 
@@ -254,7 +336,7 @@ def _view_offset(array):
     return array.__array_interface__["data"][0] - base.__array_interface__["data"][0]
 
 
-def _combine(parts, n0, center):
+def _combine(parts, n0, center, fingerprint=None):
     """One factor from the factors of disjoint blocks of rows (docs/math.md section 11)."""
     if len(parts) == 1:
         R = parts[0][0]
@@ -266,36 +348,54 @@ def _combine(parts, n0, center):
     x_max = max(p[1] for p in parts)
     y_max = max(p[2] for p in parts)
     if not center:
-        return Factor(np.triu(R), None, None, x_max, y_max)
+        return Factor(np.triu(R), None, None, x_max, y_max, fingerprint)
     # With a ones column first, R's first row is sqrt(sum w) times the weighted means and
     # the rest of R is the factor of the centered data (Householder QR is exact in this).
     means = R[0, 1:] / R[0, 0]
-    return Factor(np.triu(R[1:, 1:]), means[:n0], means[n0:], x_max, y_max)
+    return Factor(np.triu(R[1:, 1:]), means[:n0], means[n0:], x_max, y_max, fingerprint)
 
 
-def _dask_factor(data, center, rows):
-    """The factor computed on the dask workers: one small factor per chunk of rows comes
-    back (``(n0 + nL)^2`` numbers each), never the data."""
+def _dask_parts(data, on_chunk):
+    """``on_chunk(X rows, Y rows, weight rows, first row)`` for every chunk of rows of the
+    dask arrays, computed on the workers: only what it returns comes back, never the data.
+    The chunks are moved to start at chunks of the fingerprint."""
     import dask
     import dask.array as da
 
     X = data.X if is_dask(data.X) else da.from_array(data.X, chunks=(BLOCK_ROWS, -1))
-    X = X.rechunk({1: -1})
+    X = X.rechunk({0: _aligned_chunks(X.chunks[0]), 1: -1})
     Y = data.Y if is_dask(data.Y) else da.from_array(data.Y, chunks=(X.chunks[0], -1))
     Y = Y.rechunk((X.chunks[0], -1))
     starts = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(int)
-    tasks = [dask.delayed(_chunk_factor)(xb, yb, _rows(data.weight, s, e - s), center, rows)
+    tasks = [dask.delayed(on_chunk)(xb, yb, _rows(data.weight, s, e - s), s)
              for xb, yb, s, e in zip(X.to_delayed().ravel(), Y.to_delayed().ravel(),
                                      starts[:-1], starts[1:])]
-    return _combine(list(dask.compute(*tasks)), data.n0, center)
+    return list(dask.compute(*tasks))
 
 
-def _chunk_factor(Xb, Yb, weight, center, rows):
-    """On a worker: the factor of one chunk of rows (read by blocks) and its largest entries."""
+def _aligned_chunks(chunks):
+    """Row chunks whose inner edges are moved to the nearest multiple of FINGERPRINT_ROWS."""
+    edges = np.cumsum(chunks)
+    inner = {int(round(e / FINGERPRINT_ROWS)) * FINGERPRINT_ROWS for e in edges[:-1]}
+    kept = sorted(e for e in inner if 0 < e < edges[-1]) + [int(edges[-1])]
+    return tuple(np.diff([0, *kept]).tolist())
+
+
+def _chunk_factor(Xb, Yb, weight, begin, center, rows, fingerprint):
+    """On a worker: the factor of one chunk of rows (read by blocks), its largest entries and
+    (with ``fingerprint``) the digests of its rows, which start at ``begin``."""
     Xb = np.asarray(Xb, dtype=np.float64)
     Yb = np.asarray(Yb, dtype=np.float64)
     fold = _Fold(Xb.shape[1] + Yb.shape[1] + int(center), center)
     for start in range(0, len(Xb), rows):
         fold.add(Xb[start : start + rows], Yb[start : start + rows],
                  _rows(weight, start, min(rows, len(Xb) - start)))
-    return fold.result()
+    digests = _chunk_digests(Xb, Yb, weight, begin) if fingerprint else []
+    return (*fold.result(), digests)
+
+
+def _chunk_digests(Xb, Yb, weight, begin):
+    """On a worker: the fingerprint's digests of one chunk of rows starting at ``begin``."""
+    digests = _Digests(begin)
+    digests.add(np.asarray(Xb, dtype=np.float64), np.asarray(Yb, dtype=np.float64), weight)
+    return digests.result()

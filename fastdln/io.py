@@ -29,7 +29,7 @@ import numpy as np
 from ._checks import check_weights
 from ._version import __version__
 
-__all__ = ["Model", "data_fingerprint", "load", "read_checkpoint", "save", "weights_fingerprint",
+__all__ = ["Model", "load", "read_checkpoint", "save", "weights_fingerprint",
            "write_checkpoint"]
 
 MODEL_FORMAT = 1
@@ -209,24 +209,6 @@ def _new_file(folder):
     raise FileExistsError(f"no free temporary file name in {folder}")
 
 
-FINGERPRINT_ROWS = 16384  # rows hashed at a time: no copy of the whole data
-
-
-def data_fingerprint(X, Y, sample_weight=None):
-    """SHA-256 of the training data as float64 (a resumed run must see the same data).
-
-    Read by blocks of rows, so a large (or memory-mapped) input is never copied whole; a 1-D
-    ``Y`` counts as one column.
-    """
-    digest = hashlib.sha256()
-    for array in (X, Y) if sample_weight is None else (X, Y, sample_weight):
-        array = np.asarray(array)
-        if array.ndim == 1:
-            array = array.reshape(-1, 1)
-        _hash_rows(digest, array)
-    return digest.hexdigest()
-
-
 def weights_fingerprint(weights):
     """SHA-256 of a list of weight matrices (their shapes and values)."""
     digest = hashlib.sha256()
@@ -237,9 +219,7 @@ def weights_fingerprint(weights):
 
 def _hash_rows(digest, array):
     digest.update(f"{array.shape}".encode())
-    for start in range(0, max(len(array), 1), FINGERPRINT_ROWS):
-        block = array[start : start + FINGERPRINT_ROWS]
-        digest.update(np.ascontiguousarray(block, dtype=np.float64).tobytes())
+    digest.update(np.ascontiguousarray(array, dtype=np.float64))
 
 
 def write_checkpoint(path, state, extra=None):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -107,7 +107,7 @@ def _scaling_for(x_size, y_size, settings):
             f"power {settings.power}) does not fit in float64; divide Y by a constant (the "
             "fitted weights scale with it)")
     covariant = settings.custom_loss is None and (isinstance(settings.lr, str)
-                                                  or settings.method == "bcsgd")
+                                                  or settings.training_method.samples)
     if not covariant:
         return Scaling(power=settings.power)
     a, b = _power_of_two(x_size), _power_of_two(y_size)
@@ -126,41 +126,43 @@ class Problem:
 
     Parameters
     ----------
-    X : array_like or dask array, shape (m, n0)
-    Y : array_like or dask array, shape (m, nL) or (m,)
+    data : fastdln.data.Data
+        The training data (``X``, ``Y`` and the sample weights), validated by their shapes.
     settings : Settings
-        The run's settings (``loss``, ``lr``, ``method``, ``fit_intercept`` decide the
-        scaling, the centering and the optimum).
+        The run's settings, checked and complete (``loss``, ``lr``, ``method``,
+        ``fit_intercept`` decide the scaling, the centering and the optimum).
     rescale : bool
         Rescale extreme data where that is exact (docs/math.md section 10).
-    sample_weight : array_like, shape (m,), optional
-        Non-negative weights of the samples: the loss is ``sum_i w_i l(r_i)`` (docs/math.md
-        section 11).
     workers : int, optional
         Threads that fold the L2 factor side by side (default: ``settings.threads``, else
         the automatic count of :mod:`fastdln.threads`).
+    fingerprint : bool
+        Compute the data's fingerprint (:meth:`fastdln.data.Data.fingerprint`) in the same
+        pass that reads them (for checkpoints): ``self.fingerprint``, else None.
     """
 
-    def __init__(self, X: Any, Y: Any, settings: Settings, rescale: bool = True,
-                 sample_weight: ArrayLike | None = None, workers: int | None = None):
+    def __init__(self, data: Data, settings: Settings, *, rescale: bool = True,
+                 workers: int | None = None, fingerprint: bool = False):
         self.workers = workers
-        self.data = Data(X, Y, sample_weight)
-        self.m, self.n0, self.nL = self.data.m, self.data.n0, self.data.nL
+        self.data = data
+        self.m, self.n0, self.nL = data.m, data.n0, data.nL
         self.settings = settings
-        if self.data.weight is not None and settings.custom_loss is not None:
+        if data.weight is not None and settings.custom_loss is not None:
             raise ValueError("sample_weight is available for the 'l2' and 'l<p>' losses, not "
                              f"for a custom loss ({settings.loss_name})")
         self.centering: Centering | None = None
         self._dense: tuple | None = None
         if settings.power == 2 and settings.custom_loss is None:
-            self._factorize(rescale)
+            self.fingerprint = self._factorize(rescale, fingerprint)
         else:
-            self._read_dense(rescale)
+            self.fingerprint = self._read_dense(rescale, fingerprint)
 
-    def _factorize(self, rescale):
-        """L2: one pass for the factor; scale from the columns' root mean squares."""
+    def _factorize(self, rescale, fingerprint):
+        """L2: one pass for the factor (and the fingerprint); scale from the columns' root
+        mean squares. Returns the fingerprint, or None."""
         workers = self.workers or self.settings.threads or automatic_count()
-        factor = self.data.factor(center=self.settings.fit_intercept, workers=workers)
+        factor = self.data.factor(center=self.settings.fit_intercept, workers=workers,
+                                  fingerprint=fingerprint)
         if self.settings.fit_intercept:
             self.centering = Centering(factor.x_mean, factor.y_mean)
         R, n0 = factor.R, self.n0
@@ -172,13 +174,15 @@ class Problem:
         self._split = split_factor(R, n0, self.m)
         self.rank = self._split.rank
         self.y_norm2 = self._split.y_norm2
+        return factor.fingerprint
 
-    def _read_dense(self, rescale):
-        """Lp and custom losses: the data in memory (weighted rows), and their SVD."""
+    def _read_dense(self, rescale, fingerprint):
+        """Lp and custom losses: the data in memory (weighted rows), and their SVD. Returns
+        the fingerprint (taken as the data are read), or None."""
         power = self.settings.power
         weight = self.data.weight
         root = None if weight is None else weight ** (1.0 / power)
-        X, Y = self.data.dense(root_weight=root)
+        X, Y, digest = self.data.dense(root_weight=root, fingerprint=fingerprint)
         self.scaling = (_scaling_for(float(np.max(np.abs(X))), float(np.max(np.abs(Y))),
                                      self.settings) if rescale else Scaling(power=power))
         if not self.scaling.identity:
@@ -190,6 +194,7 @@ class Problem:
         self._svd = (U[:, :r], s[:r], Vt[:r])
         self.rank = r
         self.y_norm2 = float(np.sum(Y * Y))
+        return digest
 
     def optimum(self, min_width: int) -> Optimum:
         """The global optimum for networks whose narrowest layer has ``min_width`` units."""
@@ -231,7 +236,7 @@ class Problem:
         sampling): there the gradients are those of the residual against ``Ow`` alone.
         """
         settings = self.settings
-        exact = self._dense is None and settings.method != "bcsgd"
+        exact = self._dense is None and not settings.training_method.samples
         wanted = settings.compress is True or (settings.compress == "auto"
                                                and self.rank < self.m)
         orthogonal = exact and not optimum.rank_constrained
@@ -250,7 +255,7 @@ class Problem:
     def _dense_l2(self):
         """The L2 data in memory as the engine trains on them: centered, weighted, scaled."""
         weight, centering, scaling = self.data.weight, self.centering, self.scaling
-        X, Y = self.data.dense(
+        X, Y, _ = self.data.dense(
             x_shift=None if centering is None else centering.x_mean,
             y_shift=None if centering is None else centering.y_mean,
             root_weight=None if weight is None else np.sqrt(weight))
@@ -299,7 +304,7 @@ def global_optimum(X: ArrayLike, Y: ArrayLike, widths: Sequence[int] | None = No
     top ``min(widths)`` singular values (docs/math.md section 7). This is not the best
     low-rank approximation of ``Y X^+``.
     """
-    problem = Problem(X, Y, check_settings(loss=loss), rescale=False)
+    problem = Problem(Data(X, Y), check_settings(loss=loss), rescale=False)
     min_width = min(problem.n0, problem.nL)
     if widths is not None:
         min_width = min(check_widths(widths, problem.n0, problem.nL))

@@ -16,21 +16,18 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import (check_choice, check_count, check_dtype, check_positive_float, check_rng,
-                      check_widths)
+from ._checks import check_choice, check_count, check_dtype, check_rng, check_widths
 from .init import INITS, layer_widths
 from .losses import ConvexLoss
+from .methods import METHODS, RATES, REGISTRY, SAMPLINGS, Method
 
 __all__ = ["ENGINES", "FRONT_END_DEFAULTS", "METHODS", "ORDERS", "RATES", "RECORDS", "SAMPLINGS",
            "Settings", "check_loss",
-           "check_settings", "option_from_text", "resolve_widths", "resume_conflicts",
+           "check_settings", "option_from_text", "resume_conflicts",
            "text_options"]
 
-METHODS = ("bcgd", "gd", "bcsgd")
 ORDERS = ("descending", "ascending")
 ENGINES = ("fast", "reference")
-SAMPLINGS = ("importance", "uniform")
-RATES = ("optimal", "bounded")  # the named learning rates (else a constant, a float)
 RECORDS = ("iteration", "sweep")
 # The defaults a front end declares where its own differ from Settings' on purpose (README
 # "defaults that differ on purpose"); the front ends take them from here and change nothing
@@ -187,7 +184,12 @@ class Settings:
         """Layer updates per sweep (one GD iteration updates every layer at once)."""
         if self.widths is None:
             raise ValueError("the network's widths are not known yet")
-        return 1 if self.method == "gd" else len(self.widths) - 1
+        return self.training_method.updates_per_sweep(len(self.widths) - 1)
+
+    @property
+    def training_method(self) -> Method:
+        """The :class:`fastdln.methods.Method` that ``method`` names."""
+        return REGISTRY[self.method]
 
     def replace(self, **changes: Any) -> Settings:
         """A validated copy with some fields changed (see :func:`check_settings`)."""
@@ -244,7 +246,8 @@ def check_loss(loss):
 
 
 def check_settings(base: Settings | None = None, *, m: int | None = None,
-                   **options: Any) -> Settings:
+                   n0: int | None = None, nL: int | None = None,
+                   weight_widths: list[int] | None = None, **options: Any) -> Settings:
     """Validate ``options`` (on top of ``base``, default :class:`Settings()`) into Settings.
 
     Parameters
@@ -253,13 +256,20 @@ def check_settings(base: Settings | None = None, *, m: int | None = None,
         Values for the options not given.
     m : int, optional
         Number of samples: when given, ``batch_size`` is resolved and checked against it.
+    n0, nL : int, optional
+        Features and outputs of the data: when given, the network's ``widths`` are resolved
+        (from ``widths``, ``depth`` and ``width``, or ``weight_widths``) and checked against
+        them.
+    weight_widths : list of int, optional
+        ``[n0, ..., nL]`` of given initial weights (with ``n0`` and ``nL``).
     **options
         Any :class:`Settings` field. An unknown name raises ``TypeError``.
 
     Returns
     -------
     Settings
-        Every value checked and resolved (``eta`` and ``sampling`` get their defaults).
+        Every value checked and resolved (``eta`` and ``sampling`` get their defaults). A
+        training run checks its settings once, here, and then carries this object unchanged.
     """
     unknown = sorted(set(options) - set(_FIELDS))
     if unknown:
@@ -270,6 +280,9 @@ def check_settings(base: Settings | None = None, *, m: int | None = None,
     values = {name: values.get(name, getattr(Settings, name, None)) for name in _FIELDS}
     values.update(_check_each(values))
     values.update(_check_shape(values["widths"], values["depth"], values["width"]))
+    if n0 is not None and nL is not None:
+        widths = tuple(_network_widths(values, n0, nL, weight_widths))
+        values.update(widths=widths, **_check_shape(widths, values["depth"], values["width"]))
     values.update(_check_combination(values, m))
     return Settings(**values)
 
@@ -350,39 +363,35 @@ def _check_shape(widths, depth, width):
     return dict(depth=len(widths) - 1, width=hidden.pop() if len(hidden) == 1 else width)
 
 
-def resolve_widths(settings: Settings, n0: int, nL: int,
-                   actual: list[int] | None = None) -> list[int]:
-    """The network's widths ``[n0, n1, ..., nL]``: ``settings.widths``, the ``actual``
-    widths of given weights, or ``[n0, width, ..., width, nL]`` from ``settings.depth`` (and
-    ``settings.width``, default ``max(n0, nL)``). The one place where the shortcut becomes
-    widths; a contradiction between them, or with the data's ``n0`` and ``nL``, raises
-    ``ValueError``."""
+def _network_widths(values, n0, nL, actual):
+    """The network's widths ``[n0, n1, ..., nL]``: ``widths``, the ``actual`` widths of
+    given weights, or ``[n0, width, ..., width, nL]`` from ``depth`` (and ``width``, default
+    ``max(n0, nL)``). The one place where the shortcut becomes widths; a contradiction between
+    them, or with the data's ``n0`` and ``nL``, raises ``ValueError``."""
+    widths, depth, width = values["widths"], values["depth"], values["width"]
     if actual is not None:
-        if settings.widths is not None and check_widths(settings.widths, n0, nL) != actual:
-            raise ValueError(f"widths {list(settings.widths)} do not match the weights' "
-                             f"widths {actual}")
-        _check_shape(tuple(actual), settings.depth, settings.width)
-        return actual
-    if settings.widths is not None:
-        return check_widths(settings.widths, n0, nL)
-    if settings.depth is None:
+        if widths is not None and check_widths(widths, n0, nL) != list(actual):
+            raise ValueError(f"widths {list(widths)} do not match the weights' widths "
+                             f"{list(actual)}")
+        _check_shape(tuple(actual), depth, width)
+        return list(actual)
+    if widths is not None:
+        return check_widths(widths, n0, nL)
+    if depth is None:
         raise ValueError("give weights or widths, or depth (e.g. depth=10, or widths=[n0, "
-                         "128, ..., nL])" + (": width needs depth" if settings.width else ""))
-    return layer_widths(n0, nL, settings.depth, settings.width)
+                         "128, ..., nL])" + (": width needs depth" if width else ""))
+    return layer_widths(n0, nL, depth, width)
 
 
 def _check_combination(values, m):
-    """The rules between fields (which rates, losses and methods go together)."""
-    method, lr, eta = values["method"], values["lr"], values["eta"]
+    """The rules between fields (which rates, losses and methods go together): the method's
+    own (:mod:`fastdln.methods`), then the losses'."""
+    method = REGISTRY[values["method"]]
     power, custom = check_loss(values["loss"])
-    if method == "gd" and isinstance(lr, str):
-        raise ValueError("method='gd' takes a constant learning rate: lr must be a positive "
-                         "float (e.g. fastdln.theory.gd_rate(X, depth, nL), [11]'s rate)")
-    if method == "bcsgd":
-        lr, eta = _check_stochastic(lr, eta, power, values["compress"])
-    else:
-        lr, eta = _check_lr(lr, eta)
-    if power != 2 and lr == "bounded":
+    resolved = method.check(lr=values["lr"], eta=values["eta"], power=power,
+                            compress=values["compress"], sampling=values["sampling"],
+                            batch_size=values["batch_size"], m=m)
+    if power != 2 and resolved["lr"] == "bounded":
         raise ValueError("lr='bounded' is the L2 rate (3.2); with another loss use "
                          "lr='optimal' (the near-optimal rate (3.10)/(3.11)) or a constant")
     if power != 2 and values["compress"] is True:
@@ -390,60 +399,14 @@ def _check_combination(values, m):
     if power != 2 and values["fit_intercept"]:
         raise ValueError("fit_intercept=True centers the data, which fits the intercept only "
                          f"for loss='l2'; got loss={values['loss']!r}")
-    if custom is not None and method != "bcgd":
-        raise ValueError(f"a custom ConvexLoss trains with method='bcgd' only, got "
-                         f"method={method!r}")
-    sampling, batch_size = _check_sampling(method, values["sampling"], values["batch_size"], m)
-    return dict(lr=lr, eta=eta, sampling=sampling, batch_size=batch_size)
-
-
-def _check_lr(lr, eta):
-    if isinstance(lr, str):
-        check_choice(lr, "lr", RATES)
-        if lr == "bounded":
-            return lr, 1.0 if eta is None else check_positive_float(eta, "eta", upper=2.0)
-        if eta is not None:
-            raise ValueError("eta is only used with lr='bounded'; got eta with lr='optimal'")
-        return lr, None
-    if eta is not None:
-        raise ValueError("eta is only used with lr='bounded'; a constant rate is given as lr")
-    return check_positive_float(lr, "lr"), None
-
-
-def _check_stochastic(lr, eta, power, compress):
-    if lr != "optimal":
-        raise ValueError("method='bcsgd' sets its own rates (Theorem 3.6's for importance "
-                         "sampling, the batch's optimal rate for uniform); leave lr='optimal'")
-    if power != 2:
-        raise ValueError("method='bcsgd' is defined for loss='l2' (Theorem 3.6)")
-    if compress is True:
-        raise ValueError("compress=True changes the samples; method='bcsgd' uses the full data")
-    return "optimal", 1.0 if eta is None else check_positive_float(eta, "eta", upper=2.0)
-
-
-def _check_sampling(method, sampling, batch_size, m):
-    if method != "bcsgd":
-        for name, value in (("sampling", sampling), ("batch_size", batch_size)):
-            if value is not None:
-                raise ValueError(f"{name} is only used with method='bcsgd', got "
-                                 f"{name}={value!r} with method={method!r}")
-        return None, None
-    sampling = "importance" if sampling is None else check_choice(sampling, "sampling",
-                                                                  SAMPLINGS)
-    if sampling == "importance":
-        if batch_size not in (None, 1):
-            raise ValueError("sampling='importance' (Theorem 3.6) uses one sample per update; "
-                             f"batch_size must be None or 1, got {batch_size!r}")
-        return sampling, 1 if m is not None else None
-    if batch_size is not None:
-        batch_size = check_count(batch_size, "batch_size", 1)
-    if m is None:
-        return sampling, batch_size
-    batch_size = min(32, m) if batch_size is None else batch_size
-    if batch_size > m:
-        raise ValueError(f"batch_size must be at most the number of samples ({m}), "
-                         f"got {batch_size}")
-    return sampling, batch_size
+    if custom is not None and not method.custom_losses:
+        able = [name for name, unit in REGISTRY.items() if unit.custom_losses]
+        raise ValueError(f"a custom ConvexLoss trains with method={' or '.join(map(repr, able))}"
+                         f" only, got method={method.name!r}")
+    if values["diagnostics"] and not method.diagnostics:
+        raise ValueError(f"diagnostics=True records Theorem 3.2's quantities of BCGD's layer "
+                         f"updates; method={method.name!r} has none (leave diagnostics off)")
+    return resolved
 
 
 def _check_tol(tol):
@@ -470,13 +433,13 @@ def _check_flag(value, name):
     return bool(value)
 
 
-def resume_conflicts(saved: Settings, given: dict[str, Any]) -> list[str]:
+def resume_conflicts(saved: Settings, resumed: Settings, given: dict[str, Any]) -> list[str]:
     """The options in ``given`` that contradict the checkpoint's ``saved`` settings.
 
-    Options marked as allowed to differ (``tol``) are never conflicts. Returns lines naming
-    each option with both values (empty if everything matches).
+    ``resumed`` is ``check_settings(saved, **given)``. Options marked as allowed to differ
+    (``tol``, ``threads``) are never conflicts. Returns lines naming each option with both
+    values (empty if everything matches).
     """
-    resumed = check_settings(saved, **given)
     conflicts = []
     for f in dataclasses.fields(Settings):
         if f.name not in given or f.metadata["may_differ"]:

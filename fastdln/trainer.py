@@ -18,10 +18,11 @@ from numpy.typing import ArrayLike
 from . import theory
 from ._checks import check_count, check_weights
 from ._engines import engine_from_state, layer_at, make_engine
+from .data import Data
 from .init import init_weights
 from .optimum import Optimum, end_to_end
 from .problem import Centering, Problem, Scaling
-from .settings import Settings, check_settings, resolve_widths, resume_conflicts
+from .settings import Settings, check_settings, resume_conflicts
 from .threads import ThreadPolicy
 
 __all__ = ["DIVERGENCE_FACTOR", "STATE_FORMAT", "Trainer"]
@@ -60,13 +61,9 @@ class _Record:
         return self._size
 
 
-def _largest_dimension(X, settings, weights):
-    """The widest matrix the set-up works on: X's features, the widths, the given weights."""
-    dims = [int(np.shape(X)[1]) if np.ndim(X) == 2 else 1]
-    dims += list(settings.widths or ()) + [settings.width or 0]
-    if weights is not None:
-        dims += [max(np.shape(W), default=0) for W in weights]
-    return max(dims)
+def _largest_dimension(settings):
+    """The widest matrix the set-up works on: the widest layer (its input or output)."""
+    return max(settings.widths)
 
 
 def _size_class(engine):
@@ -77,14 +74,13 @@ def _size_class(engine):
     return (engine.X.dtype.name, int(np.log2(max(work, 1.0))))
 
 
-def _initial_weights(weights, settings, n0, nL):
-    """The starting weights (validated copies, or drawn from ``settings.init``)."""
-    if weights is not None:
-        weights, actual = check_weights(weights, settings.dtype, n0, nL)
-        resolve_widths(settings, n0, nL, actual)
-        return weights
-    widths = resolve_widths(settings, n0, nL)
-    return init_weights(widths, settings.init, seed=settings.seed, dtype=settings.dtype)
+def _initial_weights(given, settings):
+    """The starting weights: the given ones (checked copies) in the run's dtype, or drawn
+    from ``settings.init``."""
+    if given is not None:
+        return [W.astype(settings.dtype, copy=False) for W in given]
+    return init_weights(list(settings.widths), settings.init, seed=settings.seed,
+                        dtype=settings.dtype)
 
 
 def _sampling_rng(seed):
@@ -110,6 +106,9 @@ class Trainer:
         Non-negative sample weights: the loss is ``sum_i w_i l(r_i)`` ("l2" and "l<p>").
     settings : fastdln.Settings, optional
         Options as one object (e.g. from another run); ``**options`` override its fields.
+    fingerprint : bool
+        Also compute the data's fingerprint (:meth:`fastdln.data.Data.fingerprint`, what a
+        checkpoint records) in the pass that reads them: :attr:`data_fingerprint`.
     **options
         Any field of :class:`fastdln.Settings`: ``widths`` (or ``depth`` and ``width``:
         ``[n0, width, ..., width, nL]``), ``init``, ``seed``, ``method``,
@@ -120,37 +119,43 @@ class Trainer:
     Attributes
     ----------
     settings : Settings
-        The validated options (``widths`` resolved).
+        The validated options (``widths`` resolved), checked once and carried unchanged by
+        the engine and :meth:`state_dict`.
+    data_fingerprint : str or None
+        The data's fingerprint when ``fingerprint=True`` (None otherwise, and after
+        :meth:`from_state`).
     weights, errors, learning_rates, optimum, iteration, sweeps_done, position, status
         The progress so far (see the properties).
     """
 
     def __init__(self, X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None,
                  *, sample_weight: ArrayLike | None = None, settings: Settings | None = None,
-                 **options: Any) -> None:
+                 fingerprint: bool = False, **options: Any) -> None:
         if weights is not None and "init" in options:
             raise ValueError("init draws a network from widths; it is not used when weights "
                              "are given (leave init out)")
-        settings = check_settings(settings, **options)
+        data = Data(X, Y, sample_weight)
+        given = None if weights is None else check_weights(weights, np.float64, data.n0,
+                                                           data.nL)
+        settings = check_settings(settings, m=data.m, n0=data.n0, nL=data.nL,
+                                  weight_widths=None if given is None else given[1], **options)
         threads = ThreadPolicy(settings.threads)
-        with threads.setup(_largest_dimension(X, settings, weights)) as count:
-            problem = Problem(X, Y, settings, sample_weight=sample_weight, workers=count)
-            weights = _initial_weights(weights, settings, problem.n0, problem.nL)
-            widths = [problem.n0] + [W.shape[0] for W in weights]
-            settings = check_settings(settings, m=problem.m, widths=widths)
-            problem.settings = settings
-            optimum = problem.optimum(min(widths))
+        with threads.setup(_largest_dimension(settings)) as count:
+            problem = Problem(data, settings, workers=count, fingerprint=fingerprint)
+            weights = _initial_weights(None if given is None else given[0], settings)
+            optimum = problem.optimum(min(settings.widths))
             engine = make_engine(problem.working_data(optimum),
                                  problem.scaling.weights_in(weights), settings, m=problem.m,
                                  optimum=optimum)
         threads.size = _size_class(engine)
         self.settings = settings
+        self.data_fingerprint = problem.fingerprint
         self._threads = threads
         self._engine = engine
         self._scaling = problem.scaling
         self._centering = problem.centering
         self._optimum = optimum
-        self._rng = _sampling_rng(settings.seed) if settings.method == "bcsgd" else None
+        self._rng = _sampling_rng(settings.seed) if settings.training_method.samples else None
         self._draws, self._batches = None, None
         self.position = 0
         self.sweeps_done = 0
@@ -210,15 +215,16 @@ class Trainer:
         """
         _check_state_layout(state, strict)
         saved = Settings.from_state(state["settings"])
-        conflicts = resume_conflicts(saved, options)
+        settings = check_settings(saved, **options)
+        conflicts = resume_conflicts(saved, settings, options)
         if conflicts:
             raise ValueError("the checkpoint was trained with other settings: "
                              + "; ".join(conflicts))
-        settings = check_settings(saved, **options)
         engine_state = state["engine"]
         _check_state_arrays(state, settings)
         trainer = cls.__new__(cls)
         trainer.settings = settings
+        trainer.data_fingerprint = None
         trainer._threads = ThreadPolicy(settings.threads)
         progress, records, limits = state["progress"], state["records"], state["limits"]
         trainer.position = progress["position"]
@@ -332,9 +338,9 @@ class Trainer:
                 "of the last finite state; start a new Trainer to continue")
         begin = self.position
         with np.errstate(all="ignore"), self._threads.applied(end - begin):
-            if self.diagnostics is not None and self.settings.method == "bcgd":
+            if self.diagnostics is not None:
                 errors, rates, bad = self._run_with_diagnostics(begin, end)
-            elif self.settings.method == "bcsgd":
+            elif self.settings.training_method.samples:
                 if begin == 0:
                     self._draw_samples()
                 errors, rates, bad = self._engine.run(begin, end, self._error_limit,
@@ -357,7 +363,7 @@ class Trainer:
 
     def _first_layer(self, begin, count):
         """Which of ``count`` updates from position ``begin`` update ``W_1``."""
-        if self.settings.method == "gd":
+        if self.settings.training_method.all_layers_at_once:
             return np.zeros(count, bool)
         positions = np.arange(begin, begin + count) % self.updates_per_sweep
         return layer_at(positions, self.depth, self.settings.order) == 0  # element-wise
@@ -452,9 +458,10 @@ def _check_state_arrays(state, settings):
     if len(records["errors"]) != iterations + 1:
         problems.append(f"{len(records['errors'])} errors for {iterations} learning rates "
                         "(expected one more error)")
-    if (settings.method == "bcsgd") != (state["sampling"]["rng"] is not None):
+    samples = settings.training_method.samples
+    if samples != (state["sampling"]["rng"] is not None):
         problems.append(f"method={settings.method!r} but the sampling state is "
-                        f"{'missing' if settings.method == 'bcsgd' else 'present'}")
+                        f"{'missing' if samples else 'present'}")
     if settings.fit_intercept != (state["centering"] is not None):
         problems.append(f"fit_intercept={settings.fit_intercept} but the means are "
                         f"{'missing' if settings.fit_intercept else 'present'}")

@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike
 
 from . import io
 from ._checks import check_choice, check_count, check_weights
+from .data import Data
 from .optimum import Optimum
 from .settings import RECORDS, Settings
 from .trainer import Trainer
@@ -155,12 +156,14 @@ def train(X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None
         raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
     checkpoint_every = check_count(checkpoint_every, "checkpoint_every", minimum=1)
     if resume is not None:
-        trainer, extra = _resumed(resume, (X, Y, sample_weight), weights, settings, options)
+        trainer, extra = _resumed(resume, Data(X, Y, sample_weight), weights, settings,
+                                  options)
     else:
         trainer = Trainer(X, Y, weights, sample_weight=sample_weight, settings=settings,
-                          **options)
-        extra = (_fingerprints((X, Y, sample_weight), trainer) if checkpoint is not None
-                 else None)
+                          fingerprint=checkpoint is not None, **options)
+        extra = (dict(fingerprint=trainer.data_fingerprint,
+                      start=io.weights_fingerprint(trainer.weights))
+                 if checkpoint is not None else None)
 
     def save_checkpoint(trainer):
         if checkpoint is not None and trainer.sweeps_done % checkpoint_every == 0:
@@ -227,16 +230,10 @@ def result_of(trainer: Trainer, status: str, record: str = "iteration",
         settings=trainer.settings, intercept=trainer.intercept)
 
 
-def _fingerprints(data, trainer):
-    """What a resumed run must match beyond the settings: the data and the first weights."""
-    return dict(fingerprint=io.data_fingerprint(*data),
-                start=io.weights_fingerprint(trainer.weights))
-
-
 def _resumed(path, data, weights, settings, options):
     state, extra = io.read_checkpoint(path)
     name = os.fspath(path)
-    if extra.get("fingerprint") != io.data_fingerprint(*data):
+    if extra.get("fingerprint") != data.fingerprint():
         raise ValueError(f"resume={name!r} was written for other training data "
                          "(X, Y or sample_weight differ from the checkpoint's)")
     if settings is not None:  # its fields count as given, except the unknown ones (None)

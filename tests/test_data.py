@@ -1,6 +1,7 @@
 """Data of any size: the blocked factor of [X Y] against the SVD path, memory maps, .npy files
 and dask arrays (docs/math.md section 4)."""
 
+import math
 import subprocess
 import sys
 import textwrap
@@ -15,8 +16,8 @@ from fastdln import data as data_module
 from fastdln.data import Data
 from fastdln.factor import split_factor
 from fastdln.optimum import rank_of
-from tests.helpers import ROOT, max_relative_difference
 from fastdln.synthetic import random_data
+from tests.helpers import ROOT, max_relative_difference
 
 
 def _with_spectrum(m, n0, nL, singular_values, seed=0):
@@ -124,7 +125,8 @@ def test_threads_fold_disjoint_row_ranges_side_by_side(monkeypatch):
     times out otherwise), with one BLAS thread each."""
     from threadpoolctl import threadpool_info
 
-    X, Y = random_data(1000, 5, 2, seed=10)
+    rows = data_module.FINGERPRINT_ROWS // 2
+    X, Y = random_data(4 * data_module.FINGERPRINT_ROWS, 5, 2, seed=10)
     both_running = threading.Barrier(2, timeout=60)
     seen = {}
     fold = data_module._Fold.add
@@ -138,19 +140,24 @@ def test_threads_fold_disjoint_row_ranges_side_by_side(monkeypatch):
         fold(self, Xb, Yb, weight, begin)
 
     monkeypatch.setattr(data_module._Fold, "add", add)
-    Data(X, Y).factor(center=True, rows=100, workers=2)
-    assert sorted(map(sum, seen.values())) == [500, 500]
-    assert all(rows == 100 for blocks in seen.values() for rows in blocks)
+    Data(X, Y).factor(center=True, rows=rows, workers=2)
+    assert sorted(map(sum, seen.values())) == [len(X) // 2] * 2
+    assert all(size == rows for blocks in seen.values() for size in blocks)
 
 
 @pytest.mark.parametrize("m, rows, workers", [(1, 5, 2), (10, 5, 2), (11, 5, 2), (1000, 7, 3),
-                                              (12, 4, 8)])
+                                              (12, 4, 8), (100_000, 16384, 2),
+                                              (100_000, 1000, 3), (50_000, 8192, 8)])
 def test_row_ranges_cover_every_row_once_in_whole_blocks(m, rows, workers):
+    """... and start at chunks of the fingerprint, so that its digests do not depend on the
+    number of workers."""
+    chunk = data_module.FINGERPRINT_ROWS
     ranges = data_module._row_ranges(m, rows, workers)
     assert ranges[0][0] == 0 and ranges[-1][1] == m
     assert all(stop == start for (_, stop), (start, _) in zip(ranges, ranges[1:]))
-    assert all(start % rows == 0 and start < stop for start, stop in ranges)
-    assert len(ranges) == min(workers, -(-m // rows))
+    assert all(start % rows == 0 and start % chunk == 0 and start < stop
+               for start, stop in ranges)
+    assert len(ranges) == min(workers, -(-m // math.lcm(rows, chunk)))
 
 
 def _npy(tmp_path, array, name):

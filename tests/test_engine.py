@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import fastdln
-from tests.helpers import ERRORS_ATOL, ERRORS_RTOL, max_relative_difference
 from fastdln.synthetic import random_data
+from tests.helpers import ERRORS_ATOL, ERRORS_RTOL, max_relative_difference
 
 INITS = ["orthogonal", "orth-identity", "identity", "balanced", "random"]
 

@@ -6,8 +6,8 @@ from sklearn.linear_model import LinearRegression
 
 import fastdln
 from fastdln.optimum import end_to_end
-from tests.helpers import assert_same_run
 from fastdln.synthetic import random_data
+from tests.helpers import assert_same_run
 
 
 def _affine_data(seed=0, m=80, n0=6, nL=2):

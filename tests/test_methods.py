@@ -12,8 +12,8 @@ from scipy.optimize import minimize
 import fastdln
 from fastdln import theory
 from fastdln.losses import ConvexLoss, log_cosh
-from tests.helpers import max_relative_difference
 from fastdln.synthetic import random_data
+from tests.helpers import max_relative_difference
 
 
 @pytest.mark.parametrize("loss", ["l4", "l6"])

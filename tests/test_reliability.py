@@ -16,8 +16,8 @@ from threadpoolctl import threadpool_limits
 
 import fastdln
 from fastdln import theory
-from tests.helpers import max_relative_difference
 from fastdln.synthetic import random_data
+from tests.helpers import max_relative_difference
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -11,10 +11,11 @@ import pytest
 
 import fastdln
 from fastdln import Settings, check_settings, io
+from fastdln.data import Data
 from fastdln.experiments import check_config
 from fastdln.settings import option_from_text, text_options
-from tests.helpers import assert_same_run
 from fastdln.synthetic import random_data
+from tests.helpers import assert_same_run
 
 
 def _data():
@@ -176,8 +177,8 @@ def test_checkpoint_extra_holds_the_data_and_start_fingerprints(tmp_path):
     path = tmp_path / "run.ckpt"
     fastdln.train(X, Y, widths=[5, 2], seed=0, sweeps=1, checkpoint=path)
     _, extra = io.read_checkpoint(path)
-    assert extra["fingerprint"] == io.data_fingerprint(X, Y)
-    assert extra["fingerprint"] == io.data_fingerprint(np.asfortranarray(X), Y)  # the values
+    assert extra["fingerprint"] == Data(X, Y).fingerprint()
+    assert extra["fingerprint"] == Data(np.asfortranarray(X), Y).fingerprint()  # the values
     assert extra["start"] == io.weights_fingerprint(fastdln.init_weights([5, 2], seed=0))
 
 

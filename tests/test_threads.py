@@ -9,9 +9,9 @@ import pytest
 from threadpoolctl import threadpool_info
 
 import fastdln
+from fastdln.synthetic import random_data
 from fastdln.threads import FIRST_PROBE, REPROBE_EVERY, ThreadPolicy
 from tests.helpers import ROOT, max_relative_difference
-from fastdln.synthetic import random_data
 
 
 def _blas_threads():

@@ -7,8 +7,8 @@ import pytest
 
 import fastdln
 from fastdln.losses import log_cosh
-from tests.helpers import assert_same_run
 from fastdln.synthetic import random_data
+from tests.helpers import assert_same_run
 
 ORDERS = ["descending", "ascending"]
 ENGINES = ["fast", "reference"]
