@@ -2,6 +2,7 @@
 and dask arrays (docs/math.md section 4)."""
 
 import math
+import os
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,7 @@ import pytest
 
 import fastdln
 from fastdln import data as data_module
+from fastdln import io
 from fastdln.data import Data
 from fastdln.factor import split_factor
 from fastdln.optimum import rank_of
@@ -209,6 +211,53 @@ def test_memory_maps_are_read_without_mapping_their_pages(tmp_path):
     assert int(out.stdout) < size / 4, (int(out.stdout), size)
 
 
+def test_a_memory_mapped_run_with_a_checkpoint_reads_its_files_once(tmp_path, monkeypatch):
+    """The set-up's one pass (the factor) also gives the checkpoint's fingerprint: every
+    byte of X and Y is read once, through os.pread; a resumed run reads them once more, for
+    the fingerprint alone."""
+    X, Y = random_data(3 * data_module.FINGERPRINT_ROWS + 17, 6, 2, seed=19)
+    Xm, Ym = _npy(tmp_path, X, "X.npy"), _npy(tmp_path, Y, "Y.npy")
+    common = dict(widths=[6, 6, 2], seed=0)
+    read = []
+    pread = os.pread
+
+    def counting(fd, size, offset):
+        read.append(size)
+        return pread(fd, size, offset)
+
+    monkeypatch.setattr(data_module.os, "pread", counting)
+    path = tmp_path / "run.ckpt"
+    first = fastdln.train(Xm, Ym, sweeps=2, checkpoint=path, **common)
+    assert first.compressed
+    assert sum(read) == X.nbytes + Y.nbytes
+    read.clear()
+    resumed = fastdln.train(Xm, Ym, sweeps=4, resume=path, **common)
+    assert sum(read) == X.nbytes + Y.nbytes
+    np.testing.assert_array_equal(resumed.errors,
+                                  fastdln.train(X, Y, sweeps=4, **common).errors)
+
+
+def test_the_fingerprint_depends_on_the_values_only():
+    """The same values give the same fingerprint however they are held and read (layout,
+    memory map, blocks, threads, dask chunks); one changed entry or weight changes it."""
+    chunk = data_module.FINGERPRINT_ROWS
+    X, Y = random_data(3 * chunk + 100, 3, 2, seed=20)
+    w = np.linspace(0.5, 2.0, len(X))
+    expected = Data(X, Y).fingerprint()
+    assert Data(np.asfortranarray(X), Y[:, :1].ravel()).fingerprint() != expected
+    assert Data(np.asfortranarray(X), Y).fingerprint() == expected
+    for rows, workers in ((chunk // 2, 2), (1000, 3), (data_module.BLOCK_ROWS, 1)):
+        assert Data(X, Y).factor(False, rows, workers, fingerprint=True).fingerprint == expected
+    assert Data(X, Y).factor(True, workers=2).fingerprint is None
+    assert Data(X, Y).dense(fingerprint=True)[2] == expected
+    weighted = Data(X, Y, w).fingerprint()
+    assert weighted != expected
+    assert Data(X, Y, w).factor(True, 1000, 2, fingerprint=True).fingerprint == weighted
+    changed = X.copy()
+    changed[2 * chunk + 5, 1] += 1e-12
+    assert Data(changed, Y).fingerprint() != expected
+
+
 def test_validation_and_the_compressed_set_up_make_no_copy_of_x():
     X, Y = random_data(200_000, 16, 2, seed=12)  # X: 25.6 MB
     fastdln.Trainer(X[:100], Y[:100], widths=[16, 16, 2])  # compile outside the measure
@@ -239,7 +288,7 @@ def test_what_needs_the_full_data_reads_it_once():
 dask_array = pytest.importorskip("dask.array")
 
 
-def test_dask_arrays_train_like_numpy_and_only_factors_travel(monkeypatch):
+def test_dask_arrays_train_like_numpy_and_only_factors_travel(monkeypatch, tmp_path):
     distributed = pytest.importorskip("distributed")
     X, Y = random_data(4000, 12, 3, seed=14)
     common = dict(widths=[12, 12, 12, 3], seed=0, sweeps=3, fit_intercept=True)
@@ -256,9 +305,23 @@ def test_dask_arrays_train_like_numpy_and_only_factors_travel(monkeypatch):
         Xd = dask_array.from_array(X, chunks=(500, 12))  # 8 chunks
         Yd = dask_array.from_array(Y, chunks=(500, 3))
         result = fastdln.train(Xd, Yd, **common)
+        path = tmp_path / "run.ckpt"  # the fingerprint is taken on the workers too
+        fastdln.train(Xd, Yd, checkpoint=path, **dict(common, sweeps=1))
+        resumed = fastdln.train(Xd, Yd, resume=path, **common)
+        assert Data(Xd.rechunk((700, 12)), Yd).fingerprint() == Data(X, Y).fingerprint()
     assert result.compressed
     assert max_relative_difference(result.weights, expected.weights) < 1e-10
     np.testing.assert_allclose(result.errors, expected.errors, rtol=1e-10, atol=1e-14)
+    np.testing.assert_array_equal(resumed.errors, result.errors)
+    assert io.read_checkpoint(path)[1]["fingerprint"] == Data(X, Y).fingerprint()
+
+
+def test_dask_fingerprint_chunks_start_at_its_digests():
+    chunk = data_module.FINGERPRINT_ROWS
+    aligned = data_module._aligned_chunks((5000, 5000, 5000, 3000))
+    assert sum(aligned) == 18000
+    assert all(edge % chunk == 0 for edge in np.cumsum(aligned)[:-1])
+    assert data_module._aligned_chunks((100, 100)) == (200,)
 
 
 def test_dask_input_that_needs_the_full_data_says_so():

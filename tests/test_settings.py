@@ -269,3 +269,32 @@ def test_from_state_refuses_unknown_top_level_keys_unless_not_strict():
     assert_same_run(resumed, trainer)
     with pytest.raises(TypeError, match="unknown option"):
         fastdln.Trainer.from_state(trainer.state_dict(), strictt=False)
+
+
+def test_settings_are_checked_once_and_carried_unchanged(tmp_path, monkeypatch):
+    """``train`` builds one Settings (check_settings once, with the data's shape) and the
+    trainer, its engine and ``state_dict()`` carry that very object: nothing re-checks or
+    replaces it later. A resumed run checks the saved settings and the call's options (two
+    objects), then carries the second."""
+    from fastdln import settings as settings_module
+
+    made = []
+    init = settings_module.Settings.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(self)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(settings_module.Settings, "__init__", counting)
+    X, Y = _data()
+    seen = []
+    result = fastdln.train(X, Y, depth=3, sweeps=2, seed=0, checkpoint=tmp_path / "run.ckpt",
+                           callback=seen.append)
+    assert len(made) == 1
+    trainer = seen[-1]
+    assert trainer.settings is made[0] and result.settings is made[0]
+    assert trainer._engine.settings is made[0]
+    assert trainer.state_dict()["settings"] == made[0].to_state()
+    made.clear()
+    resumed = fastdln.train(X, Y, sweeps=3, resume=tmp_path / "run.ckpt", tol=1e-30)
+    assert len(made) == 2 and resumed.settings is made[1]
