@@ -3,24 +3,24 @@ layer)."""
 
 from __future__ import annotations
 
+import numbers
 import warnings
-from numbers import Integral, Real
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._checks import check_count
 from ._version import __version__
-from .init import INITS, layer_widths
+from .data import Data
+from .init import layer_widths
 from .io import Model
-from .losses import ConvexLoss
 from .optimum import end_to_end
 from .problem import predict
-from .settings import ORDERS
+from .settings import FRONT_END_DEFAULTS, Settings, check_settings
 from .threads import available_cores
 from .trainer import Trainer
 from .training import run_sweeps
@@ -50,11 +50,13 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         Maximum number of sweeps per call of :meth:`fit` (>= 1).
     tol : float or None, default=1e-4
         Stop once the relative error ``(loss(W) - loss(W*)) / loss(0)`` is ``<= tol``, where
-        ``loss(0)`` is the loss of the zero map on the (centered) targets: a scale-free
-        measure that, for the L2 loss, is how far the fit's R^2 on the training data is below
-        the least-squares fit's (a custom loss is measured against the initial error
-        instead). A :class:`ConvergenceWarning` names ``max_sweeps`` and the relative error
-        reached when the budget ends the fit first. None: no early stop and no warning.
+        ``loss(0)`` is the (weighted) loss of the zero map on the (centered) targets, for
+        every loss: ``sum_i w_i |y_i - mean|^p`` for ``"l<p>"``, ``sum_i w_i l(-y_i)`` for a
+        custom :class:`fastdln.losses.ConvexLoss` (fastdln 0.1.0 measured a custom loss
+        against the initial error instead). A scale-free measure that, for the L2 loss, is
+        how far the fit's R^2 on the training data is below the least-squares fit's. A
+        :class:`ConvergenceWarning` names ``max_sweeps`` and the relative error reached when
+        the budget ends the fit first. None: no early stop and no warning.
     random_state : None, int or numpy.random.RandomState
         Seeds the initialization.
     warm_start : bool, default=False
@@ -88,24 +90,10 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         Only when ``X`` had string column names (a pandas DataFrame).
     """
 
-    _parameter_constraints: dict = {
-        "depth": [Interval(Integral, 1, None, closed="left")],
-        "width": [Interval(Integral, 1, None, closed="left"), None],
-        "init": [StrOptions(set(INITS))],
-        "order": [StrOptions(set(ORDERS))],
-        "lr": [StrOptions({"optimal", "bounded"}), Interval(Real, 0, None, closed="neither")],
-        "loss": [str, ConvexLoss],
-        "fit_intercept": ["boolean"],
-        "max_sweeps": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left"), None],
-        "random_state": ["random_state"],
-        "warm_start": ["boolean"],
-        "n_jobs": [Interval(Integral, 1, None, closed="left"),
-                   Interval(Integral, None, -1, closed="right"), None],
-    }
-
     def __init__(self, depth=3, width=None, init="orth-identity", order="descending",
-                 lr="optimal", loss="l2", fit_intercept=True, max_sweeps=1000, tol=1e-4,
+                 lr="optimal", loss="l2",
+                 fit_intercept=FRONT_END_DEFAULTS["estimator"]["fit_intercept"],
+                 max_sweeps=1000, tol=1e-4,
                  random_state=None, warm_start=False, n_jobs=None):
         self.depth = depth
         self.width = width
@@ -120,7 +108,6 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         self.warm_start = warm_start
         self.n_jobs = n_jobs
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: ArrayLike, y: ArrayLike,
             sample_weight: ArrayLike | None = None) -> DeepLinearRegressor:
         """Train the network on ``X`` ``(m, n_features)`` and ``y`` ``(m,)`` or ``(m, n_targets)``.
@@ -136,46 +123,46 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         -------
         self
         """
+        checked = self._checked_parameters()
         X, y = validate_data(self, X, y, y_numeric=True, multi_output=True,
                              dtype=[np.float64, np.float32])
         Y = np.asarray(y, dtype=np.float64)
         self._single_output = Y.ndim == 1
         Y = Y.reshape(len(Y), -1)
-        trainer = self._trainer(X, Y, sample_weight)
-        scale = self._error_scale(Y, sample_weight, trainer)
+        scale = _zero_map_loss(Y, Data(X, Y, sample_weight).weight, checked)
+        trainer = self._trainer(X, Y, sample_weight, checked, scale)
         status = run_sweeps(trainer, self.max_sweeps)
         self.relative_error_ = float(trainer.errors[-1] / scale)
         if self.tol is not None and status != "converged":
             warnings.warn(f"stopped at max_sweeps={self.max_sweeps} ({status}) with relative "
                           f"error {self.relative_error_:.3e} > tol={self.tol:g}; raise "
                           "max_sweeps (or tol, or try a smaller depth)", ConvergenceWarning,
-                          stacklevel=3)
+                          stacklevel=2)
         self._store(trainer)
         return self
 
-    def _error_scale(self, Y, sample_weight, trainer):
-        """``loss(0) / m``, the error unit of ``tol`` (the initial error for a custom loss),
-        set as the trainer's absolute ``tol``."""
-        power = trainer.settings.power
-        if trainer.settings.custom_loss is not None:
-            scale = float(trainer.errors[0])
-        else:
-            w = (np.ones(len(Y)) if sample_weight is None else
-                 np.asarray(sample_weight, dtype=np.float64))
-            center = (w @ Y) / w.sum() if self.fit_intercept else 0.0
-            scale = float(w @ np.sum(np.abs(Y - center) ** power, axis=1)) / len(Y)
-        scale = scale if scale > 0 else 1.0
-        if self.tol is not None:
-            trainer.settings = trainer.settings.replace(tol=self.tol * scale)
-        return scale
+    def _options(self):
+        """The parameters that are options of :class:`fastdln.Settings`, by their names."""
+        return dict(depth=self.depth, width=self.width, order=self.order, lr=self.lr,
+                    loss=self.loss, fit_intercept=self.fit_intercept, tol=self.tol,
+                    threads=_threads(self.n_jobs))
 
-    def _trainer(self, X, Y, sample_weight):
-        """A :class:`fastdln.Trainer` from the parameters (and the previous weights)."""
-        widths = layer_widths(X.shape[1], Y.shape[1], self.depth, self.width)
+    def _checked_parameters(self):
+        """The parameters checked before any work, each error naming its parameter: the
+        training options by :func:`fastdln.check_settings` (``init`` with them), the others
+        here. Returns the checked options."""
+        check_count(self.max_sweeps, "max_sweeps", 1)
+        _check_flag(self.warm_start, "warm_start")
+        _check_random_state(self.random_state)
+        return check_settings(init=self.init, **self._options())
+
+    def _trainer(self, X, Y, sample_weight, checked, scale):
+        """A :class:`fastdln.Trainer` from the parameters (and the previous weights), its
+        ``tol`` in the unit of the errors: ``self.tol`` times the zero map's loss ``scale``."""
+        widths = layer_widths(X.shape[1], Y.shape[1], checked.depth, checked.width)
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-        options = dict(order=self.order, lr=self.lr, loss=self.loss, tol=self.tol, seed=seed,
-                       widths=widths, fit_intercept=bool(self.fit_intercept),
-                       threads=_threads(self.n_jobs))
+        options = dict(self._options(), widths=widths, seed=seed,
+                       tol=None if self.tol is None else self.tol * scale)
         previous: list[np.ndarray] | None = getattr(self, "weights_", None)
         if self.warm_start and previous is not None and [
                 previous[0].shape[1]] + [W.shape[0] for W in previous] == widths:
@@ -230,7 +217,42 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
 
 def _threads(n_jobs):
     """scikit-learn's ``n_jobs`` as a thread count (negative: counted back from the cores)."""
-    if n_jobs is None or n_jobs > 0:
-        return n_jobs
-    return max(1, available_cores() + 1 + n_jobs)
+    if n_jobs is None:
+        return None
+    if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, numbers.Integral):
+        raise TypeError(f"n_jobs must be None or a non-zero integer, got {n_jobs!r}")
+    if n_jobs == 0:
+        raise ValueError("n_jobs must be None or a non-zero integer (negative: all the cores "
+                         "but |n_jobs| - 1), got 0")
+    return int(n_jobs) if n_jobs > 0 else max(1, available_cores() + 1 + int(n_jobs))
+
+
+def _check_flag(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
+def _check_random_state(random_state):
+    """``random_state`` as scikit-learn takes it: None, an int in [0, 2**32) or a
+    :class:`numpy.random.RandomState`."""
+    try:
+        check_random_state(random_state)
+    except (TypeError, ValueError):
+        raise ValueError(f"random_state must be None, an integer in [0, 2**32) or a "
+                         f"numpy.random.RandomState, got {random_state!r}") from None
+
+
+def _zero_map_loss(Y, sample_weight, settings: Settings) -> float:
+    """``loss(0) / m``, the unit of ``tol`` and of ``relative_error_``: the (weighted) loss of
+    the zero map on ``Y`` (centered by its weighted mean when ``fit_intercept``), ``sum |r|^p``
+    or a custom loss's ``sum l(r)`` over the residual ``r = -Y``; 1 when it is 0."""
+    w = np.ones(len(Y)) if sample_weight is None else sample_weight
+    residual = -(Y - (w @ Y) / w.sum()) if settings.fit_intercept else -Y
+    custom = settings.custom_loss
+    if custom is None:
+        per_sample = np.sum(np.abs(residual) ** settings.power, axis=1)
+    else:
+        per_sample = np.sum(custom.elementwise("value", residual), axis=1)
+    scale = float(w @ per_sample) / len(Y)
+    return scale if scale > 0 else 1.0
 

@@ -59,18 +59,19 @@ def read_npy(path: str, what: str) -> np.ndarray:
         raise ValueError(f"{what}: {path}: not a readable .npy ({error})") from None
 
 
-def read_npz(path: str, need_y: bool = True,
-             what: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(X, Y)`` from an ``.npz`` with arrays ``X`` and ``Y`` (``Y`` None if absent and not
-    ``need_y``); ``what`` begins the messages (default: the path)."""
+def read_npz(path: str, arrays: tuple[str, ...] = ("X", "Y"),
+             what: str | None = None) -> list[np.ndarray]:
+    """The ``arrays`` of an ``.npz``, in that order; ``what`` begins the messages (default:
+    the path)."""
     what = path if what is None else what
     if not os.path.exists(path):
         raise ValueError(f"{what}: no such file")
     try:
         with np.load(path, allow_pickle=False) as data:
-            if "X" not in data.files or (need_y and "Y" not in data.files):
-                raise ValueError(f"{what}: an .npz needs arrays 'X' and 'Y', has {data.files}")
-            return data["X"], data["Y"] if "Y" in data.files else None
+            if not set(arrays) <= set(data.files):
+                raise ValueError(f"{what}: an .npz needs array{'s' * (len(arrays) > 1)} "
+                                 f"{' and '.join(map(repr, arrays))}, has {data.files}")
+            return [data[name] for name in arrays]
     except (zipfile.BadZipFile, EOFError, OSError) as error:
         raise ValueError(f"{what}: not a readable .npz ({error})") from None
 
@@ -111,7 +112,8 @@ def read_training_data(path: str, *, target: str | None = None, header: bool = T
     if y_path is not None:
         raise ValueError(f"--y is for .npy data; {path} holds Y itself")
     if path.endswith(".npz"):
-        return Dataset(*read_npz(path))
+        X, Y = read_npz(path)
+        return Dataset(X, Y)
     return _csv_data(path, target, header, sample_weight)
 
 
@@ -158,7 +160,7 @@ def read_features(path: str, n0: int, *, header: bool = True, target: str | None
     if path.endswith(".npy"):
         X = read_npy(path, "X")
     elif path.endswith(".npz"):
-        X = read_npz(path, need_y=False)[0]
+        X = read_npz(path, ("X",))[0]
     else:
         table = read_csv(path, header=header)
         left_out = table.columns(target, "--target") if target else []
@@ -198,7 +200,8 @@ def read_grid_data(name: str) -> tuple[np.ndarray, np.ndarray]:
         return read_npy(X_path, what), read_npy(Y_path, what)
     if name.startswith("random:"):
         return _random_data(name)
-    return read_npz(name, what=what)
+    X, Y = read_npz(name, what=what)
+    return X, Y
 
 
 def _random_data(name):

@@ -478,6 +478,35 @@ def test_bad_sample_weights_are_one_line(capsys, tmp_path, data, weight, fragmen
     assert code == 2 and "give an .npy of weights" in err[0], err
 
 
+def test_metrics_read_a_memory_map_once_by_blocks_through_data(tmp_path, monkeypatch):
+    """MSE and R^2 (weighted, merged over blocks of 7 rows) are scikit-learn's, from one
+    pass of fastdln.data.Data over the memory-mapped X."""
+    from fastdln import data as data_module
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(50, 3)) + 100.0  # large means: the merge must not cancel
+    Y = X @ rng.normal(size=(3, 2)) + rng.normal(size=(50, 2)) + 1e4
+    w = rng.uniform(0.0, 2.0, 50)
+    np.save(tmp_path / "X.npy", X)
+    X_map = np.load(tmp_path / "X.npy", mmap_mode="r")
+    result = fastdln.train(X, Y, sample_weight=w, depth=2, sweeps=5, seed=0,
+                           fit_intercept=True)
+    fitted = fastdln.predict(X, result.weights, result.intercept)
+    passes = []
+    blocks = data_module.Data.blocks
+
+    def counted(self, *args, **kwargs):
+        passes.append(self.X is X_map)
+        return blocks(self, *args, **kwargs)
+
+    monkeypatch.setattr(data_module, "BLOCK_ROWS", 7)
+    monkeypatch.setattr(data_module.Data, "blocks", counted)
+    mse, r2, _ = cli._fit_metrics(X_map, Y, result.weights, result.intercept, True, w)
+    assert passes == [True]
+    assert mse == pytest.approx(mean_squared_error(Y, fitted, sample_weight=w), rel=1e-12)
+    assert r2 == pytest.approx(r2_score(Y, fitted, sample_weight=w), rel=1e-10)
+
+
 def test_nan_in_an_npy_names_its_row_and_column(tmp_path):
     X = np.ones((40000, 3))
     X[33333, 2] = np.nan

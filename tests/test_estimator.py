@@ -1,6 +1,7 @@
 """The scikit-learn estimator: the full parametrize_with_checks suite, intercepts and
 LinearRegression's attributes, parameter validation, pipelines, search, saving."""
 
+import ast
 import inspect
 import pathlib
 import re
@@ -14,7 +15,6 @@ from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fastdln
@@ -120,22 +120,38 @@ def test_defaults_reach_least_squares_or_say_what_to_raise():
     assert bool(said) == (model.relative_error_ > model.tol)
 
 
-@pytest.mark.parametrize("parameter, value", [
+BAD_PARAMETERS = [
     ("depth", 2.7), ("depth", 0), ("width", 0), ("width", 3.5), ("init", "he"),
     ("order", "random"), ("lr", "fast"), ("lr", -1.0), ("loss", 2), ("fit_intercept", "yes"),
-    ("max_sweeps", -1), ("max_sweeps", 0), ("tol", -1e-3), ("random_state", "seed"),
-    ("warm_start", 1.5),
-])
-def test_parameter_constraints_refuse_bad_values(parameter, value):
+    ("max_sweeps", -1), ("max_sweeps", 0), ("max_sweeps", 2.5), ("tol", -1e-3), ("tol", "1"),
+    ("random_state", "seed"), ("random_state", -1), ("warm_start", 1.5), ("n_jobs", 0),
+    ("n_jobs", 1.5), ("n_jobs", True),
+]
+
+
+@pytest.mark.parametrize("parameter, value", BAD_PARAMETERS)
+def test_bad_parameters_are_refused_by_fit_naming_them(monkeypatch, parameter, value):
+    """A ValueError or TypeError (what scikit-learn's checks expect) naming the parameter,
+    raised by fit before any training."""
+    monkeypatch.setattr(estimator_module, "Trainer", None)  # never reached
     X, Y = _affine_data(m=20)
     model = DeepLinearRegressor(**{parameter: value})
-    with pytest.raises(InvalidParameterError, match=f"'{parameter}' parameter"):
+    with pytest.raises((ValueError, TypeError), match=rf"^{parameter} must be"):
         model.fit(X, Y)
 
 
-def test_every_parameter_has_a_constraint():
+def test_every_parameter_is_checked():
     parameters = set(inspect.signature(DeepLinearRegressor).parameters)
-    assert set(DeepLinearRegressor._parameter_constraints) == parameters
+    assert {name for name, _ in BAD_PARAMETERS} == parameters
+
+
+def test_the_estimator_imports_only_public_scikit_learn_names():
+    tree = ast.parse((ROOT / "fastdln" / "estimator.py").read_text())
+    imported = [(node.module, alias.name) for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.module.startswith("sklearn")
+                for alias in node.names]
+    assert imported and not [(module, name) for module, name in imported
+                             if name.startswith("_") or "._" in module], imported
 
 
 def test_readme_states_the_code_defaults():
@@ -149,6 +165,34 @@ def test_readme_states_the_code_defaults():
         if text != "...":
             assert text == repr(defaults[name]), f"README says {name}={text}"
     assert stated["depth"] == str(DeepLinearRegressor().depth)
+
+
+def test_tol_is_scaled_before_the_trainer_is_built_and_settings_never_replaced(monkeypatch):
+    """The trainer is built with tol times the zero map's weighted, centered loss per sample
+    (for L2: the weighted variance of y); its settings are not replaced afterwards."""
+    def replaced(self, **changes):
+        raise AssertionError(f"settings replaced with {changes}")
+
+    monkeypatch.setattr(fastdln.Settings, "replace", replaced)
+    X, Y = _affine_data(seed=5)
+    w = np.random.default_rng(6).uniform(0.5, 2.0, len(X))
+    model = DeepLinearRegressor(max_sweeps=3, tol=1e-3, random_state=0)
+    model.fit(X, Y, sample_weight=w)
+    mean = w @ Y / w.sum()
+    scale = w @ np.sum((Y - mean) ** 2, axis=1) / len(Y)
+    assert model.settings_.tol == pytest.approx(1e-3 * scale, rel=1e-12)
+    assert model.relative_error_ == pytest.approx(model.errors_[-1] / scale, rel=1e-12)
+
+
+def test_a_custom_loss_measures_tol_against_its_zero_map_loss():
+    """For a ConvexLoss the unit of tol is sum l(-y) per sample, as for "l<p>"."""
+    X, Y = random_data(60, 4, 2, seed=7)
+    loss = fastdln.losses.log_cosh
+    model = DeepLinearRegressor(depth=2, loss=loss, fit_intercept=False, max_sweeps=2,
+                                tol=None, random_state=0).fit(X, Y)
+    scale = np.sum(np.log(np.cosh(Y))) / len(Y)
+    assert model.relative_error_ == pytest.approx(model.errors_[-1] / scale, rel=1e-9)
+    assert model.settings_.tol is None
 
 
 def test_warm_start_continues_from_the_previous_weights():
