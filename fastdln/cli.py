@@ -316,17 +316,6 @@ def _integer(minimum):
     return integer
 
 
-def _positive_float(text):
-    """An argparse ``type``: a positive finite number."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
 def build_parser():
     """The ``fastdln`` command's argument parser (its sub-commands and their options)."""
     parser = _Parser(prog="fastdln", description=_DESCRIPTION)
