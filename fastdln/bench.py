@@ -411,11 +411,11 @@ print(json.dumps(dict(ready=True, file=os.path.abspath(fastdln.__file__),
                       version=getattr(fastdln, "__version__", None), blas=blas,
                       threads_option=takes_threads)), flush=True)
 for line in sys.stdin:
-    name, repeats = line.split()
+    name, repeats, min_time = line.split()
     trainer = trainers[name]
     trainer.sweep()  # untimed: caches and clock back after the pause
     samples = []
-    for _ in range(int(repeats)):
+    while len(samples) < int(repeats) or sum(samples) < float(min_time):
         start = time.perf_counter()
         trainer.sweep()
         samples.append(time.perf_counter() - start)
@@ -465,10 +465,10 @@ class Worker:
             raise RuntimeError(f"the worker for {self.tree} imported {self.info['file']}")
         return self.info
 
-    def time(self, name, repeats):
-        """``repeats`` seconds of one sweep each of configuration ``name`` (after one
-        untimed sweep)."""
-        self.process.stdin.write(f"{name} {repeats}\n")
+    def time(self, name, repeats, min_time=0.0):
+        """Seconds of one sweep each of configuration ``name``, after one untimed sweep:
+        ``repeats`` sweeps, more while they add up to less than ``min_time`` seconds."""
+        self.process.stdin.write(f"{name} {repeats} {min_time}\n")
         self.process.stdin.flush()
         return json.loads(self._line())
 
@@ -564,17 +564,19 @@ class AgainstOptions:
     threads: int = 1
     threshold: float = 1.05
     pause: float = 0.1
+    min_time: float = 0.05
 
 
 WORKER_NAMES = ("A", "A2", "B")
 
 
-def alternate(workers, names, rounds, repeats, pause, clock=time.sleep):
+def alternate(workers, names, rounds, repeats, pause, min_time=0.0, clock=time.sleep):
     """Samples of every worker and configuration in alternating rounds.
 
-    Round ``r`` runs the configurations in turn, each on every worker, the workers' order
-    rotated by ``r`` so that none always comes first. Returns
-    ``{name: {worker: [[seconds] * repeats] * rounds}}``.
+    Round ``r`` runs the configurations in turn, each on every worker (``repeats`` sweeps,
+    more while they take less than ``min_time`` seconds), the workers' order rotated by
+    ``r`` so that none always comes first. Returns ``{name: {worker: [[seconds, ...]] *
+    rounds}}``.
     """
     samples = {name: {key: [] for key in workers} for name in names}
     keys = list(workers)
@@ -583,7 +585,7 @@ def alternate(workers, names, rounds, repeats, pause, clock=time.sleep):
         for name in names:
             for key in order:
                 clock(pause)
-                samples[name][key].append(workers[key].time(name, repeats))
+                samples[name][key].append(workers[key].time(name, repeats, min_time))
     return samples
 
 
@@ -594,10 +596,10 @@ def round_values(rounds):
 
 
 def robust_interval(values):
-    """``(low, high)``: the range of ``values`` without its lowest and highest value from 5
-    values on (one disturbed round does not decide), the whole range below that."""
+    """``(low, high)``: the middle half of ``values`` (a quarter of them, rounded down,
+    dropped at each end): a neighbour that disturbs a few rounds does not decide."""
     ordered = sorted(values)
-    trim = 1 if len(ordered) >= 5 else 0
+    trim = len(ordered) // 4
     return ordered[trim], ordered[len(ordered) - 1 - trim]
 
 
@@ -647,10 +649,11 @@ def format_against(summary, labels, options):
             f"{ratio['min']:11.3f} {ratio['median']:7.3f} {ratio['max']:6.3f}  "
             f"{noise['interval'][0]:7.3f} - {noise['interval'][1]:6.3f}  "
             f"{row['verdict'].upper()}")
-    lines.append(f"A configuration is SLOWER (FASTER) when its new/old ratios, all rounds but "
-                 f"the extreme two, lie above (below) the noise band: the same range of old/old "
-                 f"(two processes of the old revision), widened to at least 1/{options.threshold}"
-                 f" - {options.threshold} (--threshold).")
+    lines.append(f"A configuration is SLOWER (FASTER) when the middle half of its new/old "
+                 f"ratios lies above (below) the noise band: the middle half of old/old (two "
+                 f"processes of the old revision), widened to at least 1/{options.threshold} - "
+                 f"{options.threshold} (--threshold). Ratios per round: best sweep against "
+                 "best sweep.")
     return "\n".join(lines)
 
 
@@ -716,7 +719,7 @@ def compare_revisions(options, echo=print, json_path=None):
         workers = _start_workers(trees, spec, options.threads)
         try:
             samples = alternate(workers, options.configs, options.rounds, options.repeats,
-                                options.pause)
+                                options.pause, options.min_time)
         finally:
             for worker in workers.values():
                 worker.close()

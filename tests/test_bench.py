@@ -28,14 +28,15 @@ def _row(name, fast_s, samples=None):
 
 
 # -- verdicts on injected timings ---------------------------------------------------------
-def test_robust_interval_drops_one_extreme_each_side_from_five_values():
+def test_robust_interval_is_the_middle_half():
     assert bench.robust_interval([1.0, 5.0, 2.0, 3.0, 0.1]) == (1.0, 3.0)
-    assert bench.robust_interval([1.0, 5.0, 2.0, 0.1]) == (0.1, 5.0)
+    assert bench.robust_interval([0.2, 1.0, 5.0, 2.0, 3.0, 0.1, 9.0, 7.0, 4.0]) == (1.0, 5.0)
+    assert bench.robust_interval([1.0, 5.0, 0.1]) == (0.1, 5.0)
 
 
 @pytest.mark.parametrize("ratios, noise, verdict", [
     ([1.14, 1.15, 1.16, 1.13, 1.17], [0.99, 1.01, 1.0, 1.02, 0.98], "slower"),
-    # one disturbed round in each does not decide
+    # one disturbed round in five does not decide
     ([1.14, 1.15, 0.7, 1.13, 1.17], [0.99, 1.01, 1.0, 1.6, 0.98], "slower"),
     # the ratios overlap the noise band: not flagged
     ([1.14, 1.15, 1.16, 1.13, 1.17], [0.9, 1.14, 1.0, 1.15, 0.98], "same"),
@@ -61,7 +62,7 @@ class FakeWorker:
     def __init__(self, factor, calls):
         self.factor, self.calls, self.info = factor, calls, dict(file="fake", blas=None)
 
-    def time(self, name, repeats):
+    def time(self, name, repeats, min_time=0.0):
         self.calls.append((self, name))
         return [0.01 * self.factor] * repeats
 
@@ -130,11 +131,13 @@ def test_worker_imports_its_tree_with_fixed_threads_and_times_sweeps(tmp_path, m
     try:
         info = worker.ready()
         samples = worker.time("tiny", 3)
+        more = worker.time("tiny", 2, min_time=0.02)  # sweeps until they fill 0.02 s
     finally:
         worker.close()
     assert info["file"].startswith(str(ROOT)) and info["threads_option"] is True
     assert all(library["threads"] == 1 for library in info["blas"])
     assert len(samples) == 3 and all(s > 0 for s in samples)
+    assert len(more) > 2 and sum(more) >= 0.02 > sum(more[:-1])
 
 
 def _git(folder, *args):
