@@ -154,7 +154,17 @@ class FastEngine:
         self._cross = Rs if constrained else None
         self._small = True if self._has_small_products() else None
         _kernels.prepare(self.dtype, self._small)
-        self._kernel_options = self._options()
+        self._kernel_options = o = self._options()
+        # the sweep kernels' arguments around the positions and results, bound once (every
+        # array is updated in place, never replaced): a step costs little more than its call
+        self._head = (*self._sweep_buffers(), self.work_j, self.work_s, self.gram,
+                      self.rounding)
+        self._before_loss = (self.scal, self.counts, self._cross, o["descending"],
+                             o["ascending"], o["l2"], o["lp"])
+        self._after_loss = (o["optimal"], o["bounded"], o["constant"], o["blocked"],
+                            self._small)
+        self._custom_loss = settings.custom_loss
+        self._all_at_once = settings.training_method.all_layers_at_once
         self._called: set = set()  # kernels this engine has called (no notice after that)
         # what decides the compiled code besides the kernel: dtype and the options set
         self._code_key = (self.dtype.name, tuple(v is None for v in self._kernel_options.values()),
@@ -263,13 +273,11 @@ class FastEngine:
             self.w.size if self.settings.training_method.all_layers_at_once else 0, dtype)
 
     def run(self, begin, end, error_limit, draws=None, batches=None):
-        if self.settings.training_method.all_layers_at_once:
+        if self._all_at_once:
             return self._gd_iteration(error_limit)
-        if draws is None:
-            draws, batches = NO_DRAWS, NO_BATCHES
         errors = np.empty(end - begin)
         rates = np.empty(end - begin)
-        custom_loss = self.settings.custom_loss
+        custom_loss = self._custom_loss
         if self.sampling != _kernels.NO_SAMPLING:
             done = self._sampled(begin, end, error_limit, errors, rates, draws, batches)
         elif custom_loss is None:
@@ -279,8 +287,9 @@ class FastEngine:
                 warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
                 done = self._call(_kernels.custom_kernel(), begin, end, error_limit, errors,
                                   rates, custom_loss.kernel_functions())
-        bad = errors[done] if done < end - begin else None
-        return errors[:done], rates[:done], bad
+        if done == end - begin:
+            return errors, rates, None
+        return errors[:done], rates[:done], errors[done]
 
     def _sweep_buffers(self):
         """The arguments both sweep kernels start with: weights, caches, data, work."""
@@ -298,18 +307,18 @@ class FastEngine:
         return result
 
     def _call(self, kernel, begin, end, error_limit, errors, rates, loss=None):
-        return self._first_or_plain(id(kernel), self._call_kernel, kernel,
-                                    self._kernel_options, begin, end, error_limit, errors,
-                                    rates, loss)
+        if id(kernel) in self._called:
+            return self._call_kernel(kernel, begin, end, error_limit, errors, rates, loss)
+        return self._first_or_plain(id(kernel), self._call_kernel, kernel, begin, end,
+                                    error_limit, errors, rates, loss)
 
-    def _call_kernel(self, kernel, o, begin, end, error_limit, errors, rates, loss):
-        return kernel(
-            *self._sweep_buffers(), self.work_j, self.work_s, self.gram, self.rounding, begin,
-            end, self.inv_m, error_limit, errors, rates, self.scal, self.counts, self._cross,
-            o["descending"], o["ascending"], o["l2"], o["lp"], loss, o["optimal"], o["bounded"],
-            o["constant"], o["blocked"], self._small)
+    def _call_kernel(self, kernel, begin, end, error_limit, errors, rates, loss):
+        return kernel(*self._head, begin, end, self.inv_m, error_limit, errors, rates,
+                      *self._before_loss, loss, *self._after_loss)
 
     def _sampled(self, begin, end, error_limit, errors, rates, draws, batches):
+        if draws is None:
+            draws, batches = NO_DRAWS, NO_BATCHES
         return self._first_or_plain("bcsgd", self._sampled_kernel, begin, end, error_limit,
                                     errors, rates, draws, batches)
 
@@ -406,6 +415,10 @@ class ReferenceEngine:
                                          self.constrained) * self.inv_m
 
     def run(self, begin, end, error_limit, draws=None, batches=None):
+        with np.errstate(all="ignore"):  # a diverging update is caught by its error
+            return self._run(begin, end, error_limit, draws, batches)
+
+    def _run(self, begin, end, error_limit, draws, batches):
         settings = self.settings
         if settings.training_method.all_layers_at_once:
             before = self.weights()

@@ -211,6 +211,7 @@ class ThreadPolicy:
         self._quiet_calls = 0
         self._others = 0  # the load the last choice saw (a busy sweep's time is not kept)
         self._libraries = None
+        self.last: int | None = None  # the count the last block ran on
 
     @property
     def chosen(self) -> int:
@@ -252,9 +253,9 @@ class ThreadPolicy:
     @contextmanager
     def applied(self, updates: int):
         """Run the block with the chosen count on every BLAS library; measure it."""
-        count = self.chosen
+        count = self.last = self.chosen
         start = time.perf_counter()
-        with blas_threads(count, self._blas_libraries()):
+        with blas_threads(count, self.blas_libraries()):
             yield count
         seconds = time.perf_counter() - start
         if updates > 0 and len(self.counts) > 1:
@@ -266,10 +267,11 @@ class ThreadPolicy:
         thread when its largest matrix dimension is below ``SMALL_SETUP`` (measured: the
         QRs of 128 x 128 layers run slower on two threads even on a quiet machine)."""
         count = self.chosen if self.threads is not None or largest >= SMALL_SETUP else 1
-        with blas_threads(count, self._blas_libraries()):
+        with blas_threads(count, self.blas_libraries()):
             yield count
 
-    def _blas_libraries(self):
+    def blas_libraries(self):
+        """The BLAS libraries loaded in this process (threadpoolctl's, looked up once)."""
         if self._libraries is None:
             self._libraries = _blas_libraries()
         return self._libraries

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from .init import init_weights
 from .optimum import Optimum, end_to_end
 from .problem import Centering, Problem, Scaling
 from .settings import Settings, check_settings, resume_conflicts
-from .threads import ThreadPolicy
+from .threads import ThreadPolicy, blas_threads
 
 __all__ = ["DIVERGENCE_FACTOR", "STATE_FORMAT", "Trainer"]
 
@@ -41,6 +42,13 @@ class _Record:
         self._buffer = np.empty(max(16, 2 * values.size))
         self._buffer[: values.size] = values
         self._size = values.size
+
+    def append(self, value):
+        if self._size == self._buffer.size:
+            self.extend(np.array([value]))
+            return
+        self._buffer[self._size] = value
+        self._size += 1
 
     def extend(self, values):
         end = self._size + values.size
@@ -154,6 +162,7 @@ class Trainer:
         self._engine = engine
         self._scaling = problem.scaling
         self._centering = problem.centering
+        self._set_constants()
         self._optimum = optimum
         self._rng = _sampling_rng(settings.seed) if settings.training_method.samples else None
         self._draws, self._batches = None, None
@@ -247,7 +256,15 @@ class Trainer:
             trainer._rng.bit_generator.state = sampling["rng"]
         trainer._draws, trainer._batches = sampling["draws"], sampling["batches"]
         trainer._engine = engine_from_state(engine_state, settings)
+        trainer._set_constants()
         return trainer
+
+    def _set_constants(self):
+        """What every update reads, looked up once (a step's cost is mostly its kernel's)."""
+        self._updates_per_sweep = self.settings.updates_per_sweep
+        self._error_unit = self._scaling.error_unit
+        self._unscaled = self._scaling.identity
+        self._holding = False  # inside stepping(): the BLAS threads are already set
 
     # -- read-only views -------------------------------------------------------------------
     @property
@@ -265,7 +282,7 @@ class Trainer:
 
     @property
     def updates_per_sweep(self) -> int:
-        return self.settings.updates_per_sweep
+        return self._updates_per_sweep
 
     @property
     def optimum(self) -> Optimum:
@@ -302,6 +319,13 @@ class Trainer:
         return len(self._rates)
 
     @property
+    def thread_count(self) -> int | None:
+        """BLAS threads of the last :meth:`sweep` or :meth:`step` (under ``threads=None``, the
+        count the policy chose for it; inside :meth:`stepping`, the block's); None before
+        the first."""
+        return self._threads.last
+
+    @property
     def compressed(self) -> bool:
         """Whether the exact L2 data compression is applied."""
         return self._engine.compressed
@@ -314,9 +338,35 @@ class Trainer:
     # -- training --------------------------------------------------------------------------
     def step(self) -> float | None:
         """Run one layer update (one GD iteration for ``method="gd"``); return its error
-        (None if the update would diverge)."""
+        (None if the update would diverge).
+
+        Each call sets the BLAS threads for the update and restores them (about 10 us);
+        inside :meth:`stepping` they stay set, and a step costs little more than its
+        kernel."""
         errors = self._advance(self.position + 1)
         return float(errors[-1]) if errors.size else None
+
+    @contextmanager
+    def stepping(self):
+        """Hold this trainer's BLAS thread count for a block of :meth:`step` (or
+        :meth:`sweep`) calls, for tools that drive training update by update.
+
+        The count is set once when the block starts and the previous counts are restored
+        when it ends; in between every loaded BLAS library runs on that count, for the whole
+        process (other Python threads that train wait for the block to end; see
+        :func:`fastdln.threads.blas_threads`). Under ``threads=None`` the count is the one
+        the policy chooses for the next sweep, and the block's updates are not measured.
+        """
+        if self._holding:
+            yield self
+            return
+        count = self._threads.last = self._threads.chosen
+        with blas_threads(count, self._threads.blas_libraries()):
+            self._holding = True
+            try:
+                yield self
+            finally:
+                self._holding = False
 
     def sweep(self, k: int = 1) -> np.ndarray:
         """Run ``k`` sweeps (finishing the current one first); return their errors per update.
@@ -337,22 +387,16 @@ class Trainer:
                 f"training diverged at iteration {self.diverged_at}; the weights are those "
                 "of the last finite state; start a new Trainer to continue")
         begin = self.position
-        with np.errstate(all="ignore"), self._threads.applied(end - begin):
-            if self.diagnostics is not None:
-                errors, rates, bad = self._run_with_diagnostics(begin, end)
-            elif self.settings.training_method.samples:
-                if begin == 0:
-                    self._draw_samples()
-                errors, rates, bad = self._engine.run(begin, end, self._error_limit,
-                                                      self._draws, self._batches)
-            else:
-                errors, rates, bad = self._engine.run(begin, end, self._error_limit)
-        self._errors.extend(errors * self._scaling.error_unit)
-        self._rates.extend(self._scaling.rates_out(rates, self._first_layer(begin, rates.size)))
+        if self._holding:
+            errors, rates, bad = self._run(begin, end)
+        else:
+            with self._threads.applied(end - begin):
+                errors, rates, bad = self._run(begin, end)
+        self._record(begin, errors, rates)
         if bad is not None:
             self._diverge(bad)
             return errors
-        self.position = end % self.updates_per_sweep
+        self.position = end % self._updates_per_sweep
         if self.position == 0:
             self.sweeps_done += 1
         self.status = "running"
@@ -360,6 +404,30 @@ class Trainer:
         if tol is not None and errors.size and self._errors.last() <= tol:
             self.status = "converged"
         return errors
+
+    def _run(self, begin, end):
+        """The engine's updates at positions ``begin .. end-1`` (with the sampling or the
+        diagnostics the run asks for)."""
+        if self.diagnostics is not None:
+            return self._run_with_diagnostics(begin, end)
+        if self._rng is not None:
+            if begin == 0:
+                self._draw_samples()
+            return self._engine.run(begin, end, self._error_limit, self._draws, self._batches)
+        return self._engine.run(begin, end, self._error_limit)
+
+    def _record(self, begin, errors, rates):
+        """Errors and rates in the caller's units (one update's without array arithmetic)."""
+        if rates.size == 1 and errors.size == 1:
+            self._errors.append(errors[0] * self._error_unit)
+            if self._unscaled:
+                self._rates.append(rates[0])
+            else:
+                self._rates.append(self._scaling.rates_out(rates[0],
+                                                           self._first_layer(begin, 1)[0]))
+            return
+        self._errors.extend(errors * self._error_unit)
+        self._rates.extend(self._scaling.rates_out(rates, self._first_layer(begin, rates.size)))
 
     def _first_layer(self, begin, count):
         """Which of ``count`` updates from position ``begin`` update ``W_1``."""

@@ -144,3 +144,27 @@ def test_every_blas_library_is_controlled_even_when_looked_up_before_scipy_is_im
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True, cwd=ROOT).stdout.split()
     assert out == ["True", "[]"], out
+
+
+def test_stepping_holds_the_count_for_its_block_and_steps_like_step():
+    """Inside ``stepping()`` the BLAS count is set once and restored when the block ends;
+    the steps are bitwise those of plain ``step()`` calls (and ``thread_count`` says the
+    count used)."""
+    X, Y = random_data(80, 16, 4, seed=6)
+    common = dict(widths=[16] * 6 + [4], seed=2, threads=1)
+    plain, held = fastdln.Trainer(X, Y, **common), fastdln.Trainer(X, Y, **common)
+    assert held.thread_count is None
+    before = _blas_threads()
+    plain_errors = [plain.step() for _ in range(15)]
+    with held.stepping():
+        assert _blas_threads() == [1] and held.thread_count == 1
+        held_errors = [held.step() for _ in range(15)]
+        with held.stepping():  # nested: the outer block keeps the count
+            held_errors.append(held.step())
+        assert _blas_threads() == [1]
+    plain_errors.append(plain.step())
+    assert _blas_threads() == before
+    assert held_errors == plain_errors
+    for a, b in zip(held.weights, plain.weights):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(held.learning_rates, plain.learning_rates)
