@@ -12,9 +12,8 @@ import operator
 
 import numpy as np
 
-__all__ = ["DTYPES", "check_array", "check_choice", "check_count", "check_data", "check_dtype",
-           "check_positive_float", "check_rng", "check_sample_weight", "check_weights",
-           "check_widths", "weight_list"]
+__all__ = ["DTYPES", "check_array", "check_choice", "check_count", "check_dtype",
+           "check_positive_float", "check_rng", "check_weights", "check_widths", "weight_list"]
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -79,20 +78,6 @@ def check_array(a, name, ndim, dtype=np.float64):
     if not np.all(np.isfinite(out)):
         raise ValueError(f"{name} must be finite (no NaN or inf as {out.dtype}), found some")
     return out
-
-
-def check_data(X, Y, dtype=np.float64):
-    """Validate rows-are-samples data: ``X`` is ``(m, n0)``, ``Y`` is ``(m, nL)`` or ``(m,)``."""
-    X = check_array(X, "X", (2,), dtype)
-    Y = check_array(Y, "Y", (1, 2), dtype)
-    if Y.ndim == 1:
-        Y = Y.reshape(-1, 1)
-    if X.shape[0] != Y.shape[0]:
-        raise ValueError(
-            f"X and Y must have the same number of samples (rows): X has {X.shape[0]}, "
-            f"Y has {Y.shape[0]}"
-        )
-    return X, Y
 
 
 def check_widths(widths, n0=None, nL=None):
@@ -169,17 +154,3 @@ def check_rng(seed, name="seed"):
     if seed < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {seed}")
     return np.random.default_rng(int(seed))
-
-
-def check_sample_weight(sample_weight, m):
-    """``None``, or a float64 copy of non-negative finite weights of shape ``(m,)`` that are
-    not all zero."""
-    if sample_weight is None:
-        return None
-    w = check_array(sample_weight, "sample_weight", (1,))
-    if w.shape != (m,):
-        raise ValueError(f"sample_weight must have one weight per sample ({m}), got shape "
-                         f"{w.shape}")
-    if np.any(w < 0) or not np.any(w > 0):
-        raise ValueError("sample_weight must be non-negative and not all zero")
-    return w

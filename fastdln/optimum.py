@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["ElementwiseLoss", "NEWTON_TOLERANCE", "Optimum", "PowerLoss", "convex_optimum",
-           "end_to_end", "l2_loss", "l2_optimum", "rank_of"]
+           "end_to_end", "l2_optimum", "rank_of"]
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,6 @@ def rank_of(s, shape):
     if s.size == 0 or s[0] == 0:
         return 0
     return int(np.sum(s > s[0] * max(shape) * np.finfo(s.dtype).eps))
-
-
-def l2_loss(X, Y, W):
-    """``sum |X W^T - Y|^2`` for rows-are-samples data."""
-    R = X @ W.T - Y
-    return float(np.vdot(R, R))
 
 
 def l2_optimum(s, Vt, Yc, min_width):

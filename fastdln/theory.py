@@ -14,7 +14,7 @@ from . import reference
 from ._checks import check_array, check_count, check_positive_float
 
 __all__ = ["gd_rate", "R_L", "h", "c_constant", "initial_radius", "sweep_rate",
-           "theorem_3_4_bound", "theorem_3_4_depth", "gamma_bounded", "kappa_r",
+           "theorem_3_4_bound", "gamma_bounded", "kappa_r",
            "layer_diagnostics"]
 
 
@@ -86,15 +86,6 @@ def theorem_3_4_bound(initial_gap, kappa, L, k, eta=1.0):
     first = (1.0 - eta / kappa ** 2) ** (2 * (L + k - 1))
     gamma = 1.0 - eta / (5.0 * kappa ** 2)
     return initial_gap * first * (gamma ** (2 * (L - 1))) ** (k - 1)
-
-
-def theorem_3_4_depth(sigma_min_output, initial_distance, kappa, c, eta=1.0):
-    """The smallest depth Theorem 3.4 asks for:
-    ``log(sigma_min(W* X) / (c ||(W_0 - W*) X||_F)) / log(1 - eta / kappa^2)``."""
-    ratio = sigma_min_output / (c * initial_distance)
-    if ratio >= 1.0:
-        return 1
-    return max(1, math.ceil(math.log(ratio) / math.log(1.0 - eta / kappa ** 2)))
 
 
 def kappa_r(A, r):

@@ -183,3 +183,18 @@ def test_cited_documents_are_in_the_repository():
         if path.name == "test_layout.py":
             continue
         assert "MATH.md" not in path.read_text(), f"{path} cites MATH.md, not in this project"
+
+
+def test_no_dead_function_in_the_package():
+    """vulture over the package, its tests and benchmarks finds no function, method, class or
+    property of ``fastdln`` that nothing uses (public API counts as used once a test or a
+    benchmark calls it; Python's own hooks, ``__name__``, are called by Python)."""
+    import vulture
+
+    scan = vulture.Vulture()
+    scan.scavenge([str(PACKAGE), str(ROOT / "tests"), str(ROOT / "benchmarks")])
+    dead = [f"{item.filename}:{item.first_lineno}: {item.message}"
+            for item in scan.get_unused_code(min_confidence=60)
+            if item.typ in ("function", "method", "class", "property")
+            and not item.name.startswith("__") and PACKAGE in pathlib.Path(item.filename).resolve().parents]
+    assert not dead, "\n".join(dead)
