@@ -132,8 +132,18 @@ class Trainer:
     data_fingerprint : str or None
         The data's fingerprint when ``fingerprint=True`` (None otherwise, and after
         :meth:`from_state`).
-    weights, errors, learning_rates, optimum, iteration, sweeps_done, position, status
+    status : {"ready", "running", "converged", "diverged"}
+        Nothing run yet; training; the error reached ``tol`` (further calls keep training);
+        an update would have made the error non-finite or above ``DIVERGENCE_FACTOR`` times
+        its scale, was not applied, and further calls raise ``RuntimeError``.
+    weights, errors, learning_rates, optimum, iteration, sweeps_done, position, thread_count
         The progress so far (see the properties).
+
+    Notes
+    -----
+    One Trainer must not be used from two threads at once. Trainers in different threads
+    take turns on the process-wide BLAS thread count (see :func:`fastdln.threads.blas_threads`)
+    and give bitwise the results of serial runs.
     """
 
     def __init__(self, X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None,
