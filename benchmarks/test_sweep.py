@@ -8,8 +8,8 @@ which has ``benchmarks/threads_policy.py``), is built and swept once before timi
 save a run and compare later ones against it on the minimum or the median, never the mean
 (one interrupted sweep moves a mean by any amount)::
 
-    pytest benchmarks --benchmark-only --benchmark-save=baseline
-    pytest benchmarks --benchmark-only --benchmark-compare=0001 \\
+    pytest benchmarks/test_sweep.py --benchmark-only --benchmark-save=baseline
+    pytest benchmarks/test_sweep.py --benchmark-only --benchmark-compare=0001 \\
         --benchmark-compare-fail=median:15% --benchmark-columns=min,median,iqr,rounds
 
 docs/benchmarks.md gives the noise of identical code behind the 15%, and why

@@ -806,6 +806,9 @@ def add_arguments(parser):
                            help="alternating rounds (default: %(default)s)")
     revisions.add_argument("--pause", type=_positive, default=AgainstOptions.pause,
                            help="seconds before each timing (default: %(default)s)")
+    revisions.add_argument("--min-time", type=_positive, default=AgainstOptions.min_time,
+                           help="seconds of sweeps per worker and round at least, --repeats "
+                           "sweeps at least (default: %(default)s)")
     parser.add_argument("--compare", metavar="OLD.json",
                         help="compare with a saved run (exit 1 when slower than --threshold); "
                         "warns when OLD was measured on another machine (CPU, cores, BLAS)")
@@ -821,7 +824,7 @@ def run(args):
         options = AgainstOptions(
             args.against, args.new, args.repo, args.configs, args.rounds,
             args.repeats or AgainstOptions.repeats, args.threads,
-            args.threshold or AgainstOptions.threshold, args.pause)
+            args.threshold or AgainstOptions.threshold, args.pause, args.min_time)
         return compare_revisions(options, json_path=args.json)
     return main(quick=args.quick, json_path=args.json, compare_path=args.compare,
                 threshold=args.threshold or 1.2, repeats=args.repeats, threads=args.threads)
