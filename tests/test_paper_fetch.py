@@ -215,7 +215,7 @@ def test_reproduce_download_fetches_then_runs_on_the_files(server, tmp_path, mon
 
     def fake_fig8(out_dir, *, quick, seed, quiet, data_dir):
         seen["data"] = real_data("mnist", data_dir)
-        return [Claim.info("fig8.data", "data", seen["data"].measured())], []
+        return [Claim.info("fig8.data", "data", seen["data"].measured(), reading="the data")], []
     monkeypatch.setitem(figures.FIGURES, "fig8", fake_fig8)
     data_dir = tmp_path / "data"
     argv = ["reproduce", "fig8", "--download", "--data-dir", str(data_dir), "--quiet",

@@ -18,7 +18,8 @@ from fastdln.paper.measures import (FLOOR, STOP, Race, drop_share, largest_gap,
                                     layer_of_update, linear_convergence, race_by_budget)
 from fastdln.paper.runs import depth_curves, train_curve
 from fastdln.theory import gd_rate
-from fastdln.paper.verdicts import drastically_ahead, max_factor, min_factor, race_claim
+from fastdln.paper.verdicts import (drastically_ahead, max_factor, min_factor, panels_claim,
+                                    race_claim)
 
 
 def geometric(rate, iterations, start=1.0):
@@ -105,6 +106,12 @@ def test_a_verdict_that_changes_with_the_budget_says_so():
                        lambda r: r.ahead("early", "late"), unit="iteration", budget=100)
     assert claim.verdict == "FAIL" and claim.measured["budget_dependent"]
     assert "BUDGET-DEPENDENT" in claim.evidence
+    steady = {"early": geometric(0.5, 100), "late": geometric(0.93, 100)}
+    panels = panels_claim("figX.panels", "early is ahead", {"one": (steady, 100),
+                                                            "two": (curves, 100)},
+                          lambda r, _: r.ahead("early", "late"), unit="iteration")
+    assert panels.measured["budget_dependent"] and "BUDGET-DEPENDENT" in panels.evidence
+    assert panels.measured["budget_dependent_panels"] == ["two"]
 
 
 # -- shapes of curves -------------------------------------------------------------------------
@@ -224,21 +231,24 @@ def test_the_gd_search_judges_the_whole_budget():
 # -- claims as data ---------------------------------------------------------------------------
 
 def test_claims_json_keeps_other_figures_and_replaces_a_rerun_one(tmp_path):
-    first = [Claim.check("fig2.a", "words", True, {"x": np.float64(1.5)}, unit="sweep"),
-             Claim.info("fig2.data", "data", {"cond_X": np.inf})]
+    first = [Claim.check("fig2.a", "words", True, {"x": np.float64(1.5)}, unit="sweep",
+                         reading="x above 1", tie_band=np.float64(0.05)),
+             Claim.info("fig2.data", "data", {"cond_X": np.inf}, reading="the data")]
     write_claims(str(tmp_path), first, run={"seed": 0}, figure_order=["fig1", "fig2"])
-    write_claims(str(tmp_path), [Claim.check("fig1.b", "words", False, {}, unit="iteration")],
+    write_claims(str(tmp_path), [Claim.check("fig1.b", "words", False, {}, unit="iteration",
+                                             reading="b")],
                  run={"seed": 0}, figure_order=["fig1", "fig2"])
     entries = json.loads((tmp_path / claims_module.CLAIMS_FILE).read_text())
     assert [e["id"] for e in entries] == ["fig1.b", "fig2.a", "fig2.data"]
     assert [e["verdict"] for e in entries] == ["FAIL", "PASS", "INFO"]
-    assert entries[1]["measured"] == {"x": 1.5} and entries[2]["measured"]["cond_X"] == "inf"
+    assert entries[1]["measured"] == {"x": 1.5, "reading": "x above 1", "tie_band": 0.05}
+    assert entries[2]["measured"]["cond_X"] == "inf"
     assert set(entries[0]) >= {"id", "figure", "claim", "verdict", "unit", "measured"}
-    write_claims(str(tmp_path), [Claim.check("fig2.a", "words", False, {})])
+    write_claims(str(tmp_path), [Claim.check("fig2.a", "words", False, {}, reading="a")])
     assert [e["id"] for e in json.loads((tmp_path / "claims.json").read_text())] == \
         ["fig1.b", "fig2.a"]
     with pytest.raises(ValueError, match="verdict"):
-        Claim("fig1.c", "words", "MAYBE")
+        Claim("fig1.c", "words", "MAYBE", {"reading": "c", "tie_band": None})
 
 
 def test_decades_per_iteration_up_to_the_floor():

@@ -130,9 +130,32 @@ def test_parts_combine_fail_first_then_tie():
 
 
 def test_a_tie_is_a_verdict_of_its_own():
-    assert Claim.check("fig1.x", "w", "TIE", {}).verdict == "TIE"
+    assert Claim.check("fig1.x", "w", "TIE", {}, reading="r", tie_band=TIE_BAND).verdict == "TIE"
     with pytest.raises(ValueError, match="holds"):
-        Claim.check("fig1.x", "w", "INFO", {})
+        Claim.check("fig1.x", "w", "INFO", {}, reading="r")
+
+
+def test_every_claim_states_its_reading_and_tie_band():
+    """A claim that is not a race names its test and says it has no tie band; one with a band
+    gives it; a race states "levels" in ``measured``; a claim stating none is refused."""
+    plain = Claim.check("fig1.x", "w", True, {"n": 3}, evidence="n 3", reading="n above 2")
+    assert plain.measured == {"n": 3, "reading": "n above 2", "tie_band": None,
+                              "tie_band_note": "not a race"}
+    assert plain.evidence == "n 3; reading: n above 2; no tie band (not a race)"
+    banded = Claim.check("fig1.y", "w", "TIE", {}, evidence="e", reading="r", tie_band=0.05)
+    assert banded.evidence == "e; reading: r; tie band 5%"
+    assert "tie_band_note" not in banded.measured
+    info = Claim.info("fig1.z", "w", {}, reading="description: the data")
+    assert info.evidence == "reading: description: the data; no tie band (not a race)"
+    race = race_claim("figX.r", "a ahead", {"a": geometric(0.5, 40), "b": geometric(0.9, 40)},
+                      ahead("a", "b"), unit="iteration", budget=40)
+    assert race.measured["reading"] == "levels" and race.measured["tie_band"] == TIE_BAND
+    with pytest.raises(ValueError, match="reading"):
+        Claim.check("fig1.x", "w", True, {"n": 3})
+    with pytest.raises(ValueError, match="twice"):
+        Claim.check("fig1.x", "w", True, race.measured, reading="r")
+    with pytest.raises(ValueError, match="reading"):
+        Claim("fig1.x", "w", "PASS", {"n": 3})
 
 
 def _fig7_panels(l2_deep_rate, l4_deep_rate, iterations=200):

@@ -90,6 +90,21 @@ def _maybe_ahead(measured, fast, slow):
     return all(not _beyond(keys[slow], keys[fast]) for keys in _keys(measured).values())
 
 
+def _states_its_reading(entry):
+    """The entry says which reading its verdict uses, and its tie band, in ``measured`` and
+    in the evidence line: a race's "levels" (the band 5%), else the test's name with the band
+    it uses or none ("not a race")."""
+    measured, evidence = entry["measured"], entry["evidence"]
+    assert isinstance(measured["reading"], str) and measured["reading"], entry["id"]
+    if measured["reading"] == "levels":
+        assert measured["tie_band"] == TIE_BAND and "tie band 5%" in evidence
+    else:
+        assert evidence.endswith(f"reading: {measured['reading']}; " + (
+            "no tie band (not a race)" if measured["tie_band"] is None
+            else f"tie band {measured['tie_band']:.0%}")), entry["id"]
+    assert (measured["tie_band"] is None) == (measured.get("tie_band_note") == "not a race")
+
+
 @pytest.mark.parametrize("name", list(figures.FIGURES))
 def test_every_figure_writes_its_claims_as_data(reproduced, name):
     claims, files = reproduced(name)
@@ -107,6 +122,7 @@ def test_every_figure_writes_its_claims_as_data(reproduced, name):
             assert measured["verdict_by_reading"]["levels"] == entry["verdict"]
             assert measured["verdict_by_reading"]["errors"] in ("PASS", "FAIL", "TIE")
             assert "tie band 5%" in entry["evidence"]
+        _states_its_reading(entry)
         assert entry["run"] == {"seed": SEED, "quick": True, "data_dir": None}
         if entry["verdict"] == "INFO" or entry["id"].endswith(".data"):
             assert entry["unit"] is None  # a description, or a check of the data
@@ -211,10 +227,11 @@ def test_fig4_gd_baselines(reproduced):
     assert right["data_seed"] == next(iter(matched_draws(128, SEED)[0]))
     assert right["cond_X"] == pytest.approx(condition_number(
         conditioned_data(600, 128, 10, right["data_seed"])[0])[0], rel=1e-9)
+    panels = ("L=400, small cond(X)", "L=5, large cond(X)")
     assert data.passed == all(p["paper_cond_X"] / 1.5 <= p["cond_X"] <= p["paper_cond_X"] * 1.5
-                              for p in data.measured.values()) and data.passed
+                              for p in map(data.measured.get, panels)) and data.passed
     diverges = claims["fig4.gd_rate_of_11_diverges"]
-    at = [d["diverged_at"] for name, d in diverges.measured.items() if name != "few_iterations"]
+    at = [diverges.measured[name]["diverged_at"] for name in panels]
     assert len(at) == 2
     assert diverges.passed == all(a is not None and a <= 10 for a in at)
     sensitive = claims["fig4.gd_sensitive_to_rate"].measured
@@ -396,10 +413,12 @@ def test_fig9_real_data_bcgd_against_searched_gd(reproduced):
     claims, _ = reproduced("fig9")
     assert all("STAND-IN" in c.evidence for c in claims.values())
     described = claims["fig9.data"].measured
-    assert sorted(described) == ["mnist", "uci"] and described["uci"]["stand_in"]
+    assert {"mnist", "uci"} <= set(described) and described["uci"]["stand_in"]
+    assert described["reading"].startswith("description:")
     assert described["uci"]["data_seed"] == SEED and described["mnist"]["data_seed"] is None
     assert tuple(described["uci"]["shape"]) == UCI_SHAPE
-    assert all(d["gd_rate"] and d["gd_rate_runner_up"] for d in described.values())
+    assert all(described[kind]["gd_rate"] and described[kind]["gd_rate_runner_up"]
+               for kind in ("uci", "mnist"))
     linear = claims["fig9.gd_converges_linearly"]
     assert len(linear.measured["panels"]) == 2
     assert linear.passed == all(any(c["linear"] for c in rates.values())
@@ -424,13 +443,16 @@ def test_cli_reproduce_prints_every_verdict_and_writes_claims_json(tmp_path):
     entries = json.loads((tmp_path / "claims.json").read_text())
     for entry in entries:
         assert f"[{entry['verdict']}] {entry['id']}" in out.stdout
+        assert entry["evidence"] in out.stdout  # the printed line states the reading
+        _states_its_reading(entry)
     assert (tmp_path / "fig5.png").stat().st_size > 10_000
     assert (tmp_path / "fig5.csv").read_text().startswith("panel,run,iteration,error")
 
 
 def _fake_figure(verdict):
     def figure(out_dir, *, quick, seed, quiet):
-        return [Claim("fig2.fake", "a sentence", verdict, {"x": 1}, "iteration")], []
+        return [Claim("fig2.fake", "a sentence", verdict,
+                      {"x": 1, "reading": "x is 1", "tie_band": None}, "iteration")], []
     return figure
 
 

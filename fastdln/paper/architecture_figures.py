@@ -31,7 +31,8 @@ def _share_claim(id, text, curves, arch, layers, where):
         {"share_of_log_decrease": shares, "layers": where, "mostly": MOSTLY},
         unit="iteration", evidence=f"share of the decrease of log10(error) made at {where}: "
         + ", ".join(f"{name} {s:.3f}" if s is not None else f"{name} none"
-                    for name, s in shares.items()) + f" (mostly: > {MOSTLY})")
+                    for name, s in shares.items()),
+        reading=f"share of the decrease of log10(error) at {where} > {MOSTLY:g}")
 
 
 def fig5(out_dir, *, quick=False, seed=0, quiet=False):

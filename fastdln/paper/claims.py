@@ -4,7 +4,10 @@
 A claim is data: its ``id`` (``fig<k>.<name>``), the paper's words, a verdict (``PASS`` or
 ``FAIL`` where the paper asserts something, ``TIE`` where the runs compared are within the tie
 band of docs/paper.md, ``INFO`` for a description such as the data used),
-the unit runs are compared in, and the numbers the verdict rests on.
+the unit runs are compared in, and the numbers the verdict rests on. Every claim states its
+reading in ``measured``: ``reading`` (a race's ``"levels"``, see :mod:`.verdicts`, else the short
+name of the test, e.g. ``"cond(X) within 1.5x of the paper's"``) and ``tie_band`` (the band
+used, or None with ``tie_band_note`` ``"not a race"``).
 """
 
 from __future__ import annotations
@@ -17,10 +20,51 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CLAIMS_FILE", "Claim", "read_claims", "write_claims"]
+__all__ = ["CLAIMS_FILE", "Claim", "NOT_A_RACE", "read_claims", "stated_reading",
+           "write_claims"]
 
 CLAIMS_FILE = "claims.json"
 VERDICTS = ("PASS", "FAIL", "TIE", "INFO")
+NOT_A_RACE = "not a race"  # tie_band_note of a claim that compares no runs within a band
+
+
+def stated_reading(measured, evidence, reading, tie_band=None):
+    """``measured`` and ``evidence`` with the claim's reading stated in both.
+
+    Parameters
+    ----------
+    measured : dict
+        The numbers of the claim; it may state its reading itself (a race's
+        ``{"reading": "levels", "tie_band": ...}``), and then ``reading`` must be None.
+    evidence : str
+        The claim's line for people.
+    reading : str or None
+        The short name of the test the verdict uses.
+    tie_band : float or None
+        The relative tie band the test uses; None: the claim is not a race (no tie band).
+
+    Returns
+    -------
+    (dict, str)
+        ``measured`` with ``reading`` and ``tie_band`` (and ``tie_band_note`` when the band
+        is None), and ``evidence`` ending with the reading and the band.
+
+    Raises
+    ------
+    ValueError
+        If the reading is stated nowhere, or twice.
+    """
+    if reading is None:
+        if "reading" not in measured or "tie_band" not in measured:
+            raise ValueError("a claim states its reading: pass reading= (and tie_band=)")
+        return measured, evidence
+    if "reading" in measured:
+        raise ValueError("the reading is stated twice: in measured and as reading=")
+    note = {} if tie_band is not None else {"tie_band_note": NOT_A_RACE}
+    band = f"tie band {tie_band:.0%}" if tie_band is not None else f"no tie band ({NOT_A_RACE})"
+    sep = "; " if evidence else ""
+    return (dict(measured, reading=reading, tie_band=tie_band, **note),
+            f"{evidence}{sep}reading: {reading}; {band}")
 
 
 @dataclass
@@ -35,7 +79,8 @@ class Claim:
         The paper's words.
     verdict : {"PASS", "FAIL", "TIE", "INFO"}
     measured : dict
-        The numbers the verdict rests on (JSON-ready).
+        The numbers the verdict rests on (JSON-ready), with the ``reading`` and ``tie_band``
+        it used (:func:`stated_reading`).
     unit : {"iteration", "sweep"} or None
         The unit runs are compared in (None: no comparison of runs).
     evidence : str
@@ -52,19 +97,26 @@ class Claim:
     def __post_init__(self):
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, not {self.verdict!r}")
+        if "reading" not in self.measured or "tie_band" not in self.measured:
+            raise ValueError(f"{self.id}: measured must state the reading and tie_band used")
 
     @classmethod
-    def check(cls, id, claim, holds, measured, *, unit=None, evidence=""):
+    def check(cls, id, claim, holds, measured, *, unit=None, evidence="", reading=None,
+              tie_band=None):
         """A claim of the paper: PASS if ``holds`` is True, FAIL if False; a verdict string
-        (``"PASS"``, ``"FAIL"``, ``"TIE"``) is taken as it is."""
+        (``"PASS"``, ``"FAIL"``, ``"TIE"``) is taken as it is. ``reading`` and ``tie_band``
+        name the test used (:func:`stated_reading`), unless ``measured`` states them."""
         verdict = holds if isinstance(holds, str) else ("PASS" if holds else "FAIL")
         if verdict == "INFO":
             raise ValueError("holds must be a bool or PASS, FAIL or TIE, not 'INFO'")
+        measured, evidence = stated_reading(measured, evidence, reading, tie_band)
         return cls(id, claim, verdict, measured, unit, evidence)
 
     @classmethod
-    def info(cls, id, claim, measured, evidence=""):
-        """A description (the data used, ...): INFO, neither PASS nor FAIL."""
+    def info(cls, id, claim, measured, evidence="", *, reading):
+        """A description (the data used, ...): INFO, neither PASS nor FAIL; ``reading`` says
+        what it describes (no tie band)."""
+        measured, evidence = stated_reading(measured, evidence, reading)
         return cls(id, claim, "INFO", measured, None, evidence)
 
     @property

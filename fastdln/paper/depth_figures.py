@@ -72,8 +72,8 @@ def fig2(out_dir, *, quick=False, seed=0, quiet=False):
                     "global optimum is achieved by only after updating each weight matrix "
                     "once.", one_sweep < FLOOR, {"error_after_one_sweep": one_sweep,
                                                  "floor": FLOOR}, unit="sweep",
-                    evidence=f"L=400: error {one_sweep:.2e} after one sweep (optimum: "
-                             f"< {FLOOR:.0e}, the paper's floor)"),
+                    evidence=f"L=400: error {one_sweep:.2e} after one sweep",
+                    reading=f"error after one sweep below the paper's floor {FLOOR:.0e}"),
         race_claim("fig2.L1_fastest_per_iteration", "We now see that training a depth 1 "
                    "network multiple times results in the fastest decrease in the loss.",
                    labelled, _fastest(1), unit="iteration", budget=iterations),
@@ -105,8 +105,8 @@ def _width_claim(X, Y, seed, widths=(128, 192, 256), L=10, sweeps=5):
          gaps, "same_within": WIDTH_SAME}, unit="sweep",
         evidence=f"L={L}, {sweeps} sweeps, orth-identity: largest relative difference from "
                  f"width {widths[0]}: " + ", ".join(f"width {w} {g:.2g}" for w, g in
-                                                    gaps.items())
-                 + f" (the same: <= {WIDTH_SAME:g})")
+                                                    gaps.items()),
+        reading=f"every width's curve within {WIDTH_SAME:g} relative of width {widths[0]}'s")
 
 
 def _fig3_numbers(depths):
@@ -130,7 +130,7 @@ def cond_claim(id, text, conds, paper, *, note=""):
          "matched": close}, unit=None,
         evidence=note + "cond(X) " + ", ".join(f"{c:.4g} (data seed {s})" for s, c in
                                                conds.items())
-        + f"; the paper's {paper:g} (matched: within {COND_MATCH}x)")
+        + f"; the paper's {paper:g}", reading=f"cond(X) within {COND_MATCH:g}x of the paper's")
 
 
 def _spread(conds):
@@ -166,7 +166,8 @@ def fig3(out_dir, *, quick=False, seed=0, quiet=False):
                          dict(_spread(unmatched), cond_X=unmatched),
                          f"{len(unmatched)} draws skipped, cond(X) " + (
                              "{min:.3g} .. {max:.3g}, median {median:.3g}".format(
-                                 **_spread(unmatched)) if unmatched else "none"))]
+                                 **_spread(unmatched)) if unmatched else "none"),
+                         reading="description: cond(X) of the draws skipped")]
     claims += _fig3_claims(runs, depths, iterations, sweeps)
     files = plot_seeds(os.path.join(out_dir, "fig3.png"), {
         f"data seed {s}, cond(X) = {c:.3g}": curves for s, (c, curves) in runs.items()},
@@ -204,11 +205,12 @@ def _proportional_claim(runs, iterations, shallow=3, deep=11):
         "fig3.not_proportional_to_depth", "We also observe that the error decrease per "
         f"iteration does not grow proportionally to the depth (here: L={deep} less than "
         f"{deep}/{shallow} times L={shallow}'s decades per iteration).", combine(verdicts),
-        {"per_seed": per_seed, "proportional": deep / shallow, "tie_band": TIE_BAND,
-         "budget": iterations}, unit="iteration",
+        {"per_seed": per_seed, "proportional": deep / shallow, "budget": iterations},
+        unit="iteration", reading=f"decades per iteration, L={deep} over L={shallow}, below "
+        f"{deep}/{shallow}", tie_band=TIE_BAND,
         evidence=f"L={deep} / L={shallow} decades per iteration over {iterations} iterations: "
         + ", ".join(f"seed {s} {v['ratio']:.3g}" for s, v in per_seed.items())
-        + f" (proportional: {deep / shallow:.3g}; tie band {TIE_BAND:.0%})")
+        + f" (proportional: {deep / shallow:.3g})")
 
 
 def _fig3_claims(runs, depths, iterations, sweeps):
@@ -299,7 +301,8 @@ def reference_of_3(l4_curves, iterations, prefix=""):
          "best_l4_depth": best_label},
         f"{prefix}not drawn: the paper's text gives no value for [3]'s best error after "
         f"{REFERENCE_3_ITERATIONS:,} iterations (only its figure shows it); the best L4 error "
-        f"here after {iterations} iterations: {best:.3e} ({best_label})")
+        f"here after {iterations} iterations: {best:.3e} ({best_label})",
+        reading="description: the best L4 error at the budget (no value of [3]'s to compare)")
 
 
 def fig7(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
@@ -317,8 +320,8 @@ def fig7(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
         dict(data.measured(), paper_shape=paper_shape, paper_cond_X=UCI_COND,
              within=COND_MATCH), evidence=data.tag + (
                  " (built to the paper's shape and cond(X): this check cannot fail on it)"
-                 if data.stand_in else f" (the paper's: 2565 x 128, cond(X) 70,980; matched: "
-                 f"within {COND_MATCH}x)"))]
+                 if data.stand_in else " (the paper's: 2565 x 128, cond(X) 70,980)"),
+        reading=f"shape the paper's and cond(X) within {COND_MATCH:g}x of the paper's")]
     texts = {"l2": ("fig7.l2_depth_ahead_per_iteration", "In all depths, the errors by deep "
                     "linear networks decay faster than those by a single layer one.",
                     depth_accelerates),
@@ -362,7 +365,8 @@ def fig8(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
         Claim.check("fig8.data", "The networks are trained over the entire MNIST training "
                     "dataset of 60,000 samples. The input data matrix X is not full rank.",
                     data.rank < data.X.shape[1], data.measured(),
-                    evidence=f"{data.tag}: rank {data.rank} of {data.X.shape[1]} columns"),
+                    evidence=f"{data.tag}: rank {data.rank} of {data.X.shape[1]} columns",
+                    reading="rank(X) below its columns"),
         race_claim("fig8.depth2_best_per_iteration", "In this case, the depth 2 network "
                    "performs the best among others.", labelled, _fastest(2),
                    unit="iteration", budget=iterations, prefix=prefix, extra=extra),
@@ -379,8 +383,10 @@ def fig8(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
                         f"{prefix}odd depths {spread['depths']} are at most "
                         f"{spread['largest_gap_decades']:.3g} decades apart over "
                         f"{iterations} iterations (largest at iteration "
-                        f"{spread['at_iteration']}; overlapping: <= {OVERLAP_DECADES}); "
-                        f"without L=1: {spread['largest_gap_decades_without_L1']:.3g}")),
+                        f"{spread['at_iteration']}); without L=1: "
+                        f"{spread['largest_gap_decades_without_L1']:.3g}"),
+                    reading=f"largest gap between the odd depths' curves <= "
+                            f"{OVERLAP_DECADES:g} decade"),
     ]
     panels = {"identity init, width n0": labelled}
     return claims, save_panels(out_dir, "fig8", panels, f"Fig. 8: {data.tag}")

@@ -27,6 +27,8 @@ from .verdicts import drastically_ahead, min_factor, panels_claim, race_claim
 __all__ = ["FEW_ITERATIONS", "OSCILLATING", "fig1", "fig4", "fig9"]
 
 FEW_ITERATIONS = 10  # "diverge within few iterations"
+LINEARITY_TEST = (f"straight-line fit of log10(error): R^2 >= {LINEAR_R2}, halves' slopes "
+                  f"within {LINEAR_BEND:g}x, rises at < {OSCILLATING:.0%} of the iterations")
 
 
 def _bcgd(X, Y, widths, iterations, **options):
@@ -87,9 +89,7 @@ def _linear_claim(id, text, panels, prefix=""):
     measured = dict(panels=checks, holds=holds, r2_at_least=LINEAR_R2,
                     half_slopes_within=LINEAR_BEND)
     return Claim.check(id, text, all(holds.values()), measured, unit="iteration",
-                       evidence=prefix + evidence + f" (linear: R^2 >= {LINEAR_R2}, halves' "
-                       f"slopes within {LINEAR_BEND:g}x, rises at < {OSCILLATING:.0%} of the "
-                       "iterations)")
+                       evidence=prefix + evidence, reading=LINEARITY_TEST)
 
 
 def _well_chosen(search):
@@ -160,8 +160,8 @@ def _divergence_claim(diverged):
         "from [11], however, we observed that it makes GD diverge within few iterations.", few,
         dict(diverged, few_iterations=FEW_ITERATIONS), unit="iteration",
         evidence="; ".join(f"{name}: rate {d['rate']:.3g} diverges at iteration "
-                           f"{d['diverged_at']}" for name, d in diverged.items())
-        + f" (few: <= {FEW_ITERATIONS})")
+                           f"{d['diverged_at']}" for name, d in diverged.items()),
+        reading=f"[11]'s rate diverges within {FEW_ITERATIONS} iterations on every panel")
 
 
 def _sensitivity_claim(slow, fast):
@@ -175,7 +175,9 @@ def _sensitivity_claim(slow, fast):
         evidence=f"L=400: GD 1e-5 {'linear' if linear['linear'] else 'not linear'} "
                  f"({linear['increases']} increases); GD 2e-5 raises the error at "
                  f"{oscillating['increases']} of {oscillating['iterations']} iterations "
-                 f"(highly oscillatory: >= {OSCILLATING:.0%})")
+                 f"(highly oscillatory: >= {OSCILLATING:.0%})",
+        reading=f"1e-5: {LINEARITY_TEST}; 2e-5: rises at >= {OSCILLATING:.0%} of the "
+                "iterations")
 
 
 def _right_panel(seed, iterations):
@@ -204,8 +206,8 @@ def _fig4_data_claim(conds):
         {name: {"cond_X": cond, "paper_cond_X": paper, "data_seed": data_seed,
                 "matched": close[name]} for name, (cond, paper, data_seed) in conds.items()},
         evidence="; ".join(f"{name}: cond(X) {cond:.4g} (data seed {data_seed}; the paper's "
-                           f"{paper:g})" for name, (cond, paper, data_seed) in conds.items())
-        + f" (matched: within {COND_MATCH}x)")
+                           f"{paper:g})" for name, (cond, paper, data_seed) in conds.items()),
+        reading=f"cond(X) within {COND_MATCH:g}x of the caption's")
 
 
 def _especially_claim(panels, gd):
@@ -287,7 +289,8 @@ def fig9(out_dir, *, quick=False, seed=0, quiet=False, data_dir=None):
         searched.append(f"{data.tag}, L={L}: {search.describe()}")
     claims = [
         Claim.info("fig9.data", "On the left and right, the results for the UCI and the MNIST "
-                   "datasets are presented, respectively.", described, ". ".join(searched)),
+                   "datasets are presented, respectively.", described, ". ".join(searched),
+                   reading="description: the data and GD's searched rates"),
         panels_claim("fig9.bcgd_ahead_of_gd", "In all cases, we see that BCGD converges faster "
                      "than GD", panels, lambda race, _: race.ahead("BCGD", race.labels[1]),
                      unit="iteration"),

@@ -137,7 +137,8 @@ def race_claim(id, text, curves, rule, *, unit, budget, depths=None, prefix="", 
 def panels_claim(id, text, panels, rule, *, unit, prefix=""):
     """A claim about runs in several panels (data sets, settings): it holds where
     ``rule(race, panel)`` holds in every panel at the panel's whole budget (a FAIL in one
-    panel fails it, a TIE and no FAIL ties it).
+    panel fails it, a TIE and no FAIL ties it). ``measured["budget_dependent"]`` is true
+    when a panel's verdict changes with the budget (``budget_dependent_panels`` names them).
 
     Parameters
     ----------
@@ -159,8 +160,11 @@ def panels_claim(id, text, panels, rule, *, unit, prefix=""):
                               **_readings(verdicts[budget], second[name], second_race))
         prefix += f"{name}: {race.summary()}{_budget_note(verdicts, unit)}. "
     overall, overall_second = combine(verdict.values()), combine(second.values())
+    dependent = [name for name, panel in measured.items() if panel["budget_dependent"]]
     return Claim.check(id, text, overall, {"panels": measured, "reading": "levels",
                                            "tie_band": TIE_BAND,
+                                           "budget_dependent": bool(dependent),
+                                           "budget_dependent_panels": dependent,
                                            "verdict_by_reading": {"levels": overall,
                                                                   "errors": overall_second}},
                        unit=unit, evidence=prefix.strip() + _reading_note(overall_second))
