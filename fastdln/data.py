@@ -17,6 +17,7 @@ import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -122,16 +123,16 @@ class Data:
         :meth:`fingerprint`, from the same reads."""
         rows = rows or BLOCK_ROWS
         if self.dask:
-            parts = _dask_parts(self, lambda *chunk: _chunk_factor(*chunk, center, rows,
-                                                                  fingerprint))
+            parts = _dask_parts(self, partial(_chunk_factor, center=center, rows=rows,
+                                              fingerprint=fingerprint))
         else:
             ranges = _row_ranges(self.m, rows, workers)
+            fold = partial(self._fold, center, rows, fingerprint=fingerprint)
             if len(ranges) == 1:
-                parts = [self._fold(center, rows, *ranges[0], fingerprint)]
+                parts = [fold(ranges[0])]
             else:
                 with blas_threads(1), ThreadPoolExecutor(len(ranges)) as pool:
-                    parts = list(pool.map(lambda span: self._fold(center, rows, *span,
-                                                                  fingerprint), ranges))
+                    parts = list(pool.map(fold, ranges))
         digests = [d for part in parts for d in part[3]] if fingerprint else None
         return _combine(parts, self.n0, center, self._fingerprint_of(digests))
 
@@ -158,7 +159,10 @@ class Data:
             total.update(digest)
         return total.hexdigest()
 
-    def _fold(self, center, rows, start, stop, fingerprint=False):
+    def _fold(self, center, rows, span, fingerprint=False):
+        """The factor, largest entries and (with ``fingerprint``) digests of the rows
+        ``span = (start, stop)``."""
+        start, stop = span
         fold = _Fold(self.n0 + self.nL + int(center), center)
         digests = _Digests(start) if fingerprint else None
         for begin, Xb, Yb in self.blocks(rows, start, stop):

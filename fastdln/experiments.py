@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -47,8 +47,7 @@ __all__ = ["RESULT_COLUMNS", "RUN_KEYS", "GridTerminated", "check_config", "expa
 RUN_KEYS = ("data", "sweeps")
 # Defaults of a run, written into its row so that every row states what was asked (the
 # seed is the one Settings declares for grids).
-_RUN_DEFAULTS: dict[str, Any] = {"sweeps": 1,
-                                 **cast("dict[str, Any]", FRONT_END_DEFAULTS["grid"])}
+_RUN_DEFAULTS: dict[str, Any] = {"sweeps": 1, **FRONT_END_DEFAULTS["grid"]}
 # BLAS threads of each run on a local process (several processes share the cores).
 _LOCAL_THREADS = 1
 # The outcome of a run, after its settings in a row ("run": its position in the grid).

@@ -32,7 +32,7 @@ RECORDS = ("iteration", "sweep")
 # The defaults a front end declares where its own differ from Settings' on purpose (README
 # "defaults that differ on purpose"); the front ends take them from here and change nothing
 # else: scikit-learn's and a table's convention of an intercept, a repeatable command.
-FRONT_END_DEFAULTS = {
+FRONT_END_DEFAULTS: dict[str, dict[str, Any]] = {
     "command line": dict(seed=0, fit_intercept=True),
     "grid": dict(seed=0),
     "estimator": dict(fit_intercept=True),

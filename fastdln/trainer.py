@@ -161,7 +161,7 @@ class Trainer:
         with threads.setup(_largest_dimension(settings)) as count:
             problem = Problem(data, settings, workers=count, fingerprint=fingerprint)
             weights = _initial_weights(None if given is None else given[0], settings)
-            optimum = problem.optimum(min(settings.widths))
+            optimum = problem.optimum(min(settings.widths or ()))
             engine = make_engine(problem.working_data(optimum),
                                  problem.scaling.weights_in(weights), settings, m=problem.m,
                                  optimum=optimum)

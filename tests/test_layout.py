@@ -196,5 +196,6 @@ def test_no_dead_function_in_the_package():
     dead = [f"{item.filename}:{item.first_lineno}: {item.message}"
             for item in scan.get_unused_code(min_confidence=60)
             if item.typ in ("function", "method", "class", "property")
-            and not item.name.startswith("__") and PACKAGE in pathlib.Path(item.filename).resolve().parents]
+            and not item.name.startswith("__")
+            and PACKAGE in pathlib.Path(item.filename).resolve().parents]
     assert not dead, "\n".join(dead)
