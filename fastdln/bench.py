@@ -35,7 +35,7 @@ from .trainer import Trainer
 
 __all__ = ["AgainstOptions", "COLUMNS", "Config", "QUICK", "STANDARD", "add_arguments",
            "alternating_best", "alternating_samples", "best_time", "blas_limits",
-           "compare", "compare_revisions", "format_table", "judge", "machine_differences",
+           "compare", "compare_revisions", "format_table", "integer_at_least", "judge", "machine_differences",
            "machine_info", "main", "robust_interval", "round_values", "run", "run_config",
            "setup_row", "spread", "summarize_against"]
 
@@ -737,7 +737,8 @@ def compare_revisions(options, echo=print, json_path=None):
 
 
 # -- command line ---------------------------------------------------------------------------
-def _integer(minimum):
+def integer_at_least(minimum):
+    """An argparse ``type``: an integer >= ``minimum`` (the command line's options too)."""
     def integer(text):
         try:
             value = int(text)
@@ -784,9 +785,9 @@ def add_arguments(parser):
                         help="three configurations, under a minute on a quiet machine")
     parser.add_argument("--json", metavar="FILE",
                         help="save every sample with the machine (CPU, cores, BLAS, versions)")
-    parser.add_argument("--threads", type=_integer(1), default=1,
+    parser.add_argument("--threads", type=integer_at_least(1), default=1,
                         help="BLAS threads of every timing (default: %(default)s)")
-    parser.add_argument("--repeats", type=_integer(1), default=None,
+    parser.add_argument("--repeats", type=integer_at_least(1), default=None,
                         help="table: alternating rounds (default 5 quick, 9); --against: "
                         "sweeps per round, the best kept (default 5)")
     parser.add_argument("--threshold", type=_above_one, default=None,
@@ -802,7 +803,7 @@ def add_arguments(parser):
                            help="the git checkout (default: the current folder)")
     revisions.add_argument("--configs", type=_names, default=AgainstOptions.configs,
                            help="comma-separated (default: %s)" % ",".join(AgainstOptions.configs))
-    revisions.add_argument("--rounds", type=_integer(2), default=AgainstOptions.rounds,
+    revisions.add_argument("--rounds", type=integer_at_least(2), default=AgainstOptions.rounds,
                            help="alternating rounds (default: %(default)s)")
     revisions.add_argument("--pause", type=_positive, default=AgainstOptions.pause,
                            help="seconds before each timing (default: %(default)s)")

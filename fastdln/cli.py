@@ -14,6 +14,8 @@ import warnings
 import numpy as np
 
 from ._version import __version__
+from .bench import COLUMNS, add_arguments, integer_at_least
+from .bench import run as run_bench
 from .data import Data
 from .experiments import GridTerminated, load_grid_file, run_grid
 from .io import load, save
@@ -71,9 +73,7 @@ def _reproduce(args):
 
 
 def _bench(args):
-    from .bench import run
-
-    return run(args)
+    return run_bench(args)
 
 
 # The defaults Settings declares for the command line (a seeded run is reproducible, and real
@@ -303,36 +303,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _integer(minimum):
-    """An argparse ``type``: an integer >= ``minimum``."""
-    def integer(text):
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
-        return value
-    return integer
-
-
 def build_parser():
     """The ``fastdln`` command's argument parser (its sub-commands and their options)."""
     parser = _Parser(prog="fastdln", description=_DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"fastdln {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="a small BCGD run printing the error per sweep")
-    demo.add_argument("--depth", type=_integer(1), default=50, help="(default: %(default)s)")
-    demo.add_argument("--sweeps", type=_integer(1), default=10, help="(default: %(default)s)")
-    demo.add_argument("--samples", type=_integer(1), default=600,
+    demo.add_argument("--depth", type=integer_at_least(1), default=50,
                       help="(default: %(default)s)")
-    demo.add_argument("--seed", type=_integer(0), default=0, help="(default: %(default)s)")
+    demo.add_argument("--sweeps", type=integer_at_least(1), default=10,
+                      help="(default: %(default)s)")
+    demo.add_argument("--samples", type=integer_at_least(1), default=600,
+                      help="(default: %(default)s)")
+    demo.add_argument("--seed", type=integer_at_least(0), default=0, help="(default: %(default)s)")
     demo.set_defaults(run=_demo)
     rep = sub.add_parser("reproduce", help="reproduce a figure of the paper's Section 4")
     rep.add_argument("figure", choices=list(FIGURES) + ["all"])
     rep.add_argument("--quick", action="store_true", help="smaller settings where needed")
     rep.add_argument("--out", default="fastdln_figures", help="output folder")
-    rep.add_argument("--seed", type=_integer(0), default=0, help="(default: %(default)s)")
+    rep.add_argument("--seed", type=integer_at_least(0), default=0, help="(default: %(default)s)")
     rep.add_argument("--data-dir", default=None,
                      help="folder with the MNIST IDX / UCI batch*.dat files (else the "
                      "download cache, $FASTDLN_DATA or ~/.cache/fastdln, else stand-ins)")
@@ -372,10 +361,6 @@ def _warmup(args):
 
 
 def _add_bench_parser(sub):
-    import argparse
-
-    from .bench import COLUMNS, add_arguments
-
     bench = sub.add_parser("bench", help="time sweeps; --against REV: regression check",
                            epilog=COLUMNS, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(bench)
@@ -388,7 +373,7 @@ def _add_train_parser(sub):
                          "by blocks), or a CSV with a header row ('-': a CSV on standard input)")
     command.add_argument("--y", default=None, metavar="Y.npy",
                          help="the .npy of the targets, with an .npy of X")
-    command.add_argument("--sweeps", type=_integer(1), default=100,
+    command.add_argument("--sweeps", type=integer_at_least(1), default=100,
                          help="sweeps in all, a resumed run's included (default: %(default)s)")
     _add_settings_arguments(command)
     command.add_argument("--target", default=None,
@@ -402,7 +387,7 @@ def _add_train_parser(sub):
     command.add_argument("--checkpoint", default=None,
                          help="write the run's state there every --checkpoint-every sweeps and "
                          "on Ctrl-C")
-    command.add_argument("--checkpoint-every", type=_integer(1), default=10,
+    command.add_argument("--checkpoint-every", type=integer_at_least(1), default=10,
                          help="(default: %(default)s)")
     command.add_argument("--resume", default=None,
                          help="continue the run saved in this checkpoint (same data)")
@@ -429,7 +414,7 @@ def _add_grid_parser(sub):
     grid = sub.add_parser("grid", help="run an experiment grid from a TOML file")
     grid.add_argument("grid", help="TOML with a [grid] table of lists and [train] defaults")
     grid.add_argument("--scheduler", default=None, help="dask scheduler address")
-    grid.add_argument("--workers", type=_integer(1), default=None,
+    grid.add_argument("--workers", type=integer_at_least(1), default=None,
                       help="local processes (default: the number of cores)")
     grid.add_argument("--out", default="results.csv",
                       help="a row per run, written as runs finish (default: %(default)s)")
