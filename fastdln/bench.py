@@ -34,10 +34,10 @@ from .synthetic import random_data
 from .trainer import Trainer
 
 __all__ = ["AgainstOptions", "COLUMNS", "Config", "QUICK", "STANDARD", "add_arguments",
-           "alternating_best", "alternating_samples", "best_time", "blas_limits",
-           "compare", "compare_revisions", "format_table", "integer_at_least", "judge",
-           "machine_differences", "machine_info", "main", "robust_interval", "round_values", "run", "run_config",
-           "setup_row", "spread", "summarize_against"]
+           "alternating_best", "alternating_samples", "best_time", "blas_limits", "compare",
+           "compare_revisions", "format_table", "integer_at_least", "judge",
+           "machine_differences", "machine_info", "main", "robust_interval", "round_values",
+           "run", "run_config", "setup_row", "spread", "summarize_against"]
 
 REFERENCE_BUDGET = 60.0  # seconds: a slower reference sweep is estimated from a smaller depth
 QUICK_REFERENCE_BUDGET = 1.0
