@@ -10,10 +10,10 @@ from ._version import __version__
 from .init import init_weights
 from .io import Model, load, save
 from .optimum import Optimum
-from .problem import global_optimum, predict
+from .linear_map import global_optimum, predict
 from .settings import Settings, check_settings
 from .trainer import Trainer
-from .training import TrainResult, train
+from .runner import TrainResult, train
 from .warmup import warmup
 
 

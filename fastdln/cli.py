@@ -29,7 +29,7 @@ from .settings import (FRONT_END_DEFAULTS, Settings, check_settings, option_from
 from .synthetic import random_data
 from .tables import write_csv
 from .trainer import Trainer
-from .training import train
+from .runner import train
 from .warmup import WARMUP_CHOICES, kernel_cache_folder, warmup
 
 __all__ = ["build_parser", "main"]

@@ -19,11 +19,11 @@ from .data import Data
 from .init import layer_widths
 from .io import Model
 from .optimum import end_to_end
-from .problem import predict
+from .linear_map import predict
 from .settings import FRONT_END_DEFAULTS, Settings, check_settings
 from .threads import available_cores
 from .trainer import Trainer
-from .training import run_sweeps
+from .runner import run_sweeps
 
 __all__ = ["DeepLinearRegressor"]
 

@@ -37,7 +37,7 @@ import numpy as np
 from .progress import StopOnInterrupt
 from .readers import read_grid_data
 from .settings import FRONT_END_DEFAULTS, Settings
-from .training import train
+from .runner import train
 
 __all__ = ["RESULT_COLUMNS", "RUN_KEYS", "GridTerminated", "check_config", "expand_grid",
            "grid_columns", "load_grid_file", "run_grid", "run_one", "run_or_report"]

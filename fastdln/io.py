@@ -56,7 +56,7 @@ class Model:
 
     def predict(self, X):
         """``X W_1^T ... W_L^T (+ intercept)`` (see :func:`fastdln.predict`)."""
-        from .problem import predict
+        from .linear_map import predict
 
         return predict(X, self.weights, self.intercept)
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from ..progress import Progress
 from ..trainer import Trainer
-from ..training import run_sweeps
+from ..runner import run_sweeps
 from .measures import STOP
 
 __all__ = ["counting_runs", "depth_curves", "sweeps_needed", "train_curve"]
