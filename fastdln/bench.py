@@ -750,24 +750,21 @@ def integer_at_least(minimum):
     return integer
 
 
-def _above_one(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 1 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number above 1, got {text!r}")
-    return value
+def _number(accept, expected):
+    """An argparse ``type``: a finite float for which ``accept`` holds."""
+    def number(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (np.isfinite(value) and accept(value)):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+    return number
 
 
-def _positive(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
+_above_one = _number(lambda value: value > 1, "a number above 1")
+_positive = _number(lambda value: value >= 0, "a number >= 0")
 
 
 def _names(text):
