@@ -28,7 +28,7 @@ LAYERS = {
     "fastdln.bench": APPS, "fastdln.cli": APPS, "fastdln.__main__": APPS,
     "fastdln.estimator": APPS, "fastdln.experiments": APPS, "fastdln.progress": APPS,
     "fastdln.readers": APPS, "fastdln.tables": APPS, "fastdln.warmup": APPS,
-    "fastdln.paper": APPS, "fastdln.paper.claims": APPS, "fastdln.paper.data": APPS,
+    "fastdln.paper": APPS, "fastdln.paper.claims": APPS, "fastdln.paper.figure_data": APPS,
     "fastdln.paper.datasets": APPS, "fastdln.paper.figures": APPS, "fastdln.paper.plots": APPS,
     "fastdln.paper.measures": APPS, "fastdln.paper.gd_rates": APPS, "fastdln.paper.runs": APPS,
     "fastdln.paper.verdicts": APPS, "fastdln.paper.depth_figures": APPS,
@@ -199,3 +199,23 @@ def test_no_dead_function_in_the_package():
             and not item.name.startswith("__")
             and PACKAGE in pathlib.Path(item.filename).resolve().parents]
     assert not dead, "\n".join(dead)
+
+
+# Suites about the package as a whole rather than one module.
+CROSS_CUTTING = {"layout", "packaging", "reliability", "validation"}
+
+
+def test_the_test_suite_follows_the_package():
+    """Every ``tests/test_NAME.py`` tests the module ``fastdln.NAME`` (``paper_NAME``:
+    ``fastdln.paper.NAME``; a ``_topic`` suffix names one subject of a module, as in
+    ``test_engines_error_measure.py``), or is one of the cross-cutting suites."""
+    modules = {name.split(".", 1)[1].lstrip("_").replace(".", "_") for name in MODULES
+               if name != FACADE and not MODULES[name].name == "__init__.py"}
+    stray = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        name = path.stem[len("test_"):]
+        parts = name.split("_")
+        known = {"_".join(parts[:k]) for k in range(1, len(parts) + 1)} & modules
+        if name not in CROSS_CUTTING and not known:
+            stray.append(path.name)
+    assert not stray, f"tests that name no module of fastdln: {stray}"

@@ -11,7 +11,7 @@ import pytest
 
 from fastdln.paper import claims as claims_module
 from fastdln.paper.claims import Claim, write_claims
-from fastdln.paper.data import random_data
+from fastdln.synthetic import random_data
 from fastdln.paper.gd_rates import (CONVERGING, DIVERGED, NOT_DECREASING, PER_DECADE,
                                     curve_health, search_gd_rate)
 from fastdln.paper.measures import (FLOOR, STOP, Race, drop_share, largest_gap,

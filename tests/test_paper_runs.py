@@ -4,7 +4,7 @@ not pay for its whole budget."""
 
 import numpy as np
 
-from fastdln.paper.data import random_data
+from fastdln.synthetic import random_data
 from fastdln.paper.measures import STOP
 from fastdln.paper.runs import depth_curves, train_curve
 from fastdln.paper.verdicts import by_depth, race_claim

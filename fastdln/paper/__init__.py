@@ -8,7 +8,8 @@
 - :mod:`.verdicts`: claims whose verdict is a race between runs;
 - :mod:`.gd_rates`: the search of GD's constant rate;
 - :mod:`.runs`: training runs (one curve, one run per depth);
-- :mod:`.data`: the random data of Section 4.1 and the real data sets (or stand-ins);
+- :mod:`.figure_data`: the data each figure trains on (Section 4.1's draws, cond-matched ones,
+  the real data sets or stand-ins);
 - :mod:`.datasets`: readers of the MNIST and UCI gas sensor files;
 - :mod:`.plots`: PNGs and CSV tables.
 

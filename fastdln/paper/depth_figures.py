@@ -15,7 +15,7 @@ import numpy as np
 
 from ..synthetic import random_data
 from .claims import Claim
-from .data import (COND_MATCH, FIG3_COND, UCI_COND, UCI_SHAPE, conditioned_data,
+from .figure_data import (COND_MATCH, FIG3_COND, UCI_COND, UCI_SHAPE, conditioned_data,
                    condition_number, matched_draws, real_data)
 from .measures import FLOOR, TIE_BAND, combine, error_at_iteration, largest_gap
 from .plots import (plot_seeds, plot_sweeps_and_iterations, save_panels, write_csv,

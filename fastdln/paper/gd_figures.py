@@ -15,7 +15,7 @@ import numpy as np
 from ..synthetic import random_data
 from ..theory import gd_rate
 from .claims import Claim
-from .data import (COND_MATCH, FIG3_COND, condition_number, conditioned_data, matched_draws,
+from .figure_data import (COND_MATCH, FIG3_COND, condition_number, conditioned_data, matched_draws,
                    real_data)
 from .gd_rates import DIVERGED, search_gd_rate
 from .measures import (LINEAR_BEND, LINEAR_R2, OSCILLATING, STOP, TIE_BAND, Race,

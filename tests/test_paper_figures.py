@@ -15,7 +15,7 @@ import pytest
 from fastdln import cli
 from fastdln.paper import figures
 from fastdln.paper.claims import Claim
-from fastdln.paper.data import (UCI_COND, UCI_SHAPE, condition_number, conditioned_data,
+from fastdln.paper.figure_data import (UCI_COND, UCI_SHAPE, condition_number, conditioned_data,
                                 matched_draws)
 from fastdln.paper.measures import DRASTIC, TIE_BAND
 from fastdln.paper.plots import plot_seeds, plot_sweeps_and_iterations, write_csv, y_range

@@ -16,7 +16,7 @@ import pytest
 
 from fastdln.paper import datasets
 from fastdln.paper import datasets as fetch  # the fetchers live in datasets
-from fastdln.paper.data import real_data
+from fastdln.paper.figure_data import real_data
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
