@@ -564,7 +564,7 @@ class AgainstOptions:
     threads: int = 1
     threshold: float = 1.05
     pause: float = 0.1
-    min_time: float = 0.05
+    min_time: float = 0.4  # spans slow and fast spells of the machine (docs/benchmarks.md)
 
 
 WORKER_NAMES = ("A", "A2", "B")
