@@ -61,10 +61,10 @@ class OneThread:
     interleaved with the others, after ``warmup_time`` seconds of untimed calls.
     """
 
-    repeat = (5, 10, 4.0)
+    repeat = (10, 20, 4.0)
     rounds = 2
     min_run_count = 2
-    sample_time = 0.02
+    sample_time = 0.05
     warmup_time = 0.2
     timeout = 120
 
