@@ -61,9 +61,9 @@ class OneThread:
     interleaved with the others, after ``warmup_time`` seconds of untimed calls.
     """
 
-    repeat = (10, 20, 4.0)
-    rounds = 2
-    min_run_count = 2
+    repeat = (5, 10, 2.0)
+    rounds = 4
+    min_run_count = 4
     sample_time = 0.05
     warmup_time = 0.2
     timeout = 120
@@ -183,6 +183,8 @@ class LargeData(OneThread):
     params = ["200000x128", "60000x784"]
     param_names = ["shape"]
     repeat = (2, 4, 10.0)
+    rounds = 2  # seconds per call: two processes are enough, four would take a minute more
+    min_run_count = 2
     sample_time = 0.5
     timeout = 240
 
