@@ -12,7 +12,7 @@ import operator
 
 import numpy as np
 
-__all__ = ["DTYPES", "check_array", "check_choice", "check_count", "check_dtype",
+__all__ = ["DTYPES", "check_array", "check_choice", "check_count", "check_dtype", "check_flag",
            "check_positive_float", "check_rng", "check_weights", "check_widths", "weight_list"]
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
@@ -140,6 +140,13 @@ def check_weights(weights, dtype=np.float64, n0=None, nL=None):
             f"got shape {out[-1].shape}"
         )
     return out, widths
+
+
+def check_flag(value, name):
+    """``value`` as a bool; ``TypeError`` naming ``name`` unless it is True or False."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def check_rng(seed, name="seed"):

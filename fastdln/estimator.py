@@ -13,7 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._checks import check_count
+from ._checks import check_count, check_flag
 from ._version import __version__
 from .data import Data
 from .init import layer_widths
@@ -152,7 +152,7 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         training options by :func:`fastdln.check_settings` (``init`` with them), the others
         here. Returns the checked options."""
         check_count(self.max_sweeps, "max_sweeps", 1)
-        _check_flag(self.warm_start, "warm_start")
+        check_flag(self.warm_start, "warm_start")
         _check_random_state(self.random_state)
         return check_settings(init=self.init, **self._options())
 
@@ -225,11 +225,6 @@ def _threads(n_jobs):
         raise ValueError("n_jobs must be None or a non-zero integer (negative: all the cores "
                          "but |n_jobs| - 1), got 0")
     return int(n_jobs) if n_jobs > 0 else max(1, available_cores() + 1 + int(n_jobs))
-
-
-def _check_flag(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
 
 
 def _check_random_state(random_state):

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import check_choice, check_count, check_dtype, check_rng, check_widths
+from ._checks import (check_choice, check_count, check_dtype, check_flag, check_rng,
+                      check_widths)
 from .init import INITS, layer_widths
 from .losses import ConvexLoss
 from .methods import METHODS, RATES, REGISTRY, SAMPLINGS, Method
@@ -327,8 +328,8 @@ def _check_each(values):
         engine=check_choice(values["engine"], "engine", ENGINES),
         compress=_check_switch(values["compress"], "compress"),
         reduce_width=_check_switch(values["reduce_width"], "reduce_width"),
-        diagnostics=_check_flag(values["diagnostics"], "diagnostics"),
-        fit_intercept=_check_flag(values["fit_intercept"], "fit_intercept"),
+        diagnostics=check_flag(values["diagnostics"], "diagnostics"),
+        fit_intercept=check_flag(values["fit_intercept"], "fit_intercept"),
         tol=_check_tol(values["tol"]),
         threads=None if values["threads"] is None else check_count(values["threads"],
                                                                      "threads", 1),
@@ -425,12 +426,6 @@ def _check_switch(value, name):
     if not (isinstance(value, str) and value == "auto"):
         raise ValueError(f"{name} must be 'auto', True or False, got {value!r}")
     return value
-
-
-def _check_flag(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 def resume_conflicts(saved: Settings, resumed: Settings, given: dict[str, Any]) -> list[str]:
