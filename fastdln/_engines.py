@@ -121,6 +121,7 @@ class FastEngine:
     """BCGD with running prefix/suffix products in Numba kernels (docs/math.md sections 3-5)."""
 
     compressed = False
+    kernel_blas_only = True  # its runs call BLAS from the kernels only (scipy's library)
 
     def __init__(self, Xw, Ow, weights, settings: Settings, *, m, optimum_residual, compressed,
                  constrained=False, reduce_width=None):
@@ -376,6 +377,7 @@ class ReferenceEngine:
 
     compressed = False
     width_reduced = False
+    kernel_blas_only = False  # numpy's linear algebra
 
     def __init__(self, Xw, Yw, weights, settings: Settings, *, m, optimum_weight,
                  constrained=False):

@@ -15,7 +15,7 @@ from .data import Data
 from .optimum import Optimum
 from .problem import Problem
 from .settings import check_settings
-from .threads import automatic_count, blas_threads
+from .threads import blas_threads
 
 if TYPE_CHECKING:
     from .losses import ConvexLoss
@@ -55,11 +55,13 @@ def global_optimum(X: ArrayLike, Y: ArrayLike, widths: Sequence[int] | None = No
     top ``min(widths)`` singular values (docs/math.md section 7). This is not the best
     low-rank approximation of ``Y X^+``.
     """
-    problem = Problem(Data(X, Y), check_settings(loss=loss), rescale=False)
-    min_width = min(problem.n0, problem.nL)
+    data = Data(X, Y)
+    min_width = min(data.n0, data.nL)
     if widths is not None:
-        min_width = min(check_widths(widths, problem.n0, problem.nL))
-    return problem.optimum(min_width)
+        min_width = min(check_widths(widths, data.n0, data.nL))
+    with blas_threads(None) as count:  # one count for all of its BLAS work, under the lock
+        return Problem(data, check_settings(loss=loss), rescale=False,
+                       workers=count).optimum(min_width)
 
 
 def chain_order(dims: Sequence[int], split_limit: float | None = None):
@@ -221,7 +223,7 @@ def predict(X: ArrayLike, weights: Sequence[ArrayLike],
     ndarray of float64, shape (m, nL)
     """
     threads = None if threads is None else check_count(threads, "threads", 1)
-    with blas_threads(automatic_count() if threads is None else threads):
+    with blas_threads(threads):
         return _predict(X, weights, intercept)
 
 

@@ -37,14 +37,69 @@ LOAD_SECONDS = 0.05
 SMALL_SETUP = 256
 
 _FOUND: list = []
+_KERNELS: list = []  # the ones the kernels call
 _CAP: list = []
 _LOCK = threading.RLock()
 # the count measured faster on a quiet machine, per problem size (this process)
 _QUIET_BEST: dict = {}
 
 
+class BlasLibrary:
+    """One loaded BLAS library's thread count, read and set through the library's own C
+    functions (a fraction of a microsecond a call).
+
+    threadpoolctl finds the libraries; its own setter is not used on the hot path: it walks
+    Python code on every call, and for OpenBLAS on its pthreads layer it sets the count only
+    from the first Python thread that ever set one (any other thread is silently ignored),
+    which would let a trainer in a second thread run on another count than it asked for.
+    Libraries whose functions are not known here (an OpenMP build, whose count is
+    per-thread) go through threadpoolctl.
+    """
+
+    def __init__(self, controller) -> None:
+        self.controller = controller
+        self.filepath = controller.filepath
+        self._get, self._set = _count_functions(controller)
+
+    def get(self) -> int:
+        return int(self._get()) if self._get is not None else int(self.controller.num_threads)
+
+    def set(self, count: int) -> None:
+        if self._set is not None:
+            self._set(count)
+        else:
+            self.controller.set_num_threads(count)
+
+
+def _count_functions(controller):
+    """``(get, set)`` C functions of a library's thread count, or ``(None, None)``."""
+    import ctypes
+
+    api = controller.internal_api
+    names: list[tuple[str, str]] = []
+    if api == "openblas" and getattr(controller, "threading_layer", None) == "pthreads":
+        names = [(f"{prefix}openblas_get_num_threads{suffix}",
+                  f"{prefix}openblas_set_num_threads{suffix}")
+                 for prefix in ("", "scipy_") for suffix in ("", "64_", "_64")]
+    elif api == "mkl":
+        names = [("MKL_Get_Max_Threads", "MKL_Set_Num_Threads")]
+    elif api == "blis":
+        names = [("bli_thread_get_num_threads", "bli_thread_set_num_threads")]
+    try:
+        library = ctypes.CDLL(controller.filepath, mode=getattr(os, "RTLD_NOLOAD", 0))
+    except OSError:
+        return None, None
+    for get_name, set_name in names:
+        if hasattr(library, get_name) and hasattr(library, set_name):
+            get, set_ = getattr(library, get_name), getattr(library, set_name)
+            get.restype, get.argtypes = ctypes.c_int, []
+            set_.restype, set_.argtypes = None, [ctypes.c_int]
+            return get, set_
+    return None, None
+
+
 def _blas_libraries():
-    """The loaded BLAS libraries' threadpoolctl controllers (looked up once per process)."""
+    """The loaded BLAS libraries (looked up once per process)."""
     with _LOCK:
         if not _FOUND:
             # scipy's BLAS (the kernels' and the set-up's) must be loaded to be found: numba
@@ -52,10 +107,41 @@ def _blas_libraries():
             import scipy.linalg.cython_blas  # noqa: F401
             from threadpoolctl import ThreadpoolController
 
-            _FOUND.extend(library for library in ThreadpoolController().lib_controllers
-                          if library.user_api == "blas")
-            _CAP.append(max([library.num_threads for library in _FOUND], default=1))
+            _FOUND.extend(BlasLibrary(controller)
+                          for controller in ThreadpoolController().lib_controllers
+                          if controller.user_api == "blas")
+            _CAP.append(max([library.get() for library in _FOUND], default=1))
+            _KERNELS.extend(library for library in _FOUND if _called_by_the_kernels(library))
+            if not _KERNELS:  # not found where it lives: count on every library
+                _KERNELS.extend(_FOUND)
     return _FOUND
+
+
+def kernel_libraries():
+    """The BLAS libraries the kernels call (scipy's, through numba; one of
+    :func:`_blas_libraries`): a sweep or a step sets the count of these only, the rest of a
+    run's BLAS work (set-up, optimum, prediction, diagnostics) every library's."""
+    _blas_libraries()
+    return _KERNELS
+
+
+def _called_by_the_kernels(library) -> bool:
+    """Whether scipy's ``cython_blas`` (numba's kernels call BLAS through it) resolves this
+    library's thread-count function to the library itself: it is then among the libraries
+    ``cython_blas`` was linked to. True where that cannot be told."""
+    import ctypes
+
+    from scipy.linalg import cython_blas
+
+    if library._get is None:
+        return True
+    try:
+        linked = ctypes.CDLL(cython_blas.__file__, mode=getattr(os, "RTLD_NOLOAD", 0))
+        found = getattr(linked, library._get.__name__)
+    except (AttributeError, OSError):
+        return False
+    address = ctypes.cast(found, ctypes.c_void_p).value
+    return address == ctypes.cast(library._get, ctypes.c_void_p).value
 
 
 def available_cores() -> int:
@@ -159,25 +245,58 @@ def automatic_count(size=None, cores: int | None = None, load=None) -> int:
     return ThreadPolicy(None, cores=cores, size=size, load=load).chosen
 
 
+def acquire(libraries) -> list[int]:
+    """Take the process-wide lock of BLAS thread counts and return the libraries' counts as
+    found. Every :func:`acquire` is paired with a :func:`restore` (which releases it)."""
+    _LOCK.acquire()
+    try:
+        return [library.get() for library in libraries]
+    except BaseException:
+        _LOCK.release()
+        raise
+
+
+def apply(count: int, found: list[int], libraries) -> None:
+    """Set ``count`` on the libraries whose count differs (inside :func:`acquire`)."""
+    for library, before in zip(libraries, found):
+        if before != count:
+            library.set(count)
+
+
+def restore(count: int, found: list[int], libraries) -> None:
+    """Set back the counts :func:`acquire` found and release the lock."""
+    try:
+        for library, before in zip(libraries, found):
+            if before != count:
+                library.set(before)
+    finally:
+        _LOCK.release()
+
+
+def found_cap(found: list[int]) -> int:
+    """The most threads an automatic choice may use beside the counts found: an enclosing
+    ``threadpoolctl.threadpool_limits`` (what joblib and dask workers set) is a cap."""
+    return max(1, min(found, default=1))
+
+
 @contextmanager
-def blas_threads(count: int, libraries=None):
-    """Every loaded BLAS library on ``count`` threads inside the block, restored after.
+def blas_threads(count: int | None, libraries=None):
+    """Every loaded BLAS library on ``count`` threads inside the block, restored after
+    (``None``: the automatic count of a first sweep, capped by the counts found).
 
     The setting is process-wide: blocks entered from several Python threads hold one lock,
-    so that each restores the count it found (they run one after the other).
+    so that each runs on its own count and restores the count it found (they run one after
+    the other).
     """
     libraries = _blas_libraries() if libraries is None else libraries
-    with _LOCK:
-        previous = [library.num_threads for library in libraries]
-        for library, before in zip(libraries, previous):
-            if before != count:
-                library.set_num_threads(count)
-        try:
-            yield
-        finally:
-            for library, before in zip(libraries, previous):
-                if before != count:
-                    library.set_num_threads(before)
+    found = acquire(libraries)
+    try:
+        if count is None:
+            count = min(automatic_count(), found_cap(found))
+        apply(count, found, libraries)
+        yield count
+    finally:
+        restore(count if count is not None else -1, found, libraries)
 
 
 class ThreadPolicy:
@@ -209,6 +328,7 @@ class ThreadPolicy:
             self.counts = tuple(sorted({1, cores}))
         self._measures: dict[int, list[float]] = {count: [] for count in self.counts}
         self._quiet_calls = 0
+        self._measured_all = False
         self._others = 0  # the load the last choice saw (a busy sweep's time is not kept)
         self._libraries = None
         self.last: int | None = None  # the count the last block ran on
@@ -236,7 +356,8 @@ class ThreadPolicy:
         if all(self._measures[c] for c in self.counts):
             return min(self.counts, key=lambda c: sorted(self._measures[c])[
                 (len(self._measures[c]) - 1) // 2])
-        return min(self.counts[-1], _QUIET_BEST.get(self.size, self.counts[-1]))
+        measured = _QUIET_BEST.get(self.size)
+        return min(self.counts[-1], self.counts[-1] if measured is None else measured.best)
 
     def record(self, count: int, seconds_per_update: float) -> None:
         """A quiet sweep's time per update on ``count`` threads (busy sweeps are not kept:
@@ -245,30 +366,69 @@ class ThreadPolicy:
             return
         measures = self._measures[count]
         measures.append(seconds_per_update)
-        del measures[:-KEPT]
+        if len(measures) > KEPT:
+            del measures[0]
         self._quiet_calls += 1
-        if all(self._measures[c] for c in self.counts):
-            _QUIET_BEST[self.size] = self.best
+        if not self._measured_all and all(self._measures[c] for c in self.counts):
+            self._measured_all = True
+        if self._measured_all:
+            _QUIET_BEST[self.size] = self  # new policies of this size start on its best
+
+    def choose(self, found: list[int]) -> int:
+        """The count of the next block, given the counts found when it starts: fixed, or the
+        automatic choice capped by an enclosing limit (:func:`found_cap`)."""
+        if self.threads is not None:
+            return self.threads
+        return min(self.chosen, found_cap(found))
+
+    def enter(self, libraries=None) -> tuple:
+        """Start a block (see :meth:`applied`) without a context manager, for the hot path of
+        a single update: returns the token :meth:`exit` takes. ``libraries``: the BLAS
+        libraries the block's work calls (default: every one loaded)."""
+        libraries = self.blas_libraries() if libraries is None else libraries
+        found = acquire(libraries)
+        try:
+            count = self.last = self.choose(found)
+            apply(count, found, libraries)
+        except BaseException:
+            restore(-1, found, libraries)
+            raise
+        return count, found, libraries, time.perf_counter()
+
+    def exit(self, token: tuple, updates: int) -> None:
+        """End a block :meth:`enter` started; a quiet block of ``updates`` is measured."""
+        count, found, libraries, start = token
+        seconds = time.perf_counter() - start
+        restore(count, found, libraries)
+        if updates > 0 and len(self.counts) > 1:
+            self.record(count, seconds / updates)
 
     @contextmanager
     def applied(self, updates: int):
-        """Run the block with the chosen count on every BLAS library; measure it."""
-        count = self.last = self.chosen
-        start = time.perf_counter()
-        with blas_threads(count, self.blas_libraries()):
-            yield count
-        seconds = time.perf_counter() - start
-        if updates > 0 and len(self.counts) > 1:
-            self.record(count, seconds / updates)
+        """Run the block with the chosen count on every BLAS library (under the process-wide
+        lock, restoring the counts found after it); measure it."""
+        token = self.enter()
+        try:
+            yield token[0]
+        except BaseException:
+            restore(*token[:3])
+            raise
+        self.exit(token, updates)
 
     @contextmanager
     def setup(self, largest: int):
         """Run the set-up (factor, initialization, optimum) on the chosen count, or on one
         thread when its largest matrix dimension is below ``SMALL_SETUP`` (measured: the
         QRs of 128 x 128 layers run slower on two threads even on a quiet machine)."""
-        count = self.chosen if self.threads is not None or largest >= SMALL_SETUP else 1
-        with blas_threads(count, self.blas_libraries()):
+        libraries = self.blas_libraries()
+        found = acquire(libraries)
+        count = -1
+        try:
+            count = self.choose(found) if largest >= SMALL_SETUP or self.threads else 1
+            apply(count, found, libraries)
             yield count
+        finally:
+            restore(count, found, libraries)
 
     def blas_libraries(self):
         """The BLAS libraries loaded in this process (threadpoolctl's, looked up once)."""

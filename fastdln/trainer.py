@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,7 +24,7 @@ from .init import init_weights
 from .optimum import Optimum, end_to_end
 from .problem import Centering, Problem, Scaling
 from .settings import Settings, check_settings, resume_conflicts
-from .threads import ThreadPolicy, blas_threads
+from .threads import ThreadPolicy, kernel_libraries
 
 __all__ = ["DIVERGENCE_FACTOR", "STATE_FORMAT", "Trainer"]
 
@@ -165,6 +165,7 @@ class Trainer:
             engine = make_engine(problem.working_data(optimum),
                                  problem.scaling.weights_in(weights), settings, m=problem.m,
                                  optimum=optimum)
+            initial_error = engine.initial_error()
         threads.size = _size_class(engine)
         self.settings = settings
         self.data_fingerprint = problem.fingerprint
@@ -180,7 +181,7 @@ class Trainer:
         self.sweeps_done = 0
         self.status = "ready"
         self.diverged_at: int | None = None
-        self._errors = _Record([engine.initial_error() * self._scaling.error_unit])
+        self._errors = _Record([initial_error * self._scaling.error_unit])
         self._rates = _Record([])
         self.diagnostics: dict[str, list[float]] | None = (
             {"kappa_S": [], "kappa_P": [], "gamma": []} if settings.diagnostics else None)
@@ -275,6 +276,10 @@ class Trainer:
         self._error_unit = self._scaling.error_unit
         self._unscaled = self._scaling.identity
         self._holding = False  # inside stepping(): the BLAS threads are already set
+        # the BLAS libraries a sweep's work calls: the kernels' (scipy's) only, unless numpy's
+        # linear algebra runs too (the reference engine, the diagnostics)
+        self._sweep_libraries = (kernel_libraries() if self._engine.kernel_blas_only
+                                 and not self.settings.diagnostics else None)
 
     # -- read-only views -------------------------------------------------------------------
     @property
@@ -310,8 +315,9 @@ class Trainer:
         ``(nL,)``; zeros without ``fit_intercept``."""
         if self._centering is None:
             return np.zeros(self.widths[-1])
-        return self._centering.intercept(end_to_end([W.astype(np.float64)
-                                                     for W in self.weights]))
+        with self._threads.applied(0):  # BLAS work of the run: under its lock and count
+            return self._centering.intercept(end_to_end([W.astype(np.float64)
+                                                         for W in self.weights]))
 
     @property
     def errors(self) -> np.ndarray:
@@ -350,33 +356,35 @@ class Trainer:
         """Run one layer update (one GD iteration for ``method="gd"``); return its error
         (None if the update would diverge).
 
-        Each call sets the BLAS threads for the update and restores them (about 10 us);
-        inside :meth:`stepping` they stay set, and a step costs little more than its
-        kernel."""
+        Each call sets the BLAS threads for the update and restores them, through the
+        libraries' own C functions and only where the count differs (well under a
+        microsecond); :meth:`stepping` holds them for a block of steps."""
         errors = self._advance(self.position + 1)
         return float(errors[-1]) if errors.size else None
 
     @contextmanager
-    def stepping(self):
+    def stepping(self) -> Iterator[Trainer]:
         """Hold this trainer's BLAS thread count for a block of :meth:`step` (or
-        :meth:`sweep`) calls, for tools that drive training update by update.
+        :meth:`sweep`) calls.
 
         The count is set once when the block starts and the previous counts are restored
         when it ends; in between every loaded BLAS library runs on that count, for the whole
         process (other Python threads that train wait for the block to end; see
         :func:`fastdln.threads.blas_threads`). Under ``threads=None`` the count is the one
         the policy chooses for the next sweep, and the block's updates are not measured.
+        A plain :meth:`step` costs about as little; the block is for code that wants the
+        count fixed across its own calls.
         """
         if self._holding:
             yield self
             return
-        count = self._threads.last = self._threads.chosen
-        with blas_threads(count, self._threads.blas_libraries()):
-            self._holding = True
-            try:
-                yield self
-            finally:
-                self._holding = False
+        token = self._threads.enter(self._sweep_libraries)
+        self._holding = True
+        try:
+            yield self
+        finally:
+            self._holding = False
+            self._threads.exit(token, 0)
 
     def sweep(self, k: int = 1) -> np.ndarray:
         """Run ``k`` sweeps (finishing the current one first); return their errors per update.
@@ -400,8 +408,11 @@ class Trainer:
         if self._holding:
             errors, rates, bad = self._run(begin, end)
         else:
-            with self._threads.applied(end - begin):
+            token = self._threads.enter(self._sweep_libraries)
+            try:
                 errors, rates, bad = self._run(begin, end)
+            finally:
+                self._threads.exit(token, end - begin)
         self._record(begin, errors, rates)
         if bad is not None:
             self._diverge(bad)

@@ -10,12 +10,30 @@ from threadpoolctl import threadpool_info
 
 import fastdln
 from fastdln.synthetic import random_data
-from fastdln.threads import FIRST_PROBE, REPROBE_EVERY, ThreadPolicy
+from fastdln.threads import FIRST_PROBE, REPROBE_EVERY, SMALL_SETUP, ThreadPolicy
 from tests.helpers import ROOT, max_relative_difference
 
 
 def _blas_threads():
     return sorted({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+
+
+def _kernel_blas_threads():
+    """The counts of the libraries the kernels call (what a sweep or a step sets)."""
+    from fastdln.threads import kernel_libraries
+
+    return sorted({library.get() for library in kernel_libraries()})
+
+
+def test_the_kernels_library_is_scipys_blas():
+    """numba's kernels call scipy's BLAS (through scipy.linalg.cython_blas): a sweep sets
+    that library's count; numpy's (a second OpenBLAS in a pip install) is left alone."""
+    from fastdln.threads import _blas_libraries, kernel_libraries
+
+    kernels = kernel_libraries()
+    assert kernels and set(map(id, kernels)) <= set(map(id, _blas_libraries()))
+    if len(_blas_libraries()) > 1:
+        assert len(kernels) < len(_blas_libraries())
 
 
 def test_a_fixed_count_holds_during_the_block_and_is_restored_after():
@@ -78,23 +96,99 @@ def test_the_load_is_read_from_the_running_tasks_and_cpu_time():
             spinner.kill()
 
 
+def _company_data():
+    """Sizes whose set-up runs on the chosen count (its largest matrix is SMALL_SETUP wide)
+    and whose results differ in the last bits between one and two BLAS threads."""
+    return random_data(2000, SMALL_SETUP, 10, seed=5), dict(widths=[SMALL_SETUP] * 6 + [10],
+                                                             seed=1)
+
+
+def _serial_weights(X, Y, common):
+    serial = {count: fastdln.train(X, Y, threads=count, sweeps=3, **common).weights
+              for count in (1, 2)}
+    # the test means something only if the counts give different bits
+    assert any(np.any(a != b) for a, b in zip(serial[1], serial[2]))
+    return serial
+
+
 def test_two_python_threads_at_different_counts_train_as_if_alone():
-    """The BLAS count is process-wide: concurrent trainers take turns (a lock), each restores
-    the count it found, and their results are bitwise those of serial runs."""
+    """The BLAS count is process-wide: concurrent trainers take turns (one lock over every
+    BLAS call of a run, set-up included), each restores the count it found, and their
+    results are bitwise those of serial runs. The main thread has set counts before (other
+    tests, the serial runs): threadpoolctl's own setter would then ignore the workers."""
     from concurrent.futures import ThreadPoolExecutor
 
-    X, Y = random_data(300, 64, 4, seed=5)
-    common = dict(widths=[64] * 8 + [4], seed=1, sweeps=4)
-    serial = {count: fastdln.train(X, Y, threads=count, **common) for count in (1, 2)}
+    (X, Y), common = _company_data()
+    serial = _serial_weights(X, Y, common)
     before = _blas_threads()
     with ThreadPoolExecutor(2) as pool:
-        futures = [(count, pool.submit(fastdln.train, X, Y, threads=count, **common))
+        futures = [(count, pool.submit(fastdln.train, X, Y, threads=count, sweeps=3, **common))
                    for count in (1, 2, 1, 2)]
         results = [(count, future.result()) for count, future in futures]
     assert _blas_threads() == before
     for count, result in results:
-        for a, b in zip(result.weights, serial[count].weights):
+        for a, b in zip(result.weights, serial[count]):
             np.testing.assert_array_equal(a, b)
+
+
+def test_trainers_built_in_two_threads_and_trained_after_give_their_serial_results():
+    import threading
+
+    (X, Y), common = _company_data()
+    serial = _serial_weights(X, Y, common)
+    built = {}
+    workers = [threading.Thread(target=lambda c=count: built.__setitem__(
+        c, fastdln.Trainer(X, Y, threads=c, **common))) for count in (1, 2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    for count, trainer in built.items():
+        trainer.sweep(3)
+        for a, b in zip(trainer.weights, serial[count]):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_a_count_set_in_another_python_thread_takes_effect():
+    """threadpoolctl lets only the first thread that set an OpenBLAS count set it again; the
+    libraries' own functions work from any thread."""
+    import threading
+
+    from fastdln.threads import _blas_libraries, blas_threads
+
+    libraries = _blas_libraries()
+    seen = {}
+
+    def inside(count):
+        with blas_threads(count):
+            seen[count] = sorted({library.get() for library in libraries})
+
+    with blas_threads(2):  # this thread sets a count first
+        pass
+    for count in (1, 3):
+        worker = threading.Thread(target=inside, args=(count,))
+        worker.start()
+        worker.join()
+        assert seen[count] == [count]
+
+
+def test_an_enclosing_threadpool_limit_caps_the_automatic_count(monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    from fastdln import threads
+
+    monkeypatch.setattr(threads, "machine_load", lambda: 0)  # quiet: all cores otherwise
+    assert threads.automatic_cores() >= 2 or pytest.skip("one core: nothing to cap")
+    X, Y = random_data(300, 64, 4, seed=2)
+    with threadpool_limits(1):
+        trainer = fastdln.Trainer(X, Y, widths=[64] * 4 + [4], seed=0)
+        trainer.sweep(1)
+        assert trainer.thread_count == 1
+        trainer.step()
+        assert trainer.thread_count == 1
+        fixed = fastdln.Trainer(X, Y, widths=[64] * 4 + [4], seed=0, threads=2)
+        fixed.sweep(1)  # a fixed count overrides it inside fastdln's calls
+        assert fixed.thread_count == 2 and _blas_threads() == [1]
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -157,11 +251,11 @@ def test_stepping_holds_the_count_for_its_block_and_steps_like_step():
     before = _blas_threads()
     plain_errors = [plain.step() for _ in range(15)]
     with held.stepping():
-        assert _blas_threads() == [1] and held.thread_count == 1
+        assert _kernel_blas_threads() == [1] and held.thread_count == 1
         held_errors = [held.step() for _ in range(15)]
         with held.stepping():  # nested: the outer block keeps the count
             held_errors.append(held.step())
-        assert _blas_threads() == [1]
+        assert _kernel_blas_threads() == [1]
     plain_errors.append(plain.step())
     assert _blas_threads() == before
     assert held_errors == plain_errors
