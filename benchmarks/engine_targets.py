@@ -17,8 +17,8 @@ import time
 
 import numpy as np
 import fastdln
-from fastdln.bench import alternating_best, blas_limits
-from fastdln.synthetic import random_data
+from fastdln.apps.bench import alternating_best, blas_limits
+from fastdln.maths.synthetic import random_data
 
 
 

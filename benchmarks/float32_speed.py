@@ -11,7 +11,7 @@ import argparse
 import time
 
 import fastdln
-from fastdln.synthetic import random_data
+from fastdln.maths.synthetic import random_data
 
 CONFIGS = [("n512-L20", 2000, 512, 20), ("n128-L100", 600, 128, 100)]
 

@@ -7,7 +7,7 @@
    (medians of alternating rounds), unless ``--extra N`` gives the count.
 2. Commits a slowed copy of ``--base`` (default HEAD) without touching the working tree,
    the index or any branch (git plumbing on a temporary index: an unreferenced commit):
-   ``FastEngine.run`` of ``fastdln/_engines.py`` does those products first whenever it
+   ``FastEngine.run`` of ``fastdln/engines/_engines.py`` does those products first whenever it
    trains a 128-wide, 100-layer network. Other configurations are unchanged.
 3. Runs the regression command ``N`` times each, alternately: ``--against BASE --new BASE``
    (the same code against itself: must flag nothing) and ``--against BASE --new SLOWED``
@@ -33,7 +33,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENGINES = "fastdln/_engines.py"
+ENGINES = "fastdln/engines/_engines.py"
 ANCHOR = "    def run(self, begin, end, error_limit, draws=None, batches=None):\n"
 SLOWED = "n128-L100"
 PATCH = """\
@@ -55,7 +55,7 @@ def calibrate(slowdown, rounds=7):
     from threadpoolctl import threadpool_limits
 
     import fastdln
-    from fastdln.synthetic import random_data
+    from fastdln.maths.synthetic import random_data
 
     X, Y = random_data(600, 128, 10, seed=0)
     trainer = fastdln.Trainer(X, Y, widths=[128] * 100 + [10], seed=0, threads=1)
@@ -89,7 +89,7 @@ def _git(*args, env=None, data=None):
 
 
 def slowed_source(source, extra):
-    """``fastdln/_engines.py`` with the deliberate slowdown in ``FastEngine.run``."""
+    """``fastdln/engines/_engines.py`` with the deliberate slowdown in ``FastEngine.run``."""
     if source.count(ANCHOR) < 1:
         raise SystemExit(f"{ENGINES}: FastEngine.run not found; update ANCHOR in {__file__}")
     head, tail = source.split(ANCHOR, 1)

@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 import fastdln
-from fastdln import _kernels
-from fastdln.synthetic import random_data
+from fastdln.maths import _kernels
+from fastdln.maths.synthetic import random_data
 
 
 def _trainer():

@@ -21,7 +21,8 @@ import time
 import numpy as np
 from numba import njit
 
-from fastdln import Trainer, _kernels
+from fastdln import Trainer
+from fastdln.maths import _kernels
 
 
 @njit(cache=True)

@@ -23,7 +23,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import fastdln
-from fastdln.synthetic import random_data
+from fastdln.maths.synthetic import random_data
 
 ROUND_BUDGET = 1.0  # seconds of timed sweeps per benchmark
 MIN_ROUNDS, MAX_ROUNDS = 5, 50

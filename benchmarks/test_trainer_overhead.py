@@ -21,7 +21,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import fastdln
-from fastdln.synthetic import random_data
+from fastdln.maths.synthetic import random_data
 
 WIDTHS = [128] * 10 + [10]
 SWEEP_WIDTHS = [16] * 10 + [4]

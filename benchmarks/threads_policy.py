@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 import fastdln
-from fastdln.synthetic import random_data
+from fastdln.maths.synthetic import random_data
 
 CONFIGS = [("n128-L100", 600, 128, 100), ("n512-L20", 2000, 512, 20)]
 CHOICES = [None, 1, 2]

@@ -5,7 +5,7 @@
 
 - ``tpqrt B/P``: LAPACK ``dtpqrt`` (scipy's wrapper) on row blocks of ``B`` with panels of
   ``P`` columns, on all BLAS threads and on one (``1t``);
-- ``fastdln W``: :meth:`fastdln.data.Data.factor` with ``W`` worker threads (each folds its
+- ``fastdln W``: :meth:`fastdln.core.data.Data.factor` with ``W`` worker threads (each folds its
   own row range by ``dtpqrt`` on ``FOLD_ROWS`` rows, ``PANEL`` columns, one BLAS thread);
 - ``geqrt B``: LAPACK ``dgeqrt`` (recursive panel) on the stacked ``[R; block]``;
 - ``gram``: ``A^T A`` (not accurate enough on ill-conditioned data; the speed to aim at).
@@ -18,7 +18,7 @@ import numpy as np
 from scipy.linalg import lapack
 from threadpoolctl import threadpool_limits
 
-from fastdln.data import Data
+from fastdln.core.data import Data
 
 
 def tpqrt(A, rows, panel):

@@ -5,7 +5,7 @@
 
 - whole: ``G = S^T A`` stored, ``||G||^2`` from it, ``W -= eta G``, then ``S W``;
 - blocks: ``||G||`` from the LQ factorization of ``S``, then ``G`` formed block by block
-  of rows (``fastdln._kernels.GRADIENT_BLOCK`` entries each) with ``W`` updated and ``S W``
+  of rows (``fastdln.maths._kernels.GRADIENT_BLOCK`` entries each) with ``W`` updated and ``S W``
   accumulated while each block is in cache.
 
 Each row prints the best time of both (measured alternately in one run) and their ratio;
@@ -23,7 +23,7 @@ from functools import partial
 import numpy as np
 from numba import njit
 
-from fastdln import _kernels
+from fastdln.maths import _kernels
 
 
 @njit(cache=True)

@@ -2,7 +2,7 @@
 
 ``python benchmarks/tune_small_product.py`` times both for the product shapes the engine
 uses (``k x n x n``, ``n x k x n``, ``n x n x n`` with small ``k``) and prints the
-multiply-add count where BLAS starts to win. ``fastdln._kernels.SMALL_PRODUCT`` is set from
+multiply-add count where BLAS starts to win. ``fastdln.maths._kernels.SMALL_PRODUCT`` is set from
 this measurement; a second table does the same for the Gram matrices ``S S^T``
 (``SMALL_GRAM``, jitted dot products of rows, using the symmetry).
 """
@@ -13,7 +13,7 @@ import time
 import numpy as np
 from numba import njit
 
-from fastdln._kernels import blas_gemm, gram_loop, loop_gemm
+from fastdln.maths._kernels import blas_gemm, gram_loop, loop_gemm
 
 @njit(cache=True)
 def _loop_product(a, b, out, repeats):

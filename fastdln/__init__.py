@@ -5,16 +5,16 @@ training for deep linear networks". Rows are samples: ``X`` is ``(m, n0)``, ``Y`
 ``(m, nL)``; weights ``W_l`` have shape ``(n_l, n_{l-1})``.
 """
 
-from . import losses, reference, theory
+from .maths import losses, reference, theory
 from ._version import __version__
-from .init import init_weights
-from .io import Model, load, save
-from .optimum import Optimum
-from .linear_map import global_optimum, predict
-from .settings import Settings, check_settings
-from .trainer import Trainer
-from .runner import TrainResult, train
-from .warmup import warmup
+from .maths.init import init_weights
+from .core.io import Model, load, save
+from .maths.optimum import Optimum
+from .core.linear_map import global_optimum, predict
+from .core.settings import Settings, check_settings
+from .core.trainer import Trainer
+from .core.runner import TrainResult, train
+from .apps.warmup import warmup
 
 
 __all__ = [
@@ -42,7 +42,7 @@ __all__ = [
 def __getattr__(name):
     """``fastdln.DeepLinearRegressor`` on first use (scikit-learn is an optional extra)."""
     if name == "DeepLinearRegressor":
-        from .estimator import DeepLinearRegressor
+        from .apps.estimator import DeepLinearRegressor
 
         return DeepLinearRegressor
     raise AttributeError(f"module 'fastdln' has no attribute {name!r}")

@@ -3,7 +3,7 @@ import os
 import pytest
 from hypothesis import settings
 
-from fastdln.synthetic import random_data
+from fastdln.maths.synthetic import random_data
 
 # CI runs a fixed (derandomized) set of examples, explored locally with many seeds first, so
 # a landing is never decided by a new random draw; locally every run explores new examples.

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from fastdln import bench
+from fastdln.apps import bench
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY = bench.Config("tiny", 6, 2, 30, 6, 3)
@@ -57,7 +57,7 @@ def test_summary_takes_the_best_sweep_of_each_round_and_pairs_rounds():
 
 
 class FakeWorker:
-    """Answers like :class:`fastdln.bench.Worker`: ``seconds * factor`` per sweep."""
+    """Answers like :class:`fastdln.apps.bench.Worker`: ``seconds * factor`` per sweep."""
 
     def __init__(self, factor, calls):
         self.factor, self.calls, self.info = factor, calls, dict(file="fake", blas=None)

@@ -16,8 +16,8 @@ from sklearn.linear_model import LinearRegression
 from sklearn.metrics import mean_squared_error, r2_score
 
 import fastdln
-from fastdln import cli
-from fastdln.progress import Progress
+from fastdln.apps import cli
+from fastdln.apps.progress import Progress
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -301,7 +301,7 @@ def test_no_progress_bar_unless_stderr_is_a_terminal(tmp_path, data):
 
 def test_a_resumed_progress_bar_starts_at_the_checkpoints_sweep(tmp_path, data):
     pytest.importorskip("tqdm")
-    from fastdln.progress import sweep_callback
+    from fastdln.apps.progress import sweep_callback
 
     X, Y, _, _ = data
     path = tmp_path / "run.ckpt"
@@ -321,7 +321,7 @@ def test_ctrl_c_before_training_exits_130(capsys, monkeypatch, data):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("fastdln.readers.read_csv", interrupted)
+    monkeypatch.setattr("fastdln.apps.readers.read_csv", interrupted)
     code, out, err = main(capsys, "train", table, "--target", "y", "--depth", 2)
     assert code == 130 and err == ["fastdln: interrupted"]
 
@@ -354,7 +354,7 @@ def test_a_signal_stops_after_a_sweep_writes_a_checkpoint_and_resumes_bitwise(
     assert f"checkpoint written to {checkpoint}" in lines[0]
     assert f"--resume {checkpoint}" in lines[0]
     done = int(lines[0].split(f"{said} after ")[1].split()[0])
-    state, _ = fastdln.io.read_checkpoint(checkpoint)
+    state, _ = fastdln.core.io.read_checkpoint(checkpoint)
     assert state["progress"]["sweeps_done"] == done >= 7
     assert not (tmp_path / "no.npz").exists()
     total = done + 3
@@ -480,8 +480,8 @@ def test_bad_sample_weights_are_one_line(capsys, tmp_path, data, weight, fragmen
 
 def test_metrics_read_a_memory_map_once_by_blocks_through_data(tmp_path, monkeypatch):
     """MSE and R^2 (weighted, merged over blocks of 7 rows) are scikit-learn's, from one
-    pass of fastdln.data.Data over the memory-mapped X."""
-    from fastdln import data as data_module
+    pass of fastdln.core.data.Data over the memory-mapped X."""
+    from fastdln.core import data as data_module
 
     rng = np.random.default_rng(8)
     X = rng.normal(size=(50, 3)) + 100.0  # large means: the merge must not cancel

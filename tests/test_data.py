@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 import fastdln
-from fastdln import data as data_module
-from fastdln import io
-from fastdln.data import Data
-from fastdln.factor import split_factor
-from fastdln.optimum import rank_of
-from fastdln.synthetic import random_data
+from fastdln.core import data as data_module
+from fastdln.core import io
+from fastdln.core.data import Data
+from fastdln.maths.factor import split_factor
+from fastdln.maths.optimum import rank_of
+from fastdln.maths.synthetic import random_data
 from tests.helpers import ROOT, max_relative_difference
 
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import fastdln
-from fastdln.synthetic import random_data
+from fastdln.maths.synthetic import random_data
 from tests.helpers import ERRORS_ATOL, ERRORS_RTOL, max_relative_difference
 
 INITS = ["orthogonal", "orth-identity", "identity", "balanced", "random"]
@@ -139,7 +139,7 @@ SMALL_BLOCKS = dict(WHOLE_GRADIENT=400, GRADIENT_BLOCK=200)  # 30x31 and 31x29 g
 def small_blocks(monkeypatch):
     """Gradients of more than 400 entries formed by blocks of 200 (the engine reads the
     limits when it is built), so that the blocked step is tested at reference-friendly sizes."""
-    from fastdln import _kernels
+    from fastdln.maths import _kernels
 
     for name, value in SMALL_BLOCKS.items():
         monkeypatch.setattr(_kernels, name, value)
@@ -159,7 +159,7 @@ def test_wide_layers_update_block_by_block_like_the_reference(small_blocks, orde
     X, Y = random_data(300, WIDE[0], WIDE[-1], seed=11)
     weights = fastdln.init_weights(WIDE, "random", seed=12)
     common = dict(sweeps=3, order=order, lr=lr, eta=1.0 if lr == "bounded" else None,
-                  loss=fastdln.losses.log_cosh if loss == "log_cosh" else loss)
+                  loss=fastdln.maths.losses.log_cosh if loss == "log_cosh" else loss)
     fast = fastdln.train(X, Y, weights, **common)
     naive = fastdln.train(X, Y, weights, engine="reference", **common)
     assert fast.status == naive.status == "max_sweeps"
@@ -187,7 +187,7 @@ def test_gradient_norm_without_the_gradient_is_as_accurate_as_forming_it():
     A points along its weak direction: within the first-order bound eps cond(S) that forming
     S^T A also has (measured: 4e-10, forming it 1e-11), where the Gram form loses eps cond^2
     (measured: 3e-3)."""
-    from fastdln import _kernels
+    from fastdln.maths import _kernels
 
     rng = np.random.default_rng(16)
     k, n_out, n_in = 4, 60, 7

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastdln
-from fastdln.optimum import end_to_end
+from fastdln.maths.optimum import end_to_end
 
 M, N0, NL = 200, 5, 3
 

@@ -19,8 +19,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fastdln
 from fastdln import DeepLinearRegressor
-from fastdln import estimator as estimator_module
-from fastdln.synthetic import random_data
+from fastdln.apps import estimator as estimator_module
+from fastdln.maths.synthetic import random_data
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -146,7 +146,7 @@ def test_every_parameter_is_checked():
 
 
 def test_the_estimator_imports_only_public_scikit_learn_names():
-    tree = ast.parse((ROOT / "fastdln" / "estimator.py").read_text())
+    tree = ast.parse((ROOT / "fastdln" / "apps" / "estimator.py").read_text())
     imported = [(node.module, alias.name) for node in ast.walk(tree)
                 if isinstance(node, ast.ImportFrom) and node.module.startswith("sklearn")
                 for alias in node.names]
@@ -187,7 +187,7 @@ def test_tol_is_scaled_before_the_trainer_is_built_and_settings_never_replaced(m
 def test_a_custom_loss_measures_tol_against_its_zero_map_loss():
     """For a ConvexLoss the unit of tol is sum l(-y) per sample, as for "l<p>"."""
     X, Y = random_data(60, 4, 2, seed=7)
-    loss = fastdln.losses.log_cosh
+    loss = fastdln.maths.losses.log_cosh
     model = DeepLinearRegressor(depth=2, loss=loss, fit_intercept=False, max_sweeps=2,
                                 tol=None, random_state=0).fit(X, Y)
     scale = np.sum(np.log(np.cosh(Y))) / len(Y)

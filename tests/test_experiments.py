@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from fastdln import experiments, readers
+from fastdln.apps import experiments, readers
 
 GRID = dict(data=["random:120:6:2:0", "random:80:5:3:1"], depth=[1, 3], order=["descending",
             "ascending"], seed=[0, 1], sweeps=5)

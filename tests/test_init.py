@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fastdln
-from fastdln.optimum import end_to_end
+from fastdln.maths.optimum import end_to_end
 
 WIDTH_CASES = [
     [8, 8, 8, 8],  # square
@@ -43,7 +43,7 @@ def test_haar_draws_are_scipys_ortho_group_bit_for_bit(size):
     0.7 s) without changing any seed's weights."""
     from scipy.stats import ortho_group
 
-    from fastdln.init import _haar_orthogonal
+    from fastdln.maths.init import _haar_orthogonal
 
     ours = _haar_orthogonal(size, np.random.default_rng(size))
     theirs = ortho_group.rvs(size, random_state=np.random.default_rng(size))

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import fastdln
-from fastdln import io
-from fastdln.synthetic import random_data
+from fastdln.core import io
+from fastdln.maths.synthetic import random_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,39 +1,26 @@
-"""The package's layout: three layers importing only downwards, no cycle, private names kept.
+"""The package's layout: layers that are folders, importing only downwards, no cycle.
 
-The layers (README "Layout"): maths (kernels, reference, theory, losses, optimum formulas,
-initializations, input checks) <- core (settings, problem, engines, trainer, training, io) <-
-applications (command line, bench, grids, estimator, progress, paper reproductions). Every
-import inside ``fastdln``, also one inside a function, counts.
+Each subpackage of ``fastdln`` is a layer (README "Layout"), declared here bottom to top:
+maths (kernels, formulas, checks) <- engines <- core (settings, data, trainer, io) <- apps
+(command line, bench, grids, estimator, paper reproductions). A module imports only from its
+own layer and the ones below. At the top level: the facade, ``__main__`` and the old paths
+(modules at the paths of before the folders, each making itself the moved module: docs/
+stability.md) above every layer, ``_version`` below them all. Every import inside
+``fastdln``, also one inside a function, counts; one under ``if TYPE_CHECKING:``
+(annotations only, never run) does not.
 """
 
 import ast
+import json
 import pathlib
-
-import pytest
+import re
+import subprocess
+import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "fastdln"
 
-MATHS, CORE, APPS = 1, 2, 3
-LAYERS = {
-    "fastdln._checks": MATHS, "fastdln._kernels": MATHS, "fastdln._version": MATHS,
-    "fastdln._cache": MATHS,
-    "fastdln.init": MATHS, "fastdln.losses": MATHS, "fastdln.optimum": MATHS,
-    "fastdln.reference": MATHS, "fastdln.theory": MATHS, "fastdln.factor": MATHS,
-    "fastdln.synthetic": MATHS,
-    "fastdln.settings": CORE, "fastdln.methods": CORE, "fastdln.data": CORE,
-    "fastdln.problem": CORE, "fastdln.linear_map": CORE,
-    "fastdln._engines": CORE, "fastdln.threads": CORE,
-    "fastdln.trainer": CORE, "fastdln.runner": CORE, "fastdln.io": CORE,
-    "fastdln.bench": APPS, "fastdln.cli": APPS, "fastdln.__main__": APPS,
-    "fastdln.estimator": APPS, "fastdln.experiments": APPS, "fastdln.progress": APPS,
-    "fastdln.readers": APPS, "fastdln.tables": APPS, "fastdln.warmup": APPS,
-    "fastdln.paper": APPS, "fastdln.paper.claims": APPS, "fastdln.paper.figure_data": APPS,
-    "fastdln.paper.datasets": APPS, "fastdln.paper.figures": APPS, "fastdln.paper.plots": APPS,
-    "fastdln.paper.measures": APPS, "fastdln.paper.gd_rates": APPS, "fastdln.paper.runs": APPS,
-    "fastdln.paper.verdicts": APPS, "fastdln.paper.depth_figures": APPS,
-    "fastdln.paper.gd_figures": APPS, "fastdln.paper.architecture_figures": APPS,
-}
+LAYERS = ["maths", "engines", "core", "apps"]  # bottom to top
 FACADE = "fastdln"  # fastdln/__init__.py: the public names, imported from every layer
 
 
@@ -45,14 +32,42 @@ def _module_name(path):
 
 
 MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+SOURCES = {name: path.read_text() for name, path in MODULES.items()}
+# The paths of before the layers' folders: each module there makes itself the moved one.
+OLD_PATHS = {name for name, source in SOURCES.items() if "sys.modules[__name__] = " in source}
+TOP = {FACADE, "fastdln.__main__"} | OLD_PATHS  # above every layer
+BASE = {"fastdln._version"}  # below every layer: imports no fastdln module
 
 
-def _imports(name):
+def layer_of(name):
+    """The layer's rank (its index in ``LAYERS``); -1 below them all, ``len(LAYERS)`` above,
+    None for a module in no layer."""
+    if name in TOP or name in BASE:
+        return len(LAYERS) if name in TOP else -1
+    layer = name.split(".")[1]
+    return LAYERS.index(layer) if layer in LAYERS else None
+
+
+def _type_checking_nodes(tree):
+    """Every node under an ``if TYPE_CHECKING:`` block."""
+    inside = set()
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.If) and isinstance(node.test, (ast.Name, ast.Attribute))
+                and "TYPE_CHECKING" in ast.unparse(node.test)):
+            inside |= {id(child) for stmt in node.body for child in ast.walk(stmt)}
+    return inside
+
+
+def _imports(name, sources=SOURCES, run_time_only=False):
     """``(imported module, imported names, line)`` for every import in module ``name``."""
-    path = MODULES[name]
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    is_package = name == FACADE or MODULES.get(name, PACKAGE).name == "__init__.py"
+    package = name if is_package else name.rpartition(".")[0]
+    tree = ast.parse(sources[name])
+    skipped = _type_checking_nodes(tree) if run_time_only else set()
     found = []
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Import):
             found += [(alias.name, [], node.lineno) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -61,58 +76,143 @@ def _imports(name):
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(anchor + ([base] if base else []))
             names = [alias.name for alias in node.names]
-            submodules = [f"{base}.{n}" for n in names if f"{base}.{n}" in MODULES]
+            submodules = [f"{base}.{n}" for n in names if f"{base}.{n}" in sources]
             if submodules:  # ``from . import reference``: the submodules themselves
                 found += [(module, [], node.lineno) for module in submodules]
-                names = [n for n in names if f"{base}.{n}" not in MODULES]
+                names = [n for n in names if f"{base}.{n}" not in sources]
             if names:
                 found.append((base, names, node.lineno))
     return [(module, names, line) for module, names, line in found
             if module == "fastdln" or module.startswith("fastdln.")]
 
 
-def _graph():
-    return {name: {module for module, _, _ in _imports(name) if module in MODULES}
-            for name in MODULES}
-
-
-def test_every_module_has_a_layer():
-    unassigned = sorted(set(MODULES) - set(LAYERS) - {FACADE})
-    assert not unassigned, f"add these modules to LAYERS and README's Layout: {unassigned}"
-    assert not set(LAYERS) - set(MODULES), "LAYERS names modules that do not exist"
-
-
-def test_no_import_cycle():
-    graph = _graph()
+def import_cycle(sources=SOURCES):
+    """One import cycle (a list of modules, the first repeated last), or None."""
+    graph = {name: {module for module, _, _ in _imports(name, sources, run_time_only=True)
+                    if module in sources} for name in sources}
     state = dict.fromkeys(graph, "new")
 
     def visit(node, path):
         state[node] = "open"
         for target in sorted(graph[node]):
             if state[target] == "open":
-                cycle = path[path.index(target):] + [target]
-                pytest.fail("import cycle: " + " -> ".join(cycle))
+                return path[path.index(target):] + [target]
             if state[target] == "new":
-                visit(target, path + [target])
+                cycle = visit(target, path + [target])
+                if cycle:
+                    return cycle
         state[node] = "done"
+        return None
 
     for node in sorted(graph):
         if state[node] == "new":
-            visit(node, [node])
+            cycle = visit(node, [node])
+            if cycle:
+                return cycle
+    return None
+
+
+def upward_imports(sources=SOURCES):
+    """Every run-time import of a module from a higher layer, or of the facade."""
+    upward = []
+    for name in sources:
+        if name == FACADE:
+            continue
+        for module, _, line in _imports(name, sources, run_time_only=True):
+            if module == FACADE:
+                upward.append(f"{name}:{line} imports the package facade 'fastdln'")
+            elif module in sources and layer_of(module) > layer_of(name):
+                upward.append(f"{name}:{line} (layer {layer_of(name)}) imports {module} "
+                              f"(layer {layer_of(module)})")
+    return upward
+
+
+def test_the_layers_are_the_subpackages():
+    folders = sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py")
+                     if f"fastdln.{p.parent.name}" not in OLD_PATHS)
+    assert sorted(LAYERS) == folders, "a subpackage of fastdln is a layer: add it to LAYERS"
+    unplaced = [name for name in MODULES if layer_of(name) is None]
+    assert not unplaced, unplaced
+
+
+def test_readme_lists_the_layers_in_their_order():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^\d\. \*\*.*?`fastdln/(\w+)/`", section, flags=re.M)
+    assert listed == LAYERS
+
+
+def test_no_import_cycle():
+    cycle = import_cycle()
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
 def test_layers_import_only_downwards():
-    upward = []
-    for name in MODULES:
-        if name == FACADE:
-            continue
-        for module, _, line in _imports(name):
-            if module == FACADE:
-                upward.append(f"{name}:{line} imports the package facade 'fastdln'")
-            elif module in LAYERS and LAYERS[module] > LAYERS[name]:
-                upward.append(f"{name}:{line} (layer {LAYERS[name]}) imports {module} "
-                              f"(layer {LAYERS[module]})")
+    upward = upward_imports()
     assert not upward, "\n".join(upward)
+
+
+def test_the_checks_find_a_planted_upward_import_and_cycle():
+    """The layout checks are not vacuous: an upward import and a cycle planted in a copy of
+    the sources are found."""
+    planted = dict(SOURCES)
+    planted["fastdln.maths.theory"] += "\nfrom ..apps import cli\n"
+    assert any(line.startswith("fastdln.maths.theory:") and "fastdln.apps.cli" in line
+               for line in upward_imports(planted))
+    assert import_cycle(planted) is not None  # cli imports theory (through the core)
+    guarded = dict(SOURCES)
+    guarded["fastdln.maths.theory"] += ("\nfrom typing import TYPE_CHECKING\n"
+                                        "if TYPE_CHECKING:\n    from ..apps import cli\n")
+    assert upward_imports(guarded) == []
+
+
+def test_an_old_path_holds_nothing_but_its_redirection():
+    """docs/stability.md: a shim imports the new module, warns (except the quiet ones) and
+    makes the old name the new module; no code of its own to drift."""
+    assert OLD_PATHS >= {"fastdln.settings", "fastdln.trainer", "fastdln.experiments",
+                         "fastdln.losses", "fastdln.paper"}
+    for name in OLD_PATHS:
+        tree = ast.parse(SOURCES[name])
+        for node in tree.body[1:]:  # after the docstring
+            redirect = (isinstance(node, ast.Assign)
+                        and ast.unparse(node.targets[0]).startswith("sys.modules["))
+            warn = isinstance(node, ast.Expr) and ast.unparse(node).startswith("warnings.warn(")
+            assert isinstance(node, (ast.Import, ast.ImportFrom)) or redirect or warn, \
+                f"{name}:{node.lineno}: {ast.unparse(node)}"
+
+
+OLD_PATH_SCRIPT = r"""
+import importlib, json, sys, warnings
+report = {}
+for old in json.loads(sys.argv[1]):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exec(compile(f"import {old}", "<user code>", "exec"))
+    module = sys.modules[old]
+    same = importlib.import_module(module.__name__) is module
+    report[old] = dict(module=module.__name__, same=same,
+                       warnings=[[str(w.message), w.filename] for w in caught
+                                 if w.category is DeprecationWarning])
+print(json.dumps(report))
+"""
+
+
+def test_an_old_path_gives_the_moved_module_with_a_warning_at_the_import():
+    old_paths = sorted(OLD_PATHS) + ["fastdln.paper.datasets"]
+    result = subprocess.run([sys.executable, "-c", OLD_PATH_SCRIPT, json.dumps(old_paths)],
+                            capture_output=True, text=True, check=True)
+    report = json.loads(result.stdout)
+    quiet = {"fastdln.reference", "fastdln.theory", "fastdln.losses",  # the facade's modules
+             "fastdln.cli"}  # the command of an editable install made before the folders
+    for old in old_paths:
+        new = report[old]["module"]
+        assert new == old.replace("fastdln.", f"fastdln.{new.split('.')[1]}.", 1), old
+        assert report[old]["same"] and new in MODULES and layer_of(new) < len(LAYERS)
+        if old in quiet or old == "fastdln.paper.datasets":  # its warning came with paper's
+            assert report[old]["warnings"] == [], old
+        else:
+            assert report[old]["warnings"] == [
+                [f"{old} moved to {new}; import it from there", "<user code>"]], old
 
 
 def test_no_module_imports_another_modules_private_names():
@@ -148,12 +248,12 @@ def _is_module(node, alias, importer):
 def test_every_public_module_declares_all():
     missing = []
     for name, path in MODULES.items():
-        if any(part.startswith("_") for part in name.split(".")[1:]):
-            continue  # private modules (and __main__)
+        if any(part.startswith("_") for part in name.split(".")[1:]) or name in OLD_PATHS:
+            continue  # private modules (and __main__), old paths
         tree = ast.parse(path.read_text())
-        declared = any(isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
-            for node in tree.body)
+        declared = any(isinstance(t, ast.Name) and t.id == "__all__" for node in tree.body
+                       for t in (node.targets if isinstance(node, ast.Assign) else
+                                 [node.target] if isinstance(node, ast.AnnAssign) else []))
         if not declared:
             missing.append(name)
     assert not missing, f"public modules without __all__: {missing}"
@@ -162,8 +262,8 @@ def test_every_public_module_declares_all():
 def test_readme_layout_names_every_module():
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
-    absent = [name for name in MODULES if name != FACADE and name != "fastdln.__main__"
-              and name.replace("fastdln.", "").replace(".", "/") not in section]
+    absent = [name for name in MODULES if name not in TOP  # as FOLDER/module: the last two
+              and "/".join(name.split(".")[1:][-2:]) not in section]
     assert not absent, f"README's Layout section does not mention {absent}"
 
 
@@ -206,11 +306,11 @@ CROSS_CUTTING = {"layout", "packaging", "reliability", "validation"}
 
 
 def test_the_test_suite_follows_the_package():
-    """Every ``tests/test_NAME.py`` tests the module ``fastdln.NAME`` (``paper_NAME``:
-    ``fastdln.paper.NAME``; a ``_topic`` suffix names one subject of a module, as in
+    """Every ``tests/test_NAME.py`` tests the module ``fastdln.LAYER.NAME`` (``paper_NAME``:
+    ``fastdln.apps.paper.NAME``; a ``_topic`` suffix names one subject of a module, as in
     ``test_engines_error_measure.py``), or is one of the cross-cutting suites."""
-    modules = {name.split(".", 1)[1].lstrip("_").replace(".", "_") for name in MODULES
-               if name != FACADE and not MODULES[name].name == "__init__.py"}
+    modules = {name.split(".", 2)[-1].lstrip("_").replace(".", "_") for name in MODULES
+               if name not in TOP and not MODULES[name].name == "__init__.py"}
     stray = []
     for path in sorted((ROOT / "tests").glob("test_*.py")):
         name = path.stem[len("test_"):]

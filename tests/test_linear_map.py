@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastdln
-from fastdln.linear_map import chain_order
+from fastdln.core.linear_map import chain_order
 
 
 def _naive(X, weights):

@@ -11,8 +11,8 @@ from scipy.optimize import minimize
 
 import fastdln
 from fastdln import theory
-from fastdln.losses import ConvexLoss, log_cosh
-from fastdln.synthetic import random_data
+from fastdln.maths.losses import ConvexLoss, log_cosh
+from fastdln.maths.synthetic import random_data
 from tests.helpers import max_relative_difference
 
 

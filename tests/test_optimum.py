@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fastdln
-from fastdln.synthetic import random_data
+from fastdln.maths.synthetic import random_data
 
 
 def _loss(X, Y, W):

@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from fastdln.paper import datasets
+from fastdln.apps.paper import datasets
 
 
 def _write_idx(path, magic, array, compress=False):
@@ -114,7 +114,7 @@ def test_reproduce_fig8_reads_the_mnist_files_of_data_dir(tmp_path, capsys):
     import csv
     import json
 
-    from fastdln import cli
+    from fastdln.apps import cli
 
     data, out = tmp_path / "data", tmp_path / "out"
     data.mkdir()

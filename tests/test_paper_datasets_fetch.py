@@ -14,9 +14,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from fastdln.paper import datasets
-from fastdln.paper import datasets as fetch  # the fetchers live in datasets
-from fastdln.paper.figure_data import real_data
+from fastdln.apps.paper import datasets
+from fastdln.apps.paper import datasets as fetch  # the fetchers live in datasets
+from fastdln.apps.paper.figure_data import real_data
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -201,9 +201,9 @@ def test_fetched_gas_sensor_archive_is_checked_extracted_and_loaded(server, tmp_
 
 def test_reproduce_download_fetches_then_runs_on_the_files(server, tmp_path, monkeypatch,
                                                            capsys):
-    from fastdln import cli
-    from fastdln.paper import figures
-    from fastdln.paper.claims import Claim
+    from fastdln.apps import cli
+    from fastdln.apps.paper import figures
+    from fastdln.apps.paper.claims import Claim
 
     files = _mnist_files(30)
     server.files.update({f"/mnist/{name}": data for name, data in files.items()})

@@ -6,7 +6,7 @@ import numpy as np
 
 import pytest
 
-from fastdln.paper.figure_data import (UCI_COND, UCI_SHAPE, condition_number, conditioned_data,
+from fastdln.apps.paper.figure_data import (UCI_COND, UCI_SHAPE, condition_number, conditioned_data,
                                 matched_draws, real_data, uci_stand_in)
 
 

@@ -12,13 +12,13 @@ import sys
 import numpy as np
 import pytest
 
-from fastdln import cli
-from fastdln.paper import figures
-from fastdln.paper.claims import Claim
-from fastdln.paper.figure_data import (UCI_COND, UCI_SHAPE, condition_number, conditioned_data,
+from fastdln.apps import cli
+from fastdln.apps.paper import figures
+from fastdln.apps.paper.claims import Claim
+from fastdln.apps.paper.figure_data import (UCI_COND, UCI_SHAPE, condition_number, conditioned_data,
                                 matched_draws)
-from fastdln.paper.measures import DRASTIC, TIE_BAND
-from fastdln.paper.plots import plot_seeds, plot_sweeps_and_iterations, write_csv, y_range
+from fastdln.apps.paper.measures import DRASTIC, TIE_BAND
+from fastdln.apps.paper.plots import plot_seeds, plot_sweeps_and_iterations, write_csv, y_range
 
 SEED = 1
 REQUIRED = {

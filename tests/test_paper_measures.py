@@ -9,16 +9,16 @@ import math
 import numpy as np
 import pytest
 
-from fastdln.paper import claims as claims_module
-from fastdln.paper.claims import Claim, write_claims
-from fastdln.synthetic import random_data
-from fastdln.paper.gd_rates import (CONVERGING, DIVERGED, NOT_DECREASING, PER_DECADE,
+from fastdln.apps.paper import claims as claims_module
+from fastdln.apps.paper.claims import Claim, write_claims
+from fastdln.maths.synthetic import random_data
+from fastdln.apps.paper.gd_rates import (CONVERGING, DIVERGED, NOT_DECREASING, PER_DECADE,
                                     curve_health, search_gd_rate)
-from fastdln.paper.measures import (FLOOR, STOP, Race, drop_share, largest_gap,
+from fastdln.apps.paper.measures import (FLOOR, STOP, Race, drop_share, largest_gap,
                                     layer_of_update, linear_convergence, race_by_budget)
-from fastdln.paper.runs import depth_curves, train_curve
-from fastdln.theory import gd_rate
-from fastdln.paper.verdicts import (drastically_ahead, max_factor, min_factor, panels_claim,
+from fastdln.apps.paper.runs import depth_curves, train_curve
+from fastdln.maths.theory import gd_rate
+from fastdln.apps.paper.verdicts import (drastically_ahead, max_factor, min_factor, panels_claim,
                                     race_claim)
 
 
@@ -252,7 +252,7 @@ def test_claims_json_keeps_other_figures_and_replaces_a_rerun_one(tmp_path):
 
 
 def test_decades_per_iteration_up_to_the_floor():
-    from fastdln.paper.depth_figures import decades_per_iteration
+    from fastdln.apps.paper.depth_figures import decades_per_iteration
 
     assert decades_per_iteration(geometric(0.1, 50), 50) == pytest.approx(10 / 11)  # floored
     assert decades_per_iteration(geometric(10 ** -0.01, 400), 100) == pytest.approx(0.01)

@@ -4,10 +4,10 @@ not pay for its whole budget."""
 
 import numpy as np
 
-from fastdln.synthetic import random_data
-from fastdln.paper.measures import STOP
-from fastdln.paper.runs import depth_curves, train_curve
-from fastdln.paper.verdicts import by_depth, race_claim
+from fastdln.maths.synthetic import random_data
+from fastdln.apps.paper.measures import STOP
+from fastdln.apps.paper.runs import depth_curves, train_curve
+from fastdln.apps.paper.verdicts import by_depth, race_claim
 
 
 def test_a_claim_settled_early_stops_its_runs():

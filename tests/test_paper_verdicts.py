@@ -6,10 +6,10 @@ and "error ratio at fixed budgets") and says which one its verdict uses."""
 import numpy as np
 import pytest
 
-from fastdln.paper.claims import Claim
-from fastdln.paper.measures import (FLOOR, TIE_BAND, Race, combine, error_race, judge,
+from fastdln.apps.paper.claims import Claim
+from fastdln.apps.paper.measures import (FLOOR, TIE_BAND, Race, combine, error_race, judge,
                                     race_by_budget)
-from fastdln.paper.verdicts import (at_least, drastically_ahead, min_factor, panels_claim,
+from fastdln.apps.paper.verdicts import (at_least, drastically_ahead, min_factor, panels_claim,
                                     race_claim, seeds_claim)
 
 
@@ -174,7 +174,7 @@ def _fig7_panels(l2_deep_rate, l4_deep_rate, iterations=200):
 def test_fig7_depth_accelerates_l2_but_not_l4(l2_rate, l4_rate, verdict):
     """"Unlike the conclusion of [3], we found that the depth leads to acceleration for the
     L2-loss, but not for the L4-loss": one verdict over both panels, with the tie band."""
-    from fastdln.paper.depth_figures import _fig7_depth_claims
+    from fastdln.apps.paper.depth_figures import _fig7_depth_claims
 
     panels = _fig7_panels(l2_rate, l4_rate, iterations=600)  # every run reaches 1e-6
     significantly, unlike = _fig7_depth_claims(panels, 600, "synthetic: ", {})
@@ -195,7 +195,7 @@ def test_fig7_depth_accelerates_l2_but_not_l4(l2_rate, l4_rate, verdict):
 def test_fig7_reference_of_3_is_info_and_not_drawn():
     """[3]'s dashed line: the paper states no value for it, so it is an INFO that says so and
     gives the best L4 error at the budget to compare with the paper's figure."""
-    from fastdln.paper.depth_figures import reference_of_3
+    from fastdln.apps.paper.depth_figures import reference_of_3
 
     panels = _fig7_panels(0.9, 0.98, iterations=50)
     claim = reference_of_3(panels["L4 loss"], 50)

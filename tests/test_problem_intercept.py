@@ -5,8 +5,8 @@ import pytest
 from sklearn.linear_model import LinearRegression
 
 import fastdln
-from fastdln.optimum import end_to_end
-from fastdln.synthetic import random_data
+from fastdln.maths.optimum import end_to_end
+from fastdln.maths.synthetic import random_data
 from tests.helpers import assert_same_run
 
 
@@ -78,7 +78,7 @@ def test_what_is_not_exact_is_refused():
     with pytest.raises(ValueError, match="fit_intercept=True .* only for loss='l2'"):
         fastdln.train(X, Y, widths=[6, 2], loss="l4", fit_intercept=True)
     with pytest.raises(ValueError, match="custom loss"):
-        fastdln.train(X, Y, widths=[6, 2], loss=fastdln.losses.log_cosh,
+        fastdln.train(X, Y, widths=[6, 2], loss=fastdln.maths.losses.log_cosh,
                       sample_weight=np.ones(len(X)))
     for bad, fragment in [(np.ones(3), "one weight per sample"), (-np.ones(len(X)),
                           "non-negative"), (np.zeros(len(X)), "not all zero"),

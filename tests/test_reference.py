@@ -5,8 +5,8 @@ import pytest
 
 import fastdln
 from fastdln import reference
-from fastdln.optimum import end_to_end
-from fastdln.synthetic import random_data
+from fastdln.maths.optimum import end_to_end
+from fastdln.maths.synthetic import random_data
 
 
 @pytest.mark.parametrize("order", ["descending", "ascending"])

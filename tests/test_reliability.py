@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 
 import fastdln
 from fastdln import theory
-from fastdln.synthetic import random_data
+from fastdln.maths.synthetic import random_data
 from tests.helpers import max_relative_difference
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -93,7 +93,7 @@ def _snapshot(*arrays):
 
 def test_no_public_entry_point_modifies_the_callers_arrays(tmp_path):
     from fastdln import DeepLinearRegressor
-    from fastdln.experiments import run_grid
+    from fastdln.apps.experiments import run_grid
 
     X, Y = random_data(30, 5, 2, seed=4)
     weights = fastdln.init_weights([5, 6, 2], "random", seed=0)
@@ -208,7 +208,7 @@ def test_no_drift_after_10000_updates_in_one_sweep():
     assert np.linalg.norm(engine.Rt.T - recomputed) <= 1e-12 * scale
 
 
-SCRIPT = ("import sys, numpy as np, fastdln; from fastdln.synthetic import random_data; "
+SCRIPT = ("import sys, numpy as np, fastdln; from fastdln.maths.synthetic import random_data; "
           "X, Y = random_data(300, 64, 5, 9); r = fastdln.train(X, Y, widths=[64]*20+[5], "
           "seed=3, sweeps=5, method='bcsgd', sampling='uniform'); "
           "fastdln.save(sys.argv[1], r.weights)")

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 import fastdln
-from fastdln import Settings, check_settings, io
-from fastdln.data import Data
-from fastdln.experiments import check_config
-from fastdln.settings import option_from_text, text_options
-from fastdln.synthetic import random_data
+from fastdln import Settings, check_settings
+from fastdln.core import io
+from fastdln.core.data import Data
+from fastdln.apps.experiments import check_config
+from fastdln.core.settings import option_from_text, text_options
+from fastdln.maths.synthetic import random_data
 from tests.helpers import assert_same_run
 
 
@@ -240,7 +241,7 @@ def test_the_defaults_that_differ_by_entry_point_are_the_documented_ones():
     estimator (True, None), a reproducible command line (True, 0); README says why."""
     import inspect
 
-    from fastdln import cli
+    from fastdln.apps import cli
     from tests.helpers import ROOT
 
     estimator = inspect.signature(fastdln.DeepLinearRegressor).parameters
@@ -276,7 +277,7 @@ def test_settings_are_checked_once_and_carried_unchanged(tmp_path, monkeypatch):
     trainer, its engine and ``state_dict()`` carry that very object: nothing re-checks or
     replaces it later. A resumed run checks the saved settings and the call's options (two
     objects), then carries the second."""
-    from fastdln import settings as settings_module
+    from fastdln.core import settings as settings_module
 
     made = []
     init = settings_module.Settings.__init__

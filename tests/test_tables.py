@@ -5,7 +5,7 @@ import io
 import numpy as np
 import pytest
 
-from fastdln.tables import read_csv, write_csv
+from fastdln.apps.tables import read_csv, write_csv
 
 
 def _write(tmp_path, text, name="data.csv"):

@@ -9,8 +9,8 @@ import pytest
 from threadpoolctl import threadpool_info
 
 import fastdln
-from fastdln.synthetic import random_data
-from fastdln.threads import FIRST_PROBE, REPROBE_EVERY, SMALL_SETUP, ThreadPolicy
+from fastdln.maths.synthetic import random_data
+from fastdln.core.threads import FIRST_PROBE, REPROBE_EVERY, SMALL_SETUP, ThreadPolicy
 from tests.helpers import ROOT, max_relative_difference
 
 
@@ -20,7 +20,7 @@ def _blas_threads():
 
 def _kernel_blas_threads():
     """The counts of the libraries the kernels call (what a sweep or a step sets)."""
-    from fastdln.threads import kernel_libraries
+    from fastdln.core.threads import kernel_libraries
 
     return sorted({library.get() for library in kernel_libraries()})
 
@@ -28,7 +28,7 @@ def _kernel_blas_threads():
 def test_the_kernels_library_is_scipys_blas():
     """numba's kernels call scipy's BLAS (through scipy.linalg.cython_blas): a sweep sets
     that library's count; numpy's (a second OpenBLAS in a pip install) is left alone."""
-    from fastdln.threads import _blas_libraries, kernel_libraries
+    from fastdln.core.threads import _blas_libraries, kernel_libraries
 
     kernels = kernel_libraries()
     assert kernels and set(map(id, kernels)) <= set(map(id, _blas_libraries()))
@@ -79,7 +79,7 @@ def test_beside_busy_processes_one_thread_per_free_core_and_no_probes():
 
 
 def test_the_load_is_read_from_the_running_tasks_and_cpu_time():
-    from fastdln.threads import machine_load, other_runnable
+    from fastdln.core.threads import machine_load, other_runnable
 
     script = "import time\nend = time.time() + 20\nwhile time.time() < end: pass\n"
     spinners = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(2)]
@@ -154,7 +154,7 @@ def test_a_count_set_in_another_python_thread_takes_effect():
     libraries' own functions work from any thread."""
     import threading
 
-    from fastdln.threads import _blas_libraries, blas_threads
+    from fastdln.core.threads import _blas_libraries, blas_threads
 
     libraries = _blas_libraries()
     seen = {}
@@ -175,7 +175,7 @@ def test_a_count_set_in_another_python_thread_takes_effect():
 def test_an_enclosing_threadpool_limit_caps_the_automatic_count(monkeypatch):
     from threadpoolctl import threadpool_limits
 
-    from fastdln import threads
+    from fastdln.core import threads
 
     monkeypatch.setattr(threads, "machine_load", lambda: 0)  # quiet: all cores otherwise
     assert threads.automatic_cores() >= 2 or pytest.skip("one core: nothing to cap")
@@ -228,7 +228,7 @@ def test_every_blas_library_is_controlled_even_when_looked_up_before_scipy_is_im
     script = textwrap.dedent("""
         import sys
         import fastdln
-        from fastdln import threads
+        from fastdln.core import threads
         found = {library.filepath for library in threads._blas_libraries()}
         import scipy.linalg, numba.np.linalg
         from threadpoolctl import threadpool_info

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import fastdln
-from fastdln.losses import log_cosh
-from fastdln.synthetic import random_data
+from fastdln.maths.losses import log_cosh
+from fastdln.maths.synthetic import random_data
 from tests.helpers import assert_same_run
 
 ORDERS = ["descending", "ascending"]

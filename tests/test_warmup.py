@@ -28,7 +28,7 @@ class Listener(event.Listener):
 event.register("numba:compile", Listener())
 import numpy as np
 import fastdln
-from fastdln import _kernels
+from fastdln.maths import _kernels
 rng = np.random.default_rng(0)
 options = dict(dict(widths=[12] * 5 + [3]), **json.loads(sys.argv[1]))
 X, Y = rng.normal(size=(60, 12)), rng.normal(size=(60, options.pop("nL", 3)))

@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 import fastdln
 
 try:
-    from fastdln.synthetic import random_data
+    from fastdln.maths.synthetic import random_data
 except ImportError:  # commits before the one generator
     def random_data(m, n0, nL, seed=None):
         rng = np.random.default_rng(seed)

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from ..synthetic import random_data
+from ...maths.synthetic import random_data
 from .claims import Claim
 from .figure_data import (COND_MATCH, FIG3_COND, UCI_COND, UCI_SHAPE, conditioned_data,
                    condition_number, matched_draws, real_data)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import Data
-from .factor import split_factor
-from .optimum import ElementwiseLoss, Optimum, PowerLoss, convex_optimum, l2_optimum, rank_of
+from ..maths.factor import split_factor
+from ..maths.optimum import ElementwiseLoss, Optimum, PowerLoss, convex_optimum, l2_optimum, rank_of
 from .settings import Settings
 from .threads import automatic_count
 

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from ..synthetic import random_data
-from ..theory import gd_rate
+from ...maths.synthetic import random_data
+from ...maths.theory import gd_rate
 from .claims import Claim
 from .figure_data import (COND_MATCH, FIG3_COND, condition_number, conditioned_data, matched_draws,
                    real_data)

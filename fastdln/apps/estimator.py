@@ -13,17 +13,17 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._checks import check_count, check_flag
-from ._version import __version__
-from .data import Data
-from .init import layer_widths
-from .io import Model
-from .optimum import end_to_end
-from .linear_map import predict
-from .settings import FRONT_END_DEFAULTS, Settings, check_settings
-from .threads import available_cores
-from .trainer import Trainer
-from .runner import run_sweeps
+from ..maths._checks import check_count, check_flag
+from .._version import __version__
+from ..core.data import Data
+from ..maths.init import layer_widths
+from ..core.io import Model
+from ..maths.optimum import end_to_end
+from ..core.linear_map import predict
+from ..core.settings import FRONT_END_DEFAULTS, Settings, check_settings
+from ..core.threads import available_cores
+from ..core.trainer import Trainer
+from ..core.runner import run_sweeps
 
 __all__ = ["DeepLinearRegressor"]
 

@@ -16,12 +16,15 @@ import sys
 import threading
 import warnings
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba.core.errors import NumbaExperimentalFeatureWarning
 
-from . import _kernels, reference
-from .settings import Settings
+from ..maths import _kernels, reference
+
+if TYPE_CHECKING:  # annotations only: the engines sit below the core
+    from ..core.settings import Settings
 
 __all__ = ["FastEngine", "ReferenceEngine", "embed_blocks", "engine_from_state",
            "gradient_rounding", "layer_at", "make_engine", "padded_blocks"]

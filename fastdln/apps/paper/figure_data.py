@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..synthetic import random_data
+from ...maths.synthetic import random_data
 
 __all__ = ["COND_MATCH", "FIG3_COND", "PaperData", "UCI_COND", "UCI_SHAPE", "condition_number",
            "conditioned_data", "matched_draws", "real_data", "uci_stand_in"]

@@ -8,8 +8,8 @@ import warnings
 from contextlib import contextmanager
 
 from ..progress import Progress
-from ..trainer import Trainer
-from ..runner import run_sweeps
+from ...core.trainer import Trainer
+from ...core.runner import run_sweeps
 from .measures import STOP
 
 __all__ = ["counting_runs", "depth_curves", "sweeps_needed", "train_curve"]

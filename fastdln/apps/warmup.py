@@ -15,9 +15,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from . import _kernels
-from ._cache import cache_folder
-from .trainer import Trainer
+from ..maths import _kernels
+from ..maths._cache import cache_folder
+from ..core.trainer import Trainer
 
 __all__ = ["WARMUP_CHOICES", "kernel_cache_folder", "warmup"]
 

@@ -29,9 +29,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .init import layer_widths
-from .synthetic import random_data
-from .trainer import Trainer
+from ..maths.init import layer_widths
+from ..maths.synthetic import random_data
+from ..core.trainer import Trainer
 
 __all__ = ["AgainstOptions", "COLUMNS", "Config", "QUICK", "STANDARD", "add_arguments",
            "alternating_best", "alternating_samples", "best_time", "blas_limits", "compare",
@@ -98,7 +98,7 @@ def sample_times(f, repeats):
 def blas_limits(n, count):
     """``count`` products ``(n x n) @ (n x n)``: by numpy, and from jitted code (the BLAS the
     kernels call), as two functions of no argument."""
-    from ._kernels import gemm_loop
+    from ..maths._kernels import gemm_loop
 
     a, b, out = np.random.rand(n, n), np.random.rand(n, n), np.empty((n, n))
 
@@ -547,7 +547,7 @@ def revision_tree(repo, commit):
 
 def _current_tree():
     """The folder holding the ``fastdln`` package this process runs."""
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 # -- regressions between revisions: measurement and verdict ---------------------------------

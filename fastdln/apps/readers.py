@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .synthetic import random_data
+from ..maths.synthetic import random_data
 from .tables import read_csv, some
 
 __all__ = ["Dataset", "read_features", "read_grid_data", "read_npy", "read_npz",

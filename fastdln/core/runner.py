@@ -16,9 +16,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import io
-from ._checks import check_choice, check_count, check_weights
+from ..maths._checks import check_choice, check_count, check_weights
 from .data import Data
-from .optimum import Optimum
+from ..maths.optimum import Optimum
 from .settings import RECORDS, Settings
 from .trainer import Trainer
 

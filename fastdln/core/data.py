@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .factor import BlockQR
+from ..maths.factor import BlockQR
 from .threads import blas_threads
 
 __all__ = ["BLOCK_ROWS", "Data", "Factor", "is_dask"]

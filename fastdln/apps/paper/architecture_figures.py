@@ -5,7 +5,7 @@ sweeps."""
 from __future__ import annotations
 
 from .claims import Claim
-from ..synthetic import random_data
+from ...maths.synthetic import random_data
 from .measures import drop_share
 from .plots import save_panels
 from .runs import train_curve

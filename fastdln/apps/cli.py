@@ -1,0 +1,447 @@
+"""The ``fastdln`` command line: ``train``, ``predict``, ``grid``, ``reproduce``, ``bench``,
+``demo`` (apps layer). The training options of ``train`` are the fields of
+:class:`fastdln.Settings`, offered as ``--name`` (underscores as dashes)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from .._version import __version__
+from .bench import COLUMNS, add_arguments, integer_at_least
+from .bench import run as run_bench
+from ..core.data import Data
+from .experiments import GridTerminated, load_grid_file, run_grid
+from ..core.io import load, save
+from ..maths.optimum import end_to_end
+from .paper import FIGURES, run_figure
+from .paper.datasets import fetch_all
+from .progress import Progress, StopOnInterrupt, sweep_callback
+from .readers import read_features, read_training_data
+from ..core.settings import (FRONT_END_DEFAULTS, Settings, check_settings, option_from_text,
+                       text_options)
+from ..maths.synthetic import random_data
+from .tables import write_csv
+from ..core.trainer import Trainer
+from ..core.runner import train
+from .warmup import WARMUP_CHOICES, kernel_cache_folder, warmup
+
+__all__ = ["build_parser", "main"]
+
+
+def _demo(args):
+    X, Y = random_data(args.samples, 128, 10, args.seed)
+    widths = [128] * args.depth + [10]
+    start = time.perf_counter()
+    trainer = Trainer(X, Y, widths=widths, seed=args.seed)
+    print(f"BCGD demo: n0=128, nL=10, m={args.samples}, depth {args.depth}, width 128, "
+          f"orth-identity, descending, optimal rate (set-up {time.perf_counter() - start:.2f} s)")
+    print(f"sweep {0:3d}  error {trainer.errors[0]:.6e}")
+    for k in range(1, args.sweeps + 1):
+        start = time.perf_counter()
+        trainer.sweep()
+        print(f"sweep {k:3d}  error {trainer.errors[-1]:.6e}  "
+              f"({(time.perf_counter() - start) * 1e3:.2f} ms)")
+    return 0
+
+
+def _reproduce(args):
+    names = list(FIGURES) if args.figure == "all" else [args.figure]
+    if args.download:  # into --data-dir, else the cache (used by itself once filled)
+        for kind, folder in fetch_all(args.data_dir).items():
+            print(f"{kind} files in {folder}", flush=True)
+    counts = dict.fromkeys(("PASS", "FAIL", "TIE", "INFO"), 0)
+    for name in names:
+        print(f"Reproducing {name} (seed {args.seed}) into {args.out}/", flush=True)
+        start = time.perf_counter()
+        claims, files = run_figure(name, args.out, quick=args.quick, seed=args.seed,
+                                   quiet=args.quiet, data_dir=args.data_dir)
+        print(f"{name}: done in {time.perf_counter() - start:.1f} s; wrote {', '.join(files)}")
+        for claim in claims:
+            print(f"  {claim}")
+            counts[claim.verdict] += 1
+    print(f"{counts['PASS']} claim(s) held, {counts['FAIL']} did not, {counts['TIE']} tied "
+          f"(within the tie band), {counts['INFO']} description(s); CPU "
+          f"{time.process_time():.0f} s; see {args.out}/claims.json")
+    return 1 if args.strict and counts["FAIL"] else 0
+
+
+def _bench(args):
+    return run_bench(args)
+
+
+# The defaults Settings declares for the command line (a seeded run is reproducible, and real
+# data has an intercept). Given to a resumed run only when typed.
+_OWN_DEFAULTS = FRONT_END_DEFAULTS["command line"]
+
+
+def _settings_options(args):
+    """The training options given on the command line (not the ones left at None)."""
+    options = {}
+    for f in text_options():
+        text = getattr(args, f.name, None)
+        if text is not None:
+            try:
+                options[f.name] = option_from_text(f.name, text)
+            except ValueError as error:
+                raise ValueError(f"--{f.name.replace('_', '-')}: {error}") from None
+    return options
+
+
+def _add_settings_arguments(parser):
+    """``--name`` for every option of :class:`fastdln.Settings` the command line offers."""
+    defaults = dict(Settings().to_dict(), **_OWN_DEFAULTS)
+    for f in text_options():
+        default = defaults[f.name]
+        shown = [] if default is None else [f"default: {str(default).lower()}"]
+        if f.metadata["choices"]:
+            shown.append(f"one of {', '.join(map(str, f.metadata['choices']))}")
+        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None,
+                            metavar=f.name.upper(), help=f"{f.metadata['help']}"
+                            + (f" ({'; '.join(shown)})" if shown else ""))
+
+
+def _checked_settings(options):
+    """:func:`fastdln.check_settings` with the option in an error spelled ``--name``."""
+    try:
+        return check_settings(**options)
+    except (ValueError, TypeError) as error:
+        message = re.sub(r"^(\w+) must", lambda m: f"--{m.group(1).replace('_', '-')} must",
+                         str(error))
+        raise type(error)(message) from None
+
+
+def _training_options(args):
+    """The options of :func:`fastdln.train` from the command line: the typed ones (the
+    network by ``--depth`` and ``--width``), and the command line's defaults for a new run."""
+    options = _settings_options(args)
+    if args.resume is None and "depth" not in options:
+        raise ValueError("--depth is required (the number of layers), unless --resume "
+                         "continues a run")
+    if args.resume is None:  # a resumed run takes its settings from the checkpoint
+        if options.get("loss", "l2") != "l2" and "fit_intercept" not in options:
+            raise ValueError(f"--loss {options['loss']}: the intercept (--fit-intercept true, "
+                             "the default) is exact for the l2 loss only; add "
+                             "--fit-intercept false")
+        options = dict(_OWN_DEFAULTS, **options)
+        _checked_settings(options)
+    return options
+
+
+def _train(args):
+    X, Y, feature_names, target_names, weight = read_training_data(
+        args.data, target=args.target, header=not args.no_header, y_path=args.y,
+        sample_weight=args.sample_weight)
+    Y = Y.reshape(len(Y), -1) if Y.ndim == 1 else Y
+    if X.ndim != 2:
+        raise ValueError(f"{args.data}: X must be 2-D (samples x features), got {X.shape}")
+    options = _training_options(args)
+    with Progress(args.sweeps, "sweeps", "sweep", enabled=not (args.quiet or args.json)) as bar, \
+            StopOnInterrupt() as stop, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".* diverged at iteration",
+                                RuntimeWarning)  # reported below, in one line
+        result = train(X, Y, sweeps=args.sweeps, callback=sweep_callback(bar, stop=stop),
+                       checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+                       resume=args.resume, sample_weight=weight, **options)
+    summary = _summary(result, X, Y, args, weight)
+    if result.status not in ("diverged", "stopped") and args.out:
+        save(args.out, result, feature_names=feature_names, target_names=target_names)
+    _print_summary(summary, args)
+    return _exit_code(result, args, stop)
+
+
+def _summary(result, X, Y, args, weight=None):
+    mse, r2, zero = _fit_metrics(X, Y, result.weights, result.intercept,
+                                 result.settings.fit_intercept, weight)
+    relative = None  # (loss - optimal loss) / loss(0): scale-free, for the L2 loss
+    if result.settings.loss_name == "l2" and zero > 0:
+        relative = float(result.errors[-1]) / zero
+    return dict(status=result.status, sweeps=result.sweeps, iterations=result.iterations,
+                error=float(result.errors[-1]), initial_error=float(result.errors[0]),
+                relative_error=relative, mse=mse, r2=r2,
+                widths=list(result.settings.widths),
+                model=args.out if result.status not in ("diverged", "stopped") else None,
+                checkpoint=args.checkpoint, seconds=result.elapsed)
+
+
+def _fit_metrics(X, Y, weights, intercept, centered, sample_weight=None):
+    """MSE, R^2 and the zero map's loss per sample on the (centered, with an intercept)
+    training data, read once by blocks of rows through :class:`fastdln.data.Data` (a
+    memory-mapped X is never read whole), weighted by ``sample_weight`` like scikit-learn's
+    metrics and fastdln's loss. R^2 is averaged over the outputs like scikit-learn's
+    ``r2_score``: 1 for a perfect fit, 0 for the mean; a constant output counts 1 if fitted
+    exactly, else 0."""
+    W = end_to_end([np.asarray(w, dtype=np.float64) for w in weights])
+    data = Data(X, Y, sample_weight)
+    squares, spread = np.zeros(data.nL), _Spread(data.nL)
+    for begin, Xb, Yb in data.blocks():
+        wb = np.ones(len(Yb)) if data.weight is None else data.weight[begin:begin + len(Yb)]
+        squares += wb @ (Xb @ W.T + intercept - Yb) ** 2
+        spread.add(Yb, wb)
+    constant = spread.sum == 0
+    scores = np.where(constant, np.where(squares == 0, 1.0, 0.0),
+                      1.0 - squares / np.where(constant, 1.0, spread.sum))
+    zero = spread.sum if centered else spread.sum + spread.count * spread.mean ** 2
+    return (float(np.sum(squares) / squares.size / spread.count), float(np.mean(scores)),
+            float(np.sum(zero) / data.m))
+
+
+class _Spread:
+    """The weighted sum of squares of ``Y`` around its weighted mean, one block of rows at a
+    time (Chan et al.'s pairwise update: no cancellation of large means)."""
+
+    def __init__(self, columns):
+        self.count, self.mean, self.sum = 0.0, np.zeros(columns), np.zeros(columns)
+
+    def add(self, Yb, wb):
+        block_count = float(np.sum(wb))
+        if block_count == 0:
+            return
+        block_mean = wb @ Yb / block_count
+        total = self.count + block_count
+        delta = block_mean - self.mean
+        self.sum += wb @ (Yb - block_mean) ** 2 + delta ** 2 * self.count * block_count / total
+        self.mean += delta * block_count / total
+        self.count = total
+
+
+def _print_summary(summary, args):
+    if args.json:
+        print(json.dumps(summary))
+    elif summary["status"] not in ("diverged", "stopped"):
+        state = ("converged" if summary["status"] == "converged" else
+                 "stopped at the sweep limit (raise --sweeps to go on)")
+        relative = summary["relative_error"]
+        print(f"{state}: {summary['sweeps']} sweeps, error {summary['initial_error']:.3e} -> "
+              f"{summary['error']:.3e} ((loss - optimal loss) / m"
+              + ("" if relative is None else
+                 f"; relative error {relative:.2e}, the training R^2 below least squares")
+              + f"); on the training data MSE {summary['mse']:.6g}, R^2 "
+              f"{summary['r2']:.6f}" + (f"; saved to {args.out}" if args.out else ""))
+
+
+def _exit_code(result, args, stop):
+    """0 for a finished run; 1 (diverged), 130 (Ctrl-C) or 143 (SIGTERM) with one line on
+    stderr."""
+    if result.status == "diverged":
+        print(f"fastdln: error: training diverged at iteration {result.diverged_at} (the "
+              "error exploded; the last update was not applied); no model written; use "
+              "--lr optimal or a smaller constant --lr", file=sys.stderr)
+        return 1
+    if result.status == "stopped":
+        kept = (f"checkpoint written to {args.checkpoint} (continue with --resume "
+                f"{args.checkpoint} and the same data)" if args.checkpoint else
+                "no checkpoint (--checkpoint FILE keeps an interrupted run)")
+        how = ("interrupted" if stop.signal_name in ("", "SIGINT") else
+               f"stopped by {stop.signal_name}")
+        print(f"fastdln: {how} after {result.sweeps} sweeps; {kept}; no model written",
+              file=sys.stderr)
+        return stop.exit_code
+    return 0
+
+
+def _predict(args):
+    model = load(args.model)
+    X = read_features(args.data, model.widths[0], header=not args.no_header,
+                      target=args.target, feature_names=model.feature_names,
+                      target_names=model.target_names)
+    predictions = model.predict(X)
+    names = model.target_names or (["y"] if predictions.shape[1] == 1 else
+                                   [f"y{j}" for j in range(predictions.shape[1])])
+    out = open(args.out, "w", newline="") if args.out else sys.stdout
+    try:
+        write_csv(out, names, predictions)
+    finally:
+        if args.out:
+            out.close()
+    return 0
+
+
+def _grid(args):
+    configs = load_grid_file(args.grid)
+    client = None
+    if args.scheduler:
+        # imported here only: dask is an optional extra, slow to import
+        from dask.distributed import Client
+
+        client = Client(args.scheduler)
+    where = args.scheduler or f"{args.workers or 'all'} local processes"
+    print(f"{len(configs)} runs on {where}", flush=True)
+    with Progress(len(configs), "runs", "run", enabled=not args.quiet) as bar:
+        def finished(row):
+            bar.update(1, status=row["status"])
+
+        try:
+            rows = run_grid(configs, client=client, n_workers=args.workers,
+                            curve_dir=args.curves, out=args.out, on_row=finished)
+        except GridTerminated as stopped:
+            print(f"fastdln: stopped by SIGTERM; wrote {len(stopped.rows)} rows to {args.out} "
+                  "(the runs it stopped are error rows)", file=sys.stderr)
+            return stopped.code
+    failed = [row for row in rows if row["status"] == "error"]
+    print(f"wrote {len(rows)} rows to {args.out}"
+          + (f"; {len(failed)} run(s) failed (see the error column)" if failed else ""))
+    return 1 if failed else 0
+
+
+# What `fastdln --help` says (plain text: the module docstring is for the documentation).
+_DESCRIPTION = ("Fast layer-wise training of deep linear networks. Commands: train, predict, "
+                "grid, reproduce, bench, demo; 'fastdln COMMAND --help' for each. The "
+                "training options of train are those of fastdln.Settings, as --name.")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (exit 2), like fastdln's others."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser():
+    """The ``fastdln`` command's argument parser (its sub-commands and their options)."""
+    parser = _Parser(prog="fastdln", description=_DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"fastdln {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="a small BCGD run printing the error per sweep")
+    demo.add_argument("--depth", type=integer_at_least(1), default=50,
+                      help="(default: %(default)s)")
+    demo.add_argument("--sweeps", type=integer_at_least(1), default=10,
+                      help="(default: %(default)s)")
+    demo.add_argument("--samples", type=integer_at_least(1), default=600,
+                      help="(default: %(default)s)")
+    demo.add_argument("--seed", type=integer_at_least(0), default=0, help="(default: %(default)s)")
+    demo.set_defaults(run=_demo)
+    rep = sub.add_parser("reproduce", help="reproduce a figure of the paper's Section 4")
+    rep.add_argument("figure", choices=list(FIGURES) + ["all"])
+    rep.add_argument("--quick", action="store_true", help="smaller settings where needed")
+    rep.add_argument("--out", default="fastdln_figures", help="output folder")
+    rep.add_argument("--seed", type=integer_at_least(0), default=0, help="(default: %(default)s)")
+    rep.add_argument("--data-dir", default=None,
+                     help="folder with the MNIST IDX / UCI batch*.dat files (else the "
+                     "download cache, $FASTDLN_DATA or ~/.cache/fastdln, else stand-ins)")
+    rep.add_argument("--download", action="store_true",
+                     help="download MNIST and the UCI gas sensor data first (checksummed)")
+    rep.add_argument("--quiet", action="store_true", help="no progress bar")
+    rep.add_argument("--strict", action="store_true", help="exit 1 if a claim does not hold")
+    rep.set_defaults(run=_reproduce)
+    _add_bench_parser(sub)
+    _add_train_parser(sub)
+    _add_predict_parser(sub)
+    _add_grid_parser(sub)
+    _add_warmup_parser(sub)
+    return parser
+
+
+def _add_warmup_parser(sub):
+    warm = sub.add_parser(
+        "warmup", help="compile the kernels of chosen configurations into numba's cache",
+        description="Compile ahead of time what a run's first call would compile (seconds "
+        "per configuration), e.g. in a Docker image, a CI cache or asv's install_command. "
+        "Default: the default settings (float64, bcgd, l2, optimal, descending).")
+    for name, choices in WARMUP_CHOICES.items():
+        warm.add_argument(f"--{name}", nargs="+", choices=choices, default=None,
+                          help=f"one or more of {', '.join(choices)}")
+    warm.add_argument("--all", action="store_true", help="every combination of the above")
+    warm.set_defaults(run=_warmup)
+
+
+def _warmup(args):
+    warmup(args.dtype, args.method, args.loss, args.lr, args.order, everything=args.all,
+           report=print)
+    folder = kernel_cache_folder()
+    print(f"kernels cached in {folder}" if folder else "kernels cannot be cached here "
+          "(no writable cache folder; set NUMBA_CACHE_DIR)")
+    return 0
+
+
+def _add_bench_parser(sub):
+    bench = sub.add_parser("bench", help="time sweeps; --against REV: regression check",
+                           epilog=COLUMNS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(bench)
+    bench.set_defaults(run=_bench)
+
+
+def _add_train_parser(sub):
+    command = sub.add_parser("train", help="train on an .npz (X, Y) or a CSV (--target)")
+    command.add_argument("data", help=".npz with arrays X and Y, an .npy of X (with --y; read "
+                         "by blocks), or a CSV with a header row ('-': a CSV on standard input)")
+    command.add_argument("--y", default=None, metavar="Y.npy",
+                         help="the .npy of the targets, with an .npy of X")
+    command.add_argument("--sweeps", type=integer_at_least(1), default=100,
+                         help="sweeps in all, a resumed run's included (default: %(default)s)")
+    _add_settings_arguments(command)
+    command.add_argument("--target", default=None,
+                         help="CSV target column(s): names or 0-based indices, comma separated")
+    command.add_argument("--no-header", action="store_true",
+                         help="the CSV has no header row (columns are 0-based indices)")
+    command.add_argument("--sample-weight", default=None, metavar="COLUMN|W.npy",
+                         help="weights of the samples: a CSV column (not a feature then; "
+                         "predict leaves it out with --target) or an .npy of one per row")
+    command.add_argument("--out", default=None, help="save the model (.npz)")
+    command.add_argument("--checkpoint", default=None,
+                         help="write the run's state there every --checkpoint-every sweeps and "
+                         "on Ctrl-C")
+    command.add_argument("--checkpoint-every", type=integer_at_least(1), default=10,
+                         help="(default: %(default)s)")
+    command.add_argument("--resume", default=None,
+                         help="continue the run saved in this checkpoint (same data)")
+    command.add_argument("--json", action="store_true", help="print a JSON summary")
+    command.add_argument("--quiet", action="store_true", help="no progress bar")
+    command.set_defaults(run=_train)
+
+
+def _add_predict_parser(sub):
+    pred = sub.add_parser("predict", help="predictions of a saved model, as CSV with a header")
+    pred.add_argument("model")
+    pred.add_argument("data", help=".npz with X, an .npy of X, or a CSV of features ('-': "
+                      "standard input); "
+                      "columns are matched to the model's by name")
+    pred.add_argument("--target", default=None,
+                      help="CSV columns to leave out (the model's target columns always are)")
+    pred.add_argument("--no-header", action="store_true",
+                      help="the CSV has no header row (columns matched by position)")
+    pred.add_argument("--out", default=None, help="write there (default: standard output)")
+    pred.set_defaults(run=_predict)
+
+
+def _add_grid_parser(sub):
+    grid = sub.add_parser("grid", help="run an experiment grid from a TOML file")
+    grid.add_argument("grid", help="TOML with a [grid] table of lists and [train] defaults")
+    grid.add_argument("--scheduler", default=None, help="dask scheduler address")
+    grid.add_argument("--workers", type=integer_at_least(1), default=None,
+                      help="local processes (default: the number of cores)")
+    grid.add_argument("--out", default="results.csv",
+                      help="a row per run, written as runs finish (default: %(default)s)")
+    grid.add_argument("--curves", default=None, help="folder for each run's error curve")
+    grid.add_argument("--quiet", action="store_true", help="no progress bar")
+    grid.set_defaults(run=_grid)
+
+
+def main(argv=None):
+    """Run the ``fastdln`` command; returns its exit code (2: bad input, 130: Ctrl-C)."""
+    args = build_parser().parse_args(argv)
+    np.set_printoptions(precision=4)
+    with warnings.catch_warnings():
+        warnings.showwarning = _warning_line
+        try:
+            return args.run(args)
+        except BrokenPipeError:  # e.g. `fastdln predict ... | head`: the reader has enough
+            return 0
+        except KeyboardInterrupt:
+            print("fastdln: interrupted", file=sys.stderr)
+            return 130
+        except (ValueError, TypeError, ImportError, OSError) as error:
+            message = " ".join(str(error).split())  # one line
+            print(f"fastdln: error: {message}", file=sys.stderr)
+            return 2
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    """Warnings as one line, without the source path and line of the code."""
+    print(f"fastdln: warning: {' '.join(str(message).split())}", file=file or sys.stderr)
