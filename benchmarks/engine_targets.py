@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 import fastdln
-from fastdln.apps.bench import alternating_best, blas_limits
+from fastdln.apps.timing import alternating_best, blas_limits
 from fastdln.maths.synthetic import random_data
 
 

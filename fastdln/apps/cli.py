@@ -14,7 +14,8 @@ import warnings
 import numpy as np
 
 from .._version import __version__
-from .bench import COLUMNS, add_arguments, integer_at_least
+from .arguments import integer_at_least
+from .bench import COLUMNS, add_arguments
 from .bench import run as run_bench
 from ..core.data import Data
 from .experiments import GridTerminated, load_grid_file, run_grid
