@@ -8,10 +8,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import fastdln
+from fastdln.maths.init import INITS
+from fastdln.maths.losses import REGISTRY as LOSSES
 from fastdln.maths.synthetic import random_data
 from tests.helpers import ERRORS_ATOL, ERRORS_RTOL, max_relative_difference
 
-INITS = ["orthogonal", "orth-identity", "identity", "balanced", "random"]
 
 
 @st.composite
@@ -152,14 +153,14 @@ def small_blocks(monkeypatch):
 @pytest.mark.parametrize("order", ["descending", "ascending"])
 @pytest.mark.parametrize("loss, lr", [("l2", "optimal"), ("l2", "bounded"), ("l2", 1e-3),
                                       ("l4", "optimal"), ("l4", 1e-3),
-                                      ("log_cosh", "optimal")])
+                                      *[(name, "optimal") for name in LOSSES]])
 def test_wide_layers_update_block_by_block_like_the_reference(small_blocks, order, loss, lr):
     """Gradients too large to store whole are formed by blocks of rows in the step, the next
     suffix accumulated from the blocks and ||G|| taken from an LQ factorization of S."""
     X, Y = random_data(300, WIDE[0], WIDE[-1], seed=11)
     weights = fastdln.init_weights(WIDE, "random", seed=12)
     common = dict(sweeps=3, order=order, lr=lr, eta=1.0 if lr == "bounded" else None,
-                  loss=fastdln.maths.losses.log_cosh if loss == "log_cosh" else loss)
+                  loss=loss)
     fast = fastdln.train(X, Y, weights, **common)
     naive = fastdln.train(X, Y, weights, engine="reference", **common)
     assert fast.status == naive.status == "max_sweeps"

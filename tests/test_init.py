@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import fastdln
+from fastdln.maths.init import INITS, REGISTRY
 from fastdln.maths.optimum import end_to_end
 
 WIDTH_CASES = [
@@ -20,7 +21,7 @@ def _is_orthogonal(Q):
 
 
 @pytest.mark.parametrize("widths", WIDTH_CASES, ids=str)
-@pytest.mark.parametrize("init", ["orthogonal", "orth-identity", "identity", "balanced", "random"])
+@pytest.mark.parametrize("init", INITS)
 def test_shapes_and_dtype(widths, init):
     weights = fastdln.init_weights(widths, init, seed=3)
     assert [W.shape for W in weights] == list(zip(widths[1:], widths[:-1]))
@@ -98,7 +99,7 @@ def test_random_has_the_right_variance():
     assert abs(W.var() * 400 - 1) < 0.02
 
 
-@pytest.mark.parametrize("init", ["orthogonal", "orth-identity", "balanced", "random"])
+@pytest.mark.parametrize("init", [name for name in INITS if REGISTRY[name].random])
 def test_seed_reproducibility(init):
     a = fastdln.init_weights([5, 7, 3], init, seed=42)
     b = fastdln.init_weights([5, 7, 3], init, seed=np.random.default_rng(42))
@@ -106,3 +107,28 @@ def test_seed_reproducibility(init):
     for A, B in zip(a, b):
         np.testing.assert_array_equal(A, B)
     assert any(not np.array_equal(A, C) for A, C in zip(a, c))
+
+
+def test_a_deterministic_initialization_ignores_the_seed():
+    for name in INITS:
+        a, b = (fastdln.init_weights([5, 7, 3], name, seed=seed) for seed in (1, 2))
+        same = all(np.array_equal(A, B) for A, B in zip(a, b))
+        assert same is not REGISTRY[name].random, name
+
+
+def test_the_readme_and_the_help_name_every_initialization(capsys):
+    """The registry is the list: README's init_weights row and ``fastdln train --help`` name
+    each registered initialization (and README no other)."""
+    import pathlib
+    import re
+
+    from fastdln.apps.cli import build_parser
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `init_weights("))
+    listed = re.findall(r'`"([a-z-]+)"`', row.split("|")[2])
+    assert sorted(listed) == sorted(INITS)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    help_text = capsys.readouterr().out
+    assert all(name in help_text for name in INITS)

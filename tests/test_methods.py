@@ -11,6 +11,7 @@ from scipy.optimize import minimize
 
 import fastdln
 from fastdln import theory
+from fastdln.maths.losses import REGISTRY as LOSSES
 from fastdln.maths.losses import ConvexLoss, log_cosh
 from fastdln.maths.synthetic import random_data
 from tests.helpers import max_relative_difference
@@ -244,7 +245,7 @@ PSEUDO_HUBER = ConvexLoss("pseudo-Huber", _huber_value, _huber_derivative, _hube
                           _huber_second)
 
 
-@pytest.mark.parametrize("loss", [log_cosh, PSEUDO_HUBER], ids=["log-cosh", "pseudo-Huber"])
+@pytest.mark.parametrize("loss", [*LOSSES.values(), PSEUDO_HUBER], ids=lambda loss: loss.name)
 @pytest.mark.parametrize("order", ["descending", "ascending"])
 def test_custom_convex_loss_fast_equals_reference_and_never_increases(loss, order):
     X, Y = random_data(80, 6, 2, seed=21)

@@ -37,7 +37,7 @@ def global_optimum(X: ArrayLike, Y: ArrayLike, widths: Sequence[int] | None = No
         ``[n0, ..., nL]``. When ``rank(Y X^+) > min(widths)`` the end-to-end matrix is rank
         constrained and formula (A.2) of the paper gives the optimum; otherwise (or when
         ``widths`` is None) the least-norm solution ``Y X^+``.
-    loss : {"l2", "l4", "l6", ...} or fastdln.losses.ConvexLoss
+    loss : {"l2", "l4", "l6", ...}, a name in fastdln.losses.REGISTRY or a ConvexLoss
         Loss ``sum |X W^T - Y|^p`` (or ``sum l(X W^T - Y)``). Beyond L2 the problem is
         smooth and convex and is solved by Newton's method with a backtracking line search
         from the L2 optimum, to a relative gradient norm of 1e-12 (no closed form; a binding

@@ -19,6 +19,7 @@ import numpy as np
 from ..maths._checks import (check_choice, check_count, check_dtype, check_flag, check_rng,
                       check_widths)
 from ..maths.init import INITS, layer_widths
+from ..maths.losses import REGISTRY as LOSSES
 from ..maths.losses import ConvexLoss
 from .methods import METHODS, RATES, REGISTRY, SAMPLINGS, Method
 
@@ -85,8 +86,9 @@ class Settings:
         Width of the hidden layers with ``depth`` (default ``max(n0, nL)``, which keeps the
         exact width reduction available). Once the widths are known, their hidden width if
         they all have one, else None.
-    init : {"orth-identity", "orthogonal", "identity", "balanced", "random"}
-        Initialization of a network given by ``widths`` (see :func:`fastdln.init_weights`).
+    init : str
+        Initialization of a network given by ``widths``: a name in
+        :data:`fastdln.maths.init.INITS` (see :func:`fastdln.init_weights`).
     seed : None, int or numpy.random.Generator
         Seeds the initialization and the sampling of ``method="bcsgd"``.
     method : {"bcgd", "gd", "bcsgd"}
@@ -99,7 +101,8 @@ class Settings:
         ``"bounded"`` is (3.2) with ``eta``, a positive float is a constant rate.
     eta : float in (0, 2) or None
         ``eta_bar`` of the bounded rate and of Theorem 3.6's rate (default 1).
-    loss : "l2", "l<p>" with an even p >= 4, or fastdln.losses.ConvexLoss
+    loss : "l2", "l<p>" with an even p >= 4, a name in fastdln.losses.REGISTRY, or a
+        fastdln.losses.ConvexLoss
         ``sum |r|^p`` (no ``1/p``) or ``sum l(r)`` over the residual's entries.
     sampling : {"importance", "uniform"} or None
         ``method="bcsgd"`` only: Theorem 3.6's importance sampling of one sample per update
@@ -146,7 +149,8 @@ class Settings:
                               text=_text_lr)
     eta: float | None = _option(None, "eta_bar of the bounded and stochastic rates, in (0, 2)",
                                 text=float)
-    loss: str | ConvexLoss = _option("l2", "'l2' or 'l<p>' with an even p (l4, l6, ...)")
+    loss: str | ConvexLoss = _option("l2", "'l2', 'l<p>' with an even p (l4, l6, ...) or "
+                                     + ", ".join(LOSSES))
     sampling: str | None = _option(None, "bcsgd only: importance (default) or uniform",
                                    choices=SAMPLINGS)
     batch_size: int | None = _option(None, "bcsgd with uniform sampling: samples per update",
@@ -235,14 +239,17 @@ _SHAPE = ("depth", "width")  # the widths' shortcut: derived from widths once kn
 
 def check_loss(loss):
     """``(p, None)`` for ``loss = "l<p>"`` (``"l2"`` or an even ``p >= 4``), or ``(0, loss)``
-    for a :class:`fastdln.losses.ConvexLoss`."""
+    for a :class:`fastdln.losses.ConvexLoss` (given, or registered under the name ``loss``)."""
     if isinstance(loss, ConvexLoss):
         return 0, loss
+    if isinstance(loss, str) and loss in LOSSES:
+        return 0, LOSSES[loss]
     if isinstance(loss, str) and loss.startswith("l") and loss[1:].isdigit():
         power = int(loss[1:])
         if power >= 2 and power % 2 == 0:
             return power, None
-    raise ValueError(f"loss must be 'l2', 'l<p>' with an even p >= 4 ('l4', 'l6', ...) or a "
+    raise ValueError(f"loss must be 'l2', 'l<p>' with an even p >= 4 ('l4', 'l6', ...), a "
+                     f"registered loss ({', '.join(map(repr, LOSSES))}) or a "
                      f"fastdln.losses.ConvexLoss, got {loss!r}")
 
 

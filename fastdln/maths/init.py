@@ -1,14 +1,31 @@
-"""The five initializations of the paper's Section 2.3 (docs/math.md section 6)."""
+"""The initializations of the paper's Section 2.3 (docs/math.md section 6), registered by name.
+
+Each one is an :class:`Initialization` in :data:`REGISTRY`; :data:`INITS` (the ``init``
+option's choices), the settings, the command line and the tests read them from there. Adding
+one means a function here and its entry (docs/extending.md).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from ._checks import check_choice, check_count, check_dtype, check_rng, check_widths
 
-__all__ = ["INITS", "init_weights", "layer_widths"]
+__all__ = ["INITS", "REGISTRY", "Initialization", "init_weights", "layer_widths"]
+
+
+@dataclass(frozen=True)
+class Initialization:
+    """An initialization: its name, one line for help texts, whether it draws from the seed,
+    and ``draw(widths, rng)`` -> the float64 weights ``W_l`` of shape ``(n_l, n_{l-1})``."""
+
+    name: str
+    summary: str
+    random: bool
+    draw: Callable[[list[int], np.random.Generator], list[np.ndarray]]
 
 
 def _padded(shape, block):
@@ -83,14 +100,20 @@ def _random(widths, rng):
     ]
 
 
-_INITIALIZERS = {
-    "orthogonal": _orthogonal,
-    "orth-identity": _orth_identity,
-    "identity": _identity,
-    "balanced": _balanced,
-    "random": _random,
-}
-INITS = tuple(_INITIALIZERS)
+REGISTRY = {unit.name: unit for unit in (
+    Initialization("orthogonal", "W_j ~ Q, Q Haar orthogonal of size min(n_j, n_{j-1}), zero "
+                   "padded (not the semi-orthogonal torch.nn.init.orthogonal_)", True,
+                   _orthogonal),
+    Initialization("orth-identity", "W_j ~ blockdiag(Q, I), Q orthogonal of size min(n_j, "
+                   "n_{j-1}, max(n0, nL)), zero padded", True, _orth_identity),
+    Initialization("identity", "W_j ~ I, zero padded", False, _identity),
+    Initialization("balanced", "W0 with N(0, 1/n0) entries, W0 = U diag(s) V^T: W_L ~ U "
+                   "s^(1/L), W_j ~ diag(s^(1/L)), W_1 ~ diag(s^(1/L)) V^T, so the end-to-end "
+                   "product is W0 (its best rank-min(widths) part under a bottleneck)", True,
+                   _balanced),
+    Initialization("random", "entries N(0, 1/n_{j-1})", True, _random),
+)}
+INITS = tuple(REGISTRY)  # the init option's choices
 
 
 def layer_widths(n0: int, nL: int, depth: int, width: int | None = None) -> list[int]:
@@ -113,16 +136,9 @@ def init_weights(widths: Sequence[int], init: str = "orth-identity", *,
     ----------
     widths : sequence of int
         ``[n0, n1, ..., nL]``; the depth is ``L = len(widths) - 1``.
-    init : {"orth-identity", "orthogonal", "identity", "balanced", "random"}
-        - ``"orthogonal"``: ``W_j ~ Q``, ``Q`` Haar orthogonal of size ``min(n_j, n_{j-1})``,
-          zero padded (not the semi-orthogonal ``torch.nn.init.orthogonal_``).
-        - ``"orth-identity"``: ``W_j ~ blockdiag(Q, I)``, ``Q`` orthogonal of size
-          ``min(n_j, n_{j-1}, max(n0, nL))``, zero padded.
-        - ``"identity"``: ``W_j ~ I``, zero padded.
-        - ``"balanced"``: ``W0`` with N(0, 1/n0) entries, ``W0 = U diag(s) V^T``;
-          ``W_L ~ U s^(1/L)``, ``W_j ~ diag(s^(1/L))``, ``W_1 ~ diag(s^(1/L)) V^T``, so the
-          end-to-end product is ``W0`` (its best rank-``min(widths)`` part under a bottleneck).
-        - ``"random"``: entries N(0, 1/n_{j-1}).
+    init : str
+        A name in :data:`INITS`; ``REGISTRY[init].summary`` states its definition ("A ~ B":
+        ``A`` is ``B`` zero padded).
     seed : None, int or numpy.random.Generator
         Source of randomness; the same int gives the same weights.
     dtype : {"float64", "float32"}
@@ -136,4 +152,4 @@ def init_weights(widths: Sequence[int], init: str = "orth-identity", *,
     check_choice(init, "init", INITS)
     dtype = check_dtype(dtype)
     rng = check_rng(seed)
-    return [np.ascontiguousarray(W, dtype=dtype) for W in _INITIALIZERS[init](widths, rng)]
+    return [np.ascontiguousarray(W, dtype=dtype) for W in REGISTRY[init].draw(widths, rng)]

@@ -11,6 +11,11 @@ Protocol (:class:`ConvexLoss`): ``value``, ``derivative``, ``curvature`` (and op
 (``@numba.njit``). The fast engine calls them inside its kernels; a kernel for custom losses
 is compiled on first use in each process (a few seconds; built-in ``"l2"``/``"l<p>"`` are
 cached on disk). Losses must be convex and twice differentiable.
+
+By name: ``"l2"`` and ``"l<p>"`` (an even ``p``) are built in; the custom losses in
+:data:`REGISTRY` (``"log-cosh"``) are also accepted by their name, wherever a loss is (the
+command line's ``--loss``, grids, saved settings). Adding one: its jitted functions here and
+its entry (docs/extending.md).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import numpy as np
 from numba import njit
 from numba.core.registry import CPUDispatcher
 
-__all__ = ["ConvexLoss", "log_cosh"]
+__all__ = ["ConvexLoss", "REGISTRY", "log_cosh"]
 
 
 @dataclass(frozen=True)
@@ -94,3 +99,5 @@ def _sech_squared(r):
 
 log_cosh = ConvexLoss("log-cosh", _log_cosh, _tanh, _unit_bound, _sech_squared)
 """``l(r) = log cosh r``: quadratic near 0, linear in the tails (robust); ``C = 1``."""
+
+REGISTRY = {loss.name: loss for loss in (log_cosh,)}  # the custom losses known by name
