@@ -299,3 +299,59 @@ def test_settings_are_checked_once_and_carried_unchanged(tmp_path, monkeypatch):
     made.clear()
     resumed = fastdln.train(X, Y, sweeps=3, resume=tmp_path / "run.ckpt", tol=1e-30)
     assert len(made) == 2 and resumed.settings is made[1]
+
+
+def test_the_typed_options_are_the_settings_fields():
+    """``Options`` (the type of ``**options``) lists every field of Settings, in order, with
+    its type (``widths``: any sequence of int, as the functions accept)."""
+    import typing
+    from collections.abc import Sequence
+
+    from fastdln.core.settings import Options
+
+    fields = typing.get_type_hints(Settings)
+    options = typing.get_type_hints(Options)
+    assert list(options) == list(fields) and not Options.__required_keys__
+    widened = {"widths": typing.Optional[Sequence[int]]}
+    for name, annotation in fields.items():
+        assert options[name] == widened.get(name, annotation), name
+
+
+MISSPELT = '''
+import numpy as np
+import fastdln
+from fastdln.core.settings import check_settings
+
+X = np.ones((4, 3))
+fastdln.train(X, X, widths=[3, 3], order="ascending", lr=0.1, seed=np.random.default_rng(0))
+fastdln.train(X, X, widths=[3, 3], ordr="ascending")
+fastdln.Trainer(X, X, lrr="optimal")
+fastdln.Trainer.from_state({}, methd="gd")
+check_settings(sed=1)
+fastdln.Settings().replace(dtyp="float32")
+trainer = fastdln.Trainer(X, X, widths=[3, 3])
+with trainer.stepping() as inside:
+    reveal_type(inside)
+'''
+
+
+def test_a_type_checker_names_a_misspelt_option(tmp_path):
+    """mypy on a caller's code: each misspelt option is an error on its line (a correct call
+    none), and ``stepping()`` gives the trainer back."""
+    import os
+    import pathlib
+    import re
+
+    package_root = str(pathlib.Path(fastdln.__file__).parents[1])
+    snippet = tmp_path / "caller.py"
+    snippet.write_text(MISSPELT)
+    result = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental",
+                             "--cache-dir", str(tmp_path / "cache"), "--python-version",
+                             "3.10", str(snippet)], capture_output=True, text=True,
+                            cwd=tmp_path, env=dict(os.environ, MYPYPATH=package_root),
+                            timeout=600)
+    found = {int(line): name for line, name in re.findall(
+        r'caller.py:(\d+): error: Unexpected keyword argument "(\w+)"', result.stdout)}
+    assert found == {8: "ordr", 9: "lrr", 10: "methd", 11: "sed", 12: "dtyp"}, result.stdout
+    assert 'Revealed type is "fastdln.core.trainer.Trainer"' in result.stdout
+    assert ":7:" not in result.stdout

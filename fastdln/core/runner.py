@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -21,6 +21,11 @@ from .data import Data
 from ..maths.optimum import Optimum
 from .settings import RECORDS, Settings
 from .trainer import Trainer
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .settings import Options
 
 __all__ = ["TrainResult", "result_of", "run_sweeps", "train"]
 
@@ -100,7 +105,7 @@ def train(X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None
           callback: Callable[[Trainer], Any] | None = None,
           checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 1,
           resume: str | os.PathLike | None = None, settings: Settings | None = None,
-          **options: Any) -> TrainResult:
+          **options: Unpack[Options]) -> TrainResult:
     """Train a deep linear network ``W_L ... W_1`` by block coordinate gradient descent.
 
     Parameters

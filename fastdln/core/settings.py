@@ -12,7 +12,8 @@ from __future__ import annotations
 import dataclasses
 import numbers
 from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
@@ -23,8 +24,11 @@ from ..maths.losses import REGISTRY as LOSSES
 from ..maths.losses import ConvexLoss
 from .methods import METHODS, RATES, REGISTRY, SAMPLINGS, Method
 
-__all__ = ["ENGINES", "FRONT_END_DEFAULTS", "METHODS", "ORDERS", "RATES", "RECORDS", "SAMPLINGS",
-           "Settings", "check_loss",
+if TYPE_CHECKING:  # typing.Unpack is 3.11+; only the type checker reads it
+    from typing_extensions import Unpack
+
+__all__ = ["ENGINES", "FRONT_END_DEFAULTS", "METHODS", "ORDERS", "Options", "RATES", "RECORDS",
+           "SAMPLINGS", "Settings", "check_loss",
            "check_settings", "option_from_text", "resume_conflicts",
            "text_options"]
 
@@ -196,7 +200,7 @@ class Settings:
         """The :class:`fastdln.methods.Method` that ``method`` names."""
         return REGISTRY[self.method]
 
-    def replace(self, **changes: Any) -> Settings:
+    def replace(self, **changes: Unpack[Options]) -> Settings:
         """A validated copy with some fields changed (see :func:`check_settings`)."""
         return check_settings(self, **changes)
 
@@ -233,6 +237,34 @@ class Settings:
         return check_settings(**state)
 
 
+class Options(TypedDict, total=False):
+    """The training options as keyword arguments (``**options`` of :func:`fastdln.train`,
+    :class:`fastdln.Trainer`, :func:`check_settings`, ``Settings.replace``): the fields of
+    :class:`Settings` with their types (``widths`` any sequence), so a type checker names a
+    misspelt option. tests/test_settings.py checks it against the fields."""
+
+    widths: Sequence[int] | None
+    depth: int | None
+    width: int | None
+    init: str
+    seed: int | np.random.Generator | None
+    method: str
+    order: str
+    lr: str | float
+    eta: float | None
+    loss: str | ConvexLoss
+    sampling: str | None
+    batch_size: int | None
+    dtype: str
+    engine: str
+    compress: str | bool
+    reduce_width: str | bool
+    diagnostics: bool
+    fit_intercept: bool
+    tol: float | None
+    threads: int | None
+
+
 _FIELDS = tuple(f.name for f in dataclasses.fields(Settings))
 _SHAPE = ("depth", "width")  # the widths' shortcut: derived from widths once known
 
@@ -255,7 +287,8 @@ def check_loss(loss):
 
 def check_settings(base: Settings | None = None, *, m: int | None = None,
                    n0: int | None = None, nL: int | None = None,
-                   weight_widths: list[int] | None = None, **options: Any) -> Settings:
+                   weight_widths: list[int] | None = None,
+                   **options: Unpack[Options]) -> Settings:
     """Validate ``options`` (on top of ``base``, default :class:`Settings()`) into Settings.
 
     Parameters
@@ -284,7 +317,8 @@ def check_settings(base: Settings | None = None, *, m: int | None = None,
         raise TypeError(f"unknown option(s) {unknown}; the options are {list(_FIELDS)}")
     if base is not None and not isinstance(base, Settings):
         raise TypeError(f"settings must be a fastdln.Settings, got {type(base).__name__}")
-    values = dict(_unresolved(base, options), **options) if base is not None else dict(options)
+    values: dict[str, Any] = (dict(_unresolved(base, options), **options) if base is not None
+                              else dict(options))
     values = {name: values.get(name, getattr(Settings, name, None)) for name in _FIELDS}
     values.update(_check_each(values))
     values.update(_check_shape(values["widths"], values["depth"], values["width"]))
@@ -435,7 +469,8 @@ def _check_switch(value, name):
     return value
 
 
-def resume_conflicts(saved: Settings, resumed: Settings, given: dict[str, Any]) -> list[str]:
+def resume_conflicts(saved: Settings, resumed: Settings,
+                     given: Mapping[str, object]) -> list[str]:
     """The options in ``given`` that contradict the checkpoint's ``saved`` settings.
 
     ``resumed`` is ``check_settings(saved, **given)``. Options marked as allowed to differ

@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -25,6 +25,11 @@ from ..maths.optimum import Optimum, end_to_end
 from .problem import Centering, Problem, Scaling
 from .settings import Settings, check_settings, resume_conflicts
 from .threads import ThreadPolicy, kernel_libraries
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .settings import Options
 
 __all__ = ["DIVERGENCE_FACTOR", "STATE_FORMAT", "Trainer"]
 
@@ -148,7 +153,7 @@ class Trainer:
 
     def __init__(self, X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None,
                  *, sample_weight: ArrayLike | None = None, settings: Settings | None = None,
-                 fingerprint: bool = False, **options: Any) -> None:
+                 fingerprint: bool = False, **options: Unpack[Options]) -> None:
         if weights is not None and "init" in options:
             raise ValueError("init draws a network from widths; it is not used when weights "
                              "are given (leave init out)")
@@ -223,7 +228,7 @@ class Trainer:
 
     @classmethod
     def from_state(cls, state: dict[str, Any], *, strict: bool = True,
-                   **options: Any) -> Trainer:
+                   **options: Unpack[Options]) -> Trainer:
         """A trainer that continues exactly where the one that made ``state`` was.
 
         ``options`` may repeat the saved settings; one that changes the computation (order,
