@@ -16,6 +16,9 @@ from threadpoolctl import threadpool_limits
 
 import fastdln
 from fastdln import theory
+from fastdln.core.methods import METHODS
+from fastdln.maths.init import INITS
+from fastdln.maths.losses import REGISTRY as LOSSES
 from fastdln.maths.synthetic import random_data
 from tests.helpers import max_relative_difference
 
@@ -147,12 +150,12 @@ def calls(draw):
     widths = draw(st.lists(st.one_of(st.integers(-1, 5), st.floats(0, 3), st.none()),
                            min_size=0, max_size=4))
     options = dict(
-        init=draw(st.sampled_from(["orth-identity", "random", "bogus"])),
+        init=draw(st.sampled_from([*INITS, "bogus"])),
         order=draw(st.sampled_from(["ascending", "descending", 3])),
         lr=draw(st.sampled_from(["optimal", "bounded", 0.1, -1.0, float("nan"), "x"])),
         sweeps=draw(st.sampled_from([0, 1, 2, -1, 1.5])),
-        loss=draw(st.sampled_from(["l2", "l4", "l3", None])),
-        method=draw(st.sampled_from(["bcgd", "gd", "bcsgd", "sgd"])),
+        loss=draw(st.sampled_from(["l2", "l4", "l3", None, *LOSSES])),
+        method=draw(st.sampled_from([*METHODS, "sgd"])),
     )
     return name, data, rng.normal(size=(m, nL)), [n0] + widths + [nL] if widths else widths, \
         options

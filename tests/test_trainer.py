@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 import fastdln
+from fastdln.core.methods import METHODS as REGISTERED_METHODS
+from fastdln.maths.losses import REGISTRY as LOSSES
 from fastdln.maths.losses import log_cosh
 from fastdln.maths.synthetic import random_data
 from tests.helpers import assert_same_run
@@ -19,9 +21,18 @@ def _problem(widths=(10, 16, 12, 16, 3), m=80, seed=0):
     return X, Y, dict(widths=list(widths), init="random", seed=seed + 1)
 
 
-METHODS = [dict(lr="optimal"), dict(lr="bounded"), dict(lr=0.01), dict(method="gd", lr=0.01),
-           dict(method="bcsgd"), dict(method="bcsgd", sampling="uniform", batch_size=7),
-           dict(loss="l4"), dict(loss=log_cosh)]
+# The runs of every registered method (with the options each is exercised with), the Lp loss
+# and every registered custom loss, by name and as its object.
+METHOD_RUNS = {"bcgd": [dict(lr="optimal"), dict(lr="bounded"), dict(lr=0.01)],
+               "gd": [dict(method="gd", lr=0.01)],
+               "bcsgd": [dict(method="bcsgd"), dict(method="bcsgd", sampling="uniform",
+                                                    batch_size=7)]}
+METHODS = ([run for name in REGISTERED_METHODS for run in METHOD_RUNS.get(name, [])]
+           + [dict(loss="l4"), dict(loss=log_cosh)] + [dict(loss=name) for name in LOSSES])
+
+
+def test_every_registered_method_has_runs_here():
+    assert set(METHOD_RUNS) == set(REGISTERED_METHODS)
 
 
 def _ids(options):
