@@ -117,3 +117,13 @@ def test_warmup_then_a_new_process_compiles_nothing(tmp_path):
     # (their kernels leave the loops for tiny products out): warmed up as well
     assert _compiled(tmp_path, widths=[12, 2, 3])["compiled"] == []
     assert _compiled(tmp_path, widths=[12, 120, 4], nL=4, reduce_width=False)["compiled"] == []
+    # a damaged cache: warmup says so in one line and rebuilds it (tests/test_cache.py has more)
+    [kernels] = tmp_path.glob("maths_*")
+    for path in sorted(kernels.glob("_kernels.gemm-*.nbc"))[:1]:
+        path.write_bytes(path.read_bytes()[:100])
+    again = subprocess.run([sys.executable, "-m", "fastdln", "warmup"], env=env,
+                           capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("fastdln: warning:") == 1, again.stderr
+    assert f"kernel cache in {kernels} has a damaged file" in again.stderr
+    assert _compiled(tmp_path)["compiled"] == []

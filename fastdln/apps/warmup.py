@@ -5,18 +5,20 @@ environment (seconds), and numba caches them (see ``fastdln/_cache.py``): every 
 process loads them in milliseconds. :func:`warmup` pays that first use in advance, for a
 Docker image, a CI cache or asv's ``install_command``: it trains a tiny network once per
 configuration, which compiles exactly the kernels a real run of that configuration loads.
+A damaged cache file it meets is removed and its kernel compiled and cached anew.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from ..maths import _kernels
-from ..maths._cache import cache_folder
+from ..maths._cache import KernelCacheWarning, cache_folder, unusable_cache_dir
 from ..core.trainer import Trainer
 
 __all__ = ["WARMUP_CHOICES", "kernel_cache_folder", "warmup"]
@@ -119,6 +121,10 @@ def warmup(dtype: Sequence[str] | None = None, method: Sequence[str] | None = No
         One per configuration: its options and ``seconds`` (compiling, or loading from the
         cache when it is already warm).
     """
+    unusable = unusable_cache_dir()  # numba then caches elsewhere without a word
+    if unusable is not None:
+        warnings.warn(f"{unusable}; the kernels go to numba's next cache location instead",
+                      KernelCacheWarning, stacklevel=2)
     if everything:
         dtype, method, loss, lr, order = (WARMUP_CHOICES[name] for name in _DEFAULTS)
     chosen = [_choices(name, given) for name, given in

@@ -35,10 +35,9 @@ import types
 
 import numba.np.linalg  # noqa: F401 (registers numba's BLAS entry points, _XXGEMM's)
 import numpy as np
-from numba import njit
 from numba import types as nbtypes
 
-from ._cache import cache_outside_package
+from ._cache import njit  # numba.njit, cached outside the package and never failing
 
 NO_SAMPLING = 0
 IMPORTANCE = 1
@@ -99,8 +98,9 @@ def prepare(dtype, small=None):
     gemm.disable_compile(False)
     try:
         gemm.compile(gemm_signature(dtype, small))
-    finally:
-        gemm.disable_compile(True)
+    finally:  # closed again once it has a signature (numba refuses to close it before)
+        if gemm.signatures:
+            gemm.disable_compile(True)
 
 
 @njit(cache=True, nogil=True)
@@ -844,5 +844,3 @@ def custom_kernel(name="bcgd_updates"):
         _custom_clones.update({n: namespace[n] for n in _CUSTOM_LOSS_FUNCTIONS})
     return _custom_clones[name]
 
-
-cache_outside_package(globals())

@@ -23,8 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 from numba.core.registry import CPUDispatcher
+
+from ._cache import njit  # numba.njit, cached outside the package and never failing
 
 __all__ = ["ConvexLoss", "REGISTRY", "log_cosh"]
 
