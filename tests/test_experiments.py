@@ -8,12 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 import numpy as np
 import pytest
 
 from fastdln.apps import experiments, readers
+from tests.helpers import ROOT
 
 GRID = dict(data=["random:120:6:2:0", "random:80:5:3:1"], depth=[1, 3], order=["descending",
             "ascending"], seed=[0, 1], sweeps=5)
@@ -79,33 +80,23 @@ def test_a_bad_run_is_its_row_and_the_others_arrive(tmp_path):
     assert written[2]["final_error"] == "" and written[0]["widths"] == "[4, 2]"
 
 
-class _InProcess(ThreadPoolExecutor):
-    """A process pool's stand-in that runs in this process (no signal handlers)."""
-
-    def __init__(self, workers, mp_context=None, initializer=None):
-        super().__init__(workers)
-
-
 def test_local_runs_get_one_blas_thread_as_a_setting_not_the_environment(monkeypatch):
-    """Each local run trains with threads=1 unless it sets threads; os.environ is left
+    """Each local run trains with threads=1 unless it sets threads; the environment is left
     alone (no BLAS variables set for the workers)."""
-    seen = []
-
     def train(X, Y, **options):
-        seen.append(options.get("threads", "unset"))
-        raise RuntimeError("trained")
+        raise RuntimeError(f"trained with threads={options.get('threads', 'unset')}, "
+                           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
 
     monkeypatch.setattr(experiments, "train", train)
-    monkeypatch.setattr(experiments, "ProcessPoolExecutor", _InProcess)
-    environment = dict(os.environ)
+    monkeypatch.setattr(experiments, "_START_METHOD", "fork")  # the workers see this train
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
     rows = experiments.run_grid([dict(data="random:10:2:1", depth=1),
                                  dict(data="random:10:2:1", depth=1, threads=2)], n_workers=1)
-    assert [row["error"] for row in rows] == ["RuntimeError: trained"] * 2
-    assert seen == [1, 2] and dict(os.environ) == environment
+    assert [row["error"] for row in rows] == [
+        f"RuntimeError: trained with threads={n}, OPENBLAS_NUM_THREADS=None" for n in (1, 2)]
     assert "threads" not in rows[0]  # the row states what was asked
-    with pytest.raises(RuntimeError, match="trained"):
-        experiments.run_one(dict(data="random:10:2:1", depth=1))
-    assert seen[-1] == "unset"  # a run of its own keeps Settings' default
+    with pytest.raises(RuntimeError, match="trained with threads=unset"):
+        experiments.run_one(dict(data="random:10:2:1", depth=1))  # Settings' default
 
 
 def test_a_lost_worker_is_the_row_of_its_run():
@@ -239,3 +230,83 @@ def test_sigterm_to_a_grid_makes_its_runs_error_rows_and_exits_143(tmp_path):
     assert [r["status"] for r in rows] == ["error", "error"]
     assert rows[0]["error"].startswith("RuntimeError: stopped by SIGTERM after ")
     assert rows[1]["error"] == "RuntimeError: not run: the grid's worker got SIGTERM"
+
+
+def _alive(pid):
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _busiest_child(process, seconds):
+    """The child of ``process`` that has used the most CPU, once it has used ``seconds``."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+        children = {c: _cpu_seconds(c) for c in _children(process.pid) if _alive(c)}
+        busy = [c for c, cpu in children.items() if cpu > seconds]
+        if busy:
+            return max(busy, key=children.get)
+    raise AssertionError("no busy worker")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads /proc (Linux)")
+def test_a_killed_worker_costs_only_its_own_run(tmp_path):
+    """kill -9 of the worker running the first run (as the out-of-memory killer would):
+    that run is an error row saying so, a new worker runs the three runs still waiting."""
+    toml = tmp_path / "grid.toml"
+    toml.write_text('[grid]\ndata = "random:300:32:4:0"\ndepth = 30\n'
+                    'sweeps = [100000000, 3, 4, 5]\n')
+    out = tmp_path / "results.csv"
+    process = subprocess.Popen([sys.executable, "-m", "fastdln", "grid", str(toml),
+                                "--workers", "1", "--out", str(out)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    os.kill(_busiest_child(process, 4.0), signal.SIGKILL)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 1, stderr
+    assert "1 run(s) failed" in stdout and "Traceback" not in stderr
+    rows = {int(r["run"]): r for r in _read(out)}
+    assert [rows[i]["status"] for i in range(4)] == ["error"] + ["max_sweeps"] * 3
+    assert rows[0]["error"] == (
+        "WorkerDied: the worker process running this run died (killed by SIGKILL (kill -9, "
+        "or the out-of-memory killer)); the other runs went on")
+    assert [rows[i]["sweeps_done"] for i in range(1, 4)] == ["3", "4", "5"]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads /proc (Linux)")
+def test_workers_die_with_a_killed_grid(tmp_path):
+    """kill -9 of ``fastdln grid`` itself: its workers end within seconds, not minutes."""
+    toml = tmp_path / "grid.toml"
+    toml.write_text('[train]\nsweeps = 100000000\n\n[grid]\ndata = "random:300:32:4:0"\n'
+                    'depth = [30, 31]\n')
+    process = subprocess.Popen([sys.executable, "-m", "fastdln", "grid", str(toml),
+                                "--workers", "2"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    _busiest_child(process, 2.0)
+    workers = _children(process.pid)
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 10
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_alive, workers))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads /proc (Linux)")
+def test_without_prctl_a_thread_ends_a_worker_whose_parent_is_gone():
+    """The fallback where the kernel offers no parent-death signal (not Linux)."""
+    child = ("import os; from fastdln.apps.experiments import _watch_parent; "
+             "print(os.getpid(), flush=True); _watch_parent(os.getppid(), period=0.05)")
+    parent = ("import subprocess, sys; child = subprocess.Popen([sys.executable, '-c', "
+              f"{child!r}], stdout=subprocess.PIPE, text=True); "
+              "print(child.stdout.readline(), end='')")
+    result = subprocess.run([sys.executable, "-c", parent], capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    pid = int(result.stdout)
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)

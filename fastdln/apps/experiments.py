@@ -13,23 +13,27 @@ two ``.npy`` paths ``"X.npy,Y.npy"`` (memory-mapped and read by blocks: data lar
 memory trains with the L2 loss); :func:`fastdln.readers.read_grid_data` reads them.
 
 Local processes run each run on one BLAS thread (``threads=1``, unless the run sets
-``threads``), passed to :func:`fastdln.train` like every other option.
+``threads``), passed to :func:`fastdln.train` like every other option. A local worker that
+dies costs only the run it held (an error row, :class:`WorkerDied`); workers die with the
+process that runs the grid, however it dies.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import ctypes
 import dataclasses
 import difflib
 import itertools
 import json
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
+from multiprocessing.connection import wait
 from typing import Any
 
 import numpy as np
@@ -39,8 +43,8 @@ from .readers import read_grid_data
 from ..core.settings import FRONT_END_DEFAULTS, Settings
 from ..core.runner import train
 
-__all__ = ["RESULT_COLUMNS", "RUN_KEYS", "GridTerminated", "check_config", "expand_grid",
-           "grid_columns", "load_grid_file", "run_grid", "run_one", "run_or_report"]
+__all__ = ["RESULT_COLUMNS", "RUN_KEYS", "GridTerminated", "WorkerDied", "check_config",
+           "expand_grid", "grid_columns", "load_grid_file", "run_grid", "run_one", "run_or_report"]
 
 # What a run configuration holds besides the training options (the fields of Settings,
 # among them depth and width).
@@ -50,6 +54,8 @@ RUN_KEYS = ("data", "sweeps")
 _RUN_DEFAULTS: dict[str, Any] = {"sweeps": 1, **FRONT_END_DEFAULTS["grid"]}
 # BLAS threads of each run on a local process (several processes share the cores).
 _LOCAL_THREADS = 1
+# How local workers start: fresh interpreters (no copy of the parent's threads and locks).
+_START_METHOD = "spawn"
 # The outcome of a run, after its settings in a row ("run": its position in the grid).
 RESULT_COLUMNS = ("status", "error", "sweeps_done", "widths", "initial_error", "final_error",
                   "seconds", "curve")
@@ -144,6 +150,7 @@ def _write_curve(curve_dir, config, errors):
 
 # In a grid's worker process: SIGTERM asks the run in progress to stop after its sweep.
 _worker_stop: StopOnInterrupt | None = None
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def _start_worker():
@@ -151,6 +158,132 @@ def _start_worker():
     row) and every later run before it starts, instead of killing the worker."""
     global _worker_stop
     _worker_stop = StopOnInterrupt(signals=(signal.SIGTERM,)).__enter__()
+
+
+def _die_with_parent(parent):
+    """End this process when ``parent`` dies, however it dies (SIGKILL included): on Linux
+    the kernel sends SIGKILL (``prctl(PR_SET_PDEATHSIG)``), elsewhere a thread checks every
+    second. The parent may have died before this call: checked once after."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    else:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _watch_parent(parent, period=1.0):
+    while os.getppid() == parent:
+        time.sleep(period)
+    os._exit(1)
+
+
+def _worker_main(connection, parent):
+    """A local worker: runs ``(config, curve_dir)`` tasks one at a time, sending back rows,
+    until told to stop (None) or its parent is gone. Ctrl-C is the parent's to handle."""
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _start_worker()
+    while True:
+        try:
+            task = connection.recv()
+        except EOFError:  # the parent closed its end
+            return
+        if task is None:
+            return
+        connection.send(run_or_report(*task, threads=_LOCAL_THREADS))
+
+
+class _Worker:
+    """A worker process and the parent's end of its pipe."""
+
+    def __init__(self, context):
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child, os.getpid()),
+                                       daemon=True)
+        self.process.start()
+        child.close()
+
+
+class _LocalPool:
+    """Spawned processes, each running one run at a time. A worker that dies (SIGKILL, the
+    out-of-memory killer, a crash) costs only the run it held, an error row saying so, and a
+    new worker takes its place; ``concurrent.futures`` would fail every pending run
+    (``BrokenProcessPool``). ``processes`` (pid -> process) are the live workers."""
+
+    def __init__(self, size, curve_dir, processes):
+        self._context = get_context(_START_METHOD)
+        self._size, self._curve_dir = size, curve_dir
+        self.processes = processes
+
+    def _start(self):
+        worker = _Worker(self._context)
+        self.processes[worker.process.pid] = worker.process
+        return worker
+
+    def runs(self, configs) -> Iterator[tuple[int, dict]]:
+        """``(index, row)`` of each run as it finishes."""
+        pending = list(enumerate(configs))[::-1]
+        idle = [self._start() for _ in range(min(self._size, len(configs)))]
+        busy: dict[_Worker, int] = {}
+        try:
+            while pending or busy:
+                while idle and pending:
+                    worker, (index, config) = idle.pop(), pending.pop()
+                    with contextlib.suppress(OSError):  # a dead worker: seen below
+                        worker.connection.send((config, self._curve_dir))
+                    busy[worker] = index
+                ready = set(wait([w.connection for w in busy]
+                                 + [w.process.sentinel for w in busy]))
+                for worker in [w for w in busy if {w.connection, w.process.sentinel} & ready]:
+                    index = busy.pop(worker)
+                    try:
+                        row = worker.connection.recv()
+                    except (EOFError, OSError):  # it died with this run
+                        yield index, self._replace(worker, idle, configs[index], pending)
+                        continue
+                    idle.append(worker)
+                    yield index, row
+        finally:
+            self._stop([*idle, *busy])
+
+    def _replace(self, worker, idle, config, pending):
+        """The row of the run a dead worker held; a new worker if runs are waiting."""
+        worker.process.join()
+        self.processes.pop(worker.process.pid, None)
+        worker.connection.close()
+        if pending:
+            idle.append(self._start())
+        return _error_row(config, WorkerDied(worker.process.exitcode), 0.0)
+
+    def _stop(self, workers):
+        for worker in workers:
+            with contextlib.suppress(OSError):
+                worker.connection.send(None)
+        deadline = time.monotonic() + 5.0
+        for worker in workers:
+            worker.process.join(max(0.0, deadline - time.monotonic()))
+            if worker.process.is_alive():  # stopped early (an exception, Ctrl-C)
+                worker.process.kill()
+                worker.process.join()
+            self.processes.pop(worker.process.pid, None)
+            worker.connection.close()
+
+
+class WorkerDied(RuntimeError):
+    """The local worker process running a run died (its row's error)."""
+
+    def __init__(self, exitcode):
+        if exitcode is not None and exitcode < 0:
+            name = signal.Signals(-exitcode).name
+            how = f"killed by {name}" + (" (kill -9, or the out-of-memory killer)"
+                                         if -exitcode == signal.SIGKILL else "")
+        else:
+            how = f"exited with code {exitcode}"
+        super().__init__(f"the worker process running this run died ({how}); the other "
+                         "runs went on")
 
 
 class GridTerminated(SystemExit):
@@ -234,16 +367,8 @@ def _finished_runs(configs, client, n_workers, curve_dir,
         futures = client.map(run_or_report, configs, curve_dir=curve_dir, pure=False)
         yield from _rows_of(dask_completed(futures), futures, configs)
         return
-    with ProcessPoolExecutor(n_workers or os.cpu_count() or 1, mp_context=get_context("spawn"),
-                             initializer=_start_worker) as pool:
-        futures = [pool.submit(run_or_report, c, curve_dir, threads=_LOCAL_THREADS)
-                   for c in configs]
-        workers["pool"] = getattr(pool, "_processes", None) or {}  # pid -> Process
-        try:
-            yield from _rows_of(as_completed(futures), futures, configs)
-        finally:
-            for future in futures:
-                future.cancel()
+    pool = _LocalPool(n_workers or os.cpu_count() or 1, curve_dir, workers.setdefault("pool", {}))
+    yield from pool.runs(configs)
 
 
 def _rows_of(finished, futures, configs):
