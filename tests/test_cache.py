@@ -172,12 +172,13 @@ def test_a_full_disk_costs_one_warning(warm, tmp_path):
 
 
 def test_no_writable_cache_location_still_imports_and_trains(tmp_path):
-    """NUMBA_CACHE_DIR and the user-wide folder under a regular file, and the package's
-    ``__pycache__`` a regular file: compiled in memory, with one warning."""
+    """NUMBA_CACHE_DIR and the user-wide folder under a regular file, and each package
+    folder's ``__pycache__`` a regular file: compiled in memory, with one warning."""
     package = tmp_path / "copy" / "fastdln"
     shutil.copytree(ROOT / "fastdln", package,
                     ignore=shutil.ignore_patterns("__pycache__", "paper"))
-    (package / "__pycache__").write_text("")
+    for folder in [package, *(p.parent for p in package.rglob("__init__.py"))]:
+        (folder / "__pycache__").write_text("")  # no in-tree cache either
     (tmp_path / "blocker").write_text("")
     code = ("import warnings, fastdln, numpy as np; warnings.simplefilter('always');"
             "print(fastdln.losses.log_cosh.elementwise('value', np.zeros(3)).tolist())")
@@ -193,9 +194,10 @@ def test_no_writable_cache_location_still_imports_and_trains(tmp_path):
 
 
 def test_every_cached_function_of_the_package_uses_the_checked_cache():
-    modules = [importlib.import_module(info.name) for info in
-               pkgutil.walk_packages(fastdln.__path__, "fastdln.")
-               if not info.name.endswith("__main__")]
+    layers = [importlib.import_module(f"fastdln.{layer}")
+              for layer in ("maths", "engines", "core", "apps")]  # not the moved paths' shims
+    modules = [importlib.import_module(info.name) for layer in layers
+               for info in pkgutil.walk_packages(layer.__path__, layer.__name__ + ".")]
     dispatchers = {id(value): value for module in modules for value in vars(module).values()
                    if isinstance(value, CPUDispatcher)}.values()
     cached = [d for d in dispatchers if type(d._cache) is not caching.NullCache]
