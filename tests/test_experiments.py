@@ -283,8 +283,8 @@ def test_workers_die_with_a_killed_grid(tmp_path):
     toml.write_text('[train]\nsweeps = 100000000\n\n[grid]\ndata = "random:300:32:4:0"\n'
                     'depth = [30, 31]\n')
     process = subprocess.Popen([sys.executable, "-m", "fastdln", "grid", str(toml),
-                                "--workers", "2"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+                                "--workers", "2", "--out", str(tmp_path / "results.csv")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _busiest_child(process, 2.0)
     workers = _children(process.pid)
     process.kill()
