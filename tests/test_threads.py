@@ -262,3 +262,110 @@ def test_stepping_holds_the_count_for_its_block_and_steps_like_step():
     for a, b in zip(held.weights, plain.weights):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(held.learning_rates, plain.learning_rates)
+
+
+def _wise(size, seconds):
+    """Put one sample (count -> seconds per update) for ``size`` into the wisdom file."""
+    from fastdln.core.threads import remember_measures
+    from fastdln.maths import _wisdom
+
+    remember_measures(size, seconds, "warmup")
+    assert _wisdom.flush()
+    _wisdom._forget()  # read back from the file, as a new process would
+
+
+@pytest.mark.parametrize("faster", [1, 2])
+def test_a_fresh_policy_starts_on_the_count_the_wisdom_file_found_faster(wisdom, faster):
+    size = ("float64", 20)
+    _wise(size, {faster: 1.0, 3 - faster: 1.5})
+    policy = ThreadPolicy(None, cores=2, size=size, load=lambda: 0)
+    assert policy.chosen == faster
+    # the other dtype, a class too far, a policy without a size: nothing known, all cores
+    for other in [("float32", 20), ("float64", 25), None]:
+        assert ThreadPolicy(None, cores=2, size=other, load=lambda: 0).chosen == 2
+    # measured on 1 and 2 threads: nothing said about 4 cores
+    assert ThreadPolicy(None, cores=4, size=size, load=lambda: 0).chosen == 4
+    # what the run measures itself decides once it has measured both counts
+    used = _run_policy(policy, FIRST_PROBE + 2, {faster: 2.0, 3 - faster: 1.0})
+    assert used[FIRST_PROBE] == 3 - faster and used[-1] == 3 - faster
+
+
+def test_the_samples_vote_by_their_ratios(wisdom):
+    size = ("float64", 21)
+    for seconds in ({1: 1.0, 2: 1.2}, {1: 5.0, 2: 4.0}, {1: 0.1, 2: 0.3}):  # problems differ
+        _wise(size, seconds)
+    assert ThreadPolicy(None, cores=2, size=size, load=lambda: 0).chosen == 1
+    _wise(size, {1: 2.0, 2: 1.0})
+    _wise(size, {1: 3.0, 2: 1.0})
+    assert ThreadPolicy(None, cores=2, size=size, load=lambda: 0).chosen == 2
+
+
+def test_beside_busy_processes_the_wisdom_does_not_decide(wisdom):
+    size = ("float64", 22)
+    _wise(size, {1: 2.0, 8: 1.0})
+    assert ThreadPolicy(None, cores=8, size=size, load=lambda: 0).chosen == 8
+    assert ThreadPolicy(None, cores=8, size=size, load=lambda: 3).chosen == 5
+    _wise(("float64", 23), {1: 1.0, 2: 2.0})
+    busy = ThreadPolicy(None, cores=2, size=("float64", 23), load=lambda: 1)
+    assert _run_policy(busy, 2 * REPROBE_EVERY, {1: 1.0, 2: 1.0}) == [1] * 2 * REPROBE_EVERY
+
+
+def test_a_quiet_run_adds_one_sample_once_it_has_measured_both_counts(wisdom):
+    from fastdln.core.threads import wisdom_context
+    from fastdln.maths import _wisdom
+
+    size = ("float64", 24)
+    busy = ThreadPolicy(None, cores=2, size=size, load=lambda: 1)
+    _run_policy(busy, 3 * REPROBE_EVERY, {1: 1.0, 2: 2.0})
+    quiet = ThreadPolicy(None, cores=2, size=size, load=lambda: 0)
+    _run_policy(quiet, FIRST_PROBE, {1: 1.0, 2: 2.0})
+    assert _wisdom.thread_samples(wisdom_context(), *size) == []  # both counts not yet
+    _run_policy(quiet, 3 * REPROBE_EVERY, {1: 1.0, 2: 2.0})
+    assert _wisdom.thread_samples(wisdom_context(), *size) == [{1: 1.0, 2: 2.0}]  # once
+    assert not wisdom.exists()  # written off the hot path: by the next policy's set-up
+    ThreadPolicy(None, cores=2, size=size, load=lambda: 0)
+    _wisdom._forget()
+    assert _wisdom.thread_samples(wisdom_context(), *size) == [{1: 1.0, 2: 2.0}]
+
+
+def test_a_trainers_first_sweep_follows_the_wisdom_file_under_any_enclosing_cap(
+        wisdom, monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    from fastdln.core import threads
+    from fastdln.maths import _wisdom
+
+    monkeypatch.setattr(threads, "machine_load", lambda: 0)
+    assert threads.automatic_cores() >= 2 or pytest.skip("one core: nothing to choose")
+    X, Y = random_data(300, 48, 4, seed=2)
+    options = dict(widths=[48] * 4 + [4], seed=0)
+    size = fastdln.Trainer(X, Y, **options).size_class
+    cores = threads.automatic_cores()
+    for faster in (1, cores):
+        wisdom.unlink(missing_ok=True)
+        _wisdom._forget()
+        monkeypatch.setattr(threads, "_QUIET_BEST", {})  # what the process measured comes first
+        _wise(size, {faster: 1.0, 1 + cores - faster: 2.0})
+        trainer = fastdln.Trainer(X, Y, **options)
+        trainer.sweep(1)
+        assert trainer.thread_count == faster
+        with threadpool_limits(1):  # an enclosing limit (joblib, dask) caps it
+            capped = fastdln.Trainer(X, Y, **options)
+            capped.sweep(1)
+            assert capped.thread_count == 1
+
+
+def test_sweeps_and_steps_never_touch_the_wisdom_file(wisdom, monkeypatch):
+    from fastdln.core import threads
+    from fastdln.maths import _wisdom
+
+    monkeypatch.setattr(threads, "machine_load", lambda: 0)
+    X, Y = random_data(100, 8, 2, seed=2)
+    trainer = fastdln.Trainer(X, Y, widths=[8] * 3 + [2], seed=0)
+    touched = []
+    monkeypatch.setattr(_wisdom, "flush", lambda: touched.append("flush"))
+    monkeypatch.setattr(_wisdom, "_read", lambda path: touched.append("read"))
+    trainer.sweep(FIRST_PROBE + 3 * REPROBE_EVERY)
+    for _ in range(10):
+        trainer.step()
+    assert touched == []

@@ -20,6 +20,7 @@ import numpy as np
 from ..maths import _kernels
 from ..maths._cache import KernelCacheWarning, cache_folder, unusable_cache_dir
 from ..core.trainer import Trainer
+from ..core.tuning import measure_machine
 
 __all__ = ["WARMUP_CHOICES", "kernel_cache_folder", "warmup"]
 
@@ -102,7 +103,8 @@ def warmup(dtype: Sequence[str] | None = None, method: Sequence[str] | None = No
            loss: Sequence[str] | None = None, lr: Sequence[str] | None = None,
            order: Sequence[str] | None = None, *, everything: bool = False,
            report=None) -> list[dict]:
-    """Compile (or load) into numba's cache every kernel the given configurations use.
+    """Compile (or load) into numba's cache every kernel the given configurations use, and
+    measure this machine's BLAS thread counts for each dtype (:mod:`fastdln.core.tuning`).
 
     Parameters
     ----------
@@ -138,6 +140,7 @@ def warmup(dtype: Sequence[str] | None = None, method: Sequence[str] | None = No
         done.append(config)
         if report is not None:
             report(_line(config))
+    measure_machine(chosen[0], report)  # this machine's BLAS threads, for threads=None
     return done
 
 

@@ -7,13 +7,18 @@ initialization, optimum), and the previous counts are restored after each. With
 (the CPU time other processes took over the last moments, from ``/proc/stat``; at the start,
 their runnable tasks): beside other running processes (where a BLAS thread waits for a
 descheduled partner: measured 2-3x slower sweeps), one thread per core left, at least one;
-on a quiet machine all the cores, or the count this process measured faster for problems
-of the same size. On a quiet machine the other count is tried now and then (first after
-``FIRST_PROBE`` sweeps, so short runs never pay for it). The cores are the process's
-affinity, capped by the BLAS libraries' own thread count when fastdln first looks them up
-(``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` set lower stay the
-limit). Results are bitwise reproducible for a fixed count; the automatic choice may differ
-between runs in the last bits (BLAS sums in another order on another number of threads).
+on a quiet machine the count measured faster for problems of the same size: by this run,
+else by this process, else by earlier processes on this machine (the wisdom file,
+``fastdln/maths/_wisdom.py``, written by ``fastdln warmup`` and refined by runs), else all the
+cores. On a quiet machine the other count is tried now and then (first after
+``FIRST_PROBE`` sweeps, so short runs never pay for it); a run that has measured both counts
+leaves its medians for the wisdom file (once, written off the hot path: when the process
+sets up its next trainer, or at exit). The cores are the process's affinity, capped by the
+BLAS libraries' own thread count when fastdln first looks them up (``OPENBLAS_NUM_THREADS``,
+``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` set lower stay the limit) and by the counts found
+when a block starts (an enclosing ``threadpoolctl.threadpool_limits``). Results are bitwise
+reproducible for a fixed count; the automatic choice may differ between runs in the last
+bits (BLAS sums in another order on another number of threads).
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ import threading
 import time
 from contextlib import contextmanager
 
+from ..maths import _wisdom
+
 __all__ = ["ThreadPolicy", "automatic_count", "available_cores", "blas_threads",
-           "machine_load", "other_runnable"]
+           "machine_load", "other_runnable", "remember_measures", "wisdom_context"]
 
 # Sweeps (calls) on a quiet machine before the other count is first tried, how often it is
 # tried again, how many recent measures of a count are kept, and how long a load reading holds.
@@ -143,6 +150,43 @@ def _called_by_the_kernels(library) -> bool:
     address = ctypes.cast(found, ctypes.c_void_p).value
     return address == ctypes.cast(library._get, ctypes.c_void_p).value
 
+
+def _median(values) -> float:
+    """The lower median (a measure that was taken, not a mean of two)."""
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def _is_size_class(size) -> bool:
+    """Whether ``size`` is a size class the wisdom file keeps: ``(dtype name, int)``."""
+    return (isinstance(size, tuple) and len(size) == 2 and isinstance(size[0], str)
+            and isinstance(size[1], int))
+
+
+def wisdom_context() -> str:
+    """What thread measures depend on besides the problem: this CPU and the BLAS libraries
+    the kernels call (name, version, path)."""
+    libraries = " + ".join(sorted(
+        f"{library.controller.internal_api} {library.controller.version} {library.filepath}"
+        for library in kernel_libraries()))
+    return f"{_wisdom.machine()} | {libraries}"
+
+
+def remember_measures(size: tuple, seconds: dict[int, float], source: str) -> None:
+    """Remember quiet seconds per update per thread count for problems of size class
+    ``size`` (``(dtype name, class)``) in the wisdom file (written at the next flush)."""
+    _wisdom.record_threads(wisdom_context(), size[0], size[1], seconds, source)
+
+
+def _wise_count(size: tuple, counts: tuple) -> int | None:
+    """The count the wisdom file's samples for ``size`` find faster among ``counts`` (the
+    median over samples of each count's time over the sample's fastest), or None."""
+    samples = [sample for sample in _wisdom.thread_samples(wisdom_context(), *size)
+               if all(count in sample for count in counts)]
+    if not samples:
+        return None
+    return min(counts, key=lambda count: _median(
+        [sample[count] / min(sample[c] for c in counts) for sample in samples]))
 
 def available_cores() -> int:
     """Cores this process may run on (its affinity), at least 1."""
@@ -319,7 +363,6 @@ class ThreadPolicy:
     def __init__(self, threads: int | None, cores: int | None = None, size=None,
                  load=None) -> None:
         self.threads = threads
-        self.size = size
         self._load = machine_load if load is None else load
         if threads is not None:
             self.counts: tuple = (threads,)
@@ -332,6 +375,7 @@ class ThreadPolicy:
         self._others = 0  # the load the last choice saw (a busy sweep's time is not kept)
         self._libraries = None
         self.last: int | None = None  # the count the last block ran on
+        self.sized(size)
 
     @property
     def chosen(self) -> int:
@@ -352,16 +396,29 @@ class ThreadPolicy:
     def best(self) -> int:
         """The count faster on a quiet machine: by this policy's recent measures (median)
         once both counts have some, else what this process measured for the same size, else
-        all the cores."""
+        what this machine measured for the size class before (the wisdom file), else all
+        the cores."""
         if all(self._measures[c] for c in self.counts):
-            return min(self.counts, key=lambda c: sorted(self._measures[c])[
-                (len(self._measures[c]) - 1) // 2])
+            return min(self.counts, key=lambda c: _median(self._measures[c]))
         measured = _QUIET_BEST.get(self.size)
-        return min(self.counts[-1], self.counts[-1] if measured is None else measured.best)
+        if measured is not None:
+            return min(self.counts[-1], measured.best)
+        return self.counts[-1] if self._wise is None else self._wise
+
+    def sized(self, size) -> None:
+        """Set the problem's size class (hashable; a ``(dtype name, class)`` pair is looked
+        up in the wisdom file) and what this machine measured for it before. Not for the hot
+        path: it also writes what earlier runs of this process measured."""
+        self.size = size
+        self._wise = None
+        if self.threads is None and len(self.counts) > 1 and _is_size_class(size):
+            _wisdom.flush()
+            self._wise = _wise_count(size, self.counts)
 
     def record(self, count: int, seconds_per_update: float) -> None:
         """A quiet sweep's time per update on ``count`` threads (busy sweeps are not kept:
-        there the count follows the load)."""
+        there the count follows the load). Once every count has a measure, their medians are
+        remembered for the wisdom file (written later, off the hot path)."""
         if self._others > 0 or count not in self._measures:
             return
         measures = self._measures[count]
@@ -371,6 +428,9 @@ class ThreadPolicy:
         self._quiet_calls += 1
         if not self._measured_all and all(self._measures[c] for c in self.counts):
             self._measured_all = True
+            if _is_size_class(self.size):
+                remember_measures(self.size, {c: _median(self._measures[c])
+                                              for c in self.counts}, "run")
         if self._measured_all:
             _QUIET_BEST[self.size] = self  # new policies of this size start on its best
 

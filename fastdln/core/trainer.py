@@ -171,7 +171,7 @@ class Trainer:
                                  problem.scaling.weights_in(weights), settings, m=problem.m,
                                  optimum=optimum)
             initial_error = engine.initial_error()
-        threads.size = _size_class(engine)
+        threads.sized(_size_class(engine))
         self.settings = settings
         self.data_fingerprint = problem.fingerprint
         self._threads = threads
@@ -272,6 +272,7 @@ class Trainer:
             trainer._rng.bit_generator.state = sampling["rng"]
         trainer._draws, trainer._batches = sampling["draws"], sampling["batches"]
         trainer._engine = engine_from_state(engine_state, settings)
+        trainer._threads.sized(_size_class(trainer._engine))
         trainer._set_constants()
         return trainer
 
@@ -299,6 +300,12 @@ class Trainer:
     @property
     def dtype(self) -> np.dtype:
         return np.dtype(self.settings.dtype)
+
+    @property
+    def size_class(self) -> tuple[str, int]:
+        """``(dtype name, class)``: problems of one class cost about the same per update
+        (within a factor of 2); the automatic BLAS thread count is remembered per class."""
+        return self._threads.size
 
     @property
     def updates_per_sweep(self) -> int:
