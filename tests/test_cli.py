@@ -400,6 +400,21 @@ def test_train_and_predict_npy_files_read_by_blocks(tmp_path):
         assert bad.returncode == 2 and fragment in bad.stderr, bad.stderr
 
 
+def test_a_registered_command_is_listed_offered_and_run(capsys, monkeypatch):
+    """Adding a command is one :class:`Command` in ``COMMANDS``: ``fastdln --help`` lists it
+    (in its description too) and ``fastdln NAME`` runs it with its options."""
+    hello = cli.Command("hello", "print a greeting",
+                        lambda parser: parser.add_argument("--name", default="world"),
+                        lambda args: print(f"hello {args.name}") or 0)
+    monkeypatch.setitem(cli.COMMANDS, "hello", hello)
+    code, out, _ = main(capsys, "hello", "--name", "fastdln")
+    assert code == 0 and out == "hello fastdln\n"
+    code, out, _ = main(capsys, "--help")
+    description = " ".join(out.split()).split("Commands: ", 1)[1].split(";", 1)[0]
+    assert code == 0 and description.split(", ") == list(cli.COMMANDS)
+    assert "print a greeting" in out
+
+
 def test_help_is_plain_text():
     """No reST markup (``x``, :class:) nor layer notes in what --help prints."""
     for argv in (["--help"], ["train", "--help"], ["grid", "--help"], ["predict", "--help"]):

@@ -1,6 +1,6 @@
-"""The ``fastdln`` command line: ``train``, ``predict``, ``grid``, ``reproduce``, ``bench``,
-``demo`` (apps layer). The training options of ``train`` are the fields of
-:class:`fastdln.Settings`, offered as ``--name`` (underscores as dashes)."""
+"""The ``fastdln`` command line (apps layer): the commands are the :class:`Command` units of
+:data:`COMMANDS` (``fastdln --help`` lists them from there). The training options of ``train``
+are the fields of :class:`fastdln.Settings`, offered as ``--name`` (underscores as dashes)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import re
 import sys
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +36,18 @@ from ..core.trainer import Trainer
 from ..core.runner import train
 from .warmup import WARMUP_CHOICES, kernel_cache_folder, warmup
 
-__all__ = ["build_parser", "main"]
+__all__ = ["COMMANDS", "Command", "build_parser", "main"]
+
+
+def _demo_arguments(parser):
+    parser.add_argument("--depth", type=integer_at_least(1), default=50,
+                        help="(default: %(default)s)")
+    parser.add_argument("--sweeps", type=integer_at_least(1), default=10,
+                        help="(default: %(default)s)")
+    parser.add_argument("--samples", type=integer_at_least(1), default=600,
+                        help="(default: %(default)s)")
+    parser.add_argument("--seed", type=integer_at_least(0), default=0,
+                        help="(default: %(default)s)")
 
 
 def _demo(args):
@@ -50,6 +64,21 @@ def _demo(args):
         print(f"sweep {k:3d}  error {trainer.errors[-1]:.6e}  "
               f"({(time.perf_counter() - start) * 1e3:.2f} ms)")
     return 0
+
+
+def _reproduce_arguments(parser):
+    parser.add_argument("figure", choices=list(FIGURES) + ["all"])
+    parser.add_argument("--quick", action="store_true", help="smaller settings where needed")
+    parser.add_argument("--out", default="fastdln_figures", help="output folder")
+    parser.add_argument("--seed", type=integer_at_least(0), default=0,
+                        help="(default: %(default)s)")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder with the MNIST IDX / UCI batch*.dat files (else the "
+                        "download cache, $FASTDLN_DATA or ~/.cache/fastdln, else stand-ins)")
+    parser.add_argument("--download", action="store_true",
+                        help="download MNIST and the UCI gas sensor data first (checksummed)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--strict", action="store_true", help="exit 1 if a claim does not hold")
 
 
 def _reproduce(args):
@@ -291,10 +320,12 @@ def _grid(args):
     return 1 if failed else 0
 
 
-# What `fastdln --help` says (plain text: the module docstring is for the documentation).
-_DESCRIPTION = ("Fast layer-wise training of deep linear networks. Commands: train, predict, "
-                "grid, reproduce, bench, demo; 'fastdln COMMAND --help' for each. The "
-                "training options of train are those of fastdln.Settings, as --name.")
+def _description():
+    """What ``fastdln --help`` says (plain text: the module docstring is for the
+    documentation), the commands from :data:`COMMANDS`."""
+    return (f"Fast layer-wise training of deep linear networks. Commands: "
+            f"{', '.join(COMMANDS)}; 'fastdln COMMAND --help' for each. The training options "
+            "of train are those of fastdln.Settings, as --name.")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -306,50 +337,21 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser():
     """The ``fastdln`` command's argument parser (its sub-commands and their options)."""
-    parser = _Parser(prog="fastdln", description=_DESCRIPTION)
+    parser = _Parser(prog="fastdln", description=_description())
     parser.add_argument("--version", action="version", version=f"fastdln {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="a small BCGD run printing the error per sweep")
-    demo.add_argument("--depth", type=integer_at_least(1), default=50,
-                      help="(default: %(default)s)")
-    demo.add_argument("--sweeps", type=integer_at_least(1), default=10,
-                      help="(default: %(default)s)")
-    demo.add_argument("--samples", type=integer_at_least(1), default=600,
-                      help="(default: %(default)s)")
-    demo.add_argument("--seed", type=integer_at_least(0), default=0, help="(default: %(default)s)")
-    demo.set_defaults(run=_demo)
-    rep = sub.add_parser("reproduce", help="reproduce a figure of the paper's Section 4")
-    rep.add_argument("figure", choices=list(FIGURES) + ["all"])
-    rep.add_argument("--quick", action="store_true", help="smaller settings where needed")
-    rep.add_argument("--out", default="fastdln_figures", help="output folder")
-    rep.add_argument("--seed", type=integer_at_least(0), default=0, help="(default: %(default)s)")
-    rep.add_argument("--data-dir", default=None,
-                     help="folder with the MNIST IDX / UCI batch*.dat files (else the "
-                     "download cache, $FASTDLN_DATA or ~/.cache/fastdln, else stand-ins)")
-    rep.add_argument("--download", action="store_true",
-                     help="download MNIST and the UCI gas sensor data first (checksummed)")
-    rep.add_argument("--quiet", action="store_true", help="no progress bar")
-    rep.add_argument("--strict", action="store_true", help="exit 1 if a claim does not hold")
-    rep.set_defaults(run=_reproduce)
-    _add_bench_parser(sub)
-    _add_train_parser(sub)
-    _add_predict_parser(sub)
-    _add_grid_parser(sub)
-    _add_warmup_parser(sub)
+    for command in COMMANDS.values():
+        parser_of_command = sub.add_parser(command.name, help=command.help, **command.parser)
+        command.add_arguments(parser_of_command)
+        parser_of_command.set_defaults(run=command.run)
     return parser
 
 
-def _add_warmup_parser(sub):
-    warm = sub.add_parser(
-        "warmup", help="compile the kernels of chosen configurations into numba's cache",
-        description="Compile ahead of time what a run's first call would compile (seconds "
-        "per configuration), e.g. in a Docker image, a CI cache or asv's install_command. "
-        "Default: the default settings (float64, bcgd, l2, optimal, descending).")
+def _warmup_arguments(warm):
     for name, choices in WARMUP_CHOICES.items():
         warm.add_argument(f"--{name}", nargs="+", choices=choices, default=None,
                           help=f"one or more of {', '.join(choices)}")
     warm.add_argument("--all", action="store_true", help="every combination of the above")
-    warm.set_defaults(run=_warmup)
 
 
 def _warmup(args):
@@ -361,15 +363,7 @@ def _warmup(args):
     return 0
 
 
-def _add_bench_parser(sub):
-    bench = sub.add_parser("bench", help="time sweeps; --against REV: regression check",
-                           epilog=COLUMNS, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(bench)
-    bench.set_defaults(run=_bench)
-
-
-def _add_train_parser(sub):
-    command = sub.add_parser("train", help="train on an .npz (X, Y) or a CSV (--target)")
+def _train_arguments(command):
     command.add_argument("data", help=".npz with arrays X and Y, an .npy of X (with --y; read "
                          "by blocks), or a CSV with a header row ('-': a CSV on standard input)")
     command.add_argument("--y", default=None, metavar="Y.npy",
@@ -394,11 +388,9 @@ def _add_train_parser(sub):
                          help="continue the run saved in this checkpoint (same data)")
     command.add_argument("--json", action="store_true", help="print a JSON summary")
     command.add_argument("--quiet", action="store_true", help="no progress bar")
-    command.set_defaults(run=_train)
 
 
-def _add_predict_parser(sub):
-    pred = sub.add_parser("predict", help="predictions of a saved model, as CSV with a header")
+def _predict_arguments(pred):
     pred.add_argument("model")
     pred.add_argument("data", help=".npz with X, an .npy of X, or a CSV of features ('-': "
                       "standard input); "
@@ -408,11 +400,9 @@ def _add_predict_parser(sub):
     pred.add_argument("--no-header", action="store_true",
                       help="the CSV has no header row (columns matched by position)")
     pred.add_argument("--out", default=None, help="write there (default: standard output)")
-    pred.set_defaults(run=_predict)
 
 
-def _add_grid_parser(sub):
-    grid = sub.add_parser("grid", help="run an experiment grid from a TOML file")
+def _grid_arguments(grid):
     grid.add_argument("grid", help="TOML with a [grid] table of lists and [train] defaults")
     grid.add_argument("--scheduler", default=None, help="dask scheduler address")
     grid.add_argument("--workers", type=integer_at_least(1), default=None,
@@ -421,7 +411,38 @@ def _add_grid_parser(sub):
                       help="a row per run, written as runs finish (default: %(default)s)")
     grid.add_argument("--curves", default=None, help="folder for each run's error curve")
     grid.add_argument("--quiet", action="store_true", help="no progress bar")
-    grid.set_defaults(run=_grid)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command of ``fastdln``: its name, one line of help, the options it adds to its
+    parser (``add_arguments(parser)``), what runs it (``run(args)`` -> the exit code), and
+    other keywords of its parser (a description, an epilog)."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    parser: dict[str, Any] = field(default_factory=dict)
+
+
+COMMANDS = {command.name: command for command in (
+    Command("train", "train on an .npz (X, Y) or a CSV (--target)", _train_arguments, _train),
+    Command("predict", "predictions of a saved model, as CSV with a header",
+            _predict_arguments, _predict),
+    Command("grid", "run an experiment grid from a TOML file", _grid_arguments, _grid),
+    Command("reproduce", "reproduce a figure of the paper's Section 4", _reproduce_arguments,
+            _reproduce),
+    Command("bench", "time sweeps; --against REV: regression check", add_arguments, _bench,
+            dict(epilog=COLUMNS, formatter_class=argparse.RawDescriptionHelpFormatter)),
+    Command("warmup", "compile the kernels of chosen configurations into numba's cache",
+            _warmup_arguments, _warmup,
+            dict(description="Compile ahead of time what a run's first call would compile "
+                 "(seconds per configuration), e.g. in a Docker image, a CI cache or asv's "
+                 "install_command. Default: the default settings (float64, bcgd, l2, optimal, "
+                 "descending).")),
+    Command("demo", "a small BCGD run printing the error per sweep", _demo_arguments, _demo),
+)}
 
 
 def main(argv=None):
