@@ -202,7 +202,7 @@ def _summary(result, X, Y, args, weight=None):
 
 def _fit_metrics(X, Y, weights, intercept, centered, sample_weight=None):
     """MSE, R^2 and the zero map's loss per sample on the (centered, with an intercept)
-    training data, read once by blocks of rows through :class:`fastdln.data.Data` (a
+    training data, read once by blocks of rows through :class:`fastdln.core.data.Data` (a
     memory-mapped X is never read whole), weighted by ``sample_weight`` like scikit-learn's
     metrics and fastdln's loss. R^2 is averaged over the outputs like scikit-learn's
     ``r2_score``: 1 for a perfect fit, 0 for the mean; a constant output counts 1 if fitted

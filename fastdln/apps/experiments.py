@@ -10,7 +10,7 @@ A failing run does not stop the grid, and rows are written to the CSV as runs fi
 Data sets are named by strings: ``"random:M:N0:NL[:SEED]"`` (the paper's random data:
 ``X`` N(0, 1/n0), ``Y`` U(-1, 2)), the path of an ``.npz`` with arrays ``X`` and ``Y``, or
 two ``.npy`` paths ``"X.npy,Y.npy"`` (memory-mapped and read by blocks: data larger than
-memory trains with the L2 loss); :func:`fastdln.readers.read_grid_data` reads them.
+memory trains with the L2 loss); :func:`fastdln.apps.readers.read_grid_data` reads them.
 
 Local processes run each run on one BLAS thread (``threads=1``, unless the run sets
 ``threads``), passed to :func:`fastdln.train` like every other option. A local worker that

@@ -2,7 +2,7 @@
 
 A bar is drawn (tqdm, from the ``plot`` extra) only when the stream is a terminal: written
 into a log file or a pipe, a bar is noise. :func:`sweep_callback` turns a bar into the
-callback of :func:`fastdln.runner.run_sweeps`; with a :class:`StopOnInterrupt`, Ctrl-C or
+callback of :func:`fastdln.core.runner.run_sweeps`; with a :class:`StopOnInterrupt`, Ctrl-C or
 SIGTERM stops the loop after the current sweep instead of in the middle of it.
 """
 
@@ -135,10 +135,10 @@ class StopOnInterrupt:
 
 
 def sweep_callback(progress: Progress, updates: int = 1, stop: StopOnInterrupt | None = None):
-    """A :func:`fastdln.runner.run_sweeps` callback that advances ``progress`` by
+    """A :func:`fastdln.core.runner.run_sweeps` callback that advances ``progress`` by
     ``updates`` per sweep and shows the current error; it stops the loop (returns True) once
     ``stop`` has been requested. A resumed run's bar starts at the checkpoint's sweep
-    (``callback.start``, which :func:`fastdln.runner.run_sweeps` calls first)."""
+    (``callback.start``, which :func:`fastdln.core.runner.run_sweeps` calls first)."""
     def callback(trainer):
         progress.update(updates, error=f"{trainer.errors[-1]:.3e}")
         return stop is not None and stop.requested

@@ -2,7 +2,7 @@
 
 - ``.npy``: a read-only memory map (fastdln reads it by blocks of rows, never whole);
 - ``.npz``: arrays ``X`` and ``Y``;
-- CSV: a table with named columns (parsed by :mod:`fastdln.tables`), the ``--target``
+- CSV: a table with named columns (parsed by :mod:`fastdln.apps.tables`), the ``--target``
   columns as ``Y``, the others as ``X``;
 - a grid's data names (:func:`read_grid_data`): ``"random:M:N0:NL[:SEED]"`` (the paper's
   random data: ``X`` N(0, 1/n0), ``Y`` U(-1, 2)), the path of an ``.npz``, or two ``.npy``

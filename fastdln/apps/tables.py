@@ -1,5 +1,5 @@
 """CSV tables of numbers with named columns, for the command line (apps layer): the CSV
-format that :mod:`fastdln.readers` reads data files with, and ``fastdln predict`` writes.
+format that :mod:`fastdln.apps.readers` reads data files with, and ``fastdln predict`` writes.
 
 The values are parsed by :func:`numpy.loadtxt`; around it, this module keeps what users'
 files need: a header row of column names (required unless ``header=False``), spaces around

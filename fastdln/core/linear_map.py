@@ -216,7 +216,7 @@ def predict(X: ArrayLike, weights: Sequence[ArrayLike],
         Added to every output row (a model trained with ``fit_intercept=True``).
     threads : int, optional
         BLAS threads for the products, as the training option (default: chosen from the
-        machine's load, see ``fastdln.threads``).
+        machine's load, see ``fastdln.core.threads``).
 
     Returns
     -------

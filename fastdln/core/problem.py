@@ -117,7 +117,7 @@ class Problem:
 
     Parameters
     ----------
-    data : fastdln.data.Data
+    data : fastdln.core.data.Data
         The training data (``X``, ``Y`` and the sample weights), validated by their shapes.
     settings : Settings
         The run's settings, checked and complete (``loss``, ``lr``, ``method``,
@@ -126,9 +126,9 @@ class Problem:
         Rescale extreme data where that is exact (docs/math.md section 10).
     workers : int, optional
         Threads that fold the L2 factor side by side (default: ``settings.threads``, else
-        the automatic count of :mod:`fastdln.threads`).
+        the automatic count of :mod:`fastdln.core.threads`).
     fingerprint : bool
-        Compute the data's fingerprint (:meth:`fastdln.data.Data.fingerprint`) in the same
+        Compute the data's fingerprint (:meth:`fastdln.core.data.Data.fingerprint`) in the same
         pass that reads them (for checkpoints): ``self.fingerprint``, else None.
     """
 

@@ -197,7 +197,7 @@ class Settings:
 
     @property
     def training_method(self) -> Method:
-        """The :class:`fastdln.methods.Method` that ``method`` names."""
+        """The :class:`fastdln.core.methods.Method` that ``method`` names."""
         return REGISTRY[self.method]
 
     def replace(self, **changes: Unpack[Options]) -> Settings:
@@ -427,7 +427,7 @@ def _network_widths(values, n0, nL, actual):
 
 def _check_combination(values, m):
     """The rules between fields (which rates, losses and methods go together): the method's
-    own (:mod:`fastdln.methods`), then the losses'."""
+    own (:mod:`fastdln.core.methods`), then the losses'."""
     method = REGISTRY[values["method"]]
     power, custom = check_loss(values["loss"])
     resolved = method.check(lr=values["lr"], eta=values["eta"], power=power,

@@ -1,7 +1,7 @@
 """A stateful trainer: set-up once, then sweeps or single layer updates on demand (core layer).
 
 :class:`Trainer` is a small state machine over an engine: ``"ready"`` -> ``"running"`` ->
-``"converged"`` or ``"diverged"``. The data are prepared by :class:`fastdln.problem.Problem`
+``"converged"`` or ``"diverged"``. The data are prepared by :class:`fastdln.core.problem.Problem`
 (validation, exact rescaling, optimum, compression), the options come as one
 :class:`fastdln.Settings`, and the engine does the arithmetic.
 """
@@ -120,7 +120,7 @@ class Trainer:
     settings : fastdln.Settings, optional
         Options as one object (e.g. from another run); ``**options`` override its fields.
     fingerprint : bool
-        Also compute the data's fingerprint (:meth:`fastdln.data.Data.fingerprint`, what a
+        Also compute the data's fingerprint (:meth:`fastdln.core.data.Data.fingerprint`, what a
         checkpoint records) in the pass that reads them: :attr:`data_fingerprint`.
     **options
         Any field of :class:`fastdln.Settings`: ``widths`` (or ``depth`` and ``width``:
@@ -147,7 +147,7 @@ class Trainer:
     Notes
     -----
     One Trainer must not be used from two threads at once. Trainers in different threads
-    take turns on the process-wide BLAS thread count (see :func:`fastdln.threads.blas_threads`)
+    take turns on the process-wide BLAS thread count (see :func:`fastdln.core.threads.blas_threads`)
     and give bitwise the results of serial runs.
     """
 
@@ -382,7 +382,7 @@ class Trainer:
         The count is set once when the block starts and the previous counts are restored
         when it ends; in between every loaded BLAS library runs on that count, for the whole
         process (other Python threads that train wait for the block to end; see
-        :func:`fastdln.threads.blas_threads`). Under ``threads=None`` the count is the one
+        :func:`fastdln.core.threads.blas_threads`). Under ``threads=None`` the count is the one
         the policy chooses for the next sweep, and the block's updates are not measured.
         A plain :meth:`step` costs about as little; the block is for code that wants the
         count fixed across its own calls.

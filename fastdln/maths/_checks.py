@@ -2,7 +2,7 @@
 
 Numba kernels do no bounds checks, so everything a kernel sees is checked first: shapes,
 dtypes, finiteness and values. Errors name the argument and what was expected. The training
-options built on these checks live in :mod:`fastdln.settings`.
+options built on these checks live in :mod:`fastdln.core.settings`.
 """
 
 from __future__ import annotations
