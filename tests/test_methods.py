@@ -286,3 +286,14 @@ def test_custom_loss_protocol_is_checked():
         fastdln.train(X, Y, widths=[4, 2], loss=log_cosh, method="gd", lr=0.1)
     with pytest.raises(ValueError, match="bounded"):
         fastdln.train(X, Y, widths=[4, 2], loss=log_cosh, lr="bounded")
+
+
+def test_the_help_of_method_comes_from_the_registry(capsys):
+    from fastdln.apps.cli import build_parser
+    from fastdln.core.methods import REGISTRY
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for unit in REGISTRY.values():
+        assert f"{unit.name}: {unit.summary}" in help_text

@@ -146,8 +146,8 @@ class Settings:
                         choices=INITS)
     seed: int | np.random.Generator | None = _option(None, "seeds init and bcsgd sampling",
                                                      text=int)
-    method: str = _option("bcgd", "layer-wise BCGD, gradient descent or stochastic BCGD",
-                          choices=METHODS)
+    method: str = _option("bcgd", "; ".join(f"{unit.name}: {unit.summary}"
+                                            for unit in REGISTRY.values()), choices=METHODS)
     order: str = _option("descending", "layer order within a sweep", choices=ORDERS)
     lr: str | float = _option("optimal", "'optimal' (3.4), 'bounded' (3.2) or a constant",
                               text=_text_lr)
