@@ -14,9 +14,10 @@ from fastdln.apps.paper.claims import Claim, write_claims
 from fastdln.maths.synthetic import random_data
 from fastdln.apps.paper.gd_rates import (CONVERGING, DIVERGED, NOT_DECREASING, PER_DECADE,
                                     curve_health, search_gd_rate)
-from fastdln.apps.paper.measures import (FLOOR, STOP, Race, drop_share, largest_gap,
-                                    layer_of_update, linear_convergence, race_by_budget)
-from fastdln.apps.paper.runs import depth_curves, train_curve
+from fastdln.apps.paper.measures import (AGREEMENT, FLOOR, ROUNDING, STOP, Race,
+                                         agreement_horizon, drop_share, judge,
+                                         layer_of_update, linear_convergence, race_by_budget)
+from fastdln.apps.paper.runs import Curve, depth_curves, init_seed, train_curve
 from fastdln.maths.theory import gd_rate
 from fastdln.apps.paper.verdicts import (drastically_ahead, max_factor, min_factor, panels_claim,
                                     race_claim)
@@ -74,13 +75,22 @@ def test_equal_budgets_per_iteration_and_per_sweep_in_depth_curves():
         assert covered >= max(30, 8 * L) or errors[-1] <= STOP, (L, covered)
 
 
-def test_factor_ahead_uses_times_when_reached_and_errors_otherwise():
+def test_a_ratio_is_always_one_of_times_with_its_unit():
+    """Times to the level where both reach it; a bound with the budget where only one does;
+    where neither does, times to the lowest level both reach (never a ratio of errors)."""
     race = Race.of({"a": geometric(0.1, 40), "b": geometric(0.5, 40), "c": geometric(0.99, 40),
                     "d": geometric(0.999, 40)}, unit="iteration", budget=40, levels=(1e-6,))
-    assert race.factor("a", "b", 1e-6) == (20 / 7, True)  # 7 vs 20 iterations to 1e-6
-    assert race.factor("a", "c", 1e-6) == (40 / 7, False)  # c never: a lower bound
-    assert race.factor("c", "d", 1e-6)[0] == pytest.approx(0.999 ** 40 / 0.99 ** 40)
-    assert race.factor("c", "a", 1e-6) == (None, True)  # c is behind
+    both = race.ratio("a", "b", 1e-6)
+    assert (both.value, both.unit, both.bound) == (20 / 7, "iterations to 1e-06", "exact")
+    only_fast = race.ratio("a", "c", 1e-6)
+    assert (only_fast.value, only_fast.bound) == (40 / 7, "lower")  # c never: a lower bound
+    only_slow = race.ratio("c", "a", 1e-6)
+    assert (only_slow.value, only_slow.bound) == (7 / 40, "upper")  # c is behind
+    neither = race.ratio("c", "d", 1e-6)  # d's lowest error, 0.999^40, is the level both reach
+    assert neither.unit == f"iterations to {0.999 ** 40:.2g} (the lowest level both reach)"
+    assert neither.value == pytest.approx(40 / np.ceil(40 * np.log(0.999) / np.log(0.99)))
+    assert neither.measured() == {"value": neither.value, "bound": "exact",
+                                  "unit": "ratio of " + neither.unit}
     assert not drastically_ahead(race, ["a"], "b")  # 2.9x is not an order of magnitude
 
 
@@ -91,9 +101,9 @@ def test_drastically_ahead_needs_an_order_of_magnitude_at_every_level():
     long = Race.of(curves, unit="iteration", budget=100, levels=(1e-6,))
     assert drastically_ahead(long, ["a"], "d")  # >= 100/7
     assert not drastically_ahead(long, ["a", "b"], "d")  # b: 100/20 = 5
-    assert min_factor(long, ["a", "b"], "d") == {"1e-06": 5.0}
-    assert max_factor(long, ["a", "b"], "d") == {"1e-06": 100 / 7}
-    assert min_factor(long, ["d"], "a") == {"1e-06": None}  # d behind a that reaches 1e-6
+    assert min_factor(long, ["a", "b"], "d")["1e-06"].value == 5.0
+    assert max_factor(long, ["a", "b"], "d")["1e-06"].value == 100 / 7
+    assert min_factor(long, ["d"], "a")["1e-06"].bound == "upper"  # d behind a
 
 
 def test_a_verdict_that_changes_with_the_budget_says_so():
@@ -158,9 +168,11 @@ def test_linear_convergence_accepts_gd_on_a_strongly_convex_problem():
     assert found["linear"] and found["r2"] > 0.98 and found["span"] > 20, found
 
 
-def test_largest_gap_in_decades():
+def test_the_gap_between_curves_in_decades():
     a, b = geometric(0.9, 50), geometric(0.9, 50) * 2
-    assert largest_gap([a, b], 50)[0] == pytest.approx(np.log10(2))
+    race = Race.of({"a": a, "b": b}, unit="iteration", budget=50)
+    low, high, _ = race.gap(["a", "b"])
+    assert low == high == pytest.approx(np.log10(2))
 
 
 # -- the GD rate search -----------------------------------------------------------------------

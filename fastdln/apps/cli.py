@@ -25,6 +25,7 @@ from .experiments import GridTerminated, load_grid_file, run_grid
 from ..core.io import load, save
 from ..maths.optimum import end_to_end
 from .paper import FIGURES, run_figure
+from .paper.claims import tally_line
 from .paper.datasets import fetch_all
 from .progress import Progress, StopOnInterrupt, sweep_callback
 from .readers import read_features, read_training_data
@@ -86,7 +87,7 @@ def _reproduce(args):
     if args.download:  # into --data-dir, else the cache (used by itself once filled)
         for kind, folder in fetch_all(args.data_dir).items():
             print(f"{kind} files in {folder}", flush=True)
-    counts = dict.fromkeys(("PASS", "FAIL", "TIE", "INFO"), 0)
+    found = []
     for name in names:
         print(f"Reproducing {name} (seed {args.seed}) into {args.out}/", flush=True)
         start = time.perf_counter()
@@ -95,11 +96,10 @@ def _reproduce(args):
         print(f"{name}: done in {time.perf_counter() - start:.1f} s; wrote {', '.join(files)}")
         for claim in claims:
             print(f"  {claim}")
-            counts[claim.verdict] += 1
-    print(f"{counts['PASS']} claim(s) held, {counts['FAIL']} did not, {counts['TIE']} tied "
-          f"(within the tie band), {counts['INFO']} description(s); CPU "
+        found += claims
+    print(f"{tally_line(found)} (TIE: within the tie band; INFO: a description); CPU "
           f"{time.process_time():.0f} s; see {args.out}/claims.json")
-    return 1 if args.strict and counts["FAIL"] else 0
+    return 1 if args.strict and any(claim.failed for claim in found) else 0
 
 
 def _bench(args):

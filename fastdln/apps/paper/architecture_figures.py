@@ -4,14 +4,18 @@ sweeps."""
 
 from __future__ import annotations
 
-from .claims import Claim
+import numpy as np
+
+from ...core.threads import blas_threads
+from ...core.trainer import Trainer
 from ...maths.synthetic import random_data
-from .measures import drop_share
+from .claims import Claim
+from .measures import drop_share, layer_of_update
 from .plots import save_panels
-from .runs import train_curve
+from .runs import init_seed, train_curve
 from .verdicts import panels_claim, race_claim
 
-__all__ = ["MOSTLY", "fig5", "fig6"]
+__all__ = ["MOSTLY", "fig5", "fig6", "update_marks"]
 
 MOSTLY = 0.5  # "decrease mostly after updating ...": more than half of the decrease
 ARCH1, ARCH2, ARCH3 = "Arch1 (all 20)", "Arch2 (n_50 = 20)", "Arch3 (all 128)"
@@ -35,12 +39,73 @@ def _share_claim(id, text, curves, arch, layers, where):
         reading=f"share of the decrease of log10(error) at {where} > {MOSTLY:g}")
 
 
+ZERO = 1e-10  # a singular value below this times the largest one is zero
+SIGMA_SWEEPS = 2  # the sweeps s whose updates the sigma_min statements are checked on
+
+
+def input_singular_values(X, Y, widths, seed, sweeps=SIGMA_SWEEPS):
+    """Theorem 3.2's ``sigma_rx(W_{(i-1):1} X)`` (``rx = rank X``) at every update of the
+    first ``sweeps`` sweeps of descending BCGD, over its largest singular value:
+    ``{l: [ratio per sweep]}`` for the ``l``-th update of a sweep (layer ``L - l + 1``).
+    A product with fewer than ``rx`` rows has it 0. Also the ratio of the smallest
+    singular value ``sigma_min`` (the ``min(n, m)``-th, the paper's notation) per update."""
+    L, rx = len(widths) - 1, int(np.linalg.matrix_rank(X))
+    trainer = Trainer(X, Y, widths=widths, seed=init_seed(seed))
+    by_update, smallest = {}, {}
+    for _ in range(sweeps):
+        with blas_threads(1):  # small products: one thread is the fastest on a busy machine
+            inputs = [np.asarray(X, dtype=float)]  # W_{j:1} X, rows are samples
+            for W in trainer.weights[:-1]:
+                inputs.append(inputs[-1] @ W.T)
+            for update in range(1, L + 1):
+                s = np.linalg.svd(inputs[L - update], compute_uv=False)
+                by_update.setdefault(update, []).append(
+                    float(s[rx - 1] / s[0]) if s.size >= rx else 0.0)
+                smallest.setdefault(update, []).append(float(s[-1] / s[0]))
+        trainer.sweep()
+    return by_update, smallest
+
+
+def _sigma_claim(X, Y, seed):
+    """"the Arch 1 results in sigma_min(W_{(L-l):1} X) = 0, for all s and 1 <= l < L, and the
+    Arch 2 ... for all s and 1 <= l <= 50", read as Theorem 3.2 uses it: the rx-th singular
+    value (rx = rank X, the one gamma's kappa_rx divides by) on the first sweeps."""
+    named = {ARCH1: range(1, 100), ARCH2: range(1, 51)}
+    found, zero, literal = {}, {}, {}
+    for arch, widths in _architectures().items():
+        ratios, smallest = input_singular_values(X, Y, widths, seed)
+        inside = named.get(arch, range(0))
+        found[arch] = {"largest_at_named_updates": max((max(ratios[u]) for u in inside),
+                                                       default=None),
+                       "smallest_at_other_updates": min(min(ratios[u]) for u in ratios
+                                                        if u not in inside)}
+        zero[arch] = all(max(ratios[u]) <= ZERO for u in inside)
+        literal[arch] = min((min(smallest[u]) for u in inside), default=None)
+    holds = zero[ARCH1] and zero[ARCH2]
+    return Claim.check(
+        "fig5.sigma_min_zero", "Precisely, the Arch 1 results in sigma_min(W_{(L-l):1} X) = 0, "
+        "for all s and 1 <= l < L, and the Arch 2 results in sigma_min(W_{(L-l):1} X) = 0 for "
+        "all s and 1 <= l <= 50 (here: sigma_rx, rx = rank X, on the first "
+        f"{SIGMA_SWEEPS} sweeps).", holds,
+        {"sweeps_checked": SIGMA_SWEEPS, "zero_below": ZERO, "sigma_rx_over_sigma_max": found,
+         "zero_at_named_updates": zero, "literal_sigma_min_over_sigma_max": literal},
+        unit="iteration", evidence="sigma_rx(W_{(L-l):1} X) / sigma_max at the updates named: "
+        + "; ".join(f"{arch} at most {v['largest_at_named_updates']:.2g}, elsewhere at least "
+                    f"{v['smallest_at_other_updates']:.2g}" if v["largest_at_named_updates"]
+                    is not None else f"{arch} (none named) at least "
+                    f"{v['smallest_at_other_updates']:.2g}" for arch, v in found.items())
+        + "; read literally (sigma_min = the min(n, m)-th singular value) the smallest is "
+        + ", ".join(f"{arch} {v:.2g}" for arch, v in literal.items() if v is not None),
+        reading=f"sigma_rx of the updated layer's input below {ZERO:g} of sigma_max at every "
+                "update named, on the first sweeps")
+
+
 def fig5(out_dir, *, quick=False, seed=0, quiet=False):
     """Figure 5: n0=128, nL=20, L=100, descending; Arch1 widths 20, Arch2 128 with
     n_50=20, Arch3 128; 2000 iterations (500 with ``quick``)."""
     X, Y = random_data(600, 128, 20, seed)
     iterations = 500 if quick else 2000
-    curves = {name: train_curve(X, Y, widths, iterations // 100, seed=seed)
+    curves = {name: train_curve(X, Y, widths, iterations // 100, seed=seed, twin=True)
               for name, widths in _architectures().items()}
     claims = [
         race_claim("fig5.arch3_ahead_of_arch2", "We see the fastest convergence by the network "
@@ -53,11 +118,29 @@ def fig5(out_dir, *, quick=False, seed=0, quiet=False):
                      "that the errors decrease mostly after updating from the 50th to the 1st "
                      "layer weight matrices.", curves, ARCH2, range(1, 51),
                      "the updates of layers 50..1"),
+        _sigma_claim(X, Y, seed),
     ]
     panels = {"n0=128, nL=20, L=100": curves}
-    markers = {ARCH1: "o", ARCH2: "*", ARCH3: None}  # the paper's circles and stars
-    return claims, save_panels(out_dir, "fig5", panels, f"Fig. 5: narrow layers (seed {seed})",
-                               markers)
+    return claims, save_panels(out_dir, "fig5", panels, "Fig. 5: narrow layers (circles: "
+                               "before and after each layer-1 update of Arch 1; stars: of "
+                               "layers 50 and 1 of Arch 2)", _fig5_styles(iterations),
+                               data=f"Section 4.1 data, seed {seed}")
+
+
+def update_marks(L, layers, iterations):
+    """The iterations before and after each update of ``layers`` (descending order) within
+    ``iterations``: where the paper marks Figure 5's curves."""
+    updates = [k for k in range(1, iterations + 1) if layer_of_update(k, L) in layers]
+    return sorted({k - 1 for k in updates} | set(updates))
+
+
+def _fig5_styles(iterations):
+    """The paper's styles: Arch 1 dashed with circles at its layer-1 updates, Arch 2 solid
+    with stars at its updates of layers 50 and 1, Arch 3 dotted."""
+    return {ARCH1: dict(linestyle="--", marker="o", markevery=update_marks(100, [1], iterations)),
+            ARCH2: dict(linestyle="-", marker="*", markevery=update_marks(100, [50, 1],
+                                                                          iterations)),
+            ARCH3: dict(linestyle=":", marker=None)}
 
 
 INITS = ("orth-identity", "balanced", "random")
@@ -104,7 +187,8 @@ def fig6(out_dir, *, quick=False, seed=0, quiet=False):
         X, Y = random_data(600, n0, nL, seed)
         widths = [n0] + [300] * 49 + [nL]
         panels[panel] = ({f"{init}, {order}": train_curve(X, Y, widths, iterations // 50,
-                                                          init=init, order=order, seed=seed)
+                                                          init=init, order=order, seed=seed,
+                                                          twin=True)
                           for init in INITS for order in ORDERS}, iterations)
     order_by_shape, orth_identity_first, fastest = _fig6_rules()
     claims = [
@@ -135,4 +219,5 @@ def fig6(out_dir, *, quick=False, seed=0, quiet=False):
                      _random_order, unit="iteration"),
     ]
     return claims, save_panels(out_dir, "fig6", {name: c for name, (c, _) in panels.items()},
-                               f"Fig. 6: ascending vs descending, L=50, width 300 (seed {seed})")
+                               "Fig. 6: ascending vs descending, L=50, width 300",
+                               data=f"Section 4.1 data, seed {seed}")

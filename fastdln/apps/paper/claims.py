@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CLAIMS_FILE", "Claim", "NOT_A_RACE", "read_claims", "stated_reading",
-           "write_claims"]
+__all__ = ["CLAIMS_FILE", "Claim", "NOT_A_RACE", "mark_stand_in", "read_claims", "stated_reading",
+           "tally", "tally_line", "write_claims"]
 
 CLAIMS_FILE = "claims.json"
 VERDICTS = ("PASS", "FAIL", "TIE", "INFO")
@@ -85,6 +85,9 @@ class Claim:
         The unit runs are compared in (None: no comparison of runs).
     evidence : str
         The numbers in one line, for people.
+    stand_in : bool
+        The verdict rests on stand-in data, not the paper's (:func:`mark_stand_in`): it says
+        nothing about the paper's data sets and is counted apart (:func:`tally`).
     """
 
     id: str
@@ -93,6 +96,7 @@ class Claim:
     measured: dict = field(default_factory=dict)
     unit: str | None = None
     evidence: str = ""
+    stand_in: bool = False
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -134,12 +138,45 @@ class Claim:
     def to_dict(self):
         """The JSON object of ``claims.json``."""
         return {"id": self.id, "figure": self.figure, "claim": self.claim,
-                "verdict": self.verdict, "unit": self.unit,
+                "verdict": self.verdict, "stand_in": self.stand_in, "unit": self.unit,
                 "measured": _jsonable(self.measured), "evidence": self.evidence}
 
     def __str__(self):
-        unit = f" (per {self.unit})" if self.unit else ""
+        notes = ([f"per {self.unit}"] if self.unit else []) + (
+            ["STAND-IN data"] if self.stand_in else [])
+        unit = f" ({', '.join(notes)})" if notes else ""
         return f"[{self.verdict}] {self.id}{unit}: {self.claim}\n         {self.evidence}"
+
+
+def mark_stand_in(claims, data):
+    """Mark ``claims`` as resting on the stand-ins named in ``data`` (a list of their
+    names; empty: the paper's data, nothing marked). Returns ``claims``."""
+    if data:
+        for claim in claims:
+            claim.stand_in = True
+            claim.measured["stand_in_data"] = list(data)
+    return claims
+
+
+SOURCES = ("paper data", "stand-ins")
+
+
+def tally(claims):
+    """``{"paper data": {verdict: count}, "stand-ins": {...}}`` of ``claims`` (Claim objects
+    or ``claims.json`` entries): verdicts on stand-in data are counted apart."""
+    counts = {source: dict.fromkeys(VERDICTS, 0) for source in SOURCES}
+    for claim in claims:
+        entry = claim if isinstance(claim, dict) else claim.to_dict()
+        counts[SOURCES[bool(entry.get("stand_in"))]][entry["verdict"]] += 1
+    return counts
+
+
+def tally_line(claims):
+    """One line of the counts of :func:`tally`, e.g. ``paper data: 20 PASS, 5 FAIL, 3 TIE, 2
+    INFO; stand-ins: 2 PASS, 4 FAIL, 0 TIE, 3 INFO``."""
+    return "; ".join(f"{source}: " + ", ".join(f"{n} {verdict}" for verdict, n in
+                                                 counts.items())
+                     for source, counts in tally(claims).items())
 
 
 def _jsonable(value: Any) -> Any:

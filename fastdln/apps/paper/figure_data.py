@@ -124,6 +124,11 @@ class PaperData:
                     cond_X=self.cond, rank_X=self.rank, data_seed=self.seed)
 
     @property
+    def stand_ins(self):
+        """``[name]`` of a stand-in, ``[]`` for the paper's data (:func:`.claims.mark_stand_in`)."""
+        return [self.name] if self.stand_in else []
+
+    @property
     def tag(self):
         """A short name for every line about this data: ``STAND-IN ...`` and cond(X)."""
         rank = "" if self.rank == self.X.shape[1] else f", rank {self.rank}"

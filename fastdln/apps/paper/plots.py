@@ -15,6 +15,24 @@ __all__ = ["MARKERS", "plot_iterations", "plot_seeds", "plot_sweeps_and_iteratio
 
 MARKERS = 12  # markers per curve at most: they tell the lines apart without hiding them
 YLABEL = "error  (loss(W) - loss(W*)) / m, log scale"
+TITLE_CHARS_PER_INCH = 9.5  # a figure's title (12 pt) wrapped to its width
+PANEL_CHARS_PER_INCH = 11  # a panel's title (10 pt) wrapped to its width
+
+
+def _wrapped(text, inches, per_inch):
+    """``text`` in lines that fit ``inches`` of width."""
+    return "\n".join(textwrap.wrap(text, max(20, int(inches * per_inch))))
+
+
+def _titled(fig, title):
+    """The figure's title, wrapped to its width (a constrained layout makes room for it)."""
+    fig.suptitle(_wrapped(title, fig.get_figwidth(), TITLE_CHARS_PER_INCH))
+
+
+def _panel_title(ax, fig, columns, text):
+    """A panel's title (its data, so that its own PNG says what it shows), wrapped."""
+    ax.set_title(_wrapped(text, fig.get_figwidth() / columns, PANEL_CHARS_PER_INCH),
+                 fontsize=10)
 
 
 def _write_table(path, header, rows):
@@ -84,19 +102,21 @@ def _sweeps_and_iterations_row(left, right, curves, sweeps, iterations):
         ax.legend(fontsize=8)
 
 
-def plot_sweeps_and_iterations(path, curves, title, sweeps=None, iterations=None):
+def plot_sweeps_and_iterations(path, curves, title, sweeps=None, iterations=None, data=""):
     """Left: error vs sweeps (up to ``sweeps``, the budget per sweep); right: error vs
     iterations (up to ``iterations``, a linear axis from iteration 0); log-scale errors
-    floored at 1e-10, the y-range fitted to the curves."""
+    floored at 1e-10, the y-range fitted to the curves; ``data`` names the data in each
+    panel's title."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6), layout="constrained")
     _sweeps_and_iterations_row(left, right, curves, sweeps, iterations)
-    fig.suptitle(title)
-    fig.tight_layout()
+    for ax, unit in ((left, "per sweep"), (right, "per iteration")):
+        _panel_title(ax, fig, 2, f"{unit}: {data}" if data else unit)
+    _titled(fig, title)
     files = _save_figure(fig, (left, right), path)
     plt.close(fig)
     return files
@@ -110,13 +130,13 @@ def plot_seeds(path, rows, title, sweeps=None, iterations=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(rows), 2, figsize=(11, 3.6 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), 2, figsize=(11, 3.6 * len(rows)), squeeze=False,
+                             layout="constrained")
     for (left, right), (row_title, curves) in zip(axes, rows.items()):
         _sweeps_and_iterations_row(left, right, curves, sweeps, iterations)
-        left.set_title(row_title, fontsize=10)
-        right.set_title(row_title, fontsize=10)
-    fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / (3.6 * len(rows))))  # room for the title
+        _panel_title(left, fig, 2, f"per sweep: {row_title}")
+        _panel_title(right, fig, 2, f"per iteration: {row_title}")
+    _titled(fig, title)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -126,29 +146,32 @@ def plot_seeds(path, rows, title, sweeps=None, iterations=None):
 _CYCLE = ("o", "s", "^", "v", "D", "x", "+", "*", "P", "<")
 
 
-def plot_iterations(path, panels, title, markers=None):
+def plot_iterations(path, panels, title, styles=None, data=""):
     """One log-scale panel per entry of ``panels`` (``{panel title: {label: errors}}``),
-    sparse markers (``markers``: ``{label: matplotlib marker}``, else a cycle)."""
+    sparse markers from a cycle; ``styles`` (``{label: matplotlib line options}``, e.g.
+    ``marker``, ``markevery``, ``linestyle``) overrides them; ``data`` names the data in
+    each panel's title."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.6), squeeze=False,
+                             layout="constrained")
     for ax, (panel_title, curves) in zip(axes[0], panels.items()):
         for k, (label, errors) in enumerate(curves.items()):
-            marker = (markers or {}).get(label, _CYCLE[k % len(_CYCLE)])
-            ax.plot(np.arange(errors.size), np.maximum(errors, FLOOR), label=label,
-                    marker=marker, ms=5, markevery=_every(errors.size))
+            style = dict(marker=_CYCLE[k % len(_CYCLE)], markevery=_every(errors.size))
+            style.update((styles or {}).get(label, {}))
+            ax.plot(np.arange(errors.size), np.maximum(errors, FLOOR), label=label, ms=5,
+                    **style)
         ax.set_yscale("log")
         ax.set_xlabel("iterations (linear axis)")
         ax.set_ylabel(YLABEL)
         ax.set_ylim(*y_range(curves.values()))
-        ax.set_title("\n".join(textwrap.wrap(panel_title, 60)), fontsize=10)
+        _panel_title(ax, fig, len(panels), f"{panel_title}; {data}" if data else panel_title)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
+    _titled(fig, title)
     files = _save_figure(fig, axes[0], path) if len(panels) > 1 else [path]
     if len(panels) == 1:
         fig.savefig(path, dpi=120)
@@ -163,13 +186,11 @@ def write_panels_csv(path, panels):
                   for label, errors in curves.items() for it, e in enumerate(errors)))
 
 
-def save_panels(out_dir, name, panels, title, markers=None):
+def save_panels(out_dir, name, panels, title, styles=None, data=""):
     """The figure's PNG (and one PNG per panel when it has several) and a CSV of every
     curve; returns the files written."""
     os.makedirs(out_dir, exist_ok=True)
-    files = plot_iterations(os.path.join(out_dir, f"{name}.png"), panels, title, markers)
+    files = plot_iterations(os.path.join(out_dir, f"{name}.png"), panels, title, styles, data)
     table = os.path.join(out_dir, f"{name}.csv")
     write_panels_csv(table, panels)
     return files + [table]
-
-

@@ -3,12 +3,15 @@ the whole budget with the verdict at smaller budgets reported (apps layer)."""
 
 from __future__ import annotations
 
-from .claims import Claim
-from .measures import (DRASTIC, READINGS, TIE_BAND, combine, error_race, judge,
-                       race_by_budget)
+import numpy as np
 
-__all__ = ["by_depth", "depth_labels", "drastically_ahead", "factors", "max_factor",
-           "min_factor", "panels_claim", "race_claim", "seeds_claim"]
+from .claims import Claim
+from .measures import (DRASTIC, READINGS, TIE_BAND, Ratio, combine, error_race, judge,
+                       race_by_budget, settled)
+
+__all__ = ["at_least", "by_depth", "depth_labels", "drastically_ahead", "factors",
+           "faster_by", "max_factor", "measured_ratios", "min_factor", "panels_claim",
+           "race_claim", "seeds_claim"]
 
 
 def by_depth(curves):
@@ -22,49 +25,69 @@ def depth_labels(curves):
 
 
 def factors(race, fast, slow):
-    """``{level: {label: factor}}``: how many times faster each run of ``fast`` is than
-    ``slow`` (below 1, or None where only ``slow`` reaches the level: behind); see
-    :meth:`Race.factor`. In the reading "errors" the levels are budgets and the factors
-    ratios of errors."""
+    """``{level: {label: Ratio}}``: how many times faster each run of ``fast`` is than
+    ``slow``, in one unit per ratio (:meth:`.measures.Race.ratio`: times to the level, a
+    bound where only one run reaches it, the lowest level both reach where neither does; in
+    the reading "errors" the levels are budgets and the ratios those of the errors)."""
     def name(level):  # a level (1e-06), or a budget in the reading "errors"
         return f"{level:.0e}" if race.reading == "levels" else str(level)
-    return {name(level): {label: race.factor(label, slow, level)[0] for label in fast}
-            for level in race.keys}
+    return {name(level): {label: race.ratio(label, slow, level) for label in fast}
+            for level in race.levels}
 
 
 def min_factor(race, fast, slow):
-    """``{level: the smallest factor}`` of the runs ``fast`` over ``slow`` (None at a level
-    that only ``slow`` reaches)."""
-    return {level: None if None in values.values() else min(values.values())
+    """``{level: the smallest Ratio}`` of the runs ``fast`` over ``slow``."""
+    return {level: min(values.values(), key=lambda r: r.value)
             for level, values in factors(race, fast, slow).items()}
 
 
 def max_factor(race, fast, slow):
-    """``{level: the largest factor}`` of the runs ``fast`` over ``slow`` (None at a level
-    that only ``slow`` reaches)."""
-    return {level: max((v for v in values.values() if v is not None), default=None)
+    """``{level: the largest Ratio}`` of the runs ``fast`` over ``slow``."""
+    return {level: max(values.values(), key=lambda r: r.value)
             for level, values in factors(race, fast, slow).items()}
 
 
 def at_least(factor, threshold, mode):
     """``factor >= threshold`` with the tie band: a factor within ``TIE_BAND`` of the
     threshold counts as below it in a strict race and as above it in a lenient one."""
-    if factor is None:
-        return False
+    if factor is None or not np.isfinite(factor):
+        return factor is not None and factor > threshold
     tie = abs(factor - threshold) <= TIE_BAND * max(factor, threshold)
     return (factor >= threshold or mode == "lenient") if tie else factor > threshold
 
 
+def faster_by(race, fast, slow, level, threshold):
+    """``fast`` is at least ``threshold`` times faster than ``slow`` at ``level``, with the
+    tie band (:func:`at_least`) and rounding: strictly with the least favourable ratio that
+    the runs' envelopes allow, leniently with the most favourable."""
+    side = "low" if race.mode == "strict" else "high"
+    return settled(lambda kind: at_least(race.ratio(fast, slow, level, kind, side).value,
+                                          threshold, race.mode))
+
+
 def drastically_ahead(race, fast, slow):
     """Every run of ``fast`` is at least ``DRASTIC`` (10) times faster than ``slow`` at every
-    level (the tie band applied to the 10x)."""
-    return all(at_least(f, DRASTIC, race.mode) for f in min_factor(race, fast, slow).values())
+    level (:func:`faster_by`)."""
+    return all(faster_by(race, label, slow, level, DRASTIC)
+               for label in fast for level in race.levels)
+
+
+def measured_ratios(value):
+    """``value`` (numbers, dicts of them) with every :class:`.measures.Ratio` as its JSON
+    form, its unit beside it."""
+    if isinstance(value, Ratio):
+        return value.measured()
+    if isinstance(value, dict):
+        return {key: measured_ratios(v) for key, v in value.items()}
+    return value
 
 
 def _compact(value):
     """Numbers of ``measured`` in a few characters: ``{a: 1.234e-05}`` -> ``a 1.23e-05``."""
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k} {_compact(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, Ratio):
+        return str(value)
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
@@ -124,10 +147,11 @@ def race_claim(id, text, curves, rule, *, unit, budget, depths=None, prefix="", 
     second, second_race = _second_reading(curves, rule, unit=unit, budget=budget, depths=depths)
     more = numbers(race) if numbers else {}
     measured = dict(race.measured(), verdict_by_budget=verdicts,
-                    budget_dependent=len(set(verdicts.values())) > 1, **(extra or {}), **more,
+                    budget_dependent=len(set(verdicts.values())) > 1, **(extra or {}),
+                    **measured_ratios(more),
                     **_readings(verdicts[budget], second, second_race))
     if numbers:
-        measured["readings"]["errors"].update(numbers(second_race))
+        measured["readings"]["errors"].update(measured_ratios(numbers(second_race)))
     return Claim.check(id, text, verdicts[budget], measured, unit=unit,
                        evidence=prefix + race.summary() + "".join(
                            f"; {name}: {_compact(value)}" for name, value in more.items())
@@ -192,7 +216,8 @@ def seeds_claim(id, text, runs, rule, *, unit, budget, numbers=None):
         races[data_seed] = race
         per_seed[data_seed] = dict(cond_X=cond, holds=verdicts[budget] == "PASS",
                                    verdict=verdicts[budget], verdict_by_budget=verdicts,
-                                   **race.measured(), **(numbers(race) if numbers else {}),
+                                   **race.measured(),
+                                   **measured_ratios(numbers(race) if numbers else {}),
                                    **_readings(verdicts[budget], second[data_seed],
                                                second_race))
         for b, verdict in verdicts.items():
