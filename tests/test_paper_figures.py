@@ -27,8 +27,9 @@ REQUIRED = {
              "fig2.L1_fastest_per_iteration", "fig2.width_plays_no_role"],
     "fig3": ["fig3.deeper_faster_per_sweep", "fig3.depth_ahead_per_iteration"],
     "fig4": ["fig4.data", "fig4.gd_rate_of_11_diverges", "fig4.gd_converges_linearly",
-             "fig4.bcgd_ahead_of_gd", "fig4.gain_larger_at_large_cond"],
-    "fig5": ["fig5.arch3_ahead_of_arch2", "fig5.arch1_drop_at_layer1"],
+             "fig4.bcgd_ahead_of_gd", "fig4.gain_larger_at_large_cond",
+             "fig4.gd_highly_sensitive"],
+    "fig5": ["fig5.arch3_ahead_of_arch2", "fig5.arch1_drop_at_layer1", "fig5.sigma_min_zero"],
     "fig6": ["fig6.order_by_shape", "fig6.orth_identity_beats_balanced_and_random",
              "fig6.balanced_order", "fig6.random_order"],
     "fig7": ["fig7.data", "fig7.l2_depth_ahead_per_iteration",
@@ -76,18 +77,43 @@ def _beyond(fast, slow, band=TIE_BAND):
         return fast[0] < slow[0]
     if math.isinf(slow[1]) and not math.isinf(fast[1]):
         return True
-    return fast[1] < slow[1] and slow[1] - fast[1] > band * slow[1]
+    return slow[1] - fast[1] > band * slow[1]
+
+
+def _gap(measured, a, b):
+    """The largest gap in decades between the curves of ``a`` and ``b`` (claims.json)."""
+    gaps = measured["gaps_decades"]
+    return gaps[f"{a} | {b}"] if f"{a} | {b}" in gaps else gaps[f"{b} | {a}"]
 
 
 def _ahead(measured, fast, slow):
-    """``fast`` reaches every level first (or is lower at the budget) by more than the tie
-    band, from the JSON alone: what a PASS of "ahead" needs."""
-    return all(_beyond(keys[fast], keys[slow]) for keys in _keys(measured).values())
+    """From the JSON alone, what the rules of docs/paper.md make of "``fast`` ahead of
+    ``slow``": True (every level beyond the tie band and the curves more than 0.1 decade
+    apart, beyond the band), False (behind or tied at a level, or the curves similar), None
+    when it rests on a band's edge or on rounding (a run with an agreement horizon)."""
+    keys = _keys(measured).values()
+    gap = _gap(measured, fast, slow)
+    horizons = measured["agreement_horizons"]
+    if any(horizons.get(label) is not None for label in (fast, slow)):
+        return None
+    if all(_beyond(k[fast], k[slow]) for k in keys) and gap > 0.1 * (1 + TIE_BAND):
+        return True
+    if any(_beyond(k[slow], k[fast]) for k in keys) or gap <= 0.1 * (1 - TIE_BAND):
+        return False
+    return None
 
 
-def _maybe_ahead(measured, fast, slow):
-    """``fast`` is ahead of ``slow`` or tied with it at every level."""
-    return all(not _beyond(keys[slow], keys[fast]) for keys in _keys(measured).values())
+def _all(results):
+    """Every result True: True; one False: False; else None (the verdict may be a TIE)."""
+    results = list(results)
+    return False if False in results else (True if all(results) else None)
+
+
+def _agrees(claim, holds):
+    """A claim's verdict agrees with what the JSON says of it: PASS where it surely holds,
+    FAIL where it surely fails, anything where it rests on a band or on rounding."""
+    if holds is not None:
+        assert claim.verdict == ("PASS" if holds else "FAIL"), (claim.id, claim.evidence)
 
 
 def _states_its_reading(entry):
@@ -140,10 +166,11 @@ def test_fig1_bcgd_against_the_searched_gd_rate(reproduced):
     assert measured["gd_rate"] is not None and measured["gd_rate_runner_up"] is not None
     assert measured["gd_rate_runner_up"] != measured["gd_rate"]
     assert measured["budget"] == 300 and ahead.unit == "iteration"
-    assert ahead.passed == _ahead(measured, "BCGD", gd)
+    _agrees(ahead, _ahead(measured, "BCGD", gd))
     factors = drastic.measured["bcgd_over_gd_factor"].values()
-    # PASS needs 10x beyond the tie band
-    assert drastic.passed == all(f is not None and f > DRASTIC / (1 - TIE_BAND) for f in factors)
+    assert all(f["unit"].startswith("ratio of iterations to ") for f in factors)  # one unit
+    if not any(drastic.measured["agreement_horizons"].values()):  # PASS: 10x beyond the band
+        assert drastic.passed == all(f["value"] > DRASTIC / (1 - TIE_BAND) for f in factors)
 
 
 def test_fig2_depths_per_sweep_and_per_iteration(reproduced):
@@ -156,16 +183,20 @@ def test_fig2_depths_per_sweep_and_per_iteration(reproduced):
     per_sweep = claims["fig2.deeper_faster_per_sweep"]
     depths = [1, 10, 50, 100, 200, 400]
     assert per_sweep.unit == "sweep" and per_sweep.measured["budget"] == 5
-    assert per_sweep.passed == all(_ahead(per_sweep.measured, f"L={b}", f"L={a}")
-                                   for a, b in zip(depths, depths[1:]))
+    _agrees(per_sweep, _all(_ahead(per_sweep.measured, f"L={b}", f"L={a}")
+                            for a, b in zip(depths, depths[1:])))
     one_sweep = claims["fig2.one_sweep_L400"]
     assert one_sweep.passed == (one_sweep.measured["error_after_one_sweep"] < 1e-10)
     per_iteration = claims["fig2.L1_fastest_per_iteration"]
     assert per_iteration.unit == "iteration" and per_iteration.measured["budget"] == 2000
     assert all(c.passed for c in (per_sweep, one_sweep, per_iteration)), claims
     width = claims["fig2.width_plays_no_role"]  # Theorem 3.1: "the width plays no role"
-    gaps = width.measured["largest_relative_difference"].values()
+    found = width.measured["largest_relative_difference"]
+    assert width.measured["reduce_width"] is False and len(found) == 5
+    gaps = [g for name, by_width in found.items() if "not covered" not in name
+            for g in by_width.values()]
     assert width.passed == (max(gaps) <= 1e-8) and width.passed  # a theorem: must hold
+    assert max(found["BCGD, random (not covered)"].values()) > 1e-3  # the test can fail
     data = claims["fig2.data"].measured  # "the condition number ... was 2.6614"
     assert claims["fig2.data"].passed == (2.6614 / 1.5 <= data["cond_X"][SEED] <= 2.6614 * 1.5)
 
@@ -201,9 +232,10 @@ def test_fig3_judged_on_draws_matching_the_papers_condition_number(reproduced):
         assert claim.measured["budget_dependent"] == dependent
         assert ("BUDGET-DEPENDENT" in claim.evidence) == dependent
     for s in seeds:
-        deep_ahead = all(_ahead(ahead.measured["per_seed"][s], f"L={L}", "L=1")
-                         for L in (3, 5, 7, 9, 11))
-        assert ahead.measured["per_seed"][s]["holds"] == deep_ahead
+        deep_ahead = _all(_ahead(ahead.measured["per_seed"][s], f"L={L}", "L=1")
+                          for L in (3, 5, 7, 9, 11))
+        if deep_ahead is not None:
+            assert ahead.measured["per_seed"][s]["verdict"] == ("PASS" if deep_ahead else "FAIL")
     proportional = claims["fig3.not_proportional_to_depth"]  # "does not grow proportionally"
     for s in seeds:
         entry = proportional.measured["per_seed"][s]
@@ -253,9 +285,8 @@ def test_fig4_gd_baselines(reproduced):
     panels = ahead.measured["panels"]
     assert [p["budget"] for p in panels.values()] == [150, 500]
     assert ahead.measured["gd_rate"] is not None and "gd_rate_runner_up" in ahead.measured
-    assert ahead.passed == all(
-        all(_ahead(p, "BCGD", label) for label in _keys(p)["1e-06"] if label != "BCGD")
-        for p in panels.values())
+    _agrees(ahead, _all(_ahead(p, "BCGD", label) for p in panels.values()
+                        for label in _keys(p)["1e-06"] if label != "BCGD"))
 
 
 def test_fig4_gain_larger_at_large_condition_number(reproduced):
@@ -263,10 +294,31 @@ def test_fig4_gain_larger_at_large_condition_number(reproduced):
     matrix has a big condition number"."""
     claim = reproduced("fig4")[0]["fig4.gain_larger_at_large_cond"]
     small, large = claim.measured["bcgd_over_gd_factor"].values()
-    if abs(large - small) <= TIE_BAND * max(large, small):
-        assert claim.verdict == "TIE"
-    else:
-        assert claim.passed == (large > small)
+    for ratio in (small, large):  # like with like: iterations to a level both runs reach
+        assert ratio["unit"].startswith("ratio of iterations to ") and ratio["bound"] == "exact"
+    rounding = [p["agreement_horizons"] for p in claim.measured["rounding"].values()]
+    if not any(h for horizons in rounding for h in horizons.values()):
+        x = large["value"] / small["value"]
+        assert claim.verdict == ("TIE" if abs(x - 1) <= TIE_BAND * max(x, 1)
+                                 else "PASS" if x > 1 else "FAIL")
+
+
+def test_fig4_gd_highly_sensitive_beyond_one_pair(reproduced):
+    """"GD is highly sensitive with respect to learning rate": in both panels a rate at
+    most 2x a well-chosen one fails to converge steadily; every GD curve judged is drawn."""
+    claims, files = reproduced("fig4")
+    claim = claims["fig4.gd_highly_sensitive"]
+    panels = claim.measured["panels"]
+    assert len(panels) == 2 and all(1 <= len(p["rates"]) <= 3 for p in panels.values())
+    for panel in panels.values():
+        for behaviour in panel["rates"].values():
+            assert 1 < behaviour["times_well_chosen"] <= 2.0 + 1e-9
+            assert behaviour["fails"] == (behaviour["health"] != "converging"
+                                          or behaviour["highly_oscillatory"])
+    assert claim.passed == all(any(b["fails"] for b in p["rates"].values())
+                               for p in panels.values())
+    table = next(f for f in files if f.endswith("fig4.csv"))
+    assert "(runner-up)" in open(table).read()  # judged by gd_converges_linearly: drawn
 
 
 def test_fig5_narrow_layers(reproduced):
@@ -278,9 +330,14 @@ def test_fig5_narrow_layers(reproduced):
                      ("fig5.arch2_drop_at_layers_50_to_1", "Arch2 (n_50 = 20)")):
         share = claims[id].measured["share_of_log_decrease"][arch]
         assert claims[id].passed == (share is not None and share > 0.5)
+    sigma = claims["fig5.sigma_min_zero"]  # Theorem 3.2's sigma_rx of the updated input
+    found = sigma.measured["sigma_rx_over_sigma_max"]
+    assert sigma.passed  # by the architectures' shapes: it must hold
+    assert all(v["smallest_at_other_updates"] > 1e-3 for v in found.values())  # contrast
+    assert found["Arch3 (all 128)"]["largest_at_named_updates"] is None
     fastest = claims["fig5.arch3_ahead_of_arch2"]
-    assert fastest.passed == all(_ahead(fastest.measured, "Arch3 (all 128)", other)
-                                 for other in ("Arch1 (all 20)", "Arch2 (n_50 = 20)"))
+    _agrees(fastest, _all(_ahead(fastest.measured, "Arch3 (all 128)", other)
+                          for other in ("Arch1 (all 20)", "Arch2 (n_50 = 20)")))
 
 
 def test_fig6_order_and_initialization(reproduced):
@@ -291,20 +348,22 @@ def test_fig6_order_and_initialization(reproduced):
     tried, so they must PASS."""
     claims, _ = reproduced("fig6")
     order = claims["fig6.order_by_shape"].measured["panels"]
-    assert _ahead(order["n0=50, nL=300"], "orth-identity, ascending", "orth-identity, descending")
-    assert _ahead(order["n0=300, nL=50"], "orth-identity, descending", "orth-identity, ascending")
+    _agrees(claims["fig6.order_by_shape"], _all([
+        _ahead(order["n0=50, nL=300"], "orth-identity, ascending", "orth-identity, descending"),
+        _ahead(order["n0=300, nL=50"], "orth-identity, descending", "orth-identity, ascending")]))
     inits = claims["fig6.orth_identity_beats_balanced_and_random"]
-    assert inits.passed == all(
+    _agrees(inits, _all(
         _ahead(panel, f"orth-identity, {order}", f"{init}, {order}")
         for panel in inits.measured["panels"].values() for order in ("ascending", "descending")
-        for init in ("balanced", "random"))
+        for init in ("balanced", "random")))
     assert claims["fig6.order_by_shape"].passed and inits.passed
     fastest = claims["fig6.orth_identity_best_order_fastest"].measured["panels"]
     for panel, winner in (("n0=50, nL=300", "ascending"), ("n0=300, nL=50", "descending")):
         runs = _keys(fastest[panel])["1e-06"]
-        assert fastest[panel]["holds"] == all(
-            _ahead(fastest[panel], f"orth-identity, {winner}", other) for other in runs
-            if other != f"orth-identity, {winner}")
+        holds = _all(_ahead(fastest[panel], f"orth-identity, {winner}", other) for other in runs
+                     if other != f"orth-identity, {winner}")
+        if holds is not None:
+            assert fastest[panel]["holds"] == holds
 
 
 def test_fig6_balanced_and_random_orderings(reproduced):
@@ -314,16 +373,17 @@ def test_fig6_balanced_and_random_orderings(reproduced):
     by the ascending BCGD decay faster than those by the descending BCGD" (n0=300, nL=50)."""
     claims, _ = reproduced("fig6")
     balanced = claims["fig6.balanced_order"].measured["panels"]
-    holds = (_ahead(balanced["n0=50, nL=300"], "balanced, descending", "balanced, ascending")
-             and _ahead(balanced["n0=300, nL=50"], "balanced, ascending", "balanced, descending"))
-    assert claims["fig6.balanced_order"].passed == holds
+    _agrees(claims["fig6.balanced_order"], _all([
+        _ahead(balanced["n0=50, nL=300"], "balanced, descending", "balanced, ascending"),
+        _ahead(balanced["n0=300, nL=50"], "balanced, ascending", "balanced, descending")]))
     random = claims["fig6.random_order"].measured["panels"]
-    left = random["n0=50, nL=300"]
-    similar = _maybe_ahead(left, "random, ascending", "random, descending") and _maybe_ahead(
-        left, "random, descending", "random, ascending")
-    assert left["verdict"] == ("PASS" if similar else "FAIL")
-    assert random["n0=300, nL=50"]["holds"] == _ahead(random["n0=300, nL=50"],
-                                                      "random, ascending", "random, descending")
+    left = random["n0=50, nL=300"]  # "behave similarly": at most 0.1 decade apart
+    gap = _gap(left, "random, ascending", "random, descending")
+    if not any(left["agreement_horizons"].values()) and abs(gap - 0.1) > 0.1 * TIE_BAND:
+        assert left["verdict"] == ("PASS" if gap < 0.1 else "FAIL")
+    right = _ahead(random["n0=300, nL=50"], "random, ascending", "random, descending")
+    if right is not None:
+        assert random["n0=300, nL=50"]["holds"] == right
 
 
 def test_fig7_uci_stand_in_all_depths_per_iteration(reproduced):
@@ -332,17 +392,18 @@ def test_fig7_uci_stand_in_all_depths_per_iteration(reproduced):
     fastest error convergence": every depth 1..5 with the same iterations; the stand-in has
     the UCI data's shape and conditioning and says so in every line."""
     claims, _ = reproduced("fig7")
-    data = claims["fig7.data"]
-    assert data.passed and tuple(data.measured["shape"]) == UCI_SHAPE  # built to the paper's
+    data = claims["fig7.data"]  # built to the paper's shape and cond(X): it checks nothing
+    assert data.verdict == "INFO" and tuple(data.measured["shape"]) == UCI_SHAPE
     assert UCI_COND / 10 <= data.measured["cond_X"] <= UCI_COND * 10
     assert data.measured["data_seed"] == SEED  # --seed draws the stand-in
-    assert all("STAND-IN" in c.evidence and "cond(X)" in c.evidence for c in claims.values())
+    assert all("STAND-IN" in c.evidence and "cond(X)" in c.evidence and c.stand_in
+               for c in claims.values())
     l2 = claims["fig7.l2_depth_ahead_per_iteration"]
     assert sorted(_keys(l2.measured)["1e-06"]) == [f"L={L}" for L in range(1, 6)]
     assert l2.unit == "iteration" and l2.measured["budget"] == 200
-    assert l2.passed == all(_ahead(l2.measured, f"L={L}", "L=1") for L in range(2, 6))
+    _agrees(l2, _all(_ahead(l2.measured, f"L={L}", "L=1") for L in range(2, 6)))
     l4 = claims["fig7.l4_depth1_fastest_per_iteration"]
-    assert l4.passed == all(_ahead(l4.measured, "L=1", f"L={L}") for L in range(2, 6))
+    _agrees(l4, _all(_ahead(l4.measured, "L=1", f"L={L}") for L in range(2, 6)))
 
 
 def test_fig7_depth_significantly_accelerates_l2_but_not_l4(reproduced):
@@ -355,24 +416,27 @@ def test_fig7_depth_significantly_accelerates_l2_but_not_l4(reproduced):
     measured = significantly.measured
     assert significantly.unit == "iteration" and measured["budget"] == 200
     assert measured["reading"] == "levels" and measured["tie_band"] == TIE_BAND
-    assert significantly.passed == all(_ahead(measured, f"L={L}", "L=1") for L in range(2, 6))
+    _agrees(significantly, _all(_ahead(measured, f"L={L}", "L=1") for L in range(2, 6)))
     smallest = measured["smallest_deep_over_L1_factor"]
     assert sorted(smallest) == sorted(_keys(measured))
+    assert all(f["unit"].startswith("ratio of iterations to ") for f in smallest.values())
     if significantly.passed:  # every deep net ahead of L=1 at every level
-        assert all(f is not None and f >= 1 for f in smallest.values())
+        assert all(f["value"] >= 1 for f in smallest.values())
     errors = measured["readings"]["errors"]
     assert "smallest_deep_over_L1_factor" in errors and str(200) in errors["errors_at"]
     budget_errors = errors["errors_at"]["200"]
     ratio = min(budget_errors["L=1"] / budget_errors[f"L={L}"] for L in range(2, 6))
-    assert errors["smallest_deep_over_L1_factor"]["200"] == pytest.approx(ratio)
+    assert errors["smallest_deep_over_L1_factor"]["200"]["value"] == pytest.approx(ratio)
+    assert errors["smallest_deep_over_L1_factor"]["200"]["unit"] == \
+        "ratio of errors after 200 iterations"
 
     unlike = claims["fig7.depth_accelerates_l2_not_l4"]
     panels = unlike.measured["panels"]
     assert sorted(panels) == ["L2 loss", "L4 loss"] and unlike.unit == "iteration"
-    l2 = all(_ahead(panels["L2 loss"], f"L={L}", "L=1") for L in range(2, 6))
-    l4 = not any(_maybe_ahead(panels["L4 loss"], f"L={L}", "L=1") for L in range(2, 6))
-    assert panels["L2 loss"]["holds"] == l2 and panels["L4 loss"]["holds"] == l4
-    assert unlike.passed == (l2 and l4)
+    l2 = _all(_ahead(panels["L2 loss"], f"L={L}", "L=1") for L in range(2, 6))
+    l4 = _all(None if a is None else not a  # "not for the L4-loss": no deep net ahead
+              for a in (_ahead(panels["L4 loss"], f"L={L}", "L=1") for L in range(2, 6)))
+    _agrees(unlike, _all([l2, l4]))
     assert unlike.measured["verdict_by_reading"]["levels"] == unlike.verdict
 
     reference = claims["fig7.reference_of_3"]
@@ -392,19 +456,19 @@ def test_fig8_digits_stand_in_per_iteration(reproduced):
     1, 3, 5, 7, 9 within 0.1 decade)."""
     claims, _ = reproduced("fig8")
     assert all("STAND-IN" in c.evidence for c in claims.values())
-    data = claims["fig8.data"]  # "The input data matrix X is not full rank."
-    assert data.passed == (data.measured["rank_X"] < data.measured["shape"][1])
-    assert data.passed and data.measured["rank_X"] == 61
+    assert all(c.stand_in for c in claims.values())
+    data = claims["fig8.data"]  # "the entire MNIST training dataset of 60,000 samples": the
+    assert data.verdict == "INFO" and data.measured["rank_X"] == 61  # digits cannot tell
     best = claims["fig8.depth2_best_per_iteration"]
-    assert best.passed == all(_ahead(best.measured, "L=2", f"L={L}") for L in range(1, 11)
-                              if L != 2)
+    _agrees(best, _all(_ahead(best.measured, "L=2", f"L={L}") for L in range(1, 11) if L != 2))
     even = claims["fig8.even_depths_accelerate"]
-    assert even.passed == (all(_ahead(even.measured, f"L={L}", "L=1") for L in (2, 4, 6, 8, 10))
-                           and not any(_maybe_ahead(even.measured, f"L={L}", "L=1")
-                                       for L in (3, 5, 7, 9)))
-    overlap = claims["fig8.odd_depths_overlap"]
-    assert overlap.measured["depths"] == [1, 3, 5, 7, 9]
-    assert overlap.passed == (overlap.measured["largest_gap_decades"] <= 0.1)
+    odd = [_ahead(even.measured, f"L={L}", "L=1") for L in (3, 5, 7, 9)]
+    _agrees(even, _all([_all(_ahead(even.measured, f"L={L}", "L=1") for L in (2, 4, 6, 8, 10)),
+                        _all(None if a is None else not a for a in odd)]))
+    overlap = claims["fig8.odd_depths_overlap"]  # "the lines are overlapping": 0.1 decade
+    gap = overlap.measured["largest_gap_decades"]
+    if not any(overlap.measured["agreement_horizons"].values()) and abs(gap - 0.1) > 0.005:
+        assert overlap.passed == (gap < 0.1)
 
 
 def test_fig9_real_data_bcgd_against_searched_gd(reproduced):
@@ -424,9 +488,9 @@ def test_fig9_real_data_bcgd_against_searched_gd(reproduced):
     assert linear.passed == all(any(c["linear"] for c in rates.values())
                                 for rates in linear.measured["panels"].values())
     ahead = claims["fig9.bcgd_ahead_of_gd"]
-    assert ahead.passed == all(
+    _agrees(ahead, _all(
         _ahead(p, "BCGD", next(label for label in _keys(p)["1e-06"] if label != "BCGD"))
-        for p in ahead.measured["panels"].values())
+        for p in ahead.measured["panels"].values()))
 
 
 def test_the_claims_of_every_figure_of_a_run_end_up_in_one_claims_json(reproduced):

@@ -83,7 +83,8 @@ def agreement_horizon(errors, twin, size=None):
     a = np.maximum(_extended(errors, size), FLOOR)
     b = np.maximum(_extended(twin, size), FLOOR)
     with np.errstate(invalid="ignore"):
-        agree = (a == b) | (np.abs(a - b) <= AGREEMENT * np.maximum(a, b))
+        agree = (a == b) | (np.isfinite(a) & np.isfinite(b)
+                            & (np.abs(a - b) <= AGREEMENT * np.maximum(a, b)))
     differ = np.flatnonzero(~agree)
     return int(differ[0]) if differ.size else None
 
@@ -315,12 +316,16 @@ class Race:
 
     def gap(self, labels, kind=EXACT):
         """``(low, high, at)``: the largest distance in decades between the curves of
-        ``labels`` (log10 of the errors floored at 1e-10, as plotted, at every unit 1..budget)
-        and the unit where it is; low and high are its bounds within the envelopes."""
+        ``labels`` (log10 of the errors floored at 1e-10, as plotted) and the unit where it
+        is; low and high are its bounds within the envelopes. The curves are compared at
+        every iteration of the budget; per sweep at every fraction 1/L of a sweep of the
+        deepest run (a run's error there is the one after its last update)."""
+        finest = max(self.tracks[label].per_unit for label in labels)
+        steps = np.arange(1, self.budget * finest + 1)
         lows, highs = [], []
         for label in labels:
             track = self.tracks[label]
-            points = track.per_unit * np.arange(1, self.budget + 1)
+            points = steps * track.per_unit // finest
             low, high = track.envelope(kind)
             lows.append(np.log10(np.maximum(low[points], FLOOR)))
             highs.append(np.log10(np.maximum(high[points], FLOOR)))
@@ -330,7 +335,9 @@ class Race:
             narrowest = np.maximum(lows.max(axis=0) - highs.min(axis=0), 0.0)
         widest = np.where(np.isnan(widest), np.inf, widest)  # two diverged runs: apart
         narrowest = np.where(np.isnan(narrowest), np.inf, narrowest)
-        return float(narrowest.max()), float(widest.max()), int(np.argmax(widest)) + 1
+        at = steps[np.argmax(widest)]
+        return float(narrowest.max()), float(widest.max()), (
+            int(at) if finest == 1 else float(at / finest))
 
     def similar(self, *labels):
         """The curves of ``labels`` are similar: at most ``OVERLAP_DECADES`` apart at every
@@ -391,7 +398,8 @@ class Race:
         """JSON-ready: ``{"unit", "budget", "levels": {level: {label: entry}}}`` with entry
         ``{"<unit>s_to_level": time}`` or ``{"error_at_budget": error or "diverged"}``; in the
         reading ``"errors"``: ``{"unit", "budget", "errors_at": {budget: {label: error}}}``;
-        and the agreement horizons of the runs whose twins were compared."""
+        the agreement horizons of the runs whose twins were compared, and the gaps between
+        the curves (:meth:`gaps`)."""
         def entry(key):
             done, value = key
             if done == 0:
@@ -406,7 +414,16 @@ class Race:
             found = {"levels": {f"{level:.0e}": {str(label): entry(key)
                                                  for label, key in k.items()}
                                 for level, k in keys.items()}}
-        return {"unit": self.unit, "budget": self.budget, **found, **self.rounding()}
+        return {"unit": self.unit, "budget": self.budget, **found, **self.rounding(),
+                "gaps_decades": self.gaps()}
+
+    def gaps(self):
+        """JSON-ready ``{"a | b": decades}``: the largest gap between every two runs'
+        curves (as they are, no envelope), what :meth:`similar` compares with
+        ``OVERLAP_DECADES``."""
+        labels = self.labels
+        return {f"{a} | {b}": self.gap([a, b])[1] for i, a in enumerate(labels)
+                for b in labels[i + 1:]}
 
     def summary(self, labels=None):
         """One line: each run's time to each level, and the error at the budget of the runs

@@ -158,7 +158,7 @@ def race_claim(id, text, curves, rule, *, unit, budget, depths=None, prefix="", 
                        + _budget_note(verdicts, unit) + _reading_note(second))
 
 
-def panels_claim(id, text, panels, rule, *, unit, prefix=""):
+def panels_claim(id, text, panels, rule, *, unit, prefix="", numbers=None):
     """A claim about runs in several panels (data sets, settings): it holds where
     ``rule(race, panel)`` holds in every panel at the panel's whole budget (a FAIL in one
     panel fails it, a TIE and no FAIL ties it). ``measured["budget_dependent"]`` is true
@@ -170,6 +170,8 @@ def panels_claim(id, text, panels, rule, *, unit, prefix=""):
         ``{name: (curves, budget)}`` with ``curves`` ``{label: errors per iteration}``.
     rule : callable
         ``rule(Race, name) -> bool``.
+    numbers : callable, optional
+        ``numbers(race, name) -> dict``: more numbers of a panel's race at its whole budget.
     """
     measured, verdict, second = {}, {}, {}
     for name, (curves, budget) in panels.items():
@@ -178,11 +180,15 @@ def panels_claim(id, text, panels, rule, *, unit, prefix=""):
         race, verdicts = race_by_budget(curves, named, unit=unit, budget=budget)
         second[name], second_race = _second_reading(curves, named, unit=unit, budget=budget)
         verdict[name] = verdicts[budget]
+        more = numbers(race, name) if numbers else {}
         measured[name] = dict(race.measured(), holds=verdicts[budget] == "PASS",
                               verdict=verdicts[budget], verdict_by_budget=verdicts,
                               budget_dependent=len(set(verdicts.values())) > 1,
+                              **measured_ratios(more),
                               **_readings(verdicts[budget], second[name], second_race))
-        prefix += f"{name}: {race.summary()}{_budget_note(verdicts, unit)}. "
+        prefix += f"{name}: {race.summary()}" + "".join(
+            f"; {key}: {_compact(value)}" for key, value in more.items()) + (
+            f"{_budget_note(verdicts, unit)}. ")
     overall, overall_second = combine(verdict.values()), combine(second.values())
     dependent = [name for name, panel in measured.items() if panel["budget_dependent"]]
     return Claim.check(id, text, overall, {"panels": measured, "reading": "levels",
