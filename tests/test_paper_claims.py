@@ -3,7 +3,7 @@ apart from those on the paper's data (docs/paper.md)."""
 
 import json
 
-from fastdln.paper.claims import Claim, mark_stand_in, tally, tally_line, write_claims
+from fastdln.apps.paper.claims import Claim, mark_stand_in, tally, tally_line, write_claims
 
 
 def _claims():

@@ -5,8 +5,8 @@ an INFO that says why it checks nothing."""
 import numpy as np
 import pytest
 
-from fastdln.paper.depth_figures import MNIST_ROWS, _mnist_data_claim, _uci_data_claim
-from fastdln.paper.figure_data import PaperData, uci_stand_in
+from fastdln.apps.paper.depth_figures import MNIST_ROWS, _mnist_data_claim, _uci_data_claim
+from fastdln.apps.paper.figure_data import PaperData, uci_stand_in
 
 
 def _data(rows, columns, rank, stand_in=False, cond=10.0):

@@ -4,8 +4,8 @@ where the paper puts them."""
 import numpy as np
 import pytest
 
-from fastdln.paper.architecture_figures import update_marks
-from fastdln.paper.plots import plot_iterations, plot_sweeps_and_iterations
+from fastdln.apps.paper.architecture_figures import update_marks
+from fastdln.apps.paper.plots import plot_iterations, plot_sweeps_and_iterations
 
 LONG = ("Fig. 7: STAND-IN synthetic UCI-shaped data, geometric spectrum (2565 x 128, cond(X) "
         "= 7.094e+04, data seed 3) ([3]'s dashed line not drawn: the paper states no value)")

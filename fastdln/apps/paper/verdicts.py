@@ -59,10 +59,17 @@ def at_least(factor, threshold, mode):
 def faster_by(race, fast, slow, level, threshold):
     """``fast`` is at least ``threshold`` times faster than ``slow`` at ``level``, with the
     tie band (:func:`at_least`) and rounding: strictly with the least favourable ratio that
-    the runs' envelopes allow, leniently with the most favourable."""
+    the runs' envelopes allow, leniently with the most favourable. A bound counts for what
+    it shows: a lower bound (the slow run never reached the level) may hide any larger
+    ratio, so it never fails leniently; an upper bound never passes strictly."""
     side = "low" if race.mode == "strict" else "high"
-    return settled(lambda kind: at_least(race.ratio(fast, slow, level, kind, side).value,
-                                          threshold, race.mode))
+
+    def decide(kind):
+        ratio = race.ratio(fast, slow, level, kind, side)
+        if ratio.bound == ("lower" if race.mode == "lenient" else "upper"):
+            return race.mode == "lenient"
+        return at_least(ratio.value, threshold, race.mode)
+    return settled(decide)
 
 
 def drastically_ahead(race, fast, slow):
