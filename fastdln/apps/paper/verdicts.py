@@ -92,7 +92,11 @@ def measured_ratios(value):
 def _compact(value):
     """Numbers of ``measured`` in a few characters: ``{a: 1.234e-05}`` -> ``a 1.23e-05``."""
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} {_compact(v)}" for k, v in value.items()) + "}"
+        texts = {k: _compact(v) for k, v in value.items()}
+        if len(texts) > 1 and len(set(texts.values())) == 1 and all(
+                isinstance(v, Ratio) for v in value.values()):  # one ratio for every level
+            return next(iter(texts.values()))
+        return "{" + ", ".join(f"{k} {text}" for k, text in texts.items()) + "}"
     if isinstance(value, Ratio):
         return str(value)
     return f"{value:.3g}" if isinstance(value, float) else str(value)
