@@ -19,7 +19,7 @@ from .figure_data import (COND_MATCH, FIG3_COND, condition_number, conditioned_d
                    real_data)
 from .gd_rates import CONVERGING, DIVERGED, PER_DECADE, curve_health, search_gd_rate
 from .measures import (LINEAR_BEND, LINEAR_R2, OSCILLATING, STOP, TIE_BAND, Race,
-                       linear_convergence, settled)
+                       horizons_text, linear_convergence, settled)
 from .plots import save_panels
 from .runs import train_curve, twinned
 from .verdicts import (at_least, drastically_ahead, measured_ratios, min_factor, panels_claim,
@@ -294,7 +294,9 @@ def _especially_claim(panels, gd):
         "BCGD's ratio over GD larger in the right panel)", verdict,
         {"bcgd_over_gd_factor": measured_ratios(found), "gd": gd, "rounding": rounding},
         unit="iteration", evidence="BCGD over GD: " + ", ".join(
-            f"{name} {ratio}" for name, ratio in found.items()),
+            f"{name} {ratio}" for name, ratio in found.items()) + "".join(
+            f"; {name}: {horizons_text(r['agreement_horizons']).removeprefix('; ')}"
+            for name, r in rounding.items() if any(r["agreement_horizons"].values())),
         reading="BCGD's ratio over GD of iterations to the lowest level both reach, larger "
                 "on the right", tie_band=TIE_BAND)
 

@@ -31,7 +31,8 @@ __all__ = ["AGREEMENT", "DRASTIC", "FLOOR", "LEVELS", "LINEAR_BEND", "LINEAR_R2"
            "OVERLAP_DECADES", "READINGS", "ROUNDING", "STOP", "TIE_BAND", "UNITS", "VERDICTS",
            "Race", "Ratio", "agreement_horizon", "combine", "drop_share", "error_at_iteration",
            "error_race", "iterations_to", "judge", "layer_of_update", "linear_convergence",
-           "common_level_ratio", "race_by_budget", "settled", "time_ratio"]
+           "common_level_ratio", "horizons_text", "race_by_budget", "settled",
+           "time_ratio"]
 
 FLOOR = 1e-10  # the paper plots errors below 1e-10 as 1e-10
 LEVELS = (1e-6, FLOOR)  # the levels speed claims are measured at
@@ -444,10 +445,11 @@ class Race:
                     if lowest[label][0] == 1]
             if rest:
                 parts.append(f"error after {self.budget} {self.unit}s: " + ", ".join(rest))
-        return "; ".join(parts) + _horizon_text(self.rounding()["agreement_horizons"])
+        return "; ".join(parts) + horizons_text(self.rounding()["agreement_horizons"])
 
 
-def _horizon_text(horizons):
+def horizons_text(horizons):
+    """``"; rounding: twins disagree from iteration ..."`` for the runs that part (else "")."""
     apart = {label: h for label, h in horizons.items() if h is not None}
     if not apart:
         return ""
