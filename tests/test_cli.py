@@ -226,6 +226,29 @@ BAD_INPUT = [
     ("`demo --samples 0`", ["demo", "--samples", "0"], "--samples"),
     ("`reproduce --seed -1`", ["reproduce", "fig1", "--seed", "-1"], "--seed"),
     ("unknown sub-command", ["frobnicate"], "invalid choice"),
+    ("an output that is an input (by path, hard or symbolic link)",
+     ["predict", "{model}", "{csv}", "--out", "{csv}"], "the same file as the data"),
+    ("an output that is an input (by path, hard or symbolic link)",
+     ["predict", "{model}", "{csv}", "--out", "{hard_link}"], "the same file as the data"),
+    ("an output that is an input (by path, hard or symbolic link)",
+     ["predict", "{model}", "{csv}", "--out", "{model_link}"], "the same file as the model"),
+    ("an output that is an input (by path, hard or symbolic link)",
+     ["train", "{npz}", "--depth", "2", "--out", "{npz}"], "the same file as the data"),
+    ("an output that is an input (by path, hard or symbolic link)",
+     ["bench", "--json", "{csv}", "--compare", "{csv}"], "the same file as --compare"),
+    ("an output in a missing folder, a folder, or two outputs in one file",
+     ["train", "{npz}", "--depth", "2", "--out", "{missing_folder}/m.npz"], "does not exist"),
+    ("an output in a missing folder, a folder, or two outputs in one file",
+     ["predict", "{model}", "{csv}", "--out", "{folder}"], "is a directory"),
+    ("an output in a missing folder, a folder, or two outputs in one file",
+     ["train", "{npz}", "--depth", "2", "--out", "{folder}/m", "--checkpoint", "{folder}/m"],
+     "the same file as --out"),
+    ("an output in a missing folder, a folder, or two outputs in one file",
+     ["grid", "{grid}", "--out", "{grid}"], "the same file as the grid"),
+    ("an output in a missing folder, a folder, or two outputs in one file",
+     ["grid", "{grid}", "--curves", "{csv}"], "--curves"),
+    ("an output in a missing folder, a folder, or two outputs in one file",
+     ["reproduce", "fig1", "--out", "{csv}"], "is a file, not a folder"),
 ]
 
 
@@ -243,18 +266,54 @@ def test_bad_files_and_options_exit_2_in_one_line(capsys, tmp_path, data, row, a
     plain.write_text("1,2\n3,4\n")
     bad_value = tmp_path / "bad_value.csv"
     bad_value.write_text("x,y\n1,2\n3,oops\n")
+    (tmp_path / "folder").mkdir()
+    os.link(table, tmp_path / "hard_link.csv")
+    os.symlink(model, tmp_path / "model_link.npz")
+    grid = tmp_path / "grid.toml"
+    grid.write_text(f'[grid]\ndata = ["{npz}"]\ndepth = [2]\n')
     names = dict(missing=tmp_path / "nope.npz", csv=table, npz=npz, broken=broken,
-                 truncated=truncated, model=model, plain=plain, bad_value=bad_value)
+                 truncated=truncated, model=model, plain=plain, bad_value=bad_value,
+                 folder=tmp_path / "folder", hard_link=tmp_path / "hard_link.csv",
+                 model_link=tmp_path / "model_link.npz", grid=grid,
+                 missing_folder=tmp_path / "no_folder")
+    before = {path: path.read_bytes() for path in (table, npz, model, grid)}
     code, out, err = main(capsys, *[a.format(**names) for a in argv])
     assert code == 2 and out == ""
     assert len(err) == 1 and fragment in err[0], err
     assert "Traceback" not in err[0]
+    assert all(path.read_bytes() == content for path, content in before.items())
 
 
 def test_every_bad_input_case_is_in_the_docs():
     docs = (ROOT / "docs" / "errors.md").read_text().split("## Command line")[1]
     rows = {line.split("|")[1].strip() for line in docs.splitlines() if line.startswith("| ")}
     assert {case[0] for case in BAD_INPUT} <= rows, {c[0] for c in BAD_INPUT} - rows
+
+
+def test_outputs_are_checked_before_any_work(capsys, tmp_path, data, monkeypatch):
+    """A bad ``--out`` is reported before the data are read and before training."""
+    _, _, npz, _ = data
+    monkeypatch.setattr(cli, "read_training_data", None)  # reading would fail loudly
+    monkeypatch.setattr(cli, "load", None)
+    code, _, err = main(capsys, "train", npz, "--depth", 2, "--sweeps", 100000, "--out",
+                        tmp_path / "nodir" / "m.npz")
+    assert code == 2 and err == [f"fastdln: error: --out {tmp_path / 'nodir' / 'm.npz'}: the "
+                                 f"folder {tmp_path / 'nodir'} does not exist (create it "
+                                 "first)"]
+    code, _, err = main(capsys, "predict", npz, npz, "--out", tmp_path)
+    assert code == 2 and "is a directory" in err[0]
+
+
+def test_a_checkpoint_may_continue_in_the_file_it_resumes(capsys, tmp_path, data):
+    _, _, npz, _ = data
+    checkpoint = tmp_path / "run.ckpt"
+    code, _, _ = main(capsys, "train", npz, "--depth", 2, "--sweeps", 3, "--checkpoint",
+                      checkpoint, "--checkpoint-every", 1, "--quiet")
+    assert code == 0
+    code, _, err = main(capsys, "train", npz, "--sweeps", 5, "--resume", checkpoint,
+                        "--checkpoint", checkpoint, "--checkpoint-every", 1, "--quiet")
+    assert code == 0, err
+    assert fastdln.io.read_checkpoint(checkpoint)[0]["progress"]["sweeps_done"] == 5
 
 
 def test_divergence_is_one_line_and_exit_1(tmp_path, data):

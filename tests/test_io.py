@@ -200,3 +200,66 @@ def test_a_run_stopped_by_its_callback_checkpoints_where_it_stopped(tmp_path):
     for a, b in zip(resumed.weights, full.weights):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(resumed.errors, full.errors)
+
+
+def test_check_writable_refuses_bad_outputs_by_name(tmp_path):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").write_text("x")
+    cases = {str(tmp_path / "folder"): "is a directory",
+             str(tmp_path / "none" / "m.npz"): "does not exist",
+             str(tmp_path / "file" / "m.npz"): "does not exist"}
+    for path, expected in cases.items():
+        with pytest.raises(ValueError, match=f"^--out {path}: .*{expected}"):
+            io.check_writable(path, "--out")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        io.check_writable(tmp_path / "file", "--curves", folder=True)
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        io.check_writable(tmp_path / "file" / "sub", "--curves", folder=True)
+    io.check_writable(tmp_path / "new" / "deeper", "--curves", folder=True)  # made on writing
+    io.check_writable(tmp_path / "file", "--out")  # an existing file is replaced
+    assert not (tmp_path / "new").exists()
+
+
+def test_check_writable_knows_an_input_by_its_identity_not_its_name(tmp_path):
+    data = tmp_path / "data.csv"
+    data.write_text("a,b\n1,2\n")
+    os.link(data, tmp_path / "hard.csv")
+    os.symlink(data, tmp_path / "soft.csv")
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    inputs = [("the model", tmp_path / "missing.npz"), ("the data", "-"),
+              ("the data", str(data))]
+    for name in ("data.csv", "hard.csv", "soft.csv"):
+        with pytest.raises(ValueError, match=f"the same file as the data {data}, an input"):
+            io.check_writable(tmp_path / name, "--out", inputs=inputs)
+    with pytest.raises(ValueError, match="the same file"):  # relative and absolute spellings
+        io.check_writable(os.path.relpath(data), "--out", inputs=inputs)
+    io.check_writable(tmp_path / "other.csv", "--out", inputs=inputs)
+    assert data.read_text() == "a,b\n1,2\n"
+
+
+def test_check_writable_refuses_a_folder_or_file_without_permission(tmp_path, monkeypatch):
+    target = tmp_path / "m.npz"
+    target.write_text("x")
+    monkeypatch.setattr(os, "access", lambda path, mode: os.fspath(path) != str(tmp_path))
+    with pytest.raises(ValueError, match="no permission to write in the folder"):
+        io.check_writable(target, "--out")
+    with pytest.raises(ValueError, match="no permission to write in the folder"):
+        io.check_writable(tmp_path / "figures", "--out", folder=True)
+    monkeypatch.setattr(os, "access", lambda path, mode: os.fspath(path) != str(target))
+    with pytest.raises(ValueError, match="read-only"):
+        io.check_writable(target, "--out")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_check_writable_refuses_a_read_only_folder(tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir(mode=0o500)
+    with pytest.raises(ValueError, match="no permission"):
+        io.check_writable(folder / "m.npz", "--out")
+
+
+def test_train_checks_its_checkpoint_before_the_set_up(tmp_path, monkeypatch):
+    X, Y = random_data(30, 4, 2, seed=0)
+    monkeypatch.setattr(fastdln.runner, "Trainer", None)  # the set-up would fail loudly
+    with pytest.raises(ValueError, match="^checkpoint .*does not exist"):
+        fastdln.train(X, Y, depth=2, checkpoint=tmp_path / "none" / "run.ckpt")

@@ -5,7 +5,9 @@ are the fields of :class:`fastdln.Settings`, offered as ``--name`` (underscores 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import os
 import re
 import sys
 import time
@@ -22,7 +24,7 @@ from .bench import COLUMNS, add_arguments
 from .bench import run as run_bench
 from ..core.data import Data
 from .experiments import GridTerminated, load_grid_file, run_grid
-from ..core.io import load, save
+from ..core.io import check_writable, load, save
 from ..maths.optimum import end_to_end
 from .paper import FIGURES, run_figure
 from .paper.claims import tally_line
@@ -67,6 +69,24 @@ def _demo(args):
     return 0
 
 
+def _check_outputs(files=(), folders=()):
+    """Every output of a command checked before any work (bad ones: one line, exit 2).
+
+    ``files``: ``(option, path, inputs)``, ``inputs`` the ``(name, path)`` of the input files
+    that this output must not be (by file identity: links included); ``folders``:
+    ``(option, path)``. Paths that are None are not given. No two files may be one."""
+    given = [(option, path) for option, path, _ in files if path is not None]
+    for option, path, inputs in files:
+        if path is not None:
+            check_writable(path, option, inputs=inputs)
+    for option, path in folders:
+        if path is not None:
+            check_writable(path, option, folder=True)
+    for (first, a), (second, b) in itertools.combinations(given, 2):
+        if os.path.realpath(a) == os.path.realpath(b):
+            raise ValueError(f"{second} {b}: the same file as {first} {a}; give each its own")
+
+
 def _reproduce_arguments(parser):
     parser.add_argument("figure", choices=list(FIGURES) + ["all"])
     parser.add_argument("--quick", action="store_true", help="smaller settings where needed")
@@ -83,6 +103,8 @@ def _reproduce_arguments(parser):
 
 
 def _reproduce(args):
+    _check_outputs(folders=[("--out", args.out)]
+                   + [("--data-dir", args.data_dir)] * bool(args.download))
     names = list(FIGURES) if args.figure == "all" else [args.figure]
     if args.download:  # into --data-dir, else the cache (used by itself once filled)
         for kind, folder in fetch_all(args.data_dir).items():
@@ -103,6 +125,7 @@ def _reproduce(args):
 
 
 def _bench(args):
+    _check_outputs([("--json", args.json, [("--compare", args.compare)])])
     return run_bench(args)
 
 
@@ -165,6 +188,9 @@ def _training_options(args):
 
 
 def _train(args):
+    inputs = [("the data", args.data), ("--y", args.y), ("--sample-weight", args.sample_weight)]
+    _check_outputs([("--out", args.out, inputs + [("--resume", args.resume)]),
+                    ("--checkpoint", args.checkpoint, inputs)])  # it may go on in --resume's
     X, Y, feature_names, target_names, weight = read_training_data(
         args.data, target=args.target, header=not args.no_header, y_path=args.y,
         sample_weight=args.sample_weight)
@@ -277,6 +303,7 @@ def _exit_code(result, args, stop):
 
 
 def _predict(args):
+    _check_outputs([("--out", args.out, [("the model", args.model), ("the data", args.data)])])
     model = load(args.model)
     X = read_features(args.data, model.widths[0], header=not args.no_header,
                       target=args.target, feature_names=model.feature_names,
@@ -295,6 +322,10 @@ def _predict(args):
 
 def _grid(args):
     configs = load_grid_file(args.grid)
+    data = {path.strip() for config in configs for path in str(config.get("data", "")).split(",")}
+    _check_outputs([("--out", args.out, [("the grid", args.grid)]
+                     + [("the data", path) for path in sorted(data)])],
+                   [("--curves", args.curves)])
     client = None
     if args.scheduler:
         # imported here only: dask is an optional extra, slow to import

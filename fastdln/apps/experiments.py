@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from .io import check_writable
 from .progress import StopOnInterrupt
 from .readers import read_grid_data
 from ..core.settings import FRONT_END_DEFAULTS, Settings
@@ -324,6 +325,8 @@ def run_grid(configs: list[dict[str, Any]] | dict[str, Any], *, client: Any = No
     out : str or os.PathLike, optional
         A CSV to which each row is written (and flushed) as its run finishes, so that a
         killed grid keeps the rows of its finished runs; columns :func:`grid_columns`.
+        ``out`` and (for local runs) ``curve_dir`` are checked writable before any run
+        starts (``ValueError`` otherwise).
     on_row : callable, optional
         ``on_row(row)`` as each run finishes (e.g. a progress bar).
 
@@ -337,6 +340,10 @@ def run_grid(configs: list[dict[str, Any]] | dict[str, Any], *, client: Any = No
     configs = [dict(c) for c in configs]
     for c in configs:
         check_config(c)
+    if out is not None:
+        check_writable(out, "out")
+    if curve_dir is not None and client is None:  # a cluster's workers write on their disks
+        check_writable(curve_dir, "curve_dir", folder=True)
     rows: list[dict[str, Any]] = [{} for _ in configs]
     workers: dict = {}  # the local pool's processes, to pass a SIGTERM on to
     with _RowWriter(out, grid_columns(configs)) as writer, StopOnInterrupt(

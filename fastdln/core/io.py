@@ -29,8 +29,8 @@ import numpy as np
 from ..maths._checks import check_weights
 from .._version import __version__
 
-__all__ = ["Model", "load", "read_checkpoint", "save", "weights_fingerprint",
-           "write_checkpoint"]
+__all__ = ["Model", "check_writable", "load", "read_checkpoint", "save",
+           "weights_fingerprint", "write_checkpoint"]
 
 MODEL_FORMAT = 1
 CHECKPOINT_FORMAT = 1
@@ -194,6 +194,75 @@ def _atomic_write(path, payload):
             os.close(handle)
         if temporary is not None and os.path.exists(temporary):
             os.remove(temporary)
+
+
+def check_writable(path: str | os.PathLike, what: str, *, folder: bool = False,
+                   inputs: Sequence[tuple[str, str | os.PathLike | None]] = ()) -> None:
+    """Refuse an output path before any work: one that cannot be written, or one of the inputs.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (or, with ``folder=True``, the folder) a run will write.
+    what : str
+        The argument or option it came from, for the message (``"--out"``, ``"checkpoint"``).
+    folder : bool
+        ``path`` is a folder, created (with its missing parents) when the run writes: it
+        must be a folder if it exists, else its nearest existing parent must be a writable
+        folder. A file's folder must exist and be writable, and the file must not be a
+        folder nor a read-only file.
+    inputs : sequence of (str, path or None)
+        ``(what, path)`` of the run's input files (None, ``"-"`` and missing files are
+        skipped): ``path`` must be none of them, by identity of the file (a symbolic or hard
+        link to an input is that input), not by name.
+
+    Raises
+    ------
+    ValueError
+        One line naming ``what``, the path and what is wrong with it.
+    """
+    path = os.fspath(path)
+    if folder:
+        _check_folder_output(path, what)
+    else:
+        _check_file_output(path, what)
+    for source, input_path in inputs:
+        if input_path is not None and _same_file(path, input_path):
+            raise ValueError(f"{what} {path}: the same file as {source} "
+                             f"{os.fspath(input_path)}, an input; writing it would destroy "
+                             "that input: choose another file")
+
+
+def _check_file_output(path, what):
+    if os.path.isdir(path):
+        raise ValueError(f"{what} {path}: is a directory; give a file name inside it")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise ValueError(f"{what} {path}: the folder {parent} does not exist (create it first)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{what} {path}: no permission to write in the folder {parent}")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise ValueError(f"{what} {path}: the file is read-only")
+
+
+def _check_folder_output(path, what):
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        kind = "is a file, not a folder" if existing == os.path.abspath(path) else (
+            f"{existing} is a file, not a folder")
+        raise ValueError(f"{what} {path}: {kind}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{what} {path}: no permission to write in the folder {existing}")
+
+
+def _same_file(a, b):
+    """Whether paths ``a`` and ``b`` name one existing file (after links)."""
+    try:
+        return os.fspath(b) != "-" and os.path.samefile(a, b)
+    except OSError:  # either does not exist
+        return False
 
 
 def _new_file(folder):

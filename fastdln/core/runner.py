@@ -131,7 +131,9 @@ def train(X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None
     checkpoint : str or os.PathLike, optional
         Write the trainer's full state there every ``checkpoint_every`` sweeps (atomically:
         temporary file, fsync, rename; the previous checkpoint survives any crash), and when
-        the callback stops the run (e.g. on Ctrl-C), so that it can resume from there.
+        the callback stops the run (e.g. on Ctrl-C), so that it can resume from there. A
+        path that cannot be written (no such folder, a folder, no permission) raises
+        ``ValueError`` before the set-up.
     checkpoint_every : int
     resume : str or os.PathLike, optional
         Continue the run saved in this checkpoint up to ``sweeps`` sweeps in all: the final
@@ -160,6 +162,8 @@ def train(X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
     checkpoint_every = check_count(checkpoint_every, "checkpoint_every", minimum=1)
+    if checkpoint is not None:  # before the set-up: a run never ends unable to keep its state
+        io.check_writable(checkpoint, "checkpoint")
     if resume is not None:
         trainer, extra = _resumed(resume, Data(X, Y, sample_weight), weights, settings,
                                   options)
