@@ -134,7 +134,14 @@ def test_summary_reports_mse_and_r2_besides_the_error(capsys, data):
     zero = np.sum((Y - Y.mean(axis=0)) ** 2) / len(Y)  # the zero map's loss, centered
     assert summary["relative_error"] == pytest.approx(summary["error"] / zero, rel=1e-12)
     code, out, _ = main(capsys, "train", npz, "--depth", 2, "--sweeps", 500, "--tol", 1e-12)
-    assert code == 0 and out.startswith("converged: ") and "relative error " in out
+    assert code == 0 and out.startswith("converged (error <= --tol 1e-12): ")
+    assert "relative error " in out
+    code, out, _ = main(capsys, "train", npz, "--depth", 2)
+    assert code == 0 and out.startswith("converged (the loss improved by less than --loss-tol "
+                                        "0.0001 in 10 sweeps in a row): ")
+    code, out, _ = main(capsys, "train", npz, "--depth", 2, "--n-iter-no-change", "none",
+                        "--sweeps", 40, "--json")
+    assert json.loads(out)["sweeps"] == 40 and json.loads(out)["n_iter_no_change"] is None
 
 
 def test_a_csv_without_header(capsys, tmp_path, data):
@@ -177,7 +184,11 @@ def test_version_and_help_with_defaults_and_choices(capsys):
     code, out, _ = main(capsys, "train", "--help")
     text = " ".join(out.split())
     assert code == 0
-    for fragment in ["--sweeps SWEEPS sweeps in all, a resumed run's included (default: 100)",
+    for fragment in ["--sweeps SWEEPS the most sweeps, a resumed run's included; a run stops "
+                     "sooner by --n-iter-no-change (as DeepLinearRegressor's max_sweeps) "
+                     "(default: 1000)", "--n-iter-no-change N_ITER_NO_CHANGE stop once the loss "
+                     "improved by less than loss-tol (relative) in this many sweeps in a row "
+                     "('none': never) (default: 10)",
                      "(default: true; one of true, false)", "(default: 0)",
                      "(default: descending; one of descending, ascending)",
                      "--checkpoint-every CHECKPOINT_EVERY (default: 10)"]:
@@ -395,7 +406,8 @@ def test_a_signal_stops_after_a_sweep_writes_a_checkpoint_and_resumes_bitwise(
     data = tmp_path / "big.npz"
     np.savez(data, X=rng.normal(size=(300, 40)), Y=rng.normal(size=(300, 5)))
     checkpoint = tmp_path / "run.ckpt"
-    common = ["train", str(data), "--depth", "12", "--seed", "4", "--quiet"]
+    common = ["train", str(data), "--depth", "12", "--seed", "4", "--quiet",
+              "--n-iter-no-change", "none"]
     process = subprocess.Popen([sys.executable, "-m", "fastdln", *common, "--sweeps",
                                 "10000000", "--checkpoint", str(checkpoint),
                                 "--checkpoint-every", "7", "--out", str(tmp_path / "no.npz")],

@@ -248,13 +248,23 @@ def test_the_defaults_that_differ_by_entry_point_are_the_documented_ones():
     assert (Settings().fit_intercept, Settings().seed) == (False, None)
     assert (estimator["fit_intercept"].default, estimator["random_state"].default) == (True,
                                                                                         None)
-    assert cli._OWN_DEFAULTS == dict(seed=0, fit_intercept=True)
+    assert cli._OWN_DEFAULTS == dict(seed=0, fit_intercept=True, n_iter_no_change=10)
+    # the command line and the estimator stop by the same rule within the same budget
+    assert Settings().n_iter_no_change is None
+    assert estimator["n_iter_no_change"].default == 10 and estimator["tol"].default == (
+        Settings().loss_tol)
+    sweeps = next(a for a in cli.build_parser()._subparsers._group_actions[0].choices[
+        "train"]._actions if a.dest == "sweeps")
+    assert sweeps.default == estimator["max_sweeps"].default
     row = next(line for line in (ROOT / "README.md").read_text().splitlines()
                if line.startswith("| defaults that differ on purpose"))
     for fragment in ["`fit_intercept`: False in `train`/`Trainer`",
                      "True in `DeepLinearRegressor`", "and in `fastdln train`",
                      "`seed`: None in `train`/`Trainer` and `random_state=None` in the estimator",
-                     "0 in `fastdln train`"]:
+                     "0 in `fastdln train`", "`n_iter_no_change`: None in `train`/`Trainer` "
+                     "and grids", "10 in `DeepLinearRegressor` and `fastdln train`",
+                     f"`loss_tol` = {Settings().loss_tol:.0e}".replace("e-0", "e-"), "(`max_sweeps=1000`, `--sweeps "
+                     "1000`)"]:
         assert fragment in row, fragment
 
 

@@ -142,3 +142,46 @@ def test_divergence_keeps_the_last_finite_weights():
         trainer.sweep(20)
     with pytest.raises(RuntimeError, match="diverged"):
         trainer.sweep()
+
+
+def test_no_change_counts_sweeps_that_improve_by_less_than_loss_tol_of_the_best():
+    from fastdln.runner import NoChange
+
+    rule = NoChange(fastdln.Settings(n_iter_no_change=2, loss_tol=0.1), 10.0)
+    # 8.0 gains 2 > 1 (0.1 of 10); 7.5 gains 0.5 <= 0.8; 6.0 gains 1.5 > 0.75; 6.1 and 5.9
+    # gain at most 0.1 <= 0.6: two in a row
+    assert [rule.stalled(loss) for loss in (8.0, 7.5, 6.0, 6.1, 5.9)] == [
+        False, False, False, False, True]
+    assert rule.best == 5.9
+    exact = NoChange(fastdln.Settings(n_iter_no_change=1), 0.0)  # nothing left to improve
+    assert exact.stalled(0.0)
+    never = NoChange(fastdln.Settings(), 1.0)
+    assert not any(never.stalled(1.0) for _ in range(50)) and never.count == 50
+
+
+def test_train_stops_once_the_loss_stops_improving_and_only_when_asked():
+    X, Y = random_data(300, 30, 4, seed=2)
+    m = len(X)
+    result = fastdln.train(X, Y, depth=3, sweeps=1000, seed=0, record="sweep",
+                           n_iter_no_change=5, loss_tol=1e-3)
+    assert result.status == "converged" and 5 < result.sweeps < 1000
+    losses = result.errors + result.optimum.loss / m
+    best = np.minimum.accumulate(losses)
+    no_change = best[:-1] - losses[1:] <= 1e-3 * best[:-1]
+    assert no_change[-5:].all() and not no_change[-6]  # five in a row, just now
+    trainer = fastdln.Trainer(X, Y, depth=3, seed=0)
+    trainer.sweep(3)
+    assert trainer.loss == pytest.approx(trainer.errors[-1] + trainer.optimum.loss / m,
+                                         rel=1e-15)
+    assert fastdln.train(X, Y, depth=3, sweeps=40, seed=0).sweeps == 40  # off by default
+    assert fastdln.Settings.from_state({**fastdln.Settings().to_state(),
+                                        "widths": (30, 4)}).n_iter_no_change is None
+
+
+def test_a_resumed_run_may_change_its_stop_rule(tmp_path):
+    X, Y = random_data(100, 6, 2, seed=3)
+    checkpoint = tmp_path / "run.ckpt"
+    fastdln.train(X, Y, depth=2, sweeps=3, seed=0, checkpoint=checkpoint)
+    resumed = fastdln.train(X, Y, sweeps=500, resume=checkpoint, n_iter_no_change=3,
+                            loss_tol=1e-2)
+    assert resumed.status == "converged" and resumed.sweeps < 500

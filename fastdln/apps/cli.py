@@ -221,7 +221,9 @@ def _summary(result, X, Y, args, weight=None):
     return dict(status=result.status, sweeps=result.sweeps, iterations=result.iterations,
                 error=float(result.errors[-1]), initial_error=float(result.errors[0]),
                 relative_error=relative, mse=mse, r2=r2,
-                widths=list(result.settings.widths),
+                widths=list(result.settings.widths), tol=result.settings.tol,
+                n_iter_no_change=result.settings.n_iter_no_change,
+                loss_tol=result.settings.loss_tol,
                 model=args.out if result.status not in ("diverged", "stopped") else None,
                 checkpoint=args.checkpoint, seconds=result.elapsed)
 
@@ -271,7 +273,7 @@ def _print_summary(summary, args):
     if args.json:
         print(json.dumps(summary))
     elif summary["status"] not in ("diverged", "stopped"):
-        state = ("converged" if summary["status"] == "converged" else
+        state = (_converged(summary) if summary["status"] == "converged" else
                  "stopped at the sweep limit (raise --sweeps to go on)")
         relative = summary["relative_error"]
         print(f"{state}: {summary['sweeps']} sweeps, error {summary['initial_error']:.3e} -> "
@@ -280,6 +282,15 @@ def _print_summary(summary, args):
                  f"; relative error {relative:.2e}, the training R^2 below least squares")
               + f"); on the training data MSE {summary['mse']:.6g}, R^2 "
               f"{summary['r2']:.6f}" + (f"; saved to {args.out}" if args.out else ""))
+
+
+def _converged(summary):
+    """Which rule stopped a converged run."""
+    tol = summary["tol"]
+    if tol is not None and summary["error"] <= tol:
+        return f"converged (error <= --tol {tol:g})"
+    return (f"converged (the loss improved by less than --loss-tol {summary['loss_tol']:g} "
+            f"in {summary['n_iter_no_change']} sweeps in a row)")
 
 
 def _exit_code(result, args, stop):
@@ -399,8 +410,10 @@ def _train_arguments(command):
                          "by blocks), or a CSV with a header row ('-': a CSV on standard input)")
     command.add_argument("--y", default=None, metavar="Y.npy",
                          help="the .npy of the targets, with an .npy of X")
-    command.add_argument("--sweeps", type=integer_at_least(1), default=100,
-                         help="sweeps in all, a resumed run's included (default: %(default)s)")
+    command.add_argument("--sweeps", type=integer_at_least(1), default=1000,
+                         help="the most sweeps, a resumed run's included; a run stops sooner "
+                         "by --n-iter-no-change (as DeepLinearRegressor's max_sweeps) "
+                         "(default: %(default)s)")
     _add_settings_arguments(command)
     command.add_argument("--target", default=None,
                          help="CSV target column(s): names or 0-based indices, comma separated")

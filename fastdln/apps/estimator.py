@@ -23,7 +23,7 @@ from ..core.linear_map import predict
 from ..core.settings import FRONT_END_DEFAULTS, Settings, check_settings
 from ..core.threads import available_cores
 from ..core.trainer import Trainer
-from ..core.runner import run_sweeps
+from ..core.runner import NoChange, run_sweeps
 
 __all__ = ["DeepLinearRegressor"]
 
@@ -49,14 +49,24 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
     max_sweeps : int, default=1000
         Maximum number of sweeps per call of :meth:`fit` (>= 1).
     tol : float or None, default=1e-4
-        Stop once the relative error ``(loss(W) - loss(W*)) / loss(0)`` is ``<= tol``, where
-        ``loss(0)`` is the (weighted) loss of the zero map on the (centered) targets, for
-        every loss: ``sum_i w_i |y_i - mean|^p`` for ``"l<p>"``, ``sum_i w_i l(-y_i)`` for a
-        custom :class:`fastdln.losses.ConvexLoss` (fastdln 0.1.0 measured a custom loss
-        against the initial error instead). A scale-free measure that, for the L2 loss, is
-        how far the fit's R^2 on the training data is below the least-squares fit's. A
-        :class:`ConvergenceWarning` names ``max_sweeps`` and the relative error reached when
-        the budget ends the fit first. None: no early stop and no warning.
+        scikit-learn's rule for iterative estimators (``MLPRegressor``, ``SGDRegressor``):
+        a sweep that lowers the training loss by less than ``tol`` times the best loss so
+        far counts as no change, and ``n_iter_no_change`` of them in a row stop the fit (the
+        ``loss_tol`` and ``n_iter_no_change`` options of :class:`fastdln.Settings`; the
+        command line stops by the same rule). None: no such stop.
+    n_iter_no_change : int, default=10
+        Sweeps in a row without change (see ``tol``) that stop the fit.
+    error_tol : float or None, default=None
+        The exact-error stop: stop once the relative error
+        ``(loss(W) - loss(W*)) / loss(0)`` is ``<= error_tol``, where ``loss(0)`` is the
+        (weighted) loss of the zero map on the (centered) targets, for every loss:
+        ``sum_i w_i |y_i - mean|^p`` for ``"l<p>"``, ``sum_i w_i l(-y_i)`` for a custom
+        :class:`fastdln.losses.ConvexLoss`. A scale-free measure that, for the L2 loss, is
+        how far the fit's R^2 on the training data is below the least-squares fit's (what
+        ``tol`` meant before fastdln 0.2). On ill-conditioned data (images) a small
+        ``error_tol`` may need many more sweeps than ``tol``'s rule for the same predictions.
+        A :class:`ConvergenceWarning` is raised only when ``max_sweeps`` ends a fit that a
+        stop rule (``tol`` or ``error_tol``) would have gone on with; with both None, none.
     random_state : None, int or numpy.random.RandomState
         Seeds the initialization.
     warm_start : bool, default=False
@@ -94,7 +104,8 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
                  lr="optimal", loss="l2",
                  fit_intercept=FRONT_END_DEFAULTS["estimator"]["fit_intercept"],
                  max_sweeps=1000, tol=1e-4,
-                 random_state=None, warm_start=False, n_jobs=None):
+                 n_iter_no_change=FRONT_END_DEFAULTS["estimator"]["n_iter_no_change"],
+                 error_tol=None, random_state=None, warm_start=False, n_jobs=None):
         self.depth = depth
         self.width = width
         self.init = init
@@ -104,6 +115,8 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         self.fit_intercept = fit_intercept
         self.max_sweeps = max_sweeps
         self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.error_tol = error_tol
         self.random_state = random_state
         self.warm_start = warm_start
         self.n_jobs = n_jobs
@@ -131,38 +144,68 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         Y = Y.reshape(len(Y), -1)
         scale = _zero_map_loss(Y, Data(X, Y, sample_weight).weight, checked)
         trainer = self._trainer(X, Y, sample_weight, checked, scale)
-        status = run_sweeps(trainer, self.max_sweeps)
+        losses, rule = [trainer.loss], NoChange(trainer.settings, trainer.loss)
+
+        def watch(trainer):
+            losses.append(trainer.loss)
+            rule.stalled(trainer.loss)
+
+        status = run_sweeps(trainer, self.max_sweeps, callback=watch)
         self.relative_error_ = float(trainer.errors[-1] / scale)
-        if self.tol is not None and status != "converged":
-            warnings.warn(f"stopped at max_sweeps={self.max_sweeps} ({status}) with relative "
-                          f"error {self.relative_error_:.3e} > tol={self.tol:g}; raise "
-                          "max_sweeps (or tol, or try a smaller depth)", ConvergenceWarning,
-                          stacklevel=2)
+        # cut while still improving: a sweep of this fit improved by more than tol since
+        # (with tol=None, the exact-error stop not reached)
+        improving = rule.count < len(losses) - 1 if self.tol is not None else (
+            self.error_tol is not None)
+        if status == "max_sweeps" and improving:
+            warnings.warn(self._still_improving(losses), ConvergenceWarning, stacklevel=2)
         self._store(trainer)
         return self
 
+    def _still_improving(self, losses):
+        """The :class:`ConvergenceWarning` of a fit that ``max_sweeps`` ended: how much the
+        loss was still improving, and what to do."""
+        recent = losses[-min(len(losses), 1 + self.n_iter_no_change):]
+        gain = (recent[0] - recent[-1]) / max(recent[0], 1e-300) / max(len(recent) - 1, 1)
+        rule = (f"tol={self.tol:g}" if self.error_tol is None else
+                f"relative error {self.relative_error_:.2e} > error_tol={self.error_tol:g}")
+        return (f"max_sweeps={self.max_sweeps} ended the fit while it was still improving "
+                f"(the training loss fell by {gain:.1e} per sweep, relative, over the last "
+                f"sweeps; {rule}): raise max_sweeps, or fit again with warm_start=True to "
+                "continue from these weights" + ("" if self.tol is None else
+                                                 "; a larger tol stops sooner"))
+
     def _options(self):
         """The parameters that are options of :class:`fastdln.Settings`, by their names."""
+        stop = (dict(n_iter_no_change=None) if self.tol is None else
+                dict(n_iter_no_change=self.n_iter_no_change, loss_tol=self.tol))
         return dict(depth=self.depth, width=self.width, order=self.order, lr=self.lr,
-                    loss=self.loss, fit_intercept=self.fit_intercept, tol=self.tol,
-                    threads=_threads(self.n_jobs))
+                    loss=self.loss, fit_intercept=self.fit_intercept, tol=self.error_tol,
+                    threads=_threads(self.n_jobs), **stop)
 
     def _checked_parameters(self):
         """The parameters checked before any work, each error naming its parameter: the
         training options by :func:`fastdln.check_settings` (``init`` with them), the others
         here. Returns the checked options."""
         check_count(self.max_sweeps, "max_sweeps", 1)
+        check_count(self.n_iter_no_change, "n_iter_no_change", 1)
         check_flag(self.warm_start, "warm_start")
+        for parameter, option in (("tol", "loss_tol"), ("error_tol", "tol")):
+            value = getattr(self, parameter)
+            try:  # checked as the option, named as the parameter
+                check_settings(**{option: value}) if value is not None else None
+            except (TypeError, ValueError) as error:
+                raise type(error)(str(error).replace(option, parameter, 1)) from None
         _check_random_state(self.random_state)
         return check_settings(init=self.init, **self._options())
 
     def _trainer(self, X, Y, sample_weight, checked, scale):
         """A :class:`fastdln.Trainer` from the parameters (and the previous weights), its
-        ``tol`` in the unit of the errors: ``self.tol`` times the zero map's loss ``scale``."""
+        ``tol`` in the unit of the errors: ``self.error_tol`` times the zero map's loss
+        ``scale``."""
         widths = layer_widths(X.shape[1], Y.shape[1], checked.depth, checked.width)
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         options = dict(self._options(), widths=widths, seed=seed,
-                       tol=None if self.tol is None else self.tol * scale)
+                       tol=None if self.error_tol is None else self.error_tol * scale)
         previous: list[np.ndarray] | None = getattr(self, "weights_", None)
         if self.warm_start and previous is not None and [
                 previous[0].shape[1]] + [W.shape[0] for W in previous] == widths:

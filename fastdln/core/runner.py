@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from .settings import Options
 
-__all__ = ["TrainResult", "result_of", "run_sweeps", "train"]
+__all__ = ["NoChange", "TrainResult", "result_of", "run_sweeps", "train"]
 
 
 @dataclass
@@ -47,8 +47,8 @@ class TrainResult:
     iterations, sweeps : int
         Layer updates and complete sweeps done.
     status : str
-        ``"max_sweeps"``, ``"converged"`` (error <= tol), ``"diverged"`` or ``"stopped"``
-        (by the callback).
+        ``"max_sweeps"``, ``"converged"`` (error <= tol, or the loss stopped improving:
+        ``n_iter_no_change``), ``"diverged"`` or ``"stopped"`` (by the callback).
     optimum : Optimum
         The global optimum the errors are measured against.
     elapsed : float
@@ -150,7 +150,8 @@ def train(X: ArrayLike, Y: ArrayLike, weights: Sequence[ArrayLike] | None = None
         ({"descending", "ascending"}), ``lr`` ({"optimal", "bounded"} or a float), ``eta``,
         ``loss`` ("l2", "l4", ... or a :class:`fastdln.losses.ConvexLoss`), ``sampling``,
         ``batch_size``, ``dtype``, ``engine`` ({"fast", "reference"}), ``compress``,
-        ``reduce_width``, ``diagnostics``, ``fit_intercept``, ``tol``, ``threads``.
+        ``reduce_width``, ``diagnostics``, ``fit_intercept``, ``tol``, ``n_iter_no_change``,
+        ``loss_tol``, ``threads``.
 
     Returns
     -------
@@ -194,8 +195,10 @@ def run_sweeps(trainer: Trainer, sweeps: int, *,
                after_sweep: Callable[[Trainer], Any] | None = None) -> str:
     """Sweep ``trainer`` until ``sweeps`` sweeps are done in all, and return the status.
 
-    Stops early when the run converges (``tol``) or diverges, or when ``callback(trainer)``
-    returns True or raises ``StopIteration`` (status ``"stopped"``). ``after_sweep(trainer)``
+    Stops early when the run converges (``tol``, or ``n_iter_no_change`` sweeps in a row
+    without a relative improvement of the loss of ``loss_tol``: status ``"converged"``) or
+    diverges, or when ``callback(trainer)`` returns True or raises ``StopIteration`` (status
+    ``"stopped"``). ``after_sweep(trainer)``
     runs after every sweep before the callback (e.g. writing a checkpoint). A callback with
     a ``start`` attribute has ``callback.start(trainer)`` called before the first sweep (a
     progress bar then starts at a resumed run's sweep).
@@ -205,12 +208,15 @@ def run_sweeps(trainer: Trainer, sweeps: int, *,
         start(trainer)
     if trainer.settings.tol is not None and trainer.errors[-1] <= trainer.settings.tol:
         return "converged"
+    no_change = NoChange(trainer.settings, trainer.loss)
     while trainer.sweeps_done < sweeps:
         trainer.sweep()
         if after_sweep is not None:
             after_sweep(trainer)
         if trainer.status in ("diverged", "converged"):
             return trainer.status
+        if no_change.stalled(trainer.loss):
+            return "converged"
         if callback is not None:
             try:
                 if callback(trainer) is True:
@@ -218,6 +224,31 @@ def run_sweeps(trainer: Trainer, sweeps: int, *,
             except StopIteration:
                 return "stopped"
     return "max_sweeps"
+
+
+class NoChange:
+    """scikit-learn's stop for iterative estimators (``MLPRegressor``, ``SGDRegressor``), per
+    sweep: a sweep whose training loss is not below the best so far by more than ``loss_tol``
+    times that best counts as no change; ``n_iter_no_change`` of them in a row stop the run.
+    Never stops when ``settings.n_iter_no_change`` is None.
+
+    Attributes
+    ----------
+    best : float
+        The lowest training loss seen.
+    count : int
+        Sweeps in a row without change so far.
+    """
+
+    def __init__(self, settings: Settings, loss: float) -> None:
+        self.limit, self.tol = settings.n_iter_no_change, settings.loss_tol
+        self.best, self.count = loss, 0
+
+    def stalled(self, loss: float) -> bool:
+        """Count the sweep that ended at training loss ``loss``; whether the run should stop."""
+        self.count = self.count + 1 if self.best - loss <= self.tol * self.best else 0
+        self.best = min(self.best, loss)
+        return self.limit is not None and self.count >= self.limit
 
 
 def result_of(trainer: Trainer, status: str, record: str = "iteration",

@@ -38,10 +38,12 @@ RECORDS = ("iteration", "sweep")
 # The defaults a front end declares where its own differ from Settings' on purpose (README
 # "defaults that differ on purpose"); the front ends take them from here and change nothing
 # else: scikit-learn's and a table's convention of an intercept, a repeatable command.
+# The command line and the estimator stop by scikit-learn's rule for iterative estimators (the
+# loss stopped improving); train, Trainer and grids run the sweeps they are given.
 FRONT_END_DEFAULTS: dict[str, dict[str, Any]] = {
-    "command line": dict(seed=0, fit_intercept=True),
+    "command line": dict(seed=0, fit_intercept=True, n_iter_no_change=10),
     "grid": dict(seed=0),
-    "estimator": dict(fit_intercept=True),
+    "estimator": dict(fit_intercept=True, n_iter_no_change=10),
 }
 
 
@@ -53,6 +55,11 @@ def _text_lr(text):
 def _text_threads(text):
     """``auto`` or a count."""
     return None if text == "auto" else int(text)
+
+
+def _text_count_or_none(text):
+    """A count or ``none``."""
+    return None if text.lower() == "none" else int(text)
 
 
 def _text_bool(text):
@@ -128,7 +135,19 @@ class Settings:
         centered by their (weighted) means and ``b = mean(Y) - W mean(X)`` (exact for the L2
         loss, docs/math.md section 11).
     tol : float or None
-        Stop (status ``"converged"``) once the error is ``<= tol``. May differ on resume.
+        Stop (status ``"converged"``) once the error is ``<= tol`` (the exact-error stop, in
+        the unit of the errors). May differ on resume.
+    n_iter_no_change : int or None
+        Stop (status ``"converged"``) once the training loss has improved by less than
+        ``loss_tol`` (relative) in each of this many sweeps in a row: scikit-learn's rule for
+        iterative estimators (``MLPRegressor``, ``SGDRegressor``), the default of the command
+        line and of :class:`fastdln.DeepLinearRegressor` (10). None: never (``train`` and
+        ``Trainer``'s default: they run the sweeps they are given). May differ on resume
+        (a resumed run counts its sweeps without change anew).
+    loss_tol : float
+        With ``n_iter_no_change``: a sweep that lowers the training loss ``loss(W) / m``
+        (the error plus the optimum's loss per sample) by less than ``loss_tol`` times the
+        best loss so far counts as no change. May differ on resume.
     threads : int or None
         BLAS threads during each sweep (every loaded BLAS library, previous counts restored
         after it), or None: measured on the first sweeps and now and then (one thread or all
@@ -171,6 +190,11 @@ class Settings:
                                   text=_text_bool, choices=("true", "false"))
     tol: float | None = _option(None, "stop once the error is <= tol", text=float,
                                 may_differ=True)
+    n_iter_no_change: int | None = _option(
+        None, "stop once the loss improved by less than loss-tol (relative) in this many "
+        "sweeps in a row ('none': never)", text=_text_count_or_none, may_differ=True)
+    loss_tol: float = _option(1e-4, "relative improvement of the loss per sweep that counts as "
+                              "no change (with n-iter-no-change)", text=float, may_differ=True)
     threads: int | None = _option(None, "BLAS threads per sweep, or 'auto' to measure",
                                   text=_text_threads, may_differ=True)
 
@@ -227,7 +251,7 @@ class Settings:
         ``depth`` and ``width`` that states before them lack are derived from ``widths``)."""
         if not isinstance(state, dict):
             raise ValueError(f"state['settings'] must be a dict, got {type(state).__name__}")
-        state = dict({name: None for name in _SHAPE}, **state)
+        state = {**dict.fromkeys(_SHAPE), **_ADDED, **state}
         missing = [f.name for f in dataclasses.fields(cls) if f.name not in state]
         if missing:
             raise ValueError(f"state['settings'] lacks {missing}")
@@ -262,11 +286,15 @@ class Options(TypedDict, total=False):
     diagnostics: bool
     fit_intercept: bool
     tol: float | None
+    n_iter_no_change: int | None
+    loss_tol: float
     threads: int | None
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Settings))
 _SHAPE = ("depth", "width")  # the widths' shortcut: derived from widths once known
+# Options added after the first state format, with the value that states without them meant.
+_ADDED = dict(n_iter_no_change=None, loss_tol=1e-4)
 
 
 def check_loss(loss):
@@ -372,6 +400,9 @@ def _check_each(values):
         diagnostics=check_flag(values["diagnostics"], "diagnostics"),
         fit_intercept=check_flag(values["fit_intercept"], "fit_intercept"),
         tol=_check_tol(values["tol"]),
+        n_iter_no_change=None if values["n_iter_no_change"] is None else check_count(
+            values["n_iter_no_change"], "n_iter_no_change", 1),
+        loss_tol=_check_loss_tol(values["loss_tol"]),
         threads=None if values["threads"] is None else check_count(values["threads"],
                                                                      "threads", 1),
     )
@@ -461,6 +492,14 @@ def _check_tol(tol):
     return float(tol)
 
 
+def _check_loss_tol(loss_tol):
+    if isinstance(loss_tol, (bool, np.bool_)) or not isinstance(loss_tol, numbers.Real):
+        raise TypeError(f"loss_tol must be a number in [0, 1), got {loss_tol!r}")
+    if not 0 <= loss_tol < 1:
+        raise ValueError(f"loss_tol must be a number in [0, 1), got {loss_tol!r}")
+    return float(loss_tol)
+
+
 def _check_switch(value, name):
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
@@ -474,7 +513,7 @@ def resume_conflicts(saved: Settings, resumed: Settings,
     """The options in ``given`` that contradict the checkpoint's ``saved`` settings.
 
     ``resumed`` is ``check_settings(saved, **given)``. Options marked as allowed to differ
-    (``tol``, ``threads``) are never conflicts. Returns lines naming each option with both
+    (``tol``, ``n_iter_no_change``, ``loss_tol``, ``threads``) are never conflicts. Returns lines naming each option with both
     values (empty if everything matches).
     """
     conflicts = []

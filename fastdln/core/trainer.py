@@ -127,7 +127,9 @@ class Trainer:
         ``[n0, width, ..., width, nL]``), ``init``, ``seed``, ``method``,
         ``order``, ``lr``, ``eta``, ``loss``, ``sampling``, ``batch_size``, ``dtype``,
         ``engine``, ``compress``, ``reduce_width``, ``diagnostics``, ``fit_intercept``,
-        ``tol``, ``threads``.
+        ``tol``, ``n_iter_no_change``, ``loss_tol``, ``threads``. ``n_iter_no_change`` is
+        the sweep loop's rule (:func:`fastdln.train`, :func:`fastdln.runner.run_sweeps`);
+        :meth:`sweep` itself stops early only at ``tol`` or a divergence.
 
     Attributes
     ----------
@@ -315,6 +317,12 @@ class Trainer:
     def optimum(self) -> Optimum:
         """The :class:`fastdln.Optimum` the errors are measured against."""
         return self._scaling.optimum_out(self._optimum)
+
+    @property
+    def loss(self) -> float:
+        """The training loss per sample after the last update, ``loss(W) / m``: the error plus
+        the optimum's ``loss(W*) / m`` (what ``n_iter_no_change`` watches)."""
+        return float(self._errors.last()) + self.optimum.loss / self._engine.m
 
     @property
     def weights(self) -> list[np.ndarray]:
