@@ -104,26 +104,65 @@ def test_a_network_without_tiny_products_compiles_no_loops_for_them(tmp_path):
     assert "bcgd_updates" in names and not names & {"loop_gemm", "gram_loop"}, names
 
 
-def test_warmup_then_a_new_process_compiles_nothing(tmp_path):
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
-    result = subprocess.run([sys.executable, "-m", "fastdln", "warmup"], env=env,
-                            capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
+def _warmup(cache, *options):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-m", "fastdln", "warmup", *options], env=env,
+                            capture_output=True, text=True, timeout=600, cwd=str(cache))
     assert result.returncode == 0, result.stderr
-    assert "float64 bcgd l2 optimal descending" in result.stdout
-    assert f"kernels cached in {tmp_path}" in result.stdout
-    warm = _compiled(tmp_path)
+    return result.stdout
+
+
+def test_default_warmup_compiles_what_a_default_run_uses_and_nothing_else(tmp_path):
+    """Without options: the default settings on a network without tiny products (several
+    outputs, real widths), one configuration; a default run of that kind then compiles
+    nothing, and a network with tiny products (one output) compiles its own variant."""
+    out = _warmup(tmp_path)
+    assert out.splitlines()[0].startswith("float64 bcgd l2 optimal descending plain: ")
+    assert [line for line in out.splitlines() if line.startswith(("float", "bcgd"))] == [
+        out.splitlines()[0]] and f"kernels cached in {tmp_path}" in out
+    plain = dict(widths=[12, 120, 4], nL=4, reduce_width=False)
+    warm = _compiled(tmp_path, **plain)
     assert warm["compiled"] == [] and "compiling" not in warm["stderr"]
-    # a rank the widths bind takes other kernels, and so do networks without tiny products
-    # (their kernels leave the loops for tiny products out): warmed up as well
-    assert _compiled(tmp_path, widths=[12, 2, 3])["compiled"] == []
-    assert _compiled(tmp_path, widths=[12, 120, 4], nL=4, reduce_width=False)["compiled"] == []
     # a damaged cache: warmup says so in one line and rebuilds it (tests/test_cache.py has more)
     [kernels] = tmp_path.glob("maths_*")
     for path in sorted(kernels.glob("_kernels.gemm-*.nbc"))[:1]:
         path.write_bytes(path.read_bytes()[:100])
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
     again = subprocess.run([sys.executable, "-m", "fastdln", "warmup"], env=env,
                            capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
     assert again.returncode == 0, again.stderr
     assert again.stderr.count("fastdln: warning:") == 1, again.stderr
     assert f"kernel cache in {kernels} has a damaged file" in again.stderr
-    assert _compiled(tmp_path)["compiled"] == []
+    assert _compiled(tmp_path, **plain)["compiled"] == []
+    assert "bcgd_updates" in {name.split(".")[0] for name in _compiled(tmp_path)["compiled"]}
+
+
+def test_warmup_of_the_other_shapes_then_a_new_process_compiles_nothing(tmp_path):
+    out = _warmup(tmp_path, "--shape", "small", "rank-bound")
+    assert "float64 bcgd l2 optimal descending small" in out
+    warm = _compiled(tmp_path)  # five layers of 12 on 3 outputs: tiny products
+    assert warm["compiled"] == [] and "compiling" not in warm["stderr"]
+    assert _compiled(tmp_path, widths=[12, 2, 3])["compiled"] == []  # the rank binds
+
+
+def test_the_registries_drive_warmup():
+    """No method is named in warmup.py: every registered method is warmed up under --all,
+    each with the rates its own checks accept (gradient descent a constant one)."""
+    import importlib
+
+    from fastdln.methods import REGISTRY
+
+    module = importlib.import_module("fastdln.warmup")
+
+    source = (ROOT / "fastdln" / "warmup.py").read_text()
+    assert not [name for name in REGISTRY if f'"{name}"' in source or f"'{name}'" in source]
+    every = module._configurations({name: module.WARMUP_CHOICES[name]
+                                    for name in module.WARMUP_CHOICES}, rates_given=True)
+    assert {c["method"] for c in every} == set(REGISTRY)
+    for config in every:
+        assert module._resolved(**{k: v for k, v in config.items() if k != "shape"})
+    assert {c["lr"] for c in every if REGISTRY[c["method"]].all_layers_at_once} == {"constant"}
+    chosen = {name: module._choices(name, None) for name in module.WARMUP_CHOICES}
+    chosen["method"] = tuple(REGISTRY)
+    for config in module._configurations(chosen, rates_given=False):  # a valid rate each
+        assert module._resolved(**{k: v for k, v in config.items() if k != "shape"})

@@ -397,8 +397,8 @@ def _warmup_arguments(warm):
 
 
 def _warmup(args):
-    warmup(args.dtype, args.method, args.loss, args.lr, args.order, everything=args.all,
-           report=print)
+    warmup(args.dtype, args.method, args.loss, args.lr, args.order, shape=args.shape,
+           everything=args.all, report=print)
     folder = kernel_cache_folder()
     print(f"kernels cached in {folder}" if folder else "kernels cannot be cached here "
           "(no writable cache folder; set NUMBA_CACHE_DIR)")
@@ -483,8 +483,9 @@ COMMANDS = {command.name: command for command in (
             _warmup_arguments, _warmup,
             dict(description="Compile ahead of time what a run's first call would compile "
                  "(seconds per configuration), e.g. in a Docker image, a CI cache or asv's "
-                 "install_command. Default: the default settings (float64, bcgd, l2, optimal, "
-                 "descending).")),
+                 "install_command. Default: what a default run uses (the default settings on "
+                 "a network without tiny products; --shape small for one or two outputs); the "
+                 "options below add others, --all compiles every configuration.")),
     Command("demo", "a small BCGD run printing the error per sweep", _demo_arguments, _demo),
 )}
 

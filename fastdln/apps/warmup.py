@@ -1,11 +1,17 @@
 """Compile the kernels of chosen configurations ahead of time (applications layer).
 
 A run compiles only the kernels its configuration uses, on their first use in an
-environment (seconds), and numba caches them (see ``fastdln/_cache.py``): every later
+environment (seconds), and numba caches them (see ``fastdln/maths/_cache.py``): every later
 process loads them in milliseconds. :func:`warmup` pays that first use in advance, for a
 Docker image, a CI cache or asv's ``install_command``: it trains a tiny network once per
 configuration, which compiles exactly the kernels a real run of that configuration loads.
 A damaged cache file it meets is removed and its kernel compiled and cached anew.
+
+The configurations come from the registries: the methods of :data:`fastdln.methods.REGISTRY`
+(each with the rates, losses and orders its own checks accept), the named rates of
+:data:`fastdln.methods.RATES` and a constant one. Besides its options, a run's kernels depend
+on the shapes of its network (:data:`SHAPES`); by default only what a default run uses is
+compiled: the default options on a network without tiny products.
 """
 
 from __future__ import annotations
@@ -13,27 +19,39 @@ from __future__ import annotations
 import itertools
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..maths import _kernels
 from ..maths._cache import KernelCacheWarning, cache_folder, unusable_cache_dir
+from ..core.methods import RATES, REGISTRY
+from ..core.settings import Settings, check_settings
 from ..core.trainer import Trainer
 from ..core.tuning import measure_machine
 
-__all__ = ["WARMUP_CHOICES", "kernel_cache_folder", "warmup"]
+__all__ = ["SHAPES", "WARMUP_CHOICES", "kernel_cache_folder", "warmup"]
 
-# what each option may be in a warmup (custom losses compile anew in every process)
+# Networks whose kernels differ (each a variant of the compiled code; see fastdln._engines):
+# "plain": no product small enough for the jitted loops (several outputs, real widths: the
+# README's example, image data); "small": tiny products (one or two outputs, tiny widths);
+# "rank-bound": hidden widths below the optimum's rank (its residual enters the gradients);
+# "blocked": layers too large to hold a gradient whole (formed by blocks of rows).
+SHAPES = ("plain", "small", "rank-bound", "blocked")
+# what each option may be in a warmup (custom losses compile anew in every process; "l4"
+# stands for every even power: p is an argument of the kernels, not a variant of them)
 WARMUP_CHOICES = {
     "dtype": ("float64", "float32"),
-    "method": ("bcgd", "gd", "bcsgd"),
+    "method": tuple(REGISTRY),
     "loss": ("l2", "l4"),
-    "lr": ("optimal", "bounded", "constant"),
+    "lr": (*RATES, "constant"),
     "order": ("descending", "ascending"),
+    "shape": SHAPES,
 }
-_DEFAULTS = {"dtype": ("float64",), "method": ("bcgd",), "loss": ("l2",), "lr": ("optimal",),
-             "order": ("descending",)}
+_DEFAULTS = {name: (getattr(Settings(), name),) for name in ("dtype", "method", "loss", "lr",
+                                                              "order")}
+_DEFAULTS["shape"] = ("plain",)
+_RATE_VALUES = {"constant": dict(lr=1e-3), "bounded": dict(lr="bounded", eta=1.0)}
 
 
 def _choices(name, given):
@@ -45,17 +63,41 @@ def _choices(name, given):
     return values
 
 
-def _configurations(dtype, method, loss, lr, order):
-    """The distinct kernel configurations of the requested combinations."""
-    seen = []
-    for d, me, lo, r, o in itertools.product(dtype, method, loss, lr, order):
-        if me == "gd":  # one GD kernel per dtype and loss: constant rate, no order
-            r, o = "constant", "descending"
-        if me == "bcsgd":  # L2, its own rate; the order matters
-            lo, r = "l2", "optimal"
-        config = dict(dtype=d, method=me, loss=lo, lr=r, order=o)
-        if config not in seen:
-            seen.append(config)
+def _resolved(dtype, method, loss, lr, order):
+    """The settings of one combination as its method's checks resolve them, or None when
+    they refuse it (e.g. a named rate for gradient descent)."""
+    rate = _RATE_VALUES.get(lr, dict(lr=lr))
+    try:
+        return check_settings(dtype=dtype, method=method, loss=loss, order=order, **rate)
+    except ValueError:
+        return None
+
+
+def _configurations(chosen, rates_given):
+    """The distinct kernel configurations of the requested combinations (without a requested
+    rate, each method's first valid one)."""
+    seen: list[dict] = []
+    names = ("dtype", "method", "loss", "lr", "order")
+    for values in itertools.product(*(chosen[name] for name in names)):
+        config = dict(zip(names, values))
+        rates = chosen["lr"] if rates_given else WARMUP_CHOICES["lr"]
+        for lr in rates:
+            settings = _resolved(**dict(config, lr=lr))
+            if settings is not None:
+                break
+        if settings is None:
+            continue
+        method = settings.training_method
+        config = dict(config, lr=lr, loss=settings.loss_name)
+        if method.all_layers_at_once:  # one update for every layer: no order
+            config["order"] = _DEFAULTS["order"][0]
+        for shape in chosen["shape"]:
+            if shape in ("rank-bound", "blocked") and not (
+                    method.blocked_gradients and settings.power == 2):
+                continue  # variants of the L2 sweep kernel only
+            entry = dict(config, shape=shape)
+            if entry not in seen:
+                seen.append(entry)
     return seen
 
 
@@ -65,26 +107,22 @@ def _data(m, n0, nL):
 
 
 def _tiny_runs(config):
-    """Small trainings that call the configuration's kernels, as ``(X, Y, options)``: with
-    tiny products and without (the kernels leave the tiny products' loops out when a network
-    has none); for L2 BCGD also with a rank the widths bind (the optimum's residual enters the
-    gradients) and with gradients formed by blocks (layers past ``WHOLE_GRADIENT``
-    entries)."""
+    """Small trainings that call the configuration's kernels for its shape, as ``(X, Y,
+    options)``."""
+    method = REGISTRY[config["method"]]
     options = dict(dtype=config["dtype"], method=config["method"], loss=config["loss"],
-                   order=config["order"], seed=0, compress=False)
-    lr = config["lr"]
-    options["lr"] = {"constant": 1e-3, "bounded": "bounded"}.get(lr, lr)
-    if lr == "bounded":
-        options["eta"] = 1.0
-    if config["method"] == "bcsgd":
+                   order=config["order"], seed=0, compress=False,
+                   **_RATE_VALUES.get(config["lr"], dict(lr=config["lr"])))
+    if method.samples:  # batches: the kernels of uniform sampling serve importance too
         options.update(sampling="uniform", batch_size=4)
-    tiny, wide = _data(12, 4, 3), _data(40, 8, 4)
-    runs = [(*tiny, dict(options, widths=[4, 5, 3])), (*wide, dict(options, widths=[8, 104, 4]))]
-    if config["method"] == "bcgd" and config["loss"] == "l2":  # the rank binds; blocks
-        runs.append((*tiny, dict(options, widths=[4, 2, 3])))
-        runs.append((*_data(60, 16, 13), dict(options, widths=[16, 12, 13])))
-        runs.append((*tiny, dict(options, widths=[4, 6, 3], blocked=True)))
-    return runs
+    tiny = _data(12, 4, 3)
+    return {
+        "plain": [(*_data(40, 8, 4), dict(options, widths=[8, 104, 4]))],
+        "small": [(*tiny, dict(options, widths=[4, 5, 3]))],
+        "rank-bound": [(*tiny, dict(options, widths=[4, 2, 3])),
+                       (*_data(60, 16, 13), dict(options, widths=[16, 12, 13]))],
+        "blocked": [(*tiny, dict(options, widths=[4, 6, 3], blocked=True))],
+    }[config["shape"]]
 
 
 def _train_once(X, Y, options):
@@ -101,17 +139,22 @@ def _train_once(X, Y, options):
 
 def warmup(dtype: Sequence[str] | None = None, method: Sequence[str] | None = None,
            loss: Sequence[str] | None = None, lr: Sequence[str] | None = None,
-           order: Sequence[str] | None = None, *, everything: bool = False,
-           report=None) -> list[dict]:
+           order: Sequence[str] | None = None, *, shape: Sequence[str] | None = None,
+           everything: bool = False, report=None) -> list[dict]:
     """Compile (or load) into numba's cache every kernel the given configurations use, and
     measure this machine's BLAS thread counts for each dtype (:mod:`fastdln.core.tuning`).
 
     Parameters
     ----------
     dtype, method, loss, lr, order : sequence of str, optional
-        The values to warm up, every combination of them (default: the default settings,
-        ``float64``, ``bcgd``, ``l2``, ``optimal``, ``descending``). ``lr`` is
-        ``"optimal"``, ``"bounded"`` or ``"constant"`` (any constant rate: one kernel).
+        The values to warm up, every combination of them that the methods accept (default:
+        the default settings, ``float64``, ``bcgd``, ``l2``, ``optimal``, ``descending``).
+        ``lr`` is ``"optimal"``, ``"bounded"`` or ``"constant"`` (any constant rate: one
+        kernel); without it, each method gets its first valid rate (gradient descent a
+        constant one).
+    shape : sequence of str, optional
+        Among :data:`SHAPES` (default ``("plain",)``: what a default run on data with
+        several outputs uses; ``"small"`` for one or two outputs or tiny widths).
     everything : bool
         Every combination of :data:`WARMUP_CHOICES` (a few minutes the first time).
     report : callable, optional
@@ -120,19 +163,28 @@ def warmup(dtype: Sequence[str] | None = None, method: Sequence[str] | None = No
     Returns
     -------
     list of dict
-        One per configuration: its options and ``seconds`` (compiling, or loading from the
-        cache when it is already warm).
+        One per configuration: its options, ``shape`` and ``seconds`` (compiling, or loading
+        from the cache when it is already warm).
+
+    Raises
+    ------
+    ValueError
+        For an unknown value, or when the methods accept none of the combinations.
     """
     unusable = unusable_cache_dir()  # numba then caches elsewhere without a word
     if unusable is not None:
         warnings.warn(f"{unusable}; the kernels go to numba's next cache location instead",
                       KernelCacheWarning, stacklevel=2)
     if everything:
-        dtype, method, loss, lr, order = (WARMUP_CHOICES[name] for name in _DEFAULTS)
-    chosen = [_choices(name, given) for name, given in
-              zip(_DEFAULTS, (dtype, method, loss, lr, order))]
+        dtype, method, loss, lr, order, shape = (WARMUP_CHOICES[name] for name in _DEFAULTS)
+    chosen = {name: _choices(name, given) for name, given in
+              zip(_DEFAULTS, (dtype, method, loss, lr, order, shape))}
+    configurations = _configurations(chosen, rates_given=lr is not None)
+    if not configurations:
+        raise ValueError(f"no method among {list(chosen['method'])} accepts these options "
+                         f"(lr {list(chosen['lr'])}, loss {list(chosen['loss'])})")
     done = []
-    for config in _configurations(*chosen):
+    for config in configurations:
         start = time.perf_counter()
         for X, Y, options in _tiny_runs(config):
             _train_once(X, Y, options)
@@ -140,13 +192,12 @@ def warmup(dtype: Sequence[str] | None = None, method: Sequence[str] | None = No
         done.append(config)
         if report is not None:
             report(_line(config))
-    measure_machine(chosen[0], report)  # this machine's BLAS threads, for threads=None
+    measure_machine(chosen["dtype"], report)  # this machine's BLAS threads, for threads=None
     return done
 
 
 def _line(config: dict) -> str:
-    names: Iterable[str] = ("dtype", "method", "loss", "lr", "order")
-    return (" ".join(str(config[name]) for name in names)
+    return (" ".join(str(config[name]) for name in _DEFAULTS)
             + f": {config['seconds']:.1f} s")
 
 
