@@ -218,7 +218,23 @@ BAD_INPUT = [
     ("`--tol -1`", ["train", "{npz}", "--depth", "2", "--tol", "-1"], "--tol must be"),
     ("`--eta 3`", ["train", "{npz}", "--depth", "2", "--lr", "bounded", "--eta", "3"],
      "--eta must be in (0, 2)"),
-    ("`--lr fast`", ["train", "{npz}", "--depth", "2", "--lr", "fast"], "--lr"),
+    ("`--lr fast`", ["train", "{npz}", "--depth", "2", "--lr", "fast"],
+     "error: --lr: cannot read 'fast'"),
+    ("`--lr fast`", ["train", "{npz}", "--depth", "x"], "error: --depth: cannot read 'x'"),
+    ("misspelt `--target` on a CSV that also has a text column",
+     ["train", "{mixed}", "--depth", "2", "--target", "lable"],
+     "--target column 'lable' is not in"),
+    ("a directory given as data, model or grid", ["train", "{folder}", "--depth", "2",
+                                                  "--target", "y"], "is a directory"),
+    ("a directory given as data, model or grid", ["predict", "{folder}", "{csv}"],
+     "is a directory, not a fastdln model"),
+    ("a directory given as data, model or grid", ["grid", "{folder}"],
+     "is a directory, not a grid file"),
+    ("a CSV separated by semicolons or tabs", ["train", "{semicolons}", "--depth", "2",
+                                               "--target", "y"],
+     "one column with semicolons in it: fastdln reads comma-separated values; convert"),
+    ("a CSV separated by semicolons or tabs", ["predict", "{model}", "{tabs}"],
+     "one column with tabs in it"),
     ("unknown `--init` / odd `--loss l3`", ["train", "{npz}", "--depth", "2", "--init", "he"],
      "init"),
     ("unknown `--init` / odd `--loss l3`", ["train", "{npz}", "--depth", "2", "--loss", "l3"],
@@ -287,6 +303,12 @@ def test_bad_files_and_options_exit_2_in_one_line(capsys, tmp_path, data, row, a
                  folder=tmp_path / "folder", hard_link=tmp_path / "hard_link.csv",
                  model_link=tmp_path / "model_link.npz", grid=grid,
                  missing_folder=tmp_path / "no_folder")
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("a,b,kind,label\n1,2,shoe,3\n4,5,bag,6\n")
+    (tmp_path / "semicolons.csv").write_text("a;b;y\n1;2;3\n")
+    (tmp_path / "tabs.csv").write_text("a\tb\ty\n1\t2\t3\n")
+    names.update(mixed=mixed, semicolons=tmp_path / "semicolons.csv",
+                 tabs=tmp_path / "tabs.csv")
     before = {path: path.read_bytes() for path in (table, npz, model, grid)}
     code, out, err = main(capsys, *[a.format(**names) for a in argv])
     assert code == 2 and out == ""
@@ -313,6 +335,15 @@ def test_outputs_are_checked_before_any_work(capsys, tmp_path, data, monkeypatch
                                  "first)"]
     code, _, err = main(capsys, "predict", npz, npz, "--out", tmp_path)
     assert code == 2 and "is a directory" in err[0]
+
+
+def test_an_explicit_data_dir_without_the_files_exits_2_naming_what_it_looked_for(
+        capsys, tmp_path):
+    code, _, err = main(capsys, "reproduce", "fig8", "--quick", "--quiet", "--data-dir",
+                        tmp_path, "--out", tmp_path / "figures")
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith(f"fastdln: error: data_dir '{tmp_path}': no MNIST files there "
+                             f"(train-images-idx3-ubyte[.gz] not found in '{tmp_path}'")
 
 
 def test_a_checkpoint_may_continue_in_the_file_it_resumes(capsys, tmp_path, data):
@@ -353,11 +384,25 @@ class _Terminal:
         pass
 
 
-def test_no_progress_bar_unless_stderr_is_a_terminal(tmp_path, data):
+class _NotebookStream(_Terminal):
+    """What a Jupyter kernel's sys.stderr looks like: ipykernel's stream, not a terminal."""
+
+    def isatty(self):
+        return False
+
+
+_NotebookStream.__module__ = "ipykernel.iostream"
+
+
+def test_no_progress_bar_unless_stderr_is_a_terminal_or_a_notebook(tmp_path, data):
     _, _, npz, _ = data
     result = run("train", npz, "--depth", 2, "--sweeps", 5)  # stderr is a pipe
     assert result.returncode == 0 and result.stderr == ""
-    pytest.importorskip("tqdm")
+    notebook = _NotebookStream()
+    with Progress(5, "sweeps", "sweep", stream=notebook) as bar:
+        assert bar.shown  # tqdm.auto: a widget in a real notebook, text here
+        bar.update(1)
+    assert "sweeps" in notebook.text
     terminal = _Terminal()
     with Progress(5, "sweeps", "sweep", stream=terminal) as bar:
         bar.update(1, error="1e-3")
@@ -370,7 +415,6 @@ def test_no_progress_bar_unless_stderr_is_a_terminal(tmp_path, data):
 
 
 def test_a_resumed_progress_bar_starts_at_the_checkpoints_sweep(tmp_path, data):
-    pytest.importorskip("tqdm")
     from fastdln.apps.progress import sweep_callback
 
     X, Y, _, _ = data

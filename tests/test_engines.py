@@ -290,3 +290,24 @@ def test_residual_is_fresh_each_sweep_and_matches_recomputation():
     trainer.sweep(3)
     engine = trainer._engine
     np.testing.assert_allclose(engine.Rt.T, engine.residual(), rtol=1e-12, atol=1e-14)
+
+
+def test_the_first_compile_is_announced_in_a_notebook_too(monkeypatch):
+    """The notice goes where a person reads stderr: a terminal or a Jupyter notebook
+    (ipykernel's stream, no terminal); never into a pipe or a log."""
+    import importlib
+    import io
+    import time
+
+    engines = importlib.import_module("fastdln._engines")
+
+    class NotebookStream(io.StringIO):
+        pass
+
+    NotebookStream.__module__ = "ipykernel.iostream"
+    monkeypatch.setattr(engines, "COMPILE_NOTICE_SECONDS", 0.01)
+    for stream, told in ((NotebookStream(), True), (io.StringIO(), False)):
+        monkeypatch.setattr("sys.stderr", stream)
+        with engines._compile_notice(("a kernel compiled now", id(stream))):
+            time.sleep(0.2)  # a first call that takes longer than the notice's delay
+        assert ("fastdln: compiling the kernels" in stream.getvalue()) is told

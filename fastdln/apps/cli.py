@@ -142,8 +142,9 @@ def _settings_options(args):
         if text is not None:
             try:
                 options[f.name] = option_from_text(f.name, text)
-            except ValueError as error:
-                raise ValueError(f"--{f.name.replace('_', '-')}: {error}") from None
+            except ValueError as error:  # "name: ..." becomes "--name: ..." (one prefix)
+                message = str(error).removeprefix(f"{f.name}: ")
+                raise ValueError(f"--{f.name.replace('_', '-')}: {message}") from None
     return options
 
 

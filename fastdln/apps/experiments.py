@@ -455,6 +455,8 @@ def load_grid_file(path: str | os.PathLike) -> list[dict[str, Any]]:
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
     name = os.fspath(path)
+    if os.path.isdir(name):
+        raise ValueError(f"{name}: is a directory, not a grid file (TOML)")
     with open(path, "rb") as f:
         try:
             document = tomllib.load(f)

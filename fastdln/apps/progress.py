@@ -1,7 +1,9 @@
 """Progress reporting shared by the applications (command line, reproductions) (apps layer).
 
-A bar is drawn (tqdm, from the ``plot`` extra) only when the stream is a terminal: written
-into a log file or a pipe, a bar is noise. :func:`sweep_callback` turns a bar into the
+A bar is drawn (``tqdm.auto``: a text bar on a terminal, a widget in a Jupyter notebook,
+with tqdm's own settings such as ``TQDM_DISABLE=1`` or ``TQDM_MININTERVAL``) only when the
+stream reaches a person, a terminal or a notebook: written into a log file or a pipe, a bar
+is noise. :func:`sweep_callback` turns a bar into the
 callback of :func:`fastdln.core.runner.run_sweeps`; with a :class:`StopOnInterrupt`, Ctrl-C or
 SIGTERM stops the loop after the current sweep instead of in the middle of it.
 """
@@ -12,6 +14,8 @@ import signal
 import sys
 import threading
 from typing import Any
+
+from ._checks import is_interactive
 
 __all__ = ["Progress", "StopOnInterrupt", "sweep_callback"]
 
@@ -27,18 +31,17 @@ class Progress:
     enabled : bool
         False (e.g. ``--quiet``) draws nothing.
     stream : file, optional
-        Where the bar goes (default ``sys.stderr``); nothing is drawn unless it is a terminal.
+        Where the bar goes (default ``sys.stderr``); nothing is drawn unless it is a terminal
+        or a notebook's output.
     """
 
     def __init__(self, total: int | None, description: str, unit: str = "it",
                  enabled: bool = True, stream: Any = None) -> None:
         stream = sys.stderr if stream is None else stream
         self._bar = None
-        if enabled and _is_terminal(stream):
-            try:
-                from tqdm import tqdm
-            except ImportError:  # the plot extra brings tqdm; without it, no bar
-                return
+        if enabled and is_interactive(stream):
+            from tqdm.auto import tqdm
+
             self._bar = tqdm(total=total, desc=description, unit=unit, dynamic_ncols=True,
                              file=stream)
 
@@ -69,13 +72,6 @@ class Progress:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
-
-
-def _is_terminal(stream):
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
 
 
 class StopOnInterrupt:

@@ -24,7 +24,7 @@ from ..maths.synthetic import random_data
 from .tables import read_csv, some
 
 __all__ = ["Dataset", "read_features", "read_grid_data", "read_npy", "read_npz",
-           "read_training_data"]
+           "read_training_data", "refuse_folder"]
 
 
 class Dataset(NamedTuple):
@@ -53,6 +53,7 @@ def read_npy(path: str, what: str) -> np.ndarray:
     """
     if not os.path.exists(path):
         raise ValueError(f"{what}: {path}: no such file")
+    refuse_folder(path, f"{what}: ")
     try:
         return np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError) as error:
@@ -66,6 +67,7 @@ def read_npz(path: str, arrays: tuple[str, ...] = ("X", "Y"),
     what = path if what is None else what
     if not os.path.exists(path):
         raise ValueError(f"{what}: no such file")
+    refuse_folder(path, "" if what == path else f"{what}: ")
     try:
         with np.load(path, allow_pickle=False) as data:
             if not set(arrays) <= set(data.files):
@@ -74,6 +76,14 @@ def read_npz(path: str, arrays: tuple[str, ...] = ("X", "Y"),
             return [data[name] for name in arrays]
     except (zipfile.BadZipFile, EOFError, OSError) as error:
         raise ValueError(f"{what}: not a readable .npz ({error})") from None
+
+
+def refuse_folder(path: str, prefix: str = "") -> None:
+    """Refuse a folder given where a data file is expected: ``ValueError`` ``"{prefix}{path}:
+    is a directory, ..."``."""
+    if path != "-" and os.path.isdir(path):
+        raise ValueError(f"{prefix}{path}: is a directory, not a data file (an .npz, an .npy "
+                         "or a CSV)")
 
 
 def read_training_data(path: str, *, target: str | None = None, header: bool = True,
@@ -99,6 +109,7 @@ def read_training_data(path: str, *, target: str | None = None, header: bool = T
     -------
     Dataset
     """
+    refuse_folder(path)
     if sample_weight is not None and sample_weight.endswith(".npy"):
         data = read_training_data(path, target=target, header=header, y_path=y_path)
         return data._replace(sample_weight=read_npy(sample_weight, "--sample-weight"))
@@ -121,7 +132,8 @@ def _csv_data(path, target, header, weight):
     """A CSV's targets, features (the weight column left out) and weights."""
     if target is None:
         raise ValueError(f"{path}: a CSV needs --target to name the target column(s)")
-    table = read_csv(path, header=header)
+    named = [(target, "--target")] + ([] if weight is None else [(weight, "--sample-weight")])
+    table = read_csv(path, header=header, named=named)
     if weight is None:
         return Dataset(*table.split(target))
     column = table.columns(weight, "--sample-weight")
@@ -156,13 +168,14 @@ def read_features(path: str, n0: int, *, header: bool = True, target: str | None
     -------
     ndarray, shape (m, n0)
     """
+    refuse_folder(path)
     names = None
     if path.endswith(".npy"):
         X = read_npy(path, "X")
     elif path.endswith(".npz"):
         X = read_npz(path, ("X",))[0]
     else:
-        table = read_csv(path, header=header)
+        table = read_csv(path, header=header, named=[(target, "--target")] if target else [])
         left_out = table.columns(target, "--target") if target else []
         if feature_names is not None and table.names is not None:
             leave = [table.names[j] for j in left_out] + list(target_names or [])

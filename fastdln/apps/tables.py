@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -96,7 +97,8 @@ class Table:
         return None if self.names is None else [self.names[j] for j in indices]
 
 
-def read_csv(path: str, *, header: bool = True) -> Table:
+def read_csv(path: str, *, header: bool = True,
+             named: Sequence[tuple[str, str]] = ()) -> Table:
     """Read a CSV of numbers: a header row of column names, then one row per sample.
 
     Parameters
@@ -106,6 +108,10 @@ def read_csv(path: str, *, header: bool = True) -> Table:
     header : bool
         Whether the first non-blank line holds the column names. A first line of numbers is
         refused (it would be read as names, or silently lost) unless ``header=False``.
+    named : sequence of (str, str)
+        ``(spec, option)`` of columns the caller will ask for (see :meth:`Table.columns`):
+        checked against the header before any value is read, so that a misspelt column is
+        the error reported, not a problem in another column.
 
     Returns
     -------
@@ -119,10 +125,14 @@ def read_csv(path: str, *, header: bool = True) -> Table:
     """
     source = "<stdin>" if path == "-" else path
     lines, numbers = _non_blank_lines(_text_of(path), source)
+    _refuse_other_delimiters(lines[0], source)
     names = None
     if header:
         names = _header_names(lines[0], source)
         lines, numbers = lines[1:], numbers[1:]
+    columns = len(names) if names is not None else _field_count(lines[0])
+    for spec, option in named:  # the columns asked for, before the values
+        Table(np.empty((0, columns)), names, source).columns(spec, option)
     if not lines:
         raise ValueError(f"{source}: no data row" + (" after the header" if header else ""))
     width = len(names) if names is not None else None
@@ -157,6 +167,22 @@ def _non_blank_lines(text, source):
     if not kept:
         raise ValueError(f"{source}: empty file (a CSV needs a header row and data rows)")
     return [line for _, line in kept], [number for number, _ in kept]
+
+
+_OTHER_DELIMITERS = {";": ("semicolons", "';'"), "\t": ("tabs", "'\\t'")}
+
+
+def _refuse_other_delimiters(line, source):
+    """A first line that is one field with semicolons or tabs in it: the file is separated by
+    them, not by commas (its every value would otherwise be reported as not a number)."""
+    fields = next(csv.reader([line]))
+    for delimiter, (name, shell) in _OTHER_DELIMITERS.items():
+        if len(fields) == 1 and delimiter in fields[0]:
+            example = (f"tr {shell} ','" if source == "<stdin>" else
+                       f"tr {shell} ',' < {source} > {os.path.splitext(source)[0]}_comma.csv")
+            raise ValueError(f"{source}: its first line is one column with {name} in it: "
+                             "fastdln reads comma-separated values; convert the file first, "
+                             f"e.g. {example}")
 
 
 def _header_names(line, source):

@@ -135,6 +135,9 @@ def load(path: str | os.PathLike) -> Model:
     Raises ``ValueError`` for a file that is truncated, not a fastdln model, or written by a
     newer format version than this fastdln reads.
     """
+    if os.path.isdir(path):
+        raise ValueError(f"{path}: is a directory, not a fastdln model (.npz written by "
+                         "fastdln.save)")
     if os.path.exists(path) and not zipfile.is_zipfile(path):
         with open(path, "rb") as f:
             zip_start = f.read(4) == b"PK\x03\x04"

@@ -22,6 +22,7 @@ import numpy as np
 from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from ..maths import _kernels, reference
+from ..maths._checks import is_interactive
 
 if TYPE_CHECKING:  # annotations only: the engines sit below the core
     from ..core.settings import Settings
@@ -43,17 +44,15 @@ def _say_compiling():
 
 
 def _on_terminal():
-    try:
-        return sys.stderr is not None and sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
+    """Whether stderr reaches a person: a terminal or a notebook (not a log or a pipe)."""
+    return is_interactive(sys.stderr)
 
 
 @contextmanager
 def _compile_notice(key):
-    """A line on stderr (on a terminal, like the progress bars) if the first call of a kernel
-    configuration in this process takes longer than ``COMPILE_NOTICE_SECONDS`` (numba
-    compiles it: it is not in the cache yet)."""
+    """A line on stderr (on a terminal or in a notebook, like the progress bars) if the first
+    call of a kernel configuration in this process takes longer than
+    ``COMPILE_NOTICE_SECONDS`` (numba compiles it: it is not in the cache yet)."""
     if key in _CALLED or not _on_terminal():
         _CALLED.add(key)
         yield

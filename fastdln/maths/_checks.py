@@ -13,9 +13,23 @@ import operator
 import numpy as np
 
 __all__ = ["DTYPES", "check_array", "check_choice", "check_count", "check_dtype", "check_flag",
-           "check_positive_float", "check_rng", "check_weights", "check_widths", "weight_list"]
+           "check_positive_float", "check_rng", "check_weights", "check_widths", "is_interactive",
+           "weight_list"]
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+def is_interactive(stream) -> bool:
+    """Whether ``stream`` is read by a person as it is written: a terminal, or a Jupyter
+    notebook's output (ipykernel's stream); not a file, a pipe or a log."""
+    if stream is None:
+        return False
+    if type(stream).__module__.split(".")[0] == "ipykernel":
+        return True
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # a closed or unusual stream
+        return False
 
 
 def check_dtype(dtype, name="dtype"):

@@ -168,9 +168,10 @@ def _load(kind, folder):
 
 def real_data(kind, data_dir=None, seed=0):
     """The data of Figures 7-9 (``kind`` "uci" or "mnist"): the paper's files if present in
-    ``data_dir`` (or its ``gas_sensor`` / ``mnist`` subfolder, or the fetch cache when no
-    ``data_dir`` is given), else a stand-in named as such. Prints one line saying what it
-    read (rows, columns, classes).
+    ``data_dir`` (or its ``gas_sensor`` / ``mnist`` subfolder), else a :class:`DataFileError`
+    naming what it looked for; without ``data_dir``, the fetch cache's files, else a stand-in
+    named as such. Prints one line saying what it read (rows, columns, classes), or where it
+    looked before taking the stand-in.
 
     Parameters
     ----------
@@ -198,8 +199,12 @@ def real_data(kind, data_dir=None, seed=0):
             continue
         print(f"  {datasets.describe(X, Y, _NAMES[kind], folder)}", flush=True)
         return _paper_data(X, Y, _NAMES[kind], False)
-    if problems:
-        print(f"  {problems[0]}; using the stand-in", flush=True)
+    if data_dir:  # asked for by name: never a silent stand-in
+        raise datasets.DataFileError(f"data_dir {data_dir!r}: no {_NAMES[kind]} files there "
+                                     f"({'; '.join(problems)})")
+    looked = os.path.join(datasets.cache_dir(), _SUBFOLDERS[kind])
+    print(f"  {problems[0] if problems else f'no {_NAMES[kind]} files in {looked}'}; using "
+          "the stand-in (--data-dir DIR or --download for the real data)", flush=True)
     if kind == "uci":
         X, Y = uci_stand_in(seed)
         return _paper_data(X, Y, "synthetic UCI-shaped data, geometric spectrum", True, seed)
