@@ -355,7 +355,7 @@ def test_a_checkpoint_may_continue_in_the_file_it_resumes(capsys, tmp_path, data
     code, _, err = main(capsys, "train", npz, "--sweeps", 5, "--resume", checkpoint,
                         "--checkpoint", checkpoint, "--checkpoint-every", 1, "--quiet")
     assert code == 0, err
-    assert fastdln.io.read_checkpoint(checkpoint)[0]["progress"]["sweeps_done"] == 5
+    assert fastdln.core.io.read_checkpoint(checkpoint)[0]["progress"]["sweeps_done"] == 5
 
 
 def test_divergence_is_one_line_and_exit_1(tmp_path, data):

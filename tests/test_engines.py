@@ -299,7 +299,7 @@ def test_the_first_compile_is_announced_in_a_notebook_too(monkeypatch):
     import io
     import time
 
-    engines = importlib.import_module("fastdln._engines")
+    engines = importlib.import_module("fastdln.engines._engines")
 
     class NotebookStream(io.StringIO):
         pass

@@ -260,6 +260,6 @@ def test_check_writable_refuses_a_read_only_folder(tmp_path):
 
 def test_train_checks_its_checkpoint_before_the_set_up(tmp_path, monkeypatch):
     X, Y = random_data(30, 4, 2, seed=0)
-    monkeypatch.setattr(fastdln.runner, "Trainer", None)  # the set-up would fail loudly
+    monkeypatch.setattr(fastdln.core.runner, "Trainer", None)  # the set-up would fail loudly
     with pytest.raises(ValueError, match="^checkpoint .*does not exist"):
         fastdln.train(X, Y, depth=2, checkpoint=tmp_path / "none" / "run.ckpt")

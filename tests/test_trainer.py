@@ -145,7 +145,7 @@ def test_divergence_keeps_the_last_finite_weights():
 
 
 def test_no_change_counts_sweeps_that_improve_by_less_than_loss_tol_of_the_best():
-    from fastdln.runner import NoChange
+    from fastdln.core.runner import NoChange
 
     rule = NoChange(fastdln.Settings(n_iter_no_change=2, loss_tol=0.1), 10.0)
     # 8.0 gains 2 > 1 (0.1 of 10); 7.5 gains 0.5 <= 0.8; 6.0 gains 1.5 > 0.75; 6.1 and 5.9

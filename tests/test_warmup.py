@@ -152,9 +152,9 @@ def test_the_registries_drive_warmup():
 
     from fastdln.methods import REGISTRY
 
-    module = importlib.import_module("fastdln.warmup")
+    module = importlib.import_module("fastdln.apps.warmup")
 
-    source = (ROOT / "fastdln" / "warmup.py").read_text()
+    source = (ROOT / "fastdln" / "apps" / "warmup.py").read_text()
     assert not [name for name in REGISTRY if f'"{name}"' in source or f"'{name}'" in source]
     every = module._configurations({name: module.WARMUP_CHOICES[name]
                                     for name in module.WARMUP_CHOICES}, rates_given=True)

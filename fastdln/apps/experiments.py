@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from .io import check_writable
+from ..core.io import check_writable
 from .progress import StopOnInterrupt
 from .readers import read_grid_data
 from ..core.settings import FRONT_END_DEFAULTS, Settings

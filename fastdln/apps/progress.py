@@ -15,7 +15,7 @@ import sys
 import threading
 from typing import Any
 
-from ._checks import is_interactive
+from ..maths._checks import is_interactive
 
 __all__ = ["Progress", "StopOnInterrupt", "sweep_callback"]
 
