@@ -5,7 +5,9 @@ No timing is asserted here (timing claims live in the benchmarks themselves): th
 are tested on injected timings, the machinery on tiny configurations.
 """
 
+import importlib
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -106,3 +108,61 @@ def test_asv_suites_are_valid():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No problems found" in result.stdout
+
+
+def _asv_offline():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("asv_offline",
+                                                  ROOT / "benchmarks" / "asv_offline.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_asv_pages_get_their_scripts_from_npm_without_the_cdns(tmp_path, monkeypatch):
+    """No network to the CDNs: each file comes out of its npm package (``npm pack``, here a
+    stand-in that packs a file named after the request); with neither, one line naming the
+    file and where to put it."""
+    import urllib.error
+
+    offline = _asv_offline()
+    asv_index = pathlib.Path(importlib.import_module("asv").__file__).parent / "www"
+    html = tmp_path / "html"
+    html.mkdir()
+    (html / "index.html").write_text((asv_index / "index.html").read_text())
+    assert set(offline.CDN.findall((html / "index.html").read_text())) == set(
+        offline.NPM_FILES)  # every script of asv's page has its package
+
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(offline.urllib.request, "urlopen", no_network)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "npm").write_text(
+        '#!/bin/sh\n# npm pack NAME@VERSION: a tarball whose files say where they come from\n'
+        'python3 - "$2" <<"PY"\nimport io, sys, tarfile\nname = sys.argv[1]\n'
+        'with tarfile.open(name.replace("@", "-") + ".tgz", "w:gz") as t:\n'
+        '    for member in ("dist/jquery.min.js", "jquery.flot.js", "jquery.flot.time.js",\n'
+        '                   "jquery.flot.selection.js", "jquery.flot.categories.js",\n'
+        '                   "js/jquery.flot.orderBars.js", "stupidtable.min.js",\n'
+        '                   "js/md5.min.js", "dist/js/bootstrap.min.js",\n'
+        '                   "dist/css/bootstrap.min.css"):\n'
+        '        data = f"{name}/{member}".encode()\n'
+        '        info = tarfile.TarInfo("package/" + member)\n'
+        '        info.size = len(data)\n'
+        '        t.addfile(info, io.BytesIO(data))\nPY\n')
+    (bin_dir / "npm").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    urls = offline.make_offline(str(html), str(tmp_path / "vendor"))
+    page = (html / "index.html").read_text()
+    assert len(urls) == 10 and not offline.CDN.findall(page)
+    for url in urls:
+        package, member = offline.NPM_FILES[url]
+        copy = html / "vendor" / offline.vendor_name(url)
+        assert f'"vendor/{copy.name}"' in page and copy.read_text() == f"{package}/{member}"
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))  # no npm either
+    with pytest.raises(SystemExit, match=r"^asv_offline: cannot get https://\S+ \(npm: .*; "
+                                         r"cdn: .*no network.*\); put the file in "):
+        offline.fetch("https://code.jquery.com/jquery-3.3.1.min.js", str(tmp_path / "empty"))
