@@ -646,3 +646,24 @@ def test_nan_in_an_npy_names_its_row_and_column(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == ("fastdln: error: X must be finite (no NaN or inf as "
                                      "float64): row 33333, column 2 is nan")
+
+
+def test_the_command_line_and_the_estimator_stop_alike_by_default(capsys, tmp_path):
+    """Same data, same network and seed, every stopping option at its default: the same
+    sweeps and the same predictions (scikit-learn's rule, the same budget)."""
+    from sklearn.utils import check_random_state
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(200, 12)) @ np.diag(np.geomspace(1, 1e-2, 12)) + 1.0
+    Y = X @ rng.normal(size=(12, 3)) + 0.3 * rng.normal(size=(200, 3))
+    data, model = tmp_path / "data.npz", tmp_path / "model.npz"
+    np.savez(data, X=X, Y=Y)
+    estimator = fastdln.DeepLinearRegressor(random_state=0).fit(X, Y)
+    seed = check_random_state(0).randint(2**31 - 1)  # the seed the estimator draws
+    code, out, _ = main(capsys, "train", data, "--depth", 3, "--seed", seed, "--json",
+                        "--out", model)
+    summary = json.loads(out)
+    assert code == 0 and summary["status"] == "converged"
+    assert summary["sweeps"] == estimator.n_iter_ < estimator.max_sweeps
+    np.testing.assert_allclose(fastdln.load(model).predict(X), estimator.predict(X),
+                               rtol=1e-10, atol=1e-10)
