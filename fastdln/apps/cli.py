@@ -486,7 +486,8 @@ COMMANDS = {command.name: command for command in (
                  "(seconds per configuration), e.g. in a Docker image, a CI cache or asv's "
                  "install_command. Default: what a default run uses (the default settings on "
                  "a network without tiny products; --shape small for one or two outputs); the "
-                 "options below add others, --all compiles every configuration.")),
+                 "options below choose others (every combination of the values given), "
+                 "--all every configuration.")),
     Command("demo", "a small BCGD run printing the error per sweep", _demo_arguments, _demo),
 )}
 
