@@ -263,8 +263,8 @@ def test_the_defaults_that_differ_by_entry_point_are_the_documented_ones():
                      "`seed`: None in `train`/`Trainer` and `random_state=None` in the estimator",
                      "0 in `fastdln train`", "`n_iter_no_change`: None in `train`/`Trainer` "
                      "and grids", "10 in `DeepLinearRegressor` and `fastdln train`",
-                     f"`loss_tol` = {Settings().loss_tol:.0e}".replace("e-0", "e-"), "(`max_sweeps=1000`, `--sweeps "
-                     "1000`)"]:
+                     f"`loss_tol` = {Settings().loss_tol:.0e}".replace("e-0", "e-"),
+                     "(`max_sweeps=1000`, `--sweeps 1000`)"]:
         assert fragment in row, fragment
 
 

@@ -513,8 +513,8 @@ def resume_conflicts(saved: Settings, resumed: Settings,
     """The options in ``given`` that contradict the checkpoint's ``saved`` settings.
 
     ``resumed`` is ``check_settings(saved, **given)``. Options marked as allowed to differ
-    (``tol``, ``n_iter_no_change``, ``loss_tol``, ``threads``) are never conflicts. Returns lines naming each option with both
-    values (empty if everything matches).
+    (``tol``, ``n_iter_no_change``, ``loss_tol``, ``threads``) are never conflicts. Returns
+    lines naming each option with both values (empty if everything matches).
     """
     conflicts = []
     for f in dataclasses.fields(Settings):
