@@ -150,7 +150,7 @@ def test_the_registries_drive_warmup():
     each with the rates its own checks accept (gradient descent a constant one)."""
     import importlib
 
-    from fastdln.methods import REGISTRY
+    from fastdln.core.methods import REGISTRY
 
     module = importlib.import_module("fastdln.apps.warmup")
 
