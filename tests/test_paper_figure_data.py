@@ -6,6 +6,7 @@ import numpy as np
 
 import pytest
 
+from fastdln.apps.paper.datasets import DataFileError
 from fastdln.apps.paper.figure_data import (UCI_COND, UCI_SHAPE, condition_number, conditioned_data,
                                 matched_draws, real_data, uci_stand_in)
 
@@ -53,8 +54,19 @@ def test_the_papers_files_are_used_when_present(tmp_path, capsys):
     (tmp_path / "batch1.dat").write_text("\n".join(lines) + "\n")
     data = real_data("uci", str(tmp_path))
     assert not data.stand_in and "STAND-IN" not in data.tag and data.X.shape == (200, 128)
-    missing = real_data("mnist", str(tmp_path))  # no IDX files there: the stand-in, said so
-    assert missing.stand_in and "not found" in capsys.readouterr().out
+    capsys.readouterr()
+    with pytest.raises(DataFileError, match=rf"^data_dir '{tmp_path}': no MNIST files there "
+                                            r"\(train-images-idx3-ubyte\[\.gz\] not found"):
+        real_data("mnist", str(tmp_path))  # asked for by name: no silent stand-in
+
+
+def test_without_data_dir_a_figure_takes_its_stand_in_and_says_where_it_looked(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("FASTDLN_DATA", str(tmp_path))  # an empty cache
+    missing = real_data("mnist")
+    said = capsys.readouterr().out
+    assert missing.stand_in and f"no MNIST files in {tmp_path / 'mnist'}; using the stand-in" \
+        in said
 
 
 def test_figure_3_draws_match_the_papers_condition_number_from_a_stream_per_seed():
