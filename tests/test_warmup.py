@@ -165,3 +165,21 @@ def test_the_registries_drive_warmup():
     chosen["method"] = tuple(REGISTRY)
     for config in module._configurations(chosen, rates_given=False):  # a valid rate each
         assert module._resolved(**{k: v for k, v in config.items() if k != "shape"})
+
+
+def test_the_thread_measures_are_asked_for_not_the_default(monkeypatch):
+    """Measuring the BLAS threads costs several times the default warmup: only with
+    measure_threads (``--measure-threads``) or everything (``--all``)."""
+    import importlib
+
+    module = importlib.import_module("fastdln.apps.warmup")
+    measured = []
+    monkeypatch.setattr(module, "measure_machine", lambda dtypes, report: measured.append(
+        tuple(dtypes)))
+    monkeypatch.setattr(module, "_tiny_runs", lambda config: [])  # no compiling here
+    module.warmup()
+    assert measured == []
+    module.warmup(dtype=["float32"], measure_threads=True)
+    assert measured == [("float32",)]
+    parser = importlib.import_module("fastdln.apps.cli").build_parser()
+    assert parser.parse_args(["warmup", "--measure-threads"]).measure_threads

@@ -394,12 +394,16 @@ def _warmup_arguments(warm):
     for name, choices in WARMUP_CHOICES.items():
         warm.add_argument(f"--{name}", nargs="+", choices=choices, default=None,
                           help=f"one or more of {', '.join(choices)}")
-    warm.add_argument("--all", action="store_true", help="every combination of the above")
+    warm.add_argument("--measure-threads", action="store_true",
+                      help="also measure this machine's BLAS thread counts for threads=None "
+                      "(several times the default warmup's time)")
+    warm.add_argument("--all", action="store_true",
+                      help="every combination of the above, and --measure-threads")
 
 
 def _warmup(args):
     warmup(args.dtype, args.method, args.loss, args.lr, args.order, shape=args.shape,
-           everything=args.all, report=print)
+           everything=args.all, measure_threads=args.measure_threads, report=print)
     folder = kernel_cache_folder()
     print(f"kernels cached in {folder}" if folder else "kernels cannot be cached here "
           "(no writable cache folder; set NUMBA_CACHE_DIR)")

@@ -140,9 +140,10 @@ def _train_once(X, Y, options):
 def warmup(dtype: Sequence[str] | None = None, method: Sequence[str] | None = None,
            loss: Sequence[str] | None = None, lr: Sequence[str] | None = None,
            order: Sequence[str] | None = None, *, shape: Sequence[str] | None = None,
-           everything: bool = False, report=None) -> list[dict]:
-    """Compile (or load) into numba's cache every kernel the given configurations use, and
-    measure this machine's BLAS thread counts for each dtype (:mod:`fastdln.core.tuning`).
+           everything: bool = False, measure_threads: bool = False,
+           report=None) -> list[dict]:
+    """Compile (or load) into numba's cache every kernel the given configurations use (and,
+    when asked, measure this machine's BLAS thread counts: :mod:`fastdln.core.tuning`).
 
     Parameters
     ----------
@@ -156,7 +157,12 @@ def warmup(dtype: Sequence[str] | None = None, method: Sequence[str] | None = No
         Among :data:`SHAPES` (default ``("plain",)``: what a default run on data with
         several outputs uses; ``"small"`` for one or two outputs or tiny widths).
     everything : bool
-        Every combination of :data:`WARMUP_CHOICES` (a few minutes the first time).
+        Every combination of :data:`WARMUP_CHOICES` (a few minutes the first time), and the
+        thread measures.
+    measure_threads : bool
+        Also measure the BLAS thread counts of each dtype on networks of widths 16 to 512
+        into the wisdom file that ``threads=None`` follows (:func:`fastdln.core.tuning.
+        measure_machine`; several times the default warmup's compiling, so not by default).
     report : callable, optional
         Called with one line per configuration (e.g. ``print``).
 
@@ -192,7 +198,8 @@ def warmup(dtype: Sequence[str] | None = None, method: Sequence[str] | None = No
         done.append(config)
         if report is not None:
             report(_line(config))
-    measure_machine(chosen["dtype"], report)  # this machine's BLAS threads, for threads=None
+    if measure_threads or everything:  # this machine's BLAS threads, for threads=None
+        measure_machine(chosen["dtype"], report)
     return done
 
 
