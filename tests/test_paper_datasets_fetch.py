@@ -231,3 +231,64 @@ def test_reproduce_download_fetches_then_runs_on_the_files(server, tmp_path, mon
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and err.startswith("fastdln: error: could not download")
     assert f"put train-images-idx3-ubyte.gz into {tmp_path / 'empty' / 'mnist'}" in err
+
+
+def test_a_stale_part_is_discarded_and_the_download_restarted_once(server, tmp_path):
+    """Zeros left by an earlier crash, or a ``.part`` longer than the file: the resumed file
+    fails its MD5, so the part is discarded and the file fetched again from the start."""
+    data = bytes(range(256)) * 40
+    server.files["/f.bin"] = data
+    dest = tmp_path / "f.bin"
+    (tmp_path / "f.bin.part").write_bytes(bytes(1000))
+    fetch.download([f"{server.url}/f.bin"], str(dest), _md5(data))
+    assert dest.read_bytes() == data
+    assert server.requests == [("/f.bin", "bytes=1000-"), ("/f.bin", None)]
+    dest.unlink()
+    server.requests.clear()
+    (tmp_path / "f.bin.part").write_bytes(bytes(len(data) + 10))  # the server answers 416
+    fetch.download([f"{server.url}/f.bin"], str(dest), _md5(data))
+    assert dest.read_bytes() == data and server.requests[-1] == ("/f.bin", None)
+
+
+def test_a_file_that_stays_wrong_after_the_restart_fails_naming_both(server, tmp_path):
+    server.files["/f.bin"] = b"not the published file"
+    (tmp_path / "f.bin.part").write_bytes(b"old")
+    with pytest.raises(fetch.DownloadError, match="also after discarding the earlier .part"):
+        fetch.download([f"{server.url}/f.bin"], str(tmp_path / "f.bin"), _md5(b"published"))
+    assert len(server.requests) == 2 and not (tmp_path / "f.bin.part").exists()
+
+
+def test_a_part_that_cannot_be_written_stops_at_once_in_one_line(server, tmp_path):
+    """A local write failure (here the ``.part`` is a folder; a full disk alike) is no
+    mirror's fault: one line naming the file, no other mirror tried."""
+    server.files["/f.bin"] = b"data"
+    (tmp_path / "f.bin.part").mkdir()
+    with pytest.raises(fetch.DownloadError, match="could not write .*f.bin.part") as error:
+        fetch.download([f"{server.url}/f.bin", f"{server.url}/f.bin"],
+                       str(tmp_path / "f.bin"), _md5(b"data"))
+    assert "\n" not in str(error.value) and len(server.requests) == 1
+
+
+def test_reproduce_download_takes_mirror_option_and_environment(server, tmp_path, monkeypatch,
+                                                                capsys):
+    """``--mirror URL`` (or ``$FASTDLN_MIRROR``): a base URL with the files under their own
+    names, tried before the official mirrors (here unreachable)."""
+    from fastdln.apps import cli
+
+    files = dict(_mnist_files(20), **{fetch.GAS_ARCHIVE: _gas_zip()})
+    server.files.update({f"/mirror/{name}": data for name, data in files.items()})
+    monkeypatch.setattr(fetch, "MNIST_FILES", {n: _md5(d) for n, d in files.items()
+                                               if n.endswith(".gz")})
+    closed = f"http://127.0.0.1:{_closed_port()}/"
+    monkeypatch.setattr(fetch, "MNIST_MIRRORS", (closed,))
+    monkeypatch.setattr(fetch, "GAS_MIRRORS", (closed + "gas.zip",))
+    monkeypatch.setattr(cli, "run_figure", lambda *args, **kwargs: ([], []))
+    argv = ["reproduce", "fig8", "--download", "--quiet", "--out", str(tmp_path / "out")]
+    assert cli.main([*argv, "--data-dir", str(tmp_path / "a"), "--mirror",
+                     f"{server.url}/mirror"]) == 0
+    assert (tmp_path / "a" / "gas_sensor" / "batch10.dat").exists()
+    assert (tmp_path / "a" / "mnist" / "t10k-labels-idx1-ubyte.gz").exists()
+    monkeypatch.setenv(fetch.MIRROR_ENV, f"{closed} {server.url}/mirror/")
+    assert cli.main([*argv, "--data-dir", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b" / "mnist" / "train-images-idx3-ubyte.gz").exists()
+    assert "mnist files in" in capsys.readouterr().out

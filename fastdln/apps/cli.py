@@ -28,7 +28,7 @@ from ..core.io import check_writable, load, save
 from ..maths.optimum import end_to_end
 from .paper import FIGURES, run_figure
 from .paper.claims import tally_line
-from .paper.datasets import fetch_all
+from .paper.datasets import MIRROR_ENV, fetch_all
 from .progress import Progress, StopOnInterrupt, sweep_callback
 from .readers import read_features, read_training_data
 from ..core.settings import (FRONT_END_DEFAULTS, Settings, check_settings, option_from_text,
@@ -98,6 +98,10 @@ def _reproduce_arguments(parser):
                         "download cache, $FASTDLN_DATA or ~/.cache/fastdln, else stand-ins)")
     parser.add_argument("--download", action="store_true",
                         help="download MNIST and the UCI gas sensor data first (checksummed)")
+    parser.add_argument("--mirror", action="append", default=None, metavar="URL",
+                        help="with --download: a base URL holding the files under their own "
+                        "names, tried before the official ones (repeatable; default: the URLs "
+                        f"in ${MIRROR_ENV})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a claim does not hold")
 
@@ -107,7 +111,7 @@ def _reproduce(args):
                    + [("--data-dir", args.data_dir)] * bool(args.download))
     names = list(FIGURES) if args.figure == "all" else [args.figure]
     if args.download:  # into --data-dir, else the cache (used by itself once filled)
-        for kind, folder in fetch_all(args.data_dir).items():
+        for kind, folder in fetch_all(args.data_dir, mirrors=args.mirror).items():
             print(f"{kind} files in {folder}", flush=True)
     found = []
     for name in names:

@@ -13,7 +13,10 @@ Downloads: MNIST's four IDX files from the mirrors torchvision uses, each verifi
 MD5 torchvision's source lists; the UCI archive of ``batch1.dat`` .. ``batch10.dat`` (UCI
 publishes no checksum: the CRC-32 of every member is checked, and the ten files must be
 there). A download resumes a partial ``<file>.part`` (an HTTP range request) and moves a file
-into place only once it is complete and verified, so the cache never holds a truncated file.
+into place only once it is complete and verified, so the cache never holds a truncated file;
+a ``.part`` that spoils the file (stale, from another file) is discarded and the download
+restarted once. ``fetch_all`` (the command line's ``--download``) tries the base URLs of
+``mirrors`` (``--mirror URL``, or ``$FASTDLN_MIRROR``) before the official ones.
 The cache folder is the ``folder`` argument, else ``$FASTDLN_DATA``, else
 ``~/.cache/fastdln``.
 """
@@ -36,7 +39,7 @@ import numpy as np
 
 __all__ = ["MNIST_SPLITS", "load_mnist", "load_gas_sensor_ethanol", "describe", "digits_stand_in",
            "regression_stand_in", "DataFileError", "CACHE_ENV", "DownloadError", "GAS_FILES",
-           "GAS_MIRRORS", "MNIST_FILES", "MNIST_MIRRORS", "cache_dir", "download", "fetch_all",
+           "MIRROR_ENV", "GAS_MIRRORS", "MNIST_FILES", "MNIST_MIRRORS", "cache_dir", "download", "fetch_all",
            "fetch_gas_sensor", "fetch_mnist"]
 
 ETHANOL = 1
@@ -188,6 +191,7 @@ def regression_stand_in():
     return _standardize(data.data), _standardize(data.target[:, None])
 
 CACHE_ENV = "FASTDLN_DATA"
+MIRROR_ENV = "FASTDLN_MIRROR"  # base URLs tried first by fetch_all (the command line)
 MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
                  "http://yann.lecun.com/exdb/mnist/")
 MNIST_FILES = {  # torchvision.datasets.MNIST.resources
@@ -229,8 +233,9 @@ def _md5(path):
 def _fetch(url, part, timeout):
     """Append the rest of ``url`` to ``part`` (a range request from its size; from the start
     when the server ignores the range). An interrupted transfer raises ``OSError`` and keeps
-    ``part``, so the next mirror (or the next call) resumes it."""
-    start = os.path.getsize(part) if os.path.exists(part) else 0
+    ``part``, so the next mirror (or the next call) resumes it; a failure to write ``part``
+    raises :class:`_NotWritten`."""
+    start = os.path.getsize(part) if os.path.isfile(part) else 0
     headers = {"Range": f"bytes={start}-"} if start else {}
     request = urllib.request.Request(url, headers=headers)
     try:
@@ -242,11 +247,26 @@ def _fetch(url, part, timeout):
     with response:
         resumed = bool(start) and response.status == 206
         total = _total_size(response, start if resumed else 0)
-        with open(part, "ab" if resumed else "wb") as f:
-            shutil.copyfileobj(response, f, _CHUNK)
+        try:
+            out = open(part, "ab" if resumed else "wb")
+        except OSError as error:
+            raise _NotWritten(part, error) from error
+        with out:
+            for block in iter(lambda: response.read(_CHUNK), b""):
+                try:
+                    out.write(block)
+                except OSError as error:
+                    raise _NotWritten(part, error) from error
     size = os.path.getsize(part)
     if total is not None and size < total:
         raise OSError(f"interrupted after {size} of {total} bytes (resumable)")
+
+
+class _NotWritten(Exception):
+    """The local file could not be written (disk full, permissions): no mirror can help."""
+
+    def __init__(self, path, error):
+        super().__init__(f"could not write {path} ({error.strerror or error})")
 
 
 def _total_size(response, start):
@@ -286,25 +306,53 @@ def download(urls, dest, md5=None, *, timeout=30.0, check=None):
     """
     if isinstance(urls, str) or not urls:
         raise TypeError("urls must be a non-empty sequence of URLs")
-    if os.path.exists(dest) and _verified(dest, md5, check) is None:
+    if os.path.isfile(dest) and _verified(dest, md5, check) is None:
         return dest
     os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
     part, failures = dest + ".part", []
     for url in urls:
-        try:
-            _fetch(url, part, timeout)
-        except (OSError, ValueError, http.client.HTTPException) as error:  # URLError too
-            failures.append(f"{url}: {getattr(error, 'reason', error)}")
-            continue
-        problem = _verified(part, md5, check)
+        problem = _from_mirror(url, part, timeout, md5, check)
         if problem is None:
             os.replace(part, dest)  # atomic: the cache never holds a partial file
             return dest
-        os.remove(part)  # corrupt: the next mirror starts afresh
         failures.append(f"{url}: {problem}")
     name = os.path.basename(dest)
     raise DownloadError(f"could not download {name} ({'; '.join(failures)}); offline, put "
                         f"{name} into {os.path.dirname(dest)} (or pass --data-dir)")
+
+
+def _from_mirror(url, part, timeout, md5, check):
+    """Download ``url`` into ``part`` and verify it: None, or what went wrong. A ``part``
+    left by an earlier attempt (stale, or of another file) that spoils the file is discarded
+    and the download restarted once from the start."""
+    resumed = os.path.isfile(part) and os.path.getsize(part) > 0
+    problem, corrupt = _attempt(url, part, timeout, md5, check)
+    if corrupt and resumed:
+        problem, corrupt = _attempt(url, part, timeout, md5, check)
+        if problem is not None:
+            problem = f"{problem}, also after discarding the earlier .part and starting afresh"
+    return problem
+
+
+def _attempt(url, part, timeout, md5, check):
+    """``(problem, corrupt)``: None, or what went wrong and whether the file was complete but
+    wrong (then ``part`` is discarded; an interrupted one is kept to resume)."""
+    try:
+        _fetch(url, part, timeout)
+    except _NotWritten as error:
+        raise DownloadError(f"{error}; free space there or choose another folder "
+                            "(--data-dir or $FASTDLN_DATA)") from None
+    except (OSError, ValueError, http.client.HTTPException) as error:  # URLError too
+        return getattr(error, "reason", error), False
+    problem = _verified(part, md5, check)
+    if problem is not None:
+        _discard(part)
+    return problem, problem is not None
+
+
+def _discard(path):
+    if os.path.isfile(path):
+        os.remove(path)
 
 
 def _verified(path, md5, check):
@@ -393,7 +441,18 @@ def fetch_gas_sensor(folder=None, *, mirrors=None, timeout=60.0):
     return target
 
 
-def fetch_all(folder=None, *, timeout=60.0):
-    """Both data sets into the cache folder; returns ``{"mnist": folder, "uci": folder}``."""
-    return {"mnist": fetch_mnist(folder, timeout=timeout),
-            "uci": fetch_gas_sensor(folder, timeout=timeout)}
+def fetch_all(folder=None, *, mirrors=None, timeout=60.0):
+    """Both data sets into the cache folder; returns ``{"mnist": folder, "uci": folder}``.
+
+    ``mirrors``: base URLs holding the files under their own names (MNIST's four
+    ``*-ubyte.gz`` and ``driftdataset.zip``), tried before the official ones; default: the
+    URLs in ``$FASTDLN_MIRROR`` (separated by spaces), if any.
+    """
+    if mirrors is None:
+        mirrors = os.environ.get(MIRROR_ENV, "").split()
+    if isinstance(mirrors, str):
+        raise TypeError("mirrors must be a sequence of URLs, not one string")
+    bases = [m.rstrip("/") + "/" for m in mirrors]
+    return {"mnist": fetch_mnist(folder, mirrors=[*bases, *MNIST_MIRRORS], timeout=timeout),
+            "uci": fetch_gas_sensor(folder, mirrors=[*(b + GAS_ARCHIVE for b in bases),
+                                                     *GAS_MIRRORS], timeout=timeout)}
