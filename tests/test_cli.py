@@ -276,6 +276,9 @@ BAD_INPUT = [
      ["grid", "{grid}", "--curves", "{csv}"], "--curves"),
     ("an output in a missing folder, a folder, or two outputs in one file",
      ["reproduce", "fig1", "--out", "{csv}"], "is a file, not a folder"),
+    ("a network too large for memory (`--width 1000000`)", ["train", "{npz}", "--depth", "3",
+                                                           "--width", "1000000"],
+     "out of memory: widths"),
 ]
 
 

@@ -63,6 +63,8 @@ TRAIN_CASES = [
     ("negative seed", dict(X=X, Y=Y, widths=[4, 2], seed=-3), ValueError, "seed"),
     ("callback not callable", dict(X=X, Y=Y, widths=[4, 2], callback=3), TypeError, "callback"),
     ("bad compress", dict(X=X, Y=Y, widths=[4, 2], compress="yes"), ValueError, "compress"),
+    ("weights too large for memory", dict(X=X, Y=Y, widths=[4, 10 ** 6, 10 ** 6, 2]),
+     MemoryError, "out of memory: widths \\[4, 1000000, 1000000, 2\\] need 7.3 TiB"),
 ]
 
 
@@ -83,6 +85,8 @@ INIT_CASES = [
     ("init_weights: unknown init", dict(widths=[4, 2], init="he"), ValueError, "init"),
     ("init_weights: integer dtype", dict(widths=[4, 2], dtype="int8"), ValueError, "dtype"),
     ("init_weights: float seed", dict(widths=[4, 2], seed=1.5), TypeError, "seed"),
+    ("init_weights: too large for memory", dict(widths=[4, 10 ** 6, 10 ** 6, 2]), MemoryError,
+     "for their weights"),
 ]
 
 OTHER_CASES = [

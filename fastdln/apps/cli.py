@@ -501,7 +501,8 @@ COMMANDS = {command.name: command for command in (
 
 
 def main(argv=None):
-    """Run the ``fastdln`` command; returns its exit code (2: bad input, 130: Ctrl-C)."""
+    """Run the ``fastdln`` command; returns its exit code (2: bad input, a file or memory
+    problem; 130: Ctrl-C)."""
     args = build_parser().parse_args(argv)
     np.set_printoptions(precision=4)
     with warnings.catch_warnings():
@@ -513,8 +514,10 @@ def main(argv=None):
         except KeyboardInterrupt:
             print("fastdln: interrupted", file=sys.stderr)
             return 130
-        except (ValueError, TypeError, ImportError, OSError) as error:
+        except (ValueError, TypeError, ImportError, OSError, MemoryError) as error:
             message = " ".join(str(error).split())  # one line
+            if isinstance(error, MemoryError) and not message.startswith("out of memory"):
+                message = f"out of memory: {message or 'an allocation failed'}"  # numpy's own
             print(f"fastdln: error: {message}", file=sys.stderr)
             return 2
 

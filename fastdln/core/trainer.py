@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike
 
 from ..maths import theory
 from ..maths._checks import check_count, check_weights
+from ..maths._memory import check_fits, draw_copies
 from ..engines import engine_from_state, layer_at, make_engine
 from .data import Data
 from ..maths.init import init_weights
@@ -164,6 +165,9 @@ class Trainer:
                                                            data.nL)
         settings = check_settings(settings, m=data.m, n0=data.n0, nL=data.nL,
                                   weight_widths=None if given is None else given[1], **options)
+        check_fits(settings.widths, settings.dtype, copies=2 + draw_copies(settings.dtype),
+                   held_by="training (the network, drawn in float64 where it is float32, and "
+                   "the engine's working copy)")  # before allocating
         threads = ThreadPolicy(settings.threads)
         with threads.setup(_largest_dimension(settings)) as count:
             problem = Problem(data, settings, workers=count, fingerprint=fingerprint)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import check_choice, check_count, check_dtype, check_rng, check_widths
+from ._memory import check_fits, draw_copies
 
 __all__ = ["INITS", "REGISTRY", "Initialization", "init_weights", "layer_widths"]
 
@@ -147,9 +148,20 @@ def init_weights(widths: Sequence[int], init: str = "orth-identity", *,
     -------
     list of ndarray
         ``L`` matrices, ``W_l`` of shape ``(n_l, n_{l-1})``.
+
+    Raises
+    ------
+    MemoryError
+        Before any allocation, when the weights need more memory than this process may still
+        use (the message names the widths and the bytes; see ``fastdln/maths/_memory.py``).
     """
     widths = check_widths(widths)
     check_choice(init, "init", INITS)
     dtype = check_dtype(dtype)
     rng = check_rng(seed)
+    if draw_copies(dtype):  # MemoryError naming the widths, before any allocation
+        check_fits(widths, dtype, copies=1 + draw_copies(dtype),
+                   held_by="drawing them in float64 and converting")
+    else:
+        check_fits(widths, dtype)
     return [np.ascontiguousarray(W, dtype=dtype) for W in REGISTRY[init].draw(widths, rng)]

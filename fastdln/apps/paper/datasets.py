@@ -39,8 +39,8 @@ import numpy as np
 
 __all__ = ["MNIST_SPLITS", "load_mnist", "load_gas_sensor_ethanol", "describe", "digits_stand_in",
            "regression_stand_in", "DataFileError", "CACHE_ENV", "DownloadError", "GAS_FILES",
-           "MIRROR_ENV", "GAS_MIRRORS", "MNIST_FILES", "MNIST_MIRRORS", "cache_dir", "download", "fetch_all",
-           "fetch_gas_sensor", "fetch_mnist"]
+           "MIRROR_ENV", "GAS_MIRRORS", "MNIST_FILES", "MNIST_MIRRORS", "cache_dir", "download",
+           "fetch_all", "fetch_gas_sensor", "fetch_mnist"]
 
 ETHANOL = 1
 
