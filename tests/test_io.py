@@ -263,3 +263,21 @@ def test_train_checks_its_checkpoint_before_the_set_up(tmp_path, monkeypatch):
     monkeypatch.setattr(fastdln.core.runner, "Trainer", None)  # the set-up would fail loudly
     with pytest.raises(ValueError, match="^checkpoint .*does not exist"):
         fastdln.train(X, Y, depth=2, checkpoint=tmp_path / "none" / "run.ckpt")
+
+
+def test_writing_through_a_symbolic_link_updates_its_target_and_keeps_the_link(tmp_path):
+    """``--out link.npz`` where the link points elsewhere (a shared folder): the atomic
+    rename goes to the target's folder, the link stays a link."""
+    (tmp_path / "real").mkdir()
+    link = tmp_path / "model.npz"
+    link.symlink_to(tmp_path / "real" / "model.npz")  # dangling until the first write
+    weights = fastdln.init_weights([3, 4, 2], "random", seed=0)
+    for _ in range(2):
+        fastdln.save(link, weights)
+        assert link.is_symlink() and (tmp_path / "real" / "model.npz").is_file()
+    np.testing.assert_array_equal(fastdln.load(link).weights[0], weights[0])
+    checkpoint = tmp_path / "run.ckpt"
+    checkpoint.symlink_to(tmp_path / "real" / "run.ckpt")
+    io.write_checkpoint(checkpoint, {"format": 0}, {"note": 1})
+    assert checkpoint.is_symlink() and io.read_checkpoint(checkpoint)[1] == {"note": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz", "real", "run.ckpt"]

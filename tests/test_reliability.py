@@ -283,3 +283,10 @@ def test_huge_but_finite_data_train_or_are_refused_by_name():
     assert max_relative_difference([np.linalg.multi_dot(result.weights[::-1])], [B.T]) < 1e-10
     with pytest.raises(ValueError, match="Y is too large"):
         fastdln.train(X * 1e160, X @ B * 1e160, widths=[5, 5, 2], sweeps=1, seed=0)
+    # the loss of tiny Y underflows; X so large that the initial outputs overflow: by name
+    with pytest.raises(ValueError, match="Y is too small: its scale is about"):
+        fastdln.train(X, X @ B * 1e-300, widths=[5, 5, 2], sweeps=1, seed=0)
+    with pytest.raises(ValueError, match="initial error overflows float64.*divide X"):
+        fastdln.train(X * 1e300, X @ B, widths=[5, 5, 2], sweeps=1, seed=0)
+    tiny_x = fastdln.train(X * 1e-300, X @ B, widths=[5, 5, 2], sweeps=2, seed=0)
+    assert np.all(np.isfinite(tiny_x.errors)) and tiny_x.errors[-1] < tiny_x.errors[0]

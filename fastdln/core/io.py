@@ -170,10 +170,12 @@ def _atomic_write(path, payload):
     """Write ``payload`` to ``path`` via a temporary file, fsync and rename.
 
     On any error (disk full, permissions) the temporary file is removed, ``path`` keeps its
-    previous content, and an ``OSError`` naming the file is raised.
+    previous content, and an ``OSError`` naming the file is raised. A symbolic link is
+    followed: its target gets the new content and the link stays.
     """
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
+    target = os.path.realpath(path)
+    folder = os.path.dirname(target)
     handle, temporary = None, None
     try:
         handle, temporary = _new_file(folder)
@@ -182,7 +184,7 @@ def _atomic_write(path, payload):
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(temporary, path)
+        os.replace(temporary, target)
         temporary = None
         directory = os.open(folder, os.O_RDONLY)
         try:

@@ -57,8 +57,9 @@ class Scaling:
         """Learning rates in the caller's units; ``first_layer`` marks updates of ``W_1``."""
         if self.identity:
             return rates
-        p, a, b = self.power, self.x, self.y
-        return np.where(first_layer, rates * b ** (2 - p) / a ** 2, rates / b ** p)
+        p, a, b = self.power, np.float64(self.x), np.float64(self.y)
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):  # beyond float64:
+            return np.where(first_layer, rates * b ** (2 - p) / (a * a), rates / b ** p)  # inf, 0
 
     def optimum_out(self, optimum: Optimum) -> Optimum:
         if self.identity:
@@ -97,6 +98,11 @@ def _scaling_for(x_size, y_size, settings):
             f"Y is too large: its scale is about {y_size:.3g}, and the loss (in units of its "
             f"power {settings.power}) does not fit in float64; divide Y by a constant (the "
             "fitted weights scale with it)")
+    if unit == 0.0 and y_size > 0.0:
+        raise ValueError(
+            f"Y is too small: its scale is about {y_size:.3g}, and the loss (in units of its "
+            f"power {settings.power}) is below what float64 holds; multiply Y by a constant "
+            "(the fitted weights scale with it)")
     covariant = settings.custom_loss is None and (isinstance(settings.lr, str)
                                                   or settings.training_method.samples)
     if not covariant:

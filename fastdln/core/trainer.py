@@ -177,6 +177,10 @@ class Trainer:
                                  problem.scaling.weights_in(weights), settings, m=problem.m,
                                  optimum=optimum)
             initial_error = engine.initial_error()
+        if not np.isfinite(initial_error * problem.scaling.error_unit):
+            raise ValueError("the initial error overflows float64: the initial network's "
+                             "outputs on X are beyond its range; divide X by a constant (or "
+                             "give smaller initial weights)")
         threads.sized(_size_class(engine))
         self.settings = settings
         self.data_fingerprint = problem.fingerprint
