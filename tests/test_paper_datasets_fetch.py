@@ -186,10 +186,11 @@ def test_fetched_gas_sensor_archive_is_checked_extracted_and_loaded(server, tmp_
     server.files["/bad.zip"] = _gas_zip(broken=True)
     server.files["/short.zip"] = _gas_zip(batches=3)
     server.files["/good.zip"] = _gas_zip()
+    server.files["/tail.zip"] = _gas_zip()[:-3] + b"xyz"  # zipfile's seek fails: EINVAL
     with pytest.raises(fetch.DownloadError, match="lacks batch4.dat"):
         fetch.fetch_gas_sensor(str(tmp_path), mirrors=[f"{server.url}/short.zip"])
     folder = fetch.fetch_gas_sensor(str(tmp_path), mirrors=[
-        f"{server.url}/bad.zip", f"{server.url}/good.zip"])
+        f"{server.url}/bad.zip", f"{server.url}/tail.zip", f"{server.url}/good.zip"])
     assert sorted(p.name for p in (tmp_path / "gas_sensor").glob("batch*.dat")) == sorted(
         fetch.GAS_FILES)
     X, Y = datasets.load_gas_sensor_ethanol(folder)

@@ -398,8 +398,8 @@ def _check_gas_archive(path):
         with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()  # the CRC-32 of every member
             names = {os.path.basename(n) for n in archive.namelist()}
-    except (zipfile.BadZipFile, EOFError, zlib.error) as error:
-        raise ValueError(f"not a complete zip archive ({error})") from error
+    except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as error:  # OSError: a seek
+        raise ValueError(f"not a complete zip archive ({error})") from error  # past the start
     if bad is not None:
         raise ValueError(f"member {bad} fails its CRC check")
     missing = [n for n in GAS_FILES if n not in names]
