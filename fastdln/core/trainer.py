@@ -176,7 +176,8 @@ class Trainer:
             engine = make_engine(problem.working_data(optimum),
                                  problem.scaling.weights_in(weights), settings, m=problem.m,
                                  optimum=optimum)
-            initial_error = engine.initial_error()
+            with np.errstate(over="ignore"):  # an overflow is refused below, by name
+                initial_error = engine.initial_error()
         if not np.isfinite(initial_error * problem.scaling.error_unit):
             raise ValueError("the initial error overflows float64: the initial network's "
                              "outputs on X are beyond its range; divide X by a constant (or "
