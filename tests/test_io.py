@@ -1,7 +1,10 @@
 """Models on disk, atomic checkpoints, and resuming after SIGKILL bit for bit."""
 
 import errno
+from collections import OrderedDict
+import hashlib
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -67,6 +70,13 @@ def test_checkpoint_is_checksummed_and_versioned(tmp_path):
         io.read_checkpoint(tmp_path / "newer.ckpt")
     with pytest.raises(ValueError, match="other training data"):
         fastdln.train(X + 1, Y, sweeps=6, resume=path)
+    # whole and checksummed, but naming what this installation lacks (another numpy's module)
+    foreign = pickle.dumps(dict(state=OrderedDict(), extra={})).replace(b"collections",
+                                                                        b"nonesuch_mo")
+    header = f"1 {hashlib.sha256(foreign).hexdigest()}\n".encode()
+    (tmp_path / "foreign.ckpt").write_bytes(io._CHECKPOINT_MAGIC + header + foreign)
+    with pytest.raises(ValueError, match="foreign.ckpt: a checkpoint this fastdln cannot read"):
+        io.read_checkpoint(tmp_path / "foreign.ckpt")
 
 
 @pytest.mark.parametrize("options", [dict(), dict(method="bcsgd", sampling="uniform"),

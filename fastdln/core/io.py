@@ -327,5 +327,9 @@ def read_checkpoint(path):
     payload = blob[line_end + 1:]
     if hashlib.sha256(payload).hexdigest() != checksum:
         raise ValueError(f"{path}: truncated or corrupt checkpoint (checksum mismatch)")
-    content = pickle.loads(payload)
-    return content["state"], content["extra"]
+    try:
+        content = pickle.loads(payload)
+        return content["state"], content["extra"]
+    except Exception as error:  # whole and unchanged, but not readable here
+        raise ValueError(f"{path}: a checkpoint this fastdln cannot read ({type(error).__name__}: "
+                         f"{error}); written by another version of fastdln or numpy?") from error
