@@ -1,11 +1,14 @@
-"""What ``Trainer.step()`` costs above its kernel (issue: tools that drive training update by
-update): one layer update of a 16-wide, 50-layer network, timed three ways in alternating
-rounds: the engine's kernel call alone, ``step()`` inside ``Trainer.stepping()`` (the BLAS
+"""What ``Trainer.step()`` costs above the same update inside a sweep (tools that drive
+training update by update): one layer update of a 16-wide, 50-layer network, timed four ways
+in alternating rounds: inside a whole sweep (the sweep's time per update), the engine's
+kernel called for that one update, ``step()`` inside ``Trainer.stepping()`` (the BLAS
 threads held for the block) and a plain ``step()`` (which sets and restores them each call).
 
     python benchmarks/step_overhead.py [--rounds 15] [--calls 2000]
 
-Prints the median over rounds (and min, max) of each, and the overheads in microseconds.
+Prints the median over rounds (and min, max) of each, per update, and the overheads in
+microseconds. Times are the calling thread's CPU time (``time.thread_time``; the BLAS runs on
+one thread), so that other processes on the machine do not enter them.
 """
 
 from __future__ import annotations
@@ -29,14 +32,16 @@ def _trainer():
 
 def _timers(trainer, calls):
     engine = trainer._engine
-    errors, rates = np.empty(1), np.empty(1)
     depth = trainer.depth
+
+    def in_sweep():
+        for _ in range(calls // depth):
+            engine._call_kernel(_kernels.bcgd_updates, 0, depth)
 
     def kernel():
         for call in range(calls):
             position = call % depth
-            engine._call_kernel(_kernels.bcgd_updates, position, position + 1, 1e300,
-                                errors, rates, None)
+            engine._call_kernel(_kernels.bcgd_updates, position, position + 1)
 
     def steps():
         for _ in range(calls):
@@ -46,7 +51,7 @@ def _timers(trainer, calls):
         with trainer.stepping():
             steps()
 
-    return dict(kernel=kernel, held_step=held, step=steps)
+    return dict(in_sweep=in_sweep, kernel=kernel, held_step=held, step=steps)
 
 
 def main(argv=None):
@@ -58,15 +63,17 @@ def main(argv=None):
     samples = {name: [] for name in timers}
     for _ in range(args.rounds):
         for name, timer in timers.items():
-            start = time.perf_counter()
+            calls = args.calls - args.calls % 50 if name == "in_sweep" else args.calls
+            start = time.thread_time()
             timer()
-            samples[name].append((time.perf_counter() - start) / args.calls * 1e6)
+            samples[name].append((time.thread_time() - start) / calls * 1e6)
     median = {name: float(np.median(values)) for name, values in samples.items()}
     for name, values in samples.items():
         print(f"{name:10s} median {median[name]:6.2f} us  (min {min(values):.2f}, max "
               f"{max(values):.2f})")
     for name in ("held_step", "step"):
-        print(f"{name} - kernel: {median[name] - median['kernel']:.2f} us per update")
+        print(f"{name} - in_sweep: {median[name] - median['in_sweep']:.2f} us per update, "
+              f"{name} - kernel: {median[name] - median['kernel']:.2f} us")
 
 
 if __name__ == "__main__":

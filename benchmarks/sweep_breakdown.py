@@ -42,6 +42,7 @@ def main(n=128, depth=100, m=600, k=10, rounds=15):
     trainer.sweep()
     e = trainer._engine
     r = e.X.shape[1]
+    scratch = _kernels.new_scratch(e.buf, e.index, e.real)
     a, b, out = rng.random((n, n)), rng.random((n, n)), np.empty((n, n))
     P, Rt, S, W = rng.random((n, r)), rng.random((r, k)), rng.random((k, n)), rng.random((n, n))
     work = (np.empty((n, k)), np.empty((n, n)), np.empty((n, k)), np.empty((r, k)),
@@ -49,9 +50,8 @@ def main(n=128, depth=100, m=600, k=10, rounds=15):
     runs = {
         "limit": lambda: _kernels.gemm_loop(a, b, out, depth),
         "sweep": trainer.sweep,
-        "prefix pass": lambda: _kernels._prefix_pass(e.w, e.woff, e.widths, e.X, e.pbuf, e.poff,
-                                                     e.pnorms, e.Rt, e.Yt, e.scal, e.counts,
-                                                     e._small),
+        "prefix pass": lambda: _kernels._prefix_pass(e.buf, e.index, e.real, *e._head[3:5],
+                                                     scratch, e._options[6]),
         "rank-nL products": lambda: _rank_products(P, Rt, S, W, *work, depth),
     }
     best = dict.fromkeys(runs, np.inf)

@@ -13,19 +13,29 @@ import time
 import numpy as np
 from numba import njit
 
-from fastdln.maths._kernels import blas_gemm, gram_loop, loop_gemm
+from fastdln.maths._kernels import HEADER, gram_loop, loop_mm, mm
 
 @njit(cache=True)
 def _loop_product(a, b, out, repeats):
+    m, k, n = a.shape[0], a.shape[1], b.shape[1]
     for _ in range(repeats):
-        loop_gemm(False, False, 1.0, a, b, 0.0, out)
+        loop_mm(False, False, 1.0, a.ravel(), b.ravel(), 0.0, out.ravel(), m, n, k)
 
 
 @njit(cache=True)
 def _blas_product(a, b, out, repeats):
-    scal = np.empty(2)
+    m, k, n = a.shape[0], a.shape[1], b.shape[1]
+    scratch = _scratch(out.dtype)
     for _ in range(repeats):
-        blas_gemm(False, False, 1.0, a, b, 0.0, out, scal)
+        mm(False, False, 1.0, a.ravel(), b.ravel(), 0.0, out.ravel(), m, n, k, scratch, None)
+
+
+@njit(cache=True)
+def _scratch(dtype):
+    """A workspace of :func:`fastdln.maths._kernels.mm` with only its ``SCAL_`` slot and
+    counters."""
+    index = np.zeros(HEADER, np.int64)  # the SCAL_ region starts at 0: buf is alpha, beta
+    return np.empty(2, dtype), index, np.zeros(8, np.int32), np.zeros(1)
 
 
 def _best(f, a, b, out, repeats, rounds=5):
@@ -62,7 +72,7 @@ def _gram_product(S, out, repeats, use_blas):
         if use_blas:
             np.dot(S, S.T, out)
         else:
-            gram_loop(S, out)
+            gram_loop(S.ravel(), out.ravel(), S.shape[0], S.shape[1])
 
 
 def _gram_table():

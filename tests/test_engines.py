@@ -145,7 +145,7 @@ def small_blocks(monkeypatch):
     for name, value in SMALL_BLOCKS.items():
         monkeypatch.setattr(_kernels, name, value)
     blocking = np.array(list(SMALL_BLOCKS.values()))
-    rows = [_kernels.gradient_rows(a, b, blocking) for a, b in zip(WIDE[1:], WIDE[:-1])]
+    rows = [_kernels.gradient_rows(a, b, *blocking) for a, b in zip(WIDE[1:], WIDE[:-1])]
     assert rows[0] == WIDE[1] and rows[-1] == WIDE[-1]  # small layers stay whole
     assert rows[1:3] == [6, 6] and WIDE[2] % 6 and WIDE[3] % 6  # last blocks are partial
 
@@ -197,7 +197,8 @@ def test_gradient_norm_without_the_gradient_is_as_accurate_as_forming_it():
     S = np.ascontiguousarray(U @ np.diag([1.0, 1e-3, 1e-5, 1e-7]) @ V.T)
     At = np.outer(rng.normal(size=n_in), U[:, 3]) + 1e-9 * rng.normal(size=(n_in, k))
     exact = float(np.sum((S.T.astype(np.longdouble) @ At.T.astype(np.longdouble)) ** 2))
-    lq = _kernels._gradient_norm_squared(S, At, np.empty(2 * k * n_out))
+    lq = _kernels._gradient_norm_squared(S.ravel(), np.ascontiguousarray(At).ravel(), k, n_out,
+                                         n_in, np.empty(2 * k * n_out))
     gram = float(np.trace(At @ (S @ S.T) @ At.T))
     bound = np.finfo(float).eps * 1e7
     assert abs(lq - exact) <= bound * exact

@@ -120,10 +120,16 @@ def embed_blocks(blocks, full_weights):
 
 
 class FastEngine:
-    """BCGD with running prefix/suffix products in Numba kernels (docs/math.md sections 3-5)."""
+    """BCGD with running prefix/suffix products in Numba kernels (docs/math.md sections 3-5).
+
+    Its state lives in one workspace (see :mod:`fastdln.maths._kernels`): ``buf`` (every matrix
+    the sweeps write, in the run's dtype), ``index`` (sizes, offsets, counters) and ``real``
+    (``||P_i||^2``, the errors and rates of a call, the run's constants); ``w``, ``pbuf``,
+    ``sbuf``, ``Rt``, ``counts`` and ``pnorms`` are views into them.
+    """
 
     compressed = False
-    kernel_blas_only = True  # its runs call BLAS from the kernels only (scipy's library)
+    kernel_blas_only = True  # its runs call BLAS from the kernels only
 
     def __init__(self, Xw, Ow, weights, settings: Settings, *, m, optimum_residual, compressed,
                  constrained=False, reduce_width=None):
@@ -154,26 +160,17 @@ class FastEngine:
               else np.ascontiguousarray(np.asarray(optimum_residual).T, self.dtype))
         self._allocate(work_weights, np.ascontiguousarray(Xw, self.dtype),
                        np.ascontiguousarray(Ow.T, self.dtype), Rs)
-        self._cross = Rs if constrained else None
         self._small = True if self._has_small_products() else None
-        _kernels.prepare(self.dtype, self._small)
-        self._kernel_options = o = self._options()
-        # the sweep kernels' arguments around the positions and results, bound once (every
-        # array is updated in place, never replaced): a step costs little more than its call
-        self._head = (*self._sweep_buffers(), self.work_j, self.work_s, self.gram,
-                      self.rounding)
-        self._before_loss = (self.scal, self.counts, self._cross, o["descending"],
-                             o["ascending"], o["l2"], o["lp"])
-        self._after_loss = (o["optimal"], o["bounded"], o["constant"], o["blocked"],
-                            self._small)
         self._custom_loss = settings.custom_loss
         self._all_at_once = settings.training_method.all_layers_at_once
+        self._options = self._kernel_options(constrained)
         self._called: set = set()  # kernels this engine has called (no notice after that)
         # what decides the compiled code besides the kernel: dtype and the options set
-        self._code_key = (self.dtype.name, tuple(v is None for v in self._kernel_options.values()),
-                          Rs is None, self._cross is None, self._small is None)
-
-    _CACHES = ("w", "pbuf", "pnorms", "sbuf", "Rt")
+        self._code_key = (self.dtype.name, tuple(v is None for v in self._options),
+                          Rs is None)
+        # the sweep kernel's arguments before and after the positions, bound once (every
+        # array is updated in place, never replaced): a step costs little more than its call
+        self._head = (self.buf, self.index, self.real, self._X, self._Yt, self._Rs)
 
     def _has_small_products(self):
         """Whether a product of this run may be tiny (the jitted loops then serve them):
@@ -188,20 +185,20 @@ class FastEngine:
         return (smallest ** 3 < _kernels.SMALL_PRODUCT or small_gram
                 or self.settings.training_method.samples or self._needs_blocks)
 
-    def _options(self):
-        """The kernels' code-selecting options, ``None`` when off (see ``_kernels``)."""
+    def _kernel_options(self, constrained):
+        """The kernels' code-selecting options, ``None`` when off (see ``_kernels``):
+        ``(descending, lp, loss, bounded, constant, blocked, small, cross)``."""
         settings = self.settings
         lr = settings.lr
         custom = settings.custom_loss is not None
-        return dict(
-            descending=True if settings.order == "descending" else None,
-            ascending=True if settings.order == "ascending" else None,
-            l2=True if settings.power == 2 and not custom else None,
-            lp=settings.power if settings.power != 2 and not custom else None,
-            optimal=True if lr == "optimal" else None,
-            bounded=float(settings.eta) if lr == "bounded" else None,
-            constant=None if isinstance(lr, str) else float(lr),
-            blocked=self.blocking if self._needs_blocks else None)
+        return (True if settings.order == "descending" else None,
+                settings.power if settings.power != 2 and not custom else None,
+                settings.custom_loss.kernel_functions() if custom else None,
+                float(settings.eta) if lr == "bounded" else None,
+                None if isinstance(lr, str) else float(lr),
+                True if self._needs_blocks else None,
+                self._small,
+                True if constrained and self.Rs is not None else None)
 
     def state(self):
         """Everything needed to continue bit for bit, also in the middle of a sweep."""
@@ -212,6 +209,8 @@ class FastEngine:
                      width_reduced=self.width_reduced,
                      weights=self.weights(), gd_ready=self.gd_ready)
         return state
+
+    _CACHES = ("w", "pbuf", "pnorms", "sbuf", "Rt")
 
     @classmethod
     def from_state(cls, state, settings):
@@ -229,76 +228,82 @@ class FastEngine:
         return engine
 
     def _allocate(self, weights, Xw, Yt, Rs):
+        """The workspace (see the class docstring) and the flat data the kernels read."""
         widths, dtype = self.widths, self.dtype
         k, r = int(widths[-1]), Xw.shape[1]
+        L = len(weights)
         self.X, self.Yt, self.Rs = Xw, Yt, Rs
-        self.woff = np.concatenate([[0], np.cumsum([W.size for W in weights])]).astype(np.int64)
-        self.w = np.concatenate([W.ravel() for W in weights], dtype=dtype)
-        # block 0 of the prefixes is X itself: pbuf holds blocks 1 .. L-1
-        self.poff = np.concatenate([[0, 0], np.cumsum(widths[1:-1] * r)]).astype(np.int64)
-        self.pbuf = np.empty(self.poff[-1], dtype)
-        self.pnorms = np.empty(len(weights))
-        self.pnorms[0] = _sum_squares(Xw)
-        self.soff = np.concatenate([[0], np.cumsum(k * widths[1:])]).astype(np.int64)
-        self.sbuf = np.empty(self.soff[-1], dtype)
-        self.sbuf[self.soff[-2]:] = np.eye(k, dtype=dtype).ravel()
-        self.Rt = np.empty((r, k), dtype)
-        self.rounding = gradient_rounding(dtype, k, r)
+        self._X, self._Yt = Xw.reshape(-1), Yt.reshape(-1)
+        self._Rs = None if Rs is None else Rs.reshape(-1)
         max_width = int(widths.max())
         layers = list(zip(widths[1:].tolist(), widths[:-1].tolist()))
-        self.blocking = np.array([_kernels.WHOLE_GRADIENT, _kernels.GRADIENT_BLOCK], np.int64)
         largest_layer = max(n_out * n_in for n_out, n_in in layers)
-        self._needs_blocks = (self.settings.training_method.blocked_gradients
+        method = self.settings.training_method
+        self._needs_blocks = (method.blocked_gradients
                               and largest_layer > _kernels.WHOLE_GRADIENT)
         if self._needs_blocks:  # blocks of G
-            largest_layer = max(_gradient_rows(n_out, n_in, self.blocking) * n_in
+            largest_layer = max(_gradient_rows(n_out, n_in, _kernels.WHOLE_GRADIENT,
+                                               _kernels.GRADIENT_BLOCK) * n_in
                                 for n_out, n_in in layers)
-        self.work_a = np.empty(k * max_width, dtype)
-        self.work_g = np.empty(largest_layer, dtype)
-        self.work_k = np.empty(k * k, dtype)
-        self.work_b = np.empty(k * max_width, dtype)
-        self.work_s = np.empty(2 * k * max_width, dtype)
-        self.work_z = np.empty((r, k), dtype)
         raw_residual = self.settings.power != 2 or self.settings.custom_loss is not None
         # J = l'(Rt + Rs) needs its own buffer unless it is Rt itself (L2, Rs None); bcsgd
         # forms its sampled residuals without it
-        own_j = not self.settings.training_method.samples and (raw_residual or Rs is not None)
-        self.work_j = np.empty((r, k) if own_j else (0, k), dtype)
+        own_j = not method.samples and (raw_residual or Rs is not None)
         gram_side = min(max_width, r) if self.settings.lr == "bounded" else 1
         if self.sampling == _kernels.IMPORTANCE:
             gram_side = max_width
-        self.gram = np.empty(gram_side * gram_side, dtype)
-        self.work_m = np.empty(max_width * r if self.sampling == _kernels.IMPORTANCE else 0,
-                               dtype)
-        self.counts = np.zeros(3, np.int64)
-        self.scal = np.empty(2, dtype)  # alpha and beta of the BLAS calls
-        self.w_previous = np.empty(
-            self.w.size if self.settings.training_method.all_layers_at_once else 0, dtype)
+        regions = {_kernels.RT_: r * k, _kernels.A_: k * max_width,
+                   _kernels.G_: largest_layer, _kernels.KK_: k * k,
+                   _kernels.B_: k * max_width, _kernels.Z_: r * k,
+                   _kernels.J_: r * k if own_j else 0, _kernels.WS_: 2 * k * max_width,
+                   _kernels.GRAM_: gram_side * gram_side,
+                   _kernels.M_: max_width * r if self.sampling == _kernels.IMPORTANCE else 0,
+                   _kernels.SCAL_: 2,
+                   _kernels.WPREV_: int(sum(a * b for a, b in layers))
+                   if method.all_layers_at_once else 0}
+        self.index, size = _kernels.workspace_layout(widths, r, regions)
+        self.buf = np.empty(size, dtype)
+        self.real = np.zeros(_kernels.NORMS + 3 * L)
+        index = self.index
+        woff = index[_kernels.HEADER + L + 1: _kernels.HEADER + 2 * (L + 1)]
+        self.woff = woff
+        self.w = self.buf[: woff[-1]]
+        for i, W in enumerate(weights):
+            self.w[woff[i]: woff[i + 1]] = W.ravel()
+        poff = index[_kernels.HEADER + 2 * (L + 1): _kernels.HEADER + 3 * (L + 1)]
+        soff = index[_kernels.HEADER + 3 * (L + 1):]
+        self.pbuf = self.buf[poff[1]: soff[0]] if L > 1 else self.buf[soff[0]: soff[0]]
+        self.sbuf = self.buf[soff[0]: soff[L]]
+        self.sbuf[soff[L - 1] - soff[0]:] = np.eye(k, dtype=dtype).ravel()
+        self.Rt = self._region(_kernels.RT_).reshape(r, k)
+        self.work_g = self._region(_kernels.G_)
+        self.counts = index[_kernels.PRODUCTS: _kernels.BIG + 1]
+        self.pnorms = self.real[_kernels.NORMS: _kernels.NORMS + L]
+        self.pnorms[0] = _sum_squares(Xw)
+        self.real[_kernels.INV_M] = self.inv_m
+        self.real[_kernels.ROUNDING] = gradient_rounding(dtype, k, r)
+
+    def _region(self, slot):
+        return self.buf[self.index[slot]: self.index[slot + 1]]
 
     def run(self, begin, end, error_limit, draws=None, batches=None):
+        self.real[_kernels.LIMIT] = error_limit
         if self._all_at_once:
-            return self._gd_iteration(error_limit)
-        errors = np.empty(end - begin)
-        rates = np.empty(end - begin)
-        custom_loss = self._custom_loss
+            return self._gd_iteration()
         if self.sampling != _kernels.NO_SAMPLING:
-            done = self._sampled(begin, end, error_limit, errors, rates, draws, batches)
-        elif custom_loss is None:
-            done = self._call(_kernels.bcgd_updates, begin, end, error_limit, errors, rates)
+            done = self._sampled(begin, end, draws, batches)
+        elif self._custom_loss is None:
+            done = self._call(_kernels.bcgd_updates, begin, end)
         else:
             with warnings.catch_warnings():  # numba flags function arguments as experimental
                 warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
-                done = self._call(_kernels.custom_kernel(), begin, end, error_limit, errors,
-                                  rates, custom_loss.kernel_functions())
+                done = self._call(_kernels.custom_kernel(), begin, end)
+        first = _kernels.NORMS + self.depth
+        errors = self.real[first: first + done].copy()
+        rates = self.real[first + self.depth: first + self.depth + done].copy()
         if done == end - begin:
             return errors, rates, None
-        return errors[:done], rates[:done], errors[done]
-
-    def _sweep_buffers(self):
-        """The arguments both sweep kernels start with: weights, caches, data, work."""
-        return (self.w, self.woff, self.widths, self.pbuf, self.poff, self.pnorms, self.sbuf,
-                self.soff, self.X, self.Yt, self.Rt, self.Rs, self.work_a, self.work_g, self.work_k,
-                self.work_b, self.work_z)
+        return errors, rates, float(self.real[first + done])
 
     def _first_or_plain(self, name, call, *args):
         """``call(*args)``, the engine's first call of it with the compile notice around it."""
@@ -309,39 +314,32 @@ class FastEngine:
         self._called.add(name)
         return result
 
-    def _call(self, kernel, begin, end, error_limit, errors, rates, loss=None):
+    def _call(self, kernel, begin, end):
         if id(kernel) in self._called:
-            return self._call_kernel(kernel, begin, end, error_limit, errors, rates, loss)
-        return self._first_or_plain(id(kernel), self._call_kernel, kernel, begin, end,
-                                    error_limit, errors, rates, loss)
+            return kernel(*self._head, begin, end, *self._options)
+        return self._first_or_plain(id(kernel), self._call_kernel, kernel, begin, end)
 
-    def _call_kernel(self, kernel, begin, end, error_limit, errors, rates, loss):
-        return kernel(*self._head, begin, end, self.inv_m, error_limit, errors, rates,
-                      *self._before_loss, loss, *self._after_loss)
+    def _call_kernel(self, kernel, begin, end):
+        return kernel(*self._head, begin, end, *self._options)
 
-    def _sampled(self, begin, end, error_limit, errors, rates, draws, batches):
+    def _sampled(self, begin, end, draws, batches):
         if draws is None:
             draws, batches = NO_DRAWS, NO_BATCHES
-        return self._first_or_plain("bcsgd", self._sampled_kernel, begin, end, error_limit,
-                                    errors, rates, draws, batches)
+        return self._first_or_plain("bcsgd", self._sampled_kernel, begin, end, draws, batches)
 
-    def _sampled_kernel(self, begin, end, error_limit, errors, rates, draws, batches):
-        return _kernels.bcsgd_updates(
-            *self._sweep_buffers(), self.work_m, self.gram, float(self.settings.eta or 0.0),
-            self.sampling, draws, batches, begin, end, self.inv_m, error_limit, errors, rates,
-            self.scal, self.counts, self._kernel_options["descending"],
-            self._kernel_options["ascending"], self._small)
+    def _sampled_kernel(self, begin, end, draws, batches):
+        descending, small = self._options[0], self._options[6]
+        return _kernels.bcsgd_updates(*self._head, self.sampling,
+                                      float(self.settings.eta or 0.0), draws, batches, begin,
+                                      end, descending, small)
 
-    def _gd_iteration(self, error_limit):
-        return self._first_or_plain("gd", self._gd_kernel, error_limit)
+    def _gd_iteration(self):
+        return self._first_or_plain("gd", self._gd_kernel)
 
-    def _gd_kernel(self, error_limit):
-        error, applied = _kernels.gd_iteration(
-            self.w, self.woff, self.widths, self.pbuf, self.poff, self.pnorms, self.sbuf,
-            self.soff, self.X, self.Yt, self.Rt, self.Rs, self.w_previous, self.work_a,
-            self.work_b, self.work_g, self.work_j, float(self.settings.lr), not self.gd_ready,
-            self.inv_m, error_limit, self.scal, self.counts, self._cross,
-            self._kernel_options["l2"], self._kernel_options["lp"], self._small)
+    def _gd_kernel(self):
+        lp, small, cross = self._options[1], self._options[6], self._options[7]
+        error, applied = _kernels.gd_iteration(*self._head, float(self.settings.lr),
+                                               not self.gd_ready, lp, small, cross)
         self.gd_ready = applied
         if not applied:
             return np.empty(0), np.empty(0), error

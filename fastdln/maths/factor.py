@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.linalg import cython_lapack
 
+from ._gemm import capsule_address
 from .optimum import rank_of
 
 __all__ = ["BlockQR", "FactorSplit", "split_factor"]
@@ -34,13 +35,7 @@ _DOUBLE_P = ctypes.POINTER(ctypes.c_double)
 @lru_cache(maxsize=None)
 def _dtpqrt():
     """LAPACK ``dtpqrt(m, n, l, nb, a, lda, b, ldb, t, ldt, work, info)`` as a ctypes function."""
-    capsule = cython_lapack.__pyx_capi__["dtpqrt"]
-    name_of = ctypes.pythonapi.PyCapsule_GetName
-    name_of.restype, name_of.argtypes = ctypes.c_char_p, [ctypes.py_object]
-    pointer_of = ctypes.pythonapi.PyCapsule_GetPointer
-    pointer_of.restype = ctypes.c_void_p
-    pointer_of.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    address = pointer_of(capsule, name_of(capsule))
+    address = capsule_address(cython_lapack.__pyx_capi__["dtpqrt"])
     signature = ctypes.CFUNCTYPE(None, *[_INT_P] * 4, _DOUBLE_P, _INT_P, _DOUBLE_P, _INT_P,
                                  _DOUBLE_P, _INT_P, _DOUBLE_P, _INT_P)
     return signature(address)
