@@ -161,6 +161,7 @@ class FastEngine:
         self._allocate(work_weights, np.ascontiguousarray(Xw, self.dtype),
                        np.ascontiguousarray(Ow.T, self.dtype), Rs)
         self._small = True if self._has_small_products() else None
+        _kernels.prepare(self.dtype, self._small)
         self._custom_loss = settings.custom_loss
         self._all_at_once = settings.training_method.all_layers_at_once
         self._options = self._kernel_options(constrained)

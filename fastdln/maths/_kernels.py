@@ -46,6 +46,7 @@ rate (3.2)), ``constant`` (a constant rate; both None: the optimal rate), ``bloc
 
 import types
 
+import numba
 import numba.np.linalg  # noqa: F401 (loads scipy's BLAS, whose gemm the symbols point to)
 import numpy as np
 from numba import types as nbtypes
@@ -154,7 +155,41 @@ def _region(buf, index, slot):
     return buf[index[slot]:index[slot + 1]]
 
 
-@njit(cache=True, nogil=True, inline="always")
+def mm_signature(dtype, small=None):
+    """The signature :func:`mm` is compiled for, per dtype and per ``small`` (None: BLAS only;
+    True: jitted loops for tiny products too; see :func:`prepare`)."""
+    real = nbtypes.Array(numba.from_dtype(np.dtype(dtype)), 1, "C")
+    scratch = nbtypes.Tuple((real, nbtypes.int64[::1], nbtypes.int32[::1],
+                             nbtypes.float64[::1]))
+    return nbtypes.void(nbtypes.boolean, nbtypes.boolean, nbtypes.float64, real, real,
+                        nbtypes.float64, real, nbtypes.int64, nbtypes.int64, nbtypes.int64,
+                        scratch, nbtypes.none if small is None else nbtypes.boolean)
+
+
+def prepare(dtype, small=None):
+    """Compile (or load from the cache) :func:`mm` for ``dtype`` and ``small`` before a
+    kernel uses it.
+
+    Callers pass the transposes as constants, which numba types as literals: with compilation
+    open it would compile one ``mm`` (with its callees) per combination, and inlined into
+    every caller it would be compiled once per call site (a cold start several times as
+    long). So ``mm`` gets explicit signatures, each compiled on its first use (never at
+    import), and stays closed to new signatures otherwise. ``small`` is None when no product
+    of the run is tiny: then the jitted loops for tiny products (and their compilation) are
+    left out.
+    """
+    wanted = mm_signature(dtype, small)
+    if any(tuple(signature) == tuple(wanted.args) for signature in mm.signatures):
+        return
+    mm.disable_compile(False)
+    try:
+        mm.compile(wanted)
+    finally:  # closed again once it has a signature (numba refuses to close it before)
+        if mm.signatures:
+            mm.disable_compile(True)
+
+
+@njit(cache=True, nogil=True)
 def mm(ta, tb, alpha, A, B, beta, C, m, n, k, scratch, small):
     """``C = alpha op(A) op(B) + beta C`` on flat row-major matrices: ``C`` is ``m x n``,
     ``op(A)`` ``m x k``, ``op(B)`` ``k x n``, where ``op(M)`` is ``M.T`` when its flag is
