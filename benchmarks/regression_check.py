@@ -7,7 +7,7 @@
    (medians of alternating rounds), unless ``--extra N`` gives the count.
 2. Commits a slowed copy of ``--base`` (default HEAD) without touching the working tree,
    the index or any branch (git plumbing on a temporary index: an unreferenced commit):
-   ``FastEngine.run`` of ``fastdln/engines/_engines.py`` does those products first whenever it
+   ``FastEngine.run`` of ``fastdln/engines/fast.py`` does those products first whenever it
    trains a 128-wide, 100-layer network. Other configurations are unchanged.
 3. Runs the regression command ``N`` times each, alternately: ``--against BASE --new BASE``
    (the same code against itself: must flag nothing) and ``--against BASE --new SLOWED``
@@ -33,7 +33,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENGINES = "fastdln/engines/_engines.py"
+ENGINES = "fastdln/engines/fast.py"
 ANCHOR = "    def run(self, begin, end, error_limit, draws=None, batches=None):\n"
 SLOWED = "n128-L100"
 PATCH = """\
@@ -89,7 +89,7 @@ def _git(*args, env=None, data=None):
 
 
 def slowed_source(source, extra):
-    """``fastdln/engines/_engines.py`` with the deliberate slowdown in ``FastEngine.run``."""
+    """``fastdln/engines/fast.py`` with the deliberate slowdown in ``FastEngine.run``."""
     if source.count(ANCHOR) < 1:
         raise SystemExit(f"{ENGINES}: FastEngine.run not found; update ANCHOR in {__file__}")
     head, tail = source.split(ANCHOR, 1)

@@ -11,9 +11,10 @@
 Each row prints the best time of both (measured alternately in one run) and their ratio;
 ``WHOLE_GRADIENT`` (the largest gradient stored whole) is set from it. Measured on this
 machine (2 cores, 1 MiB L2 each) with an earlier version of this script that timed the two
-steps alone, blocks of 2^17 entries: 0.67-0.75 at widths 1448-2896, 0.95-1.04 at 1024 and 1.16-1.95 below when the machine was quiet (OpenBLAS runs the whole
-products on both cores, the blocks on one; the LQ factorization costs 10-20 us), though the
-blocks won at 362-512 (0.55-0.74) while other jobs loaded the machine.
+steps alone, blocks of 2^17 entries: 0.67-0.75 at widths 1448-2896, 0.95-1.04 at 1024 and
+1.16-1.95 below when the machine was quiet (OpenBLAS runs the whole products on both cores,
+the blocks on one; the LQ factorization costs 10-20 us), though the blocks won at 362-512
+(0.55-0.74) while other jobs loaded the machine.
 """
 
 import argparse

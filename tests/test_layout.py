@@ -306,11 +306,12 @@ CROSS_CUTTING = {"layout", "packaging", "reliability", "validation"}
 
 
 def test_the_test_suite_follows_the_package():
-    """Every ``tests/test_NAME.py`` tests the module ``fastdln.LAYER.NAME`` (``paper_NAME``:
-    ``fastdln.apps.paper.NAME``; a ``_topic`` suffix names one subject of a module, as in
+    """Every ``tests/test_NAME.py`` tests the module or package ``fastdln.LAYER.NAME``
+    (``paper_NAME``: ``fastdln.apps.paper.NAME``; ``engines_registry``:
+    ``fastdln.engines.registry``; a ``_topic`` suffix names one subject of a module, as in
     ``test_engines_error_measure.py``), or is one of the cross-cutting suites."""
     modules = {name.split(".", 2)[-1].lstrip("_").replace(".", "_") for name in MODULES
-               if name not in TOP and not MODULES[name].name == "__init__.py"}
+               if name not in TOP}  # a package by its folder's name (``engines``)
     stray = []
     for path in sorted((ROOT / "tests").glob("test_*.py")):
         name = path.stem[len("test_"):]

@@ -31,6 +31,7 @@ from .timing import (CONFIGS, QUICK, STANDARD, alternating_samples, best_time, b
 __all__ = ["COLUMNS", "add_arguments", "compare", "format_setup", "format_table", "main",
            "run", "run_config", "setup_row"]
 
+TIMED, BASELINE = "fast", "reference"  # the engines the table compares
 REFERENCE_BUDGET = 60.0  # seconds: a slower reference sweep is estimated from a smaller depth
 QUICK_REFERENCE_BUDGET = 1.0
 
@@ -40,13 +41,15 @@ SETUP_QUICK = [(200_000, 128)]
 
 
 # -- the table of sweep timings ----------------------------------------------------------
-def _trainer(config, depth, engine, threads):
+def _trainer(config, depth, engine, threads, warm=True):
+    """A trainer of ``config`` on ``engine``; ``warm``: after one sweep (compilation, caches;
+    left out for the slow baseline)."""
     X, Y = random_data(config.m, config.n0, config.nL, seed=0)
     widths = layer_widths(config.n0, config.nL, depth, config.width)
     trainer = Trainer(X, Y, widths=widths, seed=0, engine=engine, order=config.order,
                       threads=threads)
-    if engine == "fast":
-        trainer.sweep()  # warm-up (compilation, caches)
+    if warm:
+        trainer.sweep()
     return trainer
 
 
@@ -65,7 +68,7 @@ def _reference_time(config, fast, threads, budget):
     while depth > 2 and guess > budget:
         depth //= 2
         guess /= 4
-    seconds = best_time(_trainer(config, depth, "reference", threads).sweep, 1)
+    seconds = best_time(_trainer(config, depth, BASELINE, threads, warm=False).sweep, 1)
     return seconds * (config.depth / depth) ** 2, depth != config.depth
 
 
@@ -73,7 +76,7 @@ def run_config(config, repeats, threads=1, reference_budget=REFERENCE_BUDGET):
     """One row of the table: fast sweep, reference, BLAS limits (medians of ``repeats``
     alternating rounds, every sample kept) and their ratios, on ``threads`` BLAS threads."""
     with fixed_threads(threads):
-        fast = _trainer(config, config.depth, "fast", threads)
+        fast = _trainer(config, config.depth, TIMED, threads)
         width = config.width if not fast.width_reduced else max(config.n0, config.nL)
         samples = alternating_samples([fast.sweep, *blas_limits(width, config.depth)], repeats)
         reference, estimated = _reference_time(config, fast, threads, reference_budget)

@@ -9,8 +9,10 @@ the exact L2 compression where it applies (docs/math.md section 4), else the ful
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 import numpy as np
 
+from ..engines import get_engine
 from .data import Data
 from ..maths.factor import split_factor
 from ..maths.optimum import ElementwiseLoss, Optimum, PowerLoss, convex_optimum, l2_optimum, rank_of
@@ -237,7 +239,8 @@ class Problem:
         wanted = settings.compress is True or (settings.compress == "auto"
                                                and self.rank < self.m)
         orthogonal = exact and not optimum.rank_constrained
-        compressed = settings.engine == "fast" and exact and wanted
+        engine: Any = get_engine(settings.engine)
+        compressed = engine.capabilities.compression and exact and wanted
         if compressed:
             split = self._split
             Xw, Yw = split.Vt.T * split.s, split.Yc.T

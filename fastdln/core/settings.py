@@ -22,6 +22,8 @@ from ..maths._checks import (check_choice, check_count, check_dtype, check_flag,
 from ..maths.init import INITS, layer_widths
 from ..maths.losses import REGISTRY as LOSSES
 from ..maths.losses import ConvexLoss
+from ..engines import REGISTRY as REGISTRY_OF_ENGINES
+from ..engines import discover, get_engine, unsupported
 from .methods import METHODS, RATES, REGISTRY, SAMPLINGS, Method
 
 if TYPE_CHECKING:  # typing.Unpack is 3.11+; only the type checker reads it
@@ -33,7 +35,7 @@ __all__ = ["ENGINES", "FRONT_END_DEFAULTS", "METHODS", "ORDERS", "Options", "RAT
            "text_options"]
 
 ORDERS = ("descending", "ascending")
-ENGINES = ("fast", "reference")
+ENGINES = REGISTRY_OF_ENGINES.keys()  # a live view: an engine registered later is offered
 RECORDS = ("iteration", "sweep")
 # The defaults a front end declares where its own differ from Settings' on purpose (README
 # "defaults that differ on purpose"); the front ends take them from here and change nothing
@@ -122,8 +124,9 @@ class Settings:
         ``sampling="uniform"``: samples per update (default ``min(32, m)``).
     dtype : {"float64", "float32"}
         Precision of the weights and the kernels (errors are accumulated in float64).
-    engine : {"fast", "reference"}
-        The Numba engine or the naive :mod:`fastdln.reference`.
+    engine : {"fast", "reference"} or a name registered in ``fastdln.engines.REGISTRY``
+        The Numba engine, the naive :mod:`fastdln.reference`, or another registered engine
+        (``fastdln.engines.register``; its capabilities are checked here).
     compress, reduce_width : {"auto", True, False}
         The exact L2 data compression and width reduction of the fast engine
         (docs/math.md sections 4 and 5): ``"auto"`` applies them where they are exact and
@@ -180,7 +183,8 @@ class Settings:
                                      text=int)
     dtype: str = _option("float64", "precision of the weights and kernels",
                          choices=("float64", "float32"))
-    engine: str = _option("fast", "the Numba engine or the naive reference", choices=ENGINES)
+    engine: str = _option("fast", "the engine that runs the updates (the Numba one, the naive "
+                          "reference, or one registered in fastdln.engines)", choices=ENGINES)
     compress: str | bool = _option("auto", "exact L2 data compression", text=_text_switch,
                                    choices=("auto", "true", "false"))
     reduce_width: str | bool = _option("auto", "exact width reduction (Theorem 3.1)",
@@ -394,7 +398,7 @@ def _check_each(values):
         order=check_choice(values["order"], "order", ORDERS),
         loss=_checked_loss(values["loss"]),
         dtype=np.dtype(check_dtype(values["dtype"])).name,
-        engine=check_choice(values["engine"], "engine", ENGINES),
+        engine=get_engine(values["engine"]).name,
         compress=_check_switch(values["compress"], "compress"),
         reduce_width=_check_switch(values["reduce_width"], "reduce_width"),
         diagnostics=check_flag(values["diagnostics"], "diagnostics"),
@@ -479,6 +483,13 @@ def _check_combination(values, m):
     if values["diagnostics"] and not method.diagnostics:
         raise ValueError(f"diagnostics=True records Theorem 3.2's quantities of BCGD's layer "
                          f"updates; method={method.name!r} has none (leave diagnostics off)")
+    refused = unsupported(REGISTRY_OF_ENGINES[values["engine"]].capabilities,
+                          dtype=values["dtype"], method=method.name,
+                          loss_kind="custom" if custom is not None else
+                          "l2" if power == 2 else "lp")
+    if refused:
+        raise ValueError(f"engine={values['engine']!r} cannot train with "
+                         + "; ".join(refused))
     return resolved
 
 
@@ -534,7 +545,8 @@ def _same(a, b):
 
 def text_options() -> list[dataclasses.Field]:
     """The :class:`Settings` fields a command line offers (each with ``metadata["help"]``,
-    ``["choices"]``), in declaration order."""
+    ``["choices"]``), in declaration order (the engines of plugins included)."""
+    discover()
     return [f for f in dataclasses.fields(Settings) if f.metadata["text"] is not None]
 
 

@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike
 from ..maths import theory
 from ..maths._checks import check_count, check_weights
 from ..maths._memory import check_fits, draw_copies
-from ..engines import engine_from_state, layer_at, make_engine
+from ..engines import engine_from_state, get_engine, layer_at, make_engine
 from .data import Data
 from ..maths.init import init_weights
 from ..maths.optimum import Optimum, end_to_end
@@ -295,7 +295,8 @@ class Trainer:
         self._holding = False  # inside stepping(): the BLAS threads are already set
         # the BLAS libraries a sweep's work calls: the kernels' (scipy's) only, unless numpy's
         # linear algebra runs too (the reference engine, the diagnostics)
-        self._sweep_libraries = (kernel_libraries() if self._engine.kernel_blas_only
+        self._sweep_libraries = (kernel_libraries()
+                                 if self._engine.capabilities.blas == "kernels"
                                  and not self.settings.diagnostics else None)
 
     # -- read-only views -------------------------------------------------------------------
@@ -583,10 +584,9 @@ def _check_state_arrays(state, settings):
     if settings.fit_intercept != (state["centering"] is not None):
         problems.append(f"fit_intercept={settings.fit_intercept} but the means are "
                         f"{'missing' if settings.fit_intercept else 'present'}")
-    if settings.engine == "fast" and any(name not in engine for name in
-                                         ("w", "Rt", "optimum_residual")):
-        problems.append("engine='fast' but the engine state has no kernel caches")
-    if settings.engine == "reference" and "optimum_weight" not in engine:
-        problems.append("engine='reference' but the engine state has no optimum_weight")
+    lacking = [name for name in get_engine(settings.engine).state_keys if name not in engine]
+    if lacking:
+        problems.append(f"engine={settings.engine!r} but the engine state has no "
+                        f"{', '.join(lacking)}")
     if problems:
         raise ValueError("state does not match its settings: " + "; ".join(problems))

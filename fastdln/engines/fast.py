@@ -1,124 +1,33 @@
-"""The two engines behind :class:`fastdln.Trainer`: the Numba engine and the reference (core).
-
-Both are built from the working data (paper convention: columns are samples), the weights and
-the run's :class:`fastdln.Settings`, and offer the same small interface:
-
-- ``run(begin, end, error_limit)`` performs the layer updates at positions ``begin .. end-1``
-  of a sweep and returns their errors and learning rates; it stops before an update whose
-  error would be non-finite or above ``error_limit`` (that update is not applied and its
-  error is returned separately);
-- ``initial_error()``, ``weights()`` (full-width copies), ``state()`` and ``from_state``.
-"""
+"""The Numba engine: BCGD with running prefix/suffix products (docs/math.md sections 3-5),
+on the kernels of :mod:`fastdln.maths._kernels`. Registered as ``"fast"``."""
 
 from __future__ import annotations
 
-import sys
-import threading
 import warnings
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from ..maths import _kernels, reference
-from ..maths._checks import is_interactive
+from .common import (compile_notice, embed_blocks, gradient_rounding, padded_blocks,
+                     sum_squares_by_rows)
+from .registry import Capabilities, register
 
 if TYPE_CHECKING:  # annotations only: the engines sit below the core
     from ..core.settings import Settings
 
-__all__ = ["FastEngine", "ReferenceEngine", "embed_blocks", "engine_from_state",
-           "gradient_rounding", "layer_at", "make_engine", "padded_blocks"]
+__all__ = ["FastEngine"]
 
 _SAMPLING_CODES = {None: _kernels.NO_SAMPLING, "importance": _kernels.IMPORTANCE,
                    "uniform": _kernels.UNIFORM}
 NO_DRAWS = np.zeros(0)
-# A kernel's first call in a process that takes longer than this is compiling: say so once.
-COMPILE_NOTICE_SECONDS = 1.0
-_CALLED: set = set()
-
-
-def _say_compiling():
-    print("fastdln: compiling the kernels of this configuration (once per environment, "
-          "seconds; 'fastdln warmup' does it ahead of time)", file=sys.stderr, flush=True)
-
-
-def _on_terminal():
-    """Whether stderr reaches a person: a terminal or a notebook (not a log or a pipe)."""
-    return is_interactive(sys.stderr)
-
-
-@contextmanager
-def _compile_notice(key):
-    """A line on stderr (on a terminal or in a notebook, like the progress bars) if the first
-    call of a kernel configuration in this process takes longer than
-    ``COMPILE_NOTICE_SECONDS`` (numba compiles it: it is not in the cache yet)."""
-    if key in _CALLED or not _on_terminal():
-        _CALLED.add(key)
-        yield
-        return
-    timer = threading.Timer(COMPILE_NOTICE_SECONDS, _say_compiling)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-        _CALLED.add(key)
-_gradient_rows = getattr(_kernels.gradient_rows, "py_func", _kernels.gradient_rows)
 NO_BATCHES = np.zeros((0, 0), np.int64)
+_gradient_rows = getattr(_kernels.gradient_rows, "py_func", _kernels.gradient_rows)
 
 
-def _sum_squares(A, rows=8192):
-    """``||A||_F^2`` in float64, by blocks of rows (no whole float64 copy of float32 data)."""
-    total = 0.0
-    for start in range(0, A.shape[0], rows):
-        block = np.asarray(A[start:start + rows], np.float64).ravel()
-        total += float(block @ block)
-    return total
-
-
-def layer_at(position, depth, order):
-    """0-based index of the layer updated at ``position`` of a sweep."""
-    return depth - 1 - position if order == "descending" else position
-
-
-def gradient_rounding(dtype, k, r):
-    """Relative rounding level of ``G = S^T (R P^T)``: ``eps (nL + r)``, a worst-case bound."""
-    return float(np.finfo(dtype).eps) * (k + r)
-
-
-def padded_blocks(weights):
-    """The ``max(n0, nL)`` blocks of Theorem 3.1 if the weights have its padded form, else None.
-
-    The form is ``W_1 = [A_1; 0]``, ``W_L = [A_L, 0]``, ``W_j = blockdiag(A_j, E_j)`` with every
-    hidden width ``>= dmax``: all gradients then vanish outside the ``A`` blocks, so training
-    the width-``dmax`` network on the ``A`` blocks is exact (docs/math.md section 5).
-    """
-    widths = [weights[0].shape[1]] + [W.shape[0] for W in weights]
-    dmax = max(widths[0], widths[-1])
-    hidden = widths[1:-1]
-    if not hidden or min(hidden) < dmax or max(hidden) == dmax:
-        return None
-    first, last = weights[0], weights[-1]
-    if np.any(first[dmax:]) or np.any(last[:, dmax:]):
-        return None
-    if any(np.any(W[:dmax, dmax:]) or np.any(W[dmax:, :dmax]) for W in weights[1:-1]):
-        return None
-    blocks = [first[:dmax]] + [W[:dmax, :dmax] for W in weights[1:-1]] + [last[:, :dmax]]
-    return [np.ascontiguousarray(B) for B in blocks]
-
-
-def embed_blocks(blocks, full_weights):
-    """Full-width weights: copies of ``full_weights`` with the trained blocks written in."""
-    out = []
-    for B, W in zip(blocks, full_weights):
-        W = W.copy()
-        W[: B.shape[0], : B.shape[1]] = B
-        out.append(W)
-    return out
-
-
+@register("fast", Capabilities(
+    summary="the Numba engine", compression=True, width_reduction=True, blas="kernels"))
 class FastEngine:
     """BCGD with running prefix/suffix products in Numba kernels (docs/math.md sections 3-5).
 
@@ -129,7 +38,7 @@ class FastEngine:
     """
 
     compressed = False
-    kernel_blas_only = True  # its runs call BLAS from the kernels only
+    state_keys = ("w", "Rt", "optimum_residual")
 
     def __init__(self, Xw, Ow, weights, settings: Settings, *, m, optimum_residual, compressed,
                  constrained=False, reduce_width=None):
@@ -214,6 +123,12 @@ class FastEngine:
     _CACHES = ("w", "pbuf", "pnorms", "sbuf", "Rt")
 
     @classmethod
+    def build(cls, data, weights, settings, *, m, optimum):
+        Xw, _, Ow, Rw, compressed = data
+        return cls(Xw, Ow, weights, settings, m=m, optimum_residual=Rw, compressed=compressed,
+                   constrained=optimum.rank_constrained)
+
+    @classmethod
     def from_state(cls, state, settings):
         engine = cls(state["X"], state["Y"], state["weights"], settings, m=state["m"],
                      optimum_residual=state["optimum_residual"], compressed=state["compressed"],
@@ -280,7 +195,7 @@ class FastEngine:
         self.work_g = self._region(_kernels.G_)
         self.counts = index[_kernels.PRODUCTS: _kernels.BIG + 1]
         self.pnorms = self.real[_kernels.NORMS: _kernels.NORMS + L]
-        self.pnorms[0] = _sum_squares(Xw)
+        self.pnorms[0] = sum_squares_by_rows(Xw)
         self.real[_kernels.INV_M] = self.inv_m
         self.real[_kernels.ROUNDING] = gradient_rounding(dtype, k, r)
 
@@ -310,7 +225,7 @@ class FastEngine:
         """``call(*args)``, the engine's first call of it with the compile notice around it."""
         if name in self._called:
             return call(*args)
-        with _compile_notice((name, self._code_key)):
+        with compile_notice((name, self._code_key)):
             result = call(*args)
         self._called.add(name)
         return result
@@ -370,109 +285,3 @@ class FastEngine:
     def weights(self):
         blocks = self.working_weights()
         return embed_blocks(blocks, self._full_weights) if self.width_reduced else blocks
-
-
-
-class ReferenceEngine:
-    """Adapter that runs :mod:`fastdln.reference` updates behind the engine interface."""
-
-    compressed = False
-    width_reduced = False
-    kernel_blas_only = False  # numpy's linear algebra
-
-    def __init__(self, Xw, Yw, weights, settings: Settings, *, m, optimum_weight,
-                 constrained=False):
-        """Full data ``Xw`` ``(n0, m)``, ``Yw`` ``(nL, m)``; ``optimum_weight``: ``W*``
-        ``(nL, n0)``, which the errors are measured against."""
-        self.settings = settings
-        dtype = np.dtype(settings.dtype)
-        self.X = np.ascontiguousarray(Xw, dtype)
-        self.Y = np.ascontiguousarray(Yw, dtype)
-        self._weights = [W.copy() for W in weights]
-        self.depth = len(weights)
-        self.m = m
-        self.optimum_weight = np.asarray(optimum_weight, np.float64)
-        self.constrained = constrained
-        self.inv_m = 1.0 / m
-
-    def state(self):
-        return dict(X=self.X.copy(), Y=self.Y.copy(), m=self.m,
-                    optimum_weight=self.optimum_weight.copy(), constrained=self.constrained,
-                    compressed=False,
-                    width_reduced=False, weights=self.weights())
-
-    @classmethod
-    def from_state(cls, state, settings):
-        return cls(state["X"], state["Y"], state["weights"], settings, m=state["m"],
-                   optimum_weight=state["optimum_weight"], constrained=state["constrained"])
-
-    def _error(self):
-        """``(loss(W) - loss(W*)) / m`` without cancellation: from ``D = (W_L...W_1 - W*) X``
-        and the optimum's residual ``W* X - Y`` (docs/math.md section 12)."""
-        weights64 = [W.astype(np.float64) for W in self._weights]
-        settings = self.settings
-        X = self.X.astype(np.float64)
-        D = (reference.suffix_product(weights64, 0) - self.optimum_weight) @ X
-        R_opt = self.optimum_weight @ X - self.Y.astype(np.float64)
-        return reference.loss_difference(D, R_opt, settings.power, settings.custom_loss,
-                                         self.constrained) * self.inv_m
-
-    def run(self, begin, end, error_limit, draws=None, batches=None):
-        with np.errstate(all="ignore"):  # a diverging update is caught by its error
-            return self._run(begin, end, error_limit, draws, batches)
-
-    def _run(self, begin, end, error_limit, draws, batches):
-        settings = self.settings
-        if settings.training_method.all_layers_at_once:
-            before = self.weights()
-            reference.gd_update(self._weights, self.X, self.Y, settings.lr, settings.power)
-            error = self._error()
-            if not error <= error_limit:
-                self._weights = before
-                return np.empty(0), np.empty(0), error
-            return np.array([error]), np.array([float(settings.lr)]), None
-        errors, rates, bad = [], [], None
-        for position in range(begin, end):
-            i = layer_at(position, self.depth, settings.order) + 1
-            before = self._weights[i - 1]
-            if settings.sampling is None:
-                eta = reference.layer_update(
-                    self._weights, i, self.X, self.Y, settings.lr, settings.eta,
-                    gradient_rounding(self.X.dtype, *self.Y.shape), power=settings.power,
-                    custom_loss=settings.custom_loss).eta
-            else:
-                eta = reference.sampled_update(self._weights, i, self.X, self.Y,
-                                               settings.sampling, draws[position],
-                                               batches[position], settings.eta)
-            error = self._error()
-            if not error <= error_limit:
-                self._weights[i - 1], bad = before, error
-                break
-            errors.append(error)
-            rates.append(eta)
-        return np.array(errors), np.array(rates), bad
-
-    def initial_error(self):
-        return self._error()
-
-    def weights(self):
-        return [W.copy() for W in self._weights]
-
-    working_weights = weights
-
-
-def make_engine(data, weights, settings, *, m, optimum):
-    """The engine ``settings.engine`` names, on the working data ``(Xw, Yw, Ow, Rw,
-    compressed)`` of ``Problem.working_data``."""
-    Xw, Yw, Ow, Rw, compressed = data
-    constrained = optimum.rank_constrained
-    if settings.engine == "reference":
-        return ReferenceEngine(Xw, Yw, weights, settings, m=m, optimum_weight=optimum.weight,
-                               constrained=constrained)
-    return FastEngine(Xw, Ow, weights, settings, m=m, optimum_residual=Rw,
-                      compressed=compressed, constrained=constrained)
-
-
-def engine_from_state(state, settings):
-    engine = ReferenceEngine if settings.engine == "reference" else FastEngine
-    return engine.from_state(state, settings)
