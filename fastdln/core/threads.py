@@ -67,6 +67,9 @@ class BlasLibrary:
         self.controller = controller
         self.filepath = controller.filepath
         self._get, self._set = _count_functions(controller)
+        # the fastest callables (the C functions themselves where known), for the hot path
+        self.getter = self._get if self._get is not None else self.get
+        self.setter = self._set if self._set is not None else self.set
 
     def get(self) -> int:
         return int(self._get()) if self._get is not None else int(self.controller.num_threads)
@@ -444,24 +447,37 @@ class ThreadPolicy:
     def enter(self, libraries=None) -> tuple:
         """Start a block (see :meth:`applied`) without a context manager, for the hot path of
         a single update: returns the token :meth:`exit` takes. ``libraries``: the BLAS
-        libraries the block's work calls (default: every one loaded)."""
+        libraries the block's work calls (default: every one loaded). Each library's count
+        is read and set, only where it differs, through its own C function."""
         libraries = self.blas_libraries() if libraries is None else libraries
-        found = acquire(libraries)
+        _LOCK.acquire()
+        found: list[int] = []
         try:
-            count = self.last = self.choose(found)
-            apply(count, found, libraries)
+            found = [library.getter() for library in libraries]
+            count = self.threads
+            if count is None:
+                count = min(self.chosen, found_cap(found))
+            self.last = count
+            for library, before in zip(libraries, found):
+                if before != count:
+                    library.setter(count)
         except BaseException:
-            restore(-1, found, libraries)
+            restore(-1, found, libraries)  # puts back what was read, releases the lock
             raise
-        return count, found, libraries, time.perf_counter()
+        return count, found, libraries, (time.perf_counter() if self.threads is None else 0.0)
 
     def exit(self, token: tuple, updates: int) -> None:
-        """End a block :meth:`enter` started; a quiet block of ``updates`` is measured."""
+        """End a block :meth:`enter` started (the counts found set back, the lock released);
+        a quiet block of ``updates`` is measured (under ``threads=None``)."""
         count, found, libraries, start = token
-        seconds = time.perf_counter() - start
-        restore(count, found, libraries)
-        if updates > 0 and len(self.counts) > 1:
-            self.record(count, seconds / updates)
+        try:
+            for library, before in zip(libraries, found):
+                if before != count:
+                    library.setter(before)
+        finally:
+            _LOCK.release()
+        if self.threads is None and updates > 0 and len(self.counts) > 1:
+            self.record(count, (time.perf_counter() - start) / updates)
 
     @contextmanager
     def applied(self, updates: int):

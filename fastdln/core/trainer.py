@@ -424,7 +424,7 @@ class Trainer:
         k = check_count(k, "k", minimum=1)
         chunks = []
         for _ in range(k):
-            chunks.append(self._advance(self.updates_per_sweep))
+            chunks.append(self._advance(self.updates_per_sweep).copy())  # see _run
             if self.status in ("diverged", "converged"):
                 break
         return np.concatenate(chunks)
@@ -458,7 +458,8 @@ class Trainer:
 
     def _run(self, begin, end):
         """The engine's updates at positions ``begin .. end-1`` (with the sampling or the
-        diagnostics the run asks for)."""
+        diagnostics the run asks for). The arrays may be views of the engine's workspace,
+        valid until its next run: read or copy them before."""
         if self.diagnostics is not None:
             return self._run_with_diagnostics(begin, end)
         if self._rng is not None:
@@ -509,7 +510,8 @@ class Trainer:
                                               self._rank_X, eta)
             for name, value in zip(("kappa_S", "kappa_P", "gamma"), values):
                 self.diagnostics[name].append(value)
-            chunks.append(self._engine.run(position, position + 1, self._error_limit))
+            errors, rates, bad = self._engine.run(position, position + 1, self._error_limit)
+            chunks.append((errors.copy(), rates.copy(), bad))  # see _run
             if chunks[-1][2] is not None:
                 break
         errors = np.concatenate([c[0] for c in chunks])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 from numba.core.errors import NumbaExperimentalFeatureWarning
 
@@ -18,6 +19,15 @@ if TYPE_CHECKING:  # annotations only: the engines sit below the core
     from ..core.settings import Settings
 
 __all__ = ["FastEngine"]
+
+
+def _compiled_for(kernel, args):
+    """The compiled code numba's dispatcher ``kernel`` runs for ``args``, or None (then the
+    dispatcher is called every time)."""
+    signature = tuple(numba.typeof(value) for value in args)
+    if signature not in kernel.overloads:
+        return None
+    return kernel.get_overload(signature)
 
 _SAMPLING_CODES = {None: _kernels.NO_SAMPLING, "importance": _kernels.IMPORTANCE,
                    "uniform": _kernels.UNIFORM}
@@ -75,6 +85,8 @@ class FastEngine:
         self._all_at_once = settings.training_method.all_layers_at_once
         self._options = self._kernel_options(constrained)
         self._called: set = set()  # kernels this engine has called (no notice after that)
+        self._compiled = None  # the sweep kernel's compiled code for these arguments
+        self._limit = None  # the error limit in real[LIMIT]
         # what decides the compiled code besides the kernel: dtype and the options set
         self._code_key = (self.dtype.name, tuple(v is None for v in self._options),
                           Rs is None)
@@ -203,20 +215,19 @@ class FastEngine:
         return self.buf[self.index[slot]: self.index[slot + 1]]
 
     def run(self, begin, end, error_limit, draws=None, batches=None):
-        self.real[_kernels.LIMIT] = error_limit
+        """See :class:`fastdln.engines.Engine`; the arrays returned are views of the
+        workspace, valid until the next call."""
+        if error_limit != self._limit:  # a trainer's limit is fixed: written once
+            self.real[_kernels.LIMIT] = self._limit = error_limit
         if self._all_at_once:
             return self._gd_iteration()
         if self.sampling != _kernels.NO_SAMPLING:
             done = self._sampled(begin, end, draws, batches)
-        elif self._custom_loss is None:
-            done = self._call(_kernels.bcgd_updates, begin, end)
         else:
-            with warnings.catch_warnings():  # numba flags function arguments as experimental
-                warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
-                done = self._call(_kernels.custom_kernel(), begin, end)
+            done = self._call(begin, end)
         first = _kernels.NORMS + self.depth
-        errors = self.real[first: first + done].copy()
-        rates = self.real[first + self.depth: first + self.depth + done].copy()
+        errors = self.real[first: first + done]
+        rates = self.real[first + self.depth: first + self.depth + done]
         if done == end - begin:
             return errors, rates, None
         return errors, rates, float(self.real[first + done])
@@ -230,12 +241,26 @@ class FastEngine:
         self._called.add(name)
         return result
 
-    def _call(self, kernel, begin, end):
-        if id(kernel) in self._called:
-            return kernel(*self._head, begin, end, *self._options)
-        return self._first_or_plain(id(kernel), self._call_kernel, kernel, begin, end)
+    def _call(self, begin, end):
+        """The sweep kernel on the positions ``begin .. end-1``: through numba's dispatcher
+        the first time, then straight into the compiled code it chose for these arguments
+        (their types never change for an engine: the dispatcher's type resolution costs
+        about as much as a small layer's update)."""
+        if self._compiled is not None:
+            return self._compiled(*self._head, begin, end, *self._options)
+        if self._custom_loss is None:
+            kernel = _kernels.bcgd_updates
+            done = self._first_or_plain("bcgd", kernel, *self._head, begin, end,
+                                        *self._options)
+            self._compiled = _compiled_for(kernel, (*self._head, begin, end, *self._options))
+            return done
+        with warnings.catch_warnings():  # numba flags function arguments as experimental
+            warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
+            return self._first_or_plain("custom", _kernels.custom_kernel(), *self._head,
+                                        begin, end, *self._options)
 
     def _call_kernel(self, kernel, begin, end):
+        """``kernel`` (the sweep kernel or a clone) on the positions ``begin .. end-1``."""
         return kernel(*self._head, begin, end, *self._options)
 
     def _sampled(self, begin, end, draws, batches):

@@ -76,9 +76,10 @@ class Engine(Protocol):
     ``state_keys``).
     ``run(begin, end, error_limit, draws=None, batches=None)`` performs the layer updates at
     positions ``begin .. end-1`` of a sweep (one GD iteration for methods that update all
-    layers at once) and returns ``(errors, rates, bad)``: float64 arrays, and the error of an
-    update that would have made the error non-finite or above ``error_limit`` (not applied;
-    None if none); ``draws``/``batches`` are a stochastic sweep's random numbers.
+    layers at once) and returns ``(errors, rates, bad)``: float64 arrays (which may be views
+    of the engine's own buffers, valid until its next ``run``), and the error of an update
+    that would have made the error non-finite or above ``error_limit`` (not applied; None if
+    none); ``draws``/``batches`` are a stochastic sweep's random numbers.
     """
 
     name: ClassVar[str]
