@@ -50,8 +50,8 @@ def main(n=128, depth=100, m=600, k=10, rounds=15):
     runs = {
         "limit": lambda: _kernels.gemm_loop(a, b, out, depth),
         "sweep": trainer.sweep,
-        "prefix pass": lambda: _kernels._prefix_pass(e.buf, e.index, e.real, *e._head[3:5],
-                                                     scratch, e._options[6]),
+        "prefix pass": lambda: _kernels._prefix_pass(e.buf, e.index, e.real, e.X.ravel(),
+                                                     e.Yt.ravel(), scratch, e._options[7]),
         "rank-nL products": lambda: _rank_products(P, Rt, S, W, *work, depth),
     }
     best = dict.fromkeys(runs, np.inf)

@@ -95,13 +95,13 @@ def _flip(path, where):
 
 def test_damaged_files_cost_one_warning_and_are_rebuilt(warm, tmp_path):
     """Flipped bits in a data file's machine code, an emptied index and a truncated data file,
-    at once (in gemm, which a run loads, and two functions its compilation loads): the run
+    at once (in mm, which a run loads, the loop it calls, and the sweep kernel): the run
     gives the same result with one warning line that names the folder and how to clear it;
     the next run loads everything, silently."""
     kernels, expected = _copy(warm, tmp_path)
-    _flip(_file(kernels, "gemm", data=True), 0.5)
-    _file(kernels, "loop_gemm", data=False).write_bytes(b"")
-    data = _file(kernels, "blas_gemm", data=True)
+    _flip(_file(kernels, "mm", data=True), 0.5)
+    _file(kernels, "loop_mm", data=False).write_bytes(b"")
+    data = _file(kernels, "bcgd_updates", data=True)
     data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
     damaged = _run(tmp_path, tmp_path / "cache", *TRAIN[2:])
     _same_run(damaged, expected)
@@ -109,7 +109,7 @@ def test_damaged_files_cost_one_warning_and_are_rebuilt(warm, tmp_path):
     assert f"kernel cache in {kernels} has a damaged file" in warning
     assert "fastdln warmup" in warning and f"deleting {kernels}" in warning
     assert "Traceback" not in damaged.stderr
-    assert set(_compiled(damaged)) == {"gemm", "loop_gemm", "blas_gemm"}
+    assert set(_compiled(damaged)) == {"mm", "loop_mm", "bcgd_updates"}
     again = _run(tmp_path, tmp_path / "cache", *TRAIN[2:])
     _same_run(again, expected)
     assert _compiled(again) == [] and not _warnings(again)
@@ -154,7 +154,7 @@ def test_a_full_disk_costs_one_warning(warm, tmp_path):
     """Writes past a file size limit fail (EFBIG, as ENOSPC on a full disk): the kernel runs
     from memory, one warning line, and nothing half-written is left behind."""
     kernels, expected = _copy(warm, tmp_path)
-    for path in [*kernels.glob("_kernels.gemm-*"), *kernels.glob("_kernels.loop_gemm-*")]:
+    for path in [*kernels.glob("_kernels.mm-*"), *kernels.glob("_kernels.loop_mm-*")]:
         path.unlink()
     before = set(os.listdir(kernels))
 
@@ -207,13 +207,13 @@ def test_every_cached_function_of_the_package_uses_the_checked_cache():
 
 
 def test_prepare_never_masks_the_real_error():
-    """A failure while compiling gemm's first signature (here an interrupt) surfaces as
+    """A failure while compiling mm's first signature (here an interrupt) surfaces as
     itself, not as numba's AssertionError from closing a dispatcher without signatures."""
     code = ("from fastdln.maths import _kernels\n"
             "def interrupted(signature):\n    raise KeyboardInterrupt\n"
-            "_kernels.gemm.compile = interrupted\n"
+            "_kernels.mm.compile = interrupted\n"
             "try:\n    _kernels.prepare('float64')\n"
-            "except KeyboardInterrupt:\n    print('interrupted', _kernels.gemm.signatures)\n")
+            "except KeyboardInterrupt:\n    print('interrupted', _kernels.mm.signatures)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=600)
     assert result.returncode == 0, result.stderr

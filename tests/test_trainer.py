@@ -185,3 +185,64 @@ def test_a_resumed_run_may_change_its_stop_rule(tmp_path):
     resumed = fastdln.train(X, Y, sweeps=500, resume=checkpoint, n_iter_no_change=3,
                             loss_tol=1e-2)
     assert resumed.status == "converged" and resumed.sweeps < 500
+
+
+def test_reading_a_trainer_between_steps_copies_nothing():
+    """Tools read the weights and the latest error between updates: read-only views of the
+    engine's buffers (they follow training), the error history without a copy, the last
+    error without reading the history."""
+    X, Y = random_data(120, 8, 3, seed=4)
+    trainer = fastdln.Trainer(X, Y, widths=[8, 8, 8, 3], seed=1, init="random")
+    trainer.sweep(1)
+    views = trainer.weight_views()
+    for view, copy in zip(views, trainer.weights):
+        np.testing.assert_array_equal(view, copy)
+        assert not view.flags.writeable
+        assert np.shares_memory(view, trainer._engine.buf)
+    before = views[0].copy()
+    trainer.step(), trainer.step(), trainer.step()  # the last step updates W_1
+    assert not np.array_equal(views[0], before)  # a view follows training
+    np.testing.assert_array_equal(views[0], trainer.weights[0])
+    errors = trainer.errors
+    assert not errors.flags.writeable and np.shares_memory(errors, trainer.errors)
+    assert trainer.error == errors[-1] and trainer.error == trainer.errors[trainer.iteration]
+    with pytest.raises(ValueError, match="read-only"):
+        errors[0] = 0.0
+
+
+def test_weight_views_of_a_width_reduced_run_are_read_only_copies():
+    X, Y = random_data(60, 4, 2, seed=2)
+    trainer = fastdln.Trainer(X, Y, widths=[4, 9, 9, 2], seed=0)  # orth-identity: reduced
+    assert trainer.width_reduced
+    views = trainer.weight_views()
+    assert [v.shape for v in views] == [(9, 4), (9, 9), (2, 9)]
+    assert not any(v.flags.writeable or np.shares_memory(v, trainer._engine.buf)
+                   for v in views)
+
+
+@pytest.mark.parametrize("method", ["bcgd", "gd"])
+def test_a_state_between_sweeps_holds_no_caches_and_resumes_bit_for_bit(method):
+    """A sweep's first update rebuilds the prefixes, suffixes and residual: a state taken
+    between sweeps leaves them out (it holds the weights once); in the middle of a sweep, or
+    after a GD iteration (whose forward pass the next one reuses), they are kept."""
+    X, Y = random_data(200, 16, 3, seed=5)
+    common = dict(widths=[16] * 12 + [3], seed=2, method=method, threads=1,
+                  **({"lr": 1e-3} if method == "gd" else {}))
+    trainer = fastdln.Trainer(X, Y, **common)
+    trainer.sweep(1)
+    between = pickle.dumps(trainer.state_dict())
+    trainer.step()
+    middle = pickle.dumps(trainer.state_dict())
+    has_caches = "pbuf" in pickle.loads(between)["engine"]
+    assert has_caches == (method == "gd") and "pbuf" in pickle.loads(middle)["engine"]
+    assert "w" not in pickle.loads(between)["engine"]  # the weights once
+    weights = sum(W.nbytes for W in trainer.weights)
+    if method == "bcgd":
+        assert len(between) < 1.3 * weights < len(middle)
+    resumed = [fastdln.Trainer.from_state(pickle.loads(blob)) for blob in (between, middle)]
+    resumed[0].step()
+    for other in (trainer, *resumed):
+        other.sweep(2)
+    for other in resumed:
+        for a, b in zip(other.weights, trainer.weights):
+            np.testing.assert_array_equal(a, b)

@@ -33,8 +33,8 @@ rng = np.random.default_rng(0)
 options = dict(dict(widths=[12] * 5 + [3]), **json.loads(sys.argv[1]))
 X, Y = rng.normal(size=(60, 12)), rng.normal(size=(60, options.pop("nL", 3)))
 fastdln.train(X, Y, sweeps=2, seed=0, **options)
-dtypes = sorted({str(sig[3].dtype) for sig in _kernels.gemm.signatures})
-print(json.dumps({"compiled": compiled, "gemm": dtypes}))
+dtypes = sorted({str(sig[3].dtype) for sig in _kernels.mm.signatures})
+print(json.dumps({"compiled": compiled, "mm": dtypes}))
 """
 
 # kernels of other configurations: the bounded rate, wide layers, Lp and custom losses, the
@@ -86,7 +86,7 @@ def test_a_first_l2_train_compiles_no_kernel_it_does_not_call(tmp_path):
     names = {name.split(".")[0] for name in first["compiled"]}
     assert "bcgd_updates" in names  # it did compile, cold
     assert not names & NOT_CALLED_BY_L2, names & NOT_CALLED_BY_L2
-    assert first["gemm"] == ["float64"]  # no float32 code for a float64 run
+    assert first["mm"] == ["float64"]  # no float32 code for a float64 run
     assert "fastdln: compiling the kernels" in first["stderr"]  # the user is told, once
     assert first["stderr"].count("fastdln: compiling") == 1
     # another configuration compiles its own code, and only that
@@ -101,7 +101,7 @@ def test_a_network_without_tiny_products_compiles_no_loops_for_them(tmp_path):
     every hidden Gram matrix more than SMALL_GRAM: the jitted loops are left out."""
     run = _compiled(tmp_path, widths=[12, 120, 4], nL=4, reduce_width=False)
     names = {name.split(".")[0] for name in run["compiled"]}
-    assert "bcgd_updates" in names and not names & {"loop_gemm", "gram_loop"}, names
+    assert "bcgd_updates" in names and not names & {"loop_mm", "gram_loop"}, names
 
 
 def _warmup(cache, *options):
@@ -125,7 +125,7 @@ def test_default_warmup_compiles_what_a_default_run_uses_and_nothing_else(tmp_pa
     assert warm["compiled"] == [] and "compiling" not in warm["stderr"]
     # a damaged cache: warmup says so in one line and rebuilds it (tests/test_cache.py has more)
     [kernels] = tmp_path.glob("maths_*")
-    for path in sorted(kernels.glob("_kernels.gemm-*.nbc"))[:1]:
+    for path in sorted(kernels.glob("_kernels.mm-*.nbc"))[:1]:
         path.write_bytes(path.read_bytes()[:100])
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
     again = subprocess.run([sys.executable, "-m", "fastdln", "warmup"], env=env,

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DIVERGENCE_FACTOR", "STATE_FORMAT", "Trainer"]
 
-STATE_FORMAT = 3  # version of Trainer.state_dict()'s layout
+STATE_FORMAT = 4  # version of Trainer.state_dict()'s layout
 
 # A run is declared diverged when its error exceeds this multiple of its scale.
 DIVERGENCE_FACTOR = 1e10
@@ -69,7 +69,11 @@ class _Record:
         return float(self._buffer[self._size - 1])
 
     def array(self):
-        return self._buffer[: self._size].copy()
+        """The values so far, read-only and without a copy: entries are only ever appended
+        (a longer buffer is a new array), so the view keeps these values."""
+        view = self._buffer[: self._size]
+        view.flags.writeable = False
+        return view
 
     def __len__(self):
         return self._size
@@ -235,7 +239,7 @@ class Trainer:
                         rank_optimum=self._rank_optimum),
             sampling=dict(rng=None if self._rng is None else self._rng.bit_generator.state,
                           draws=self._draws, batches=self._batches),
-            engine=self._engine.state())
+            engine=self._engine.state(mid_sweep=self.position != 0))
 
     @classmethod
     def from_state(cls, state: dict[str, Any], *, strict: bool = True,
@@ -336,8 +340,22 @@ class Trainer:
 
     @property
     def weights(self) -> list[np.ndarray]:
-        """Full-width copies of the current weights, ``W_l`` of shape ``(n_l, n_{l-1})``."""
+        """Full-width copies of the current weights, ``W_l`` of shape ``(n_l, n_{l-1})``
+        (:meth:`weight_views` reads them without copying)."""
         return self._scaling.weights_out(self._engine.weights())
+
+    def weight_views(self) -> list[np.ndarray]:
+        """The current weights, read-only and without a copy where the engine holds them
+        as they are (no width reduction, no rescaled data): views of its buffers, which the
+        next update overwrites. Otherwise read-only copies. For tools that read the
+        weights between updates (:attr:`weights` copies every one)."""
+        if self._engine.width_reduced or not self._unscaled:
+            views = self.weights
+        else:
+            views = self._engine.weight_views()
+        for view in views:
+            view.flags.writeable = False
+        return views
 
     @property
     def intercept(self) -> np.ndarray:
@@ -351,12 +369,18 @@ class Trainer:
 
     @property
     def errors(self) -> np.ndarray:
-        """1-D float64: the initial error, then one per layer update."""
+        """1-D float64, read-only (no copy): the initial error, then one per layer update."""
         return self._errors.array()
 
     @property
+    def error(self) -> float:
+        """The error after the last update (the initial error before any), without reading
+        the history."""
+        return self._errors.last()
+
+    @property
     def learning_rates(self) -> np.ndarray:
-        """1-D float64: the learning rate of every layer update."""
+        """1-D float64, read-only (no copy): the learning rate of every layer update."""
         return self._rates.array()
 
     @property

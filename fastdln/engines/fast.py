@@ -48,7 +48,7 @@ class FastEngine:
     """
 
     compressed = False
-    state_keys = ("w", "Rt", "optimum_residual")
+    state_keys = ("optimum_residual",)
 
     def __init__(self, Xw, Ow, weights, settings: Settings, *, m, optimum_residual, compressed,
                  constrained=False, reduce_width=None):
@@ -77,8 +77,7 @@ class FastEngine:
         self.depth = len(work_weights)
         Rs = (None if optimum_residual is None
               else np.ascontiguousarray(np.asarray(optimum_residual).T, self.dtype))
-        self._allocate(work_weights, np.ascontiguousarray(Xw, self.dtype),
-                       np.ascontiguousarray(Ow.T, self.dtype), Rs)
+        self._allocate(work_weights, Xw, Ow.T, Rs)
         self._small = True if self._has_small_products() else None
         _kernels.prepare(self.dtype, self._small)
         self._custom_loss = settings.custom_loss
@@ -92,7 +91,7 @@ class FastEngine:
                           Rs is None)
         # the sweep kernel's arguments before and after the positions, bound once (every
         # array is updated in place, never replaced): a step costs little more than its call
-        self._head = (self.buf, self.index, self.real, self._X, self._Yt, self._Rs)
+        self._head = (self.buf, self.index, self.real, self._Rs)
 
     def _has_small_products(self):
         """Whether a product of this run may be tiny (the jitted loops then serve them):
@@ -109,11 +108,12 @@ class FastEngine:
 
     def _kernel_options(self, constrained):
         """The kernels' code-selecting options, ``None`` when off (see ``_kernels``):
-        ``(descending, lp, loss, bounded, constant, blocked, small, cross)``."""
+        ``(descending, ascending, lp, loss, bounded, constant, blocked, small, cross)``."""
         settings = self.settings
         lr = settings.lr
         custom = settings.custom_loss is not None
         return (True if settings.order == "descending" else None,
+                True if settings.order == "ascending" else None,
                 settings.power if settings.power != 2 and not custom else None,
                 settings.custom_loss.kernel_functions() if custom else None,
                 float(settings.eta) if lr == "bounded" else None,
@@ -122,17 +122,28 @@ class FastEngine:
                 self._small,
                 True if constrained and self.Rs is not None else None)
 
-    def state(self):
-        """Everything needed to continue bit for bit, also in the middle of a sweep."""
-        state = {name: getattr(self, name).copy() for name in self._CACHES}
-        state.update(X=self.X.copy(), Y=self.Yt.T.copy(), m=self.m,
+    def state(self, mid_sweep=True):
+        """What continuing bit for bit needs, also in the middle of a sweep: the data, the
+        (full-width) weights, and the caches a sweep keeps (prefixes, suffixes, the
+        maintained residual) where they cannot be rebuilt: in the middle of a sweep, and
+        after a GD iteration (whose forward pass the next one reuses). A sweep's first
+        update rebuilds them from the weights, so a state taken between sweeps holds none."""
+        state = dict(X=self.X.copy(), Y=self.Yt.T.copy(), m=self.m,
                      optimum_residual=None if self.Rs is None else self.Rs.T.copy(),
                      constrained=self.constrained, compressed=self.compressed,
                      width_reduced=self.width_reduced,
                      weights=self.weights(), gd_ready=self.gd_ready)
+        if mid_sweep or self.gd_ready:
+            state.update({name: getattr(self, name).copy() for name in self._CACHES})
         return state
 
-    _CACHES = ("w", "pbuf", "pnorms", "sbuf", "Rt")
+    _CACHES = ("pbuf", "pnorms", "sbuf", "Rt")
+
+    def weight_views(self):
+        """The working weights as views of the workspace (no copy)."""
+        return [self.w[self.woff[i]:self.woff[i + 1]].reshape(self.widths[i + 1],
+                                                               self.widths[i])
+                for i in range(self.depth)]
 
     @classmethod
     def build(cls, data, weights, settings, *, m, optimum):
@@ -147,6 +158,8 @@ class FastEngine:
                      constrained=state["constrained"], reduce_width=state["width_reduced"])
         engine.gd_ready = state["gd_ready"]
         for name in cls._CACHES:
+            if name not in state:  # a state between sweeps: the next sweep rebuilds them
+                continue
             target = getattr(engine, name)
             if np.shape(state[name]) != target.shape:
                 raise ValueError(f"state['engine'][{name!r}] has shape {np.shape(state[name])}, "
@@ -156,12 +169,11 @@ class FastEngine:
         return engine
 
     def _allocate(self, weights, Xw, Yt, Rs):
-        """The workspace (see the class docstring) and the flat data the kernels read."""
+        """The workspace (see the class docstring), the working data copied into it."""
         widths, dtype = self.widths, self.dtype
         k, r = int(widths[-1]), Xw.shape[1]
         L = len(weights)
-        self.X, self.Yt, self.Rs = Xw, Yt, Rs
-        self._X, self._Yt = Xw.reshape(-1), Yt.reshape(-1)
+        self.Rs = Rs
         self._Rs = None if Rs is None else Rs.reshape(-1)
         max_width = int(widths.max())
         layers = list(zip(widths[1:].tolist(), widths[:-1].tolist()))
@@ -188,7 +200,8 @@ class FastEngine:
                    _kernels.M_: max_width * r if self.sampling == _kernels.IMPORTANCE else 0,
                    _kernels.SCAL_: 2,
                    _kernels.WPREV_: int(sum(a * b for a, b in layers))
-                   if method.all_layers_at_once else 0}
+                   if method.all_layers_at_once else 0,
+                   _kernels.X_: Xw.size, _kernels.YT_: r * k}
         self.index, size = _kernels.workspace_layout(widths, r, regions)
         self.buf = np.empty(size, dtype)
         self.real = np.zeros(_kernels.NORMS + 3 * L)
@@ -204,10 +217,14 @@ class FastEngine:
         self.sbuf = self.buf[soff[0]: soff[L]]
         self.sbuf[soff[L - 1] - soff[0]:] = np.eye(k, dtype=dtype).ravel()
         self.Rt = self._region(_kernels.RT_).reshape(r, k)
+        self.X = self._region(_kernels.X_).reshape(Xw.shape)
+        self.Yt = self._region(_kernels.YT_).reshape(r, k)
+        np.copyto(self.X, Xw, casting="unsafe")  # the working data's one copy (dtype cast)
+        np.copyto(self.Yt, Yt, casting="unsafe")
         self.work_g = self._region(_kernels.G_)
         self.counts = index[_kernels.PRODUCTS: _kernels.BIG + 1]
         self.pnorms = self.real[_kernels.NORMS: _kernels.NORMS + L]
-        self.pnorms[0] = sum_squares_by_rows(Xw)
+        self.pnorms[0] = sum_squares_by_rows(self.X)
         self.real[_kernels.INV_M] = self.inv_m
         self.real[_kernels.ROUNDING] = gradient_rounding(dtype, k, r)
 
@@ -269,16 +286,16 @@ class FastEngine:
         return self._first_or_plain("bcsgd", self._sampled_kernel, begin, end, draws, batches)
 
     def _sampled_kernel(self, begin, end, draws, batches):
-        descending, small = self._options[0], self._options[6]
+        descending, ascending, small = self._options[0], self._options[1], self._options[7]
         return _kernels.bcsgd_updates(*self._head, self.sampling,
                                       float(self.settings.eta or 0.0), draws, batches, begin,
-                                      end, descending, small)
+                                      end, descending, ascending, small)
 
     def _gd_iteration(self):
         return self._first_or_plain("gd", self._gd_kernel)
 
     def _gd_kernel(self):
-        lp, small, cross = self._options[1], self._options[6], self._options[7]
+        lp, small, cross = self._options[2], self._options[7], self._options[8]
         error, applied = _kernels.gd_iteration(*self._head, float(self.settings.lr),
                                                not self.gd_ready, lp, small, cross)
         self.gd_ready = applied
@@ -304,8 +321,7 @@ class FastEngine:
 
     def working_weights(self):
         """The weights the kernels train (the reduced-width blocks if width reduction is on)."""
-        return [self.w[self.woff[i]:self.woff[i + 1]].reshape(self.widths[i + 1], self.widths[i])
-                .copy() for i in range(self.depth)]
+        return [view.copy() for view in self.weight_views()]
 
     def weights(self):
         blocks = self.working_weights()

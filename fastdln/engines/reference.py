@@ -41,7 +41,7 @@ class ReferenceEngine:
         self.constrained = constrained
         self.inv_m = 1.0 / m
 
-    def state(self):
+    def state(self, mid_sweep=True):
         return dict(X=self.X.copy(), Y=self.Y.copy(), m=self.m,
                     optimum_weight=self.optimum_weight.copy(), constrained=self.constrained,
                     compressed=False,
@@ -109,5 +109,8 @@ class ReferenceEngine:
 
     def weights(self):
         return [W.copy() for W in self._weights]
+
+    def weight_views(self):
+        return [W.view() for W in self._weights]
 
     working_weights = weights

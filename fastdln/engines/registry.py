@@ -73,7 +73,9 @@ class Engine(Protocol):
     output, ``Rw`` its residual or None), the initial weights and the run's settings;
     ``from_state(state, settings)`` continues from :meth:`state` bit for bit (a dict with at
     least ``X``, ``Y``, ``m``, ``compressed``, ``width_reduced``, ``weights`` and its
-    ``state_keys``).
+    ``state_keys``); ``state(mid_sweep=False)`` may leave out what the next sweep rebuilds.
+    ``weights()`` and ``working_weights()`` are copies (full width, and as trained);
+    ``weight_views()`` the working weights without a copy where it holds them.
     ``run(begin, end, error_limit, draws=None, batches=None)`` performs the layer updates at
     positions ``begin .. end-1`` of a sweep (one GD iteration for methods that update all
     layers at once) and returns ``(errors, rates, bad)``: float64 arrays (which may be views
@@ -108,12 +110,14 @@ class Engine(Protocol):
 
     def working_weights(self) -> list: ...
 
-    def state(self) -> dict: ...
+    def weight_views(self) -> list: ...
+
+    def state(self, mid_sweep: bool = True) -> dict: ...
 
 
 REGISTRY: dict[str, type] = {}
 _ENGINE_METHODS = ("build", "from_state", "run", "initial_error", "weights",
-                   "working_weights", "state")
+                   "working_weights", "weight_views", "state")
 
 
 def register(name: str, capabilities: Capabilities):

@@ -4,14 +4,15 @@ Array in, array out: no Python objects, no validation (the API layer validates e
 Kernels that call each other live in this one module so numba's cache sees their edits.
 
 A kernel takes its run's workspace as three flat arrays, built once by the engine
-(:func:`workspace_layout`), then the data (docs/math.md section 13):
+(:func:`workspace_layout`), and the optimum's residual (docs/math.md section 13):
 
-- ``buf`` (the run's dtype): every matrix the sweeps write, one after the other: the weights
+- ``buf`` (the run's dtype): the working data ``X`` (``(n0, r)``) and ``Yt`` and every
+  matrix the sweeps write, one after the other: the weights
   (layer ``i`` at ``woff[i]``, ``(widths[i+1], widths[i])`` row-major), the prefixes
   ``P_i = W_{i-1} ... W_0 X`` (``(widths[i], r)`` at ``poff[i]``, ``i >= 1``; ``P_0`` is
   ``X``), the suffixes ``S_i = W_{L-1} ... W_{i+1}`` (``(nL, widths[i+1])`` at ``soff[i]``;
   block ``L-1`` is the identity), the residual ``Rt`` and the work buffers (slots ``RT_`` ..
-  ``WPREV_`` of ``index``);
+  ``YT_`` of ``index``);
 - ``index`` (int64): the sizes, the offsets of those regions, the counters of products and
   ``widths``, ``woff``, ``poff``, ``soff`` (see the slot constants);
 - ``real`` (float64): ``||P_i||_F^2``, the errors and rates of the call, the run's constants.
@@ -37,11 +38,11 @@ Options that select code are arguments that are ``None`` when off, and each opti
 is guarded by ``if option is None`` / ``is not None``: numba prunes the branches a ``None``
 switches off before it types them (it prunes nothing on a value that is not None), so a
 run compiles only the code its configuration uses (docs/math.md section 13). The options:
-``descending`` (True; None: ascending), ``lp`` (p of the loss ``|r|^p / p``; None with
-``loss`` None: L2), ``loss`` (a custom loss's jitted functions), ``bounded`` (eta_bar of the
-rate (3.2)), ``constant`` (a constant rate; both None: the optimal rate), ``blocked``
-(large gradients by blocks of rows), ``small`` (tiny products as jitted loops), ``cross``
-(L2 under a binding rank constraint: the error has a first-order term).
+``descending`` or ``ascending`` (True; the other None), ``lp`` (p of the loss ``|r|^p /
+p``; None with ``loss`` None: L2), ``loss`` (a custom loss's jitted functions), ``bounded``
+(eta_bar of the rate (3.2)), ``constant`` (a constant rate; both None: the optimal rate),
+``blocked`` (large gradients by blocks of rows), ``small`` (tiny products as jitted loops),
+``cross`` (L2 under a binding rank constraint: the error has a first-order term).
 """
 
 import types
@@ -80,10 +81,10 @@ GRADIENT_BLOCK = 1 << 17
 # Slots of ``index``: sizes, offsets of the regions of ``buf``, counters, gradient blocking,
 # then ``widths``, ``woff``, ``poff``, ``soff`` (``L + 1`` entries each) from HEADER on.
 L_, R_, K_ = 0, 1, 2
-RT_, A_, G_, KK_, B_, Z_, J_, WS_, GRAM_, M_, SCAL_, WPREV_, END_ = range(3, 16)
-PRODUCTS, MACS, BIG = 16, 17, 18
-WHOLE, BLOCK = 19, 20
-HEADER = 21
+RT_, A_, G_, KK_, B_, Z_, J_, WS_, GRAM_, M_, SCAL_, WPREV_, X_, YT_, END_ = range(3, 18)
+PRODUCTS, MACS, BIG = 18, 19, 20
+WHOLE, BLOCK = 21, 22
+HEADER = 23
 # Slots of ``real``: the constants, then ``||P_i||^2``, errors and rates (``L`` each).
 INV_M, LIMIT, ROUNDING = 0, 1, 2
 NORMS = 3
@@ -115,7 +116,7 @@ def workspace_layout(widths, r, regions):
         soff[i] = end
         end += k * int(widths[i + 1])
     soff[L] = end
-    for slot in range(RT_, WPREV_ + 1):
+    for slot in range(RT_, YT_ + 1):
         index[slot] = end
         end += int(regions.get(slot, 0))
     index[END_] = end
@@ -496,14 +497,22 @@ def _update_layer(W, S, P, S_next, i, norms, scratch, Rs, cross, lp, loss, bound
         return np.nan, error, r_norm2
     if eta != 0.0:
         _axpy(Rt, eta, Zt, r * k)
-    if rows == n_out:
-        if eta != 0.0:
-            _axpy(W, eta, G, n_out * n_in)
-        if S_next.size > 0:
-            mm(False, False, 1.0, S, W, 0.0, S_next, k, n_in, n_out, scratch, small)
+    if blocked is None:
+        _whole_step(W, S, G, S_next, eta, n_out, n_in, scratch, small)
+    elif rows == n_out:
+        _whole_step(W, S, G, S_next, eta, n_out, n_in, scratch, small)
     else:
         _blocked_step(W, S, At, S_next, eta, rows, n_out, n_in, scratch, small)
     return eta, error, new_norm2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _whole_step(W, S, G, S_next, eta, n_out, n_in, scratch, small):
+    """``W -= eta G`` and, unless ``S_next`` is empty, the next suffix ``S_next = S W``."""
+    if eta != 0.0:
+        _axpy(W, eta, G, n_out * n_in)
+    if S_next.size > 0:
+        mm(False, False, 1.0, S, W, 0.0, S_next, scratch[1][K_], n_in, n_out, scratch, small)
 
 
 @njit(cache=True, nogil=True)
@@ -609,7 +618,7 @@ def _suffix_pass(buf, index, scratch, small):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _start_sweep(buf, index, real, X, Yt, scratch, descending, small):
+def _start_sweep(buf, index, real, X, Yt, scratch, descending, ascending, small):
     """The pre-pass of a sweep: the caches with the old weights and a fresh residual (no
     drift across sweeps): prefixes for a descending sweep, suffixes for an ascending one.
     Returns ``||R||_F^2``."""
@@ -617,7 +626,7 @@ def _start_sweep(buf, index, real, X, Yt, scratch, descending, small):
     Rt = _region(buf, index, RT_)
     if descending is not None:
         _prefix_pass(buf, index, real, X, Yt, scratch, small)
-    else:
+    if ascending is not None:
         end_to_end = _suffix_pass(buf, index, scratch, small)
         mm(True, True, 1.0, X, end_to_end, 0.0, Rt, r, k, _width(index, 0), scratch, small)
         _axpy(Rt, 1.0, Yt, r * k)
@@ -653,7 +662,7 @@ def _next_prefix(buf, index, real, X, i, scratch, small):
 
 
 @njit(cache=True, nogil=True)
-def bcgd_updates(buf, index, real, X, Yt, Rs, begin, end, descending, lp, loss, bounded,
+def bcgd_updates(buf, index, real, Rs, begin, end, descending, ascending, lp, loss, bounded,
                  constant, blocked, small, cross):
     """Run the layer updates at positions ``begin .. end-1`` of one BCGD sweep.
 
@@ -668,9 +677,10 @@ def bcgd_updates(buf, index, real, X, Yt, Rs, begin, end, descending, lp, loss, 
     error is stored after the others.
     """
     L, k, r = index[L_], index[K_], index[R_]
+    X, Yt = _region(buf, index, X_), _region(buf, index, YT_)
     scratch = (buf, index, np.zeros(8, np.int32), real)
     if begin == 0:
-        r_norm2 = _start_sweep(buf, index, real, X, Yt, scratch, descending, small)
+        r_norm2 = _start_sweep(buf, index, real, X, Yt, scratch, descending, ascending, small)
     else:
         r_norm2 = sum_squares(_region(buf, index, RT_), r * k)
     errors, rates = NORMS + L, NORMS + 2 * L
@@ -683,21 +693,22 @@ def bcgd_updates(buf, index, real, X, Yt, Rs, begin, end, descending, lp, loss, 
         if np.isnan(eta):
             return pos - begin
         real[rates + pos - begin] = eta
-        if descending is None:
+        if ascending is not None:
             _next_prefix(buf, index, real, X, i, scratch, small)
     return end - begin
 
 
 @njit(cache=True, nogil=True)
-def bcsgd_updates(buf, index, real, X, Yt, Rs, sampling, eta_bar, draws, batches, begin, end,
-                  descending, small):
+def bcsgd_updates(buf, index, real, Rs, sampling, eta_bar, draws, batches, begin, end,
+                  descending, ascending, small):
     """Stochastic BCGD (docs/math.md section 8): as :func:`bcgd_updates`, each update with
     one sample drawn by importance (``sampling`` 1, uniform number ``draws[pos]``) or the
     batch ``batches[pos]`` (``sampling`` 2)."""
     L = index[L_]
+    X, Yt = _region(buf, index, X_), _region(buf, index, YT_)
     scratch = (buf, index, np.zeros(8, np.int32), real)
     if begin == 0:
-        _start_sweep(buf, index, real, X, Yt, scratch, descending, small)
+        _start_sweep(buf, index, real, X, Yt, scratch, descending, ascending, small)
     errors, rates = NORMS + L, NORMS + 2 * L
     k = index[K_]
     for pos in range(begin, end):
@@ -712,7 +723,7 @@ def bcsgd_updates(buf, index, real, X, Yt, Rs, sampling, eta_bar, draws, batches
         if S_next.size > 0:
             mm(False, False, 1.0, S, W, 0.0, S_next, k, _width(index, i), _width(index, i + 1),
                scratch, small)
-        if descending is None:
+        if ascending is not None:
             _next_prefix(buf, index, real, X, i, scratch, small)
     return end - begin
 
@@ -806,7 +817,7 @@ def _sampled_update(W, S, P, i, Rs, sampling, u, batch, eta_bar, real, scratch, 
 
 
 @njit(cache=True, nogil=True)
-def gd_iteration(buf, index, real, X, Yt, Rs, eta, fresh, lp, small, cross):
+def gd_iteration(buf, index, real, Rs, eta, fresh, lp, small, cross):
     """One gradient descent iteration: every layer at once with a constant rate (docs/math.md 8).
 
     All gradients use the old weights: prefixes ``P_i`` and the residual come from a forward
@@ -817,6 +828,7 @@ def gd_iteration(buf, index, real, X, Yt, Rs, eta, fresh, lp, small, cross):
     weights are restored and ``applied`` is False.
     """
     L, k, r = index[L_], index[K_], index[R_]
+    X, Yt = _region(buf, index, X_), _region(buf, index, YT_)
     scratch = (buf, index, np.zeros(8, np.int32), real)
     if fresh:
         _prefix_pass(buf, index, real, X, Yt, scratch, small)
