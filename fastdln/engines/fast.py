@@ -77,7 +77,7 @@ class FastEngine:
         self.depth = len(work_weights)
         Rs = (None if optimum_residual is None
               else np.ascontiguousarray(np.asarray(optimum_residual).T, self.dtype))
-        self._allocate(work_weights, Xw, Ow.T, Rs)
+        self._allocate(work_weights, np.ascontiguousarray(Xw, self.dtype), Ow.T, Rs)
         self._small = True if self._has_small_products() else None
         _kernels.prepare(self.dtype, self._small)
         self._custom_loss = settings.custom_loss
@@ -91,7 +91,7 @@ class FastEngine:
                           Rs is None)
         # the sweep kernel's arguments before and after the positions, bound once (every
         # array is updated in place, never replaced): a step costs little more than its call
-        self._head = (self.buf, self.index, self.real, self._Rs)
+        self._head = (self.buf, self.index, self.real, self.X.reshape(-1), self._Rs)
 
     def _has_small_products(self):
         """Whether a product of this run may be tiny (the jitted loops then serve them):
@@ -169,7 +169,8 @@ class FastEngine:
         return engine
 
     def _allocate(self, weights, Xw, Yt, Rs):
-        """The workspace (see the class docstring), the working data copied into it."""
+        """The workspace (see the class docstring) and the working data ``Xw`` (kept as it
+        is: contiguous in the run's dtype, it may be large)."""
         widths, dtype = self.widths, self.dtype
         k, r = int(widths[-1]), Xw.shape[1]
         L = len(weights)
@@ -201,7 +202,7 @@ class FastEngine:
                    _kernels.SCAL_: 2,
                    _kernels.WPREV_: int(sum(a * b for a, b in layers))
                    if method.all_layers_at_once else 0,
-                   _kernels.X_: Xw.size, _kernels.YT_: r * k}
+                   _kernels.YT_: r * k}
         self.index, size = _kernels.workspace_layout(widths, r, regions)
         self.buf = np.empty(size, dtype)
         self.real = np.zeros(_kernels.NORMS + 3 * L)
@@ -217,9 +218,8 @@ class FastEngine:
         self.sbuf = self.buf[soff[0]: soff[L]]
         self.sbuf[soff[L - 1] - soff[0]:] = np.eye(k, dtype=dtype).ravel()
         self.Rt = self._region(_kernels.RT_).reshape(r, k)
-        self.X = self._region(_kernels.X_).reshape(Xw.shape)
+        self.X = Xw  # the working data: the problem's array where it is contiguous already
         self.Yt = self._region(_kernels.YT_).reshape(r, k)
-        np.copyto(self.X, Xw, casting="unsafe")  # the working data's one copy (dtype cast)
         np.copyto(self.Yt, Yt, casting="unsafe")
         self.work_g = self._region(_kernels.G_)
         self.counts = index[_kernels.PRODUCTS: _kernels.BIG + 1]

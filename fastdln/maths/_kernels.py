@@ -4,10 +4,12 @@ Array in, array out: no Python objects, no validation (the API layer validates e
 Kernels that call each other live in this one module so numba's cache sees their edits.
 
 A kernel takes its run's workspace as three flat arrays, built once by the engine
-(:func:`workspace_layout`), and the optimum's residual (docs/math.md section 13):
+(:func:`workspace_layout`), the working data ``X`` (``(n0, r)``, flat; it may be large: the
+engine's one copy of it, not in the workspace) and the optimum's residual (docs/math.md
+section 13):
 
-- ``buf`` (the run's dtype): the working data ``X`` (``(n0, r)``) and ``Yt`` and every
-  matrix the sweeps write, one after the other: the weights
+- ``buf`` (the run's dtype): ``Yt`` and every matrix the sweeps write, one after the other:
+  the weights
   (layer ``i`` at ``woff[i]``, ``(widths[i+1], widths[i])`` row-major), the prefixes
   ``P_i = W_{i-1} ... W_0 X`` (``(widths[i], r)`` at ``poff[i]``, ``i >= 1``; ``P_0`` is
   ``X``), the suffixes ``S_i = W_{L-1} ... W_{i+1}`` (``(nL, widths[i+1])`` at ``soff[i]``;
@@ -81,10 +83,10 @@ GRADIENT_BLOCK = 1 << 17
 # Slots of ``index``: sizes, offsets of the regions of ``buf``, counters, gradient blocking,
 # then ``widths``, ``woff``, ``poff``, ``soff`` (``L + 1`` entries each) from HEADER on.
 L_, R_, K_ = 0, 1, 2
-RT_, A_, G_, KK_, B_, Z_, J_, WS_, GRAM_, M_, SCAL_, WPREV_, X_, YT_, END_ = range(3, 18)
-PRODUCTS, MACS, BIG = 18, 19, 20
-WHOLE, BLOCK = 21, 22
-HEADER = 23
+RT_, A_, G_, KK_, B_, Z_, J_, WS_, GRAM_, M_, SCAL_, WPREV_, YT_, END_ = range(3, 17)
+PRODUCTS, MACS, BIG = 17, 18, 19
+WHOLE, BLOCK = 20, 21
+HEADER = 22
 # Slots of ``real``: the constants, then ``||P_i||^2``, errors and rates (``L`` each).
 INV_M, LIMIT, ROUNDING = 0, 1, 2
 NORMS = 3
@@ -662,8 +664,8 @@ def _next_prefix(buf, index, real, X, i, scratch, small):
 
 
 @njit(cache=True, nogil=True)
-def bcgd_updates(buf, index, real, Rs, begin, end, descending, ascending, lp, loss, bounded,
-                 constant, blocked, small, cross):
+def bcgd_updates(buf, index, real, X, Rs, begin, end, descending, ascending, lp, loss,
+                 bounded, constant, blocked, small, cross):
     """Run the layer updates at positions ``begin .. end-1`` of one BCGD sweep.
 
     Position 0 starts a sweep: the pre-pass rebuilds the caches with the old weights and a
@@ -677,7 +679,7 @@ def bcgd_updates(buf, index, real, Rs, begin, end, descending, ascending, lp, lo
     error is stored after the others.
     """
     L, k, r = index[L_], index[K_], index[R_]
-    X, Yt = _region(buf, index, X_), _region(buf, index, YT_)
+    Yt = _region(buf, index, YT_)
     scratch = (buf, index, np.zeros(8, np.int32), real)
     if begin == 0:
         r_norm2 = _start_sweep(buf, index, real, X, Yt, scratch, descending, ascending, small)
@@ -699,13 +701,13 @@ def bcgd_updates(buf, index, real, Rs, begin, end, descending, ascending, lp, lo
 
 
 @njit(cache=True, nogil=True)
-def bcsgd_updates(buf, index, real, Rs, sampling, eta_bar, draws, batches, begin, end,
+def bcsgd_updates(buf, index, real, X, Rs, sampling, eta_bar, draws, batches, begin, end,
                   descending, ascending, small):
     """Stochastic BCGD (docs/math.md section 8): as :func:`bcgd_updates`, each update with
     one sample drawn by importance (``sampling`` 1, uniform number ``draws[pos]``) or the
     batch ``batches[pos]`` (``sampling`` 2)."""
     L = index[L_]
-    X, Yt = _region(buf, index, X_), _region(buf, index, YT_)
+    Yt = _region(buf, index, YT_)
     scratch = (buf, index, np.zeros(8, np.int32), real)
     if begin == 0:
         _start_sweep(buf, index, real, X, Yt, scratch, descending, ascending, small)
@@ -817,7 +819,7 @@ def _sampled_update(W, S, P, i, Rs, sampling, u, batch, eta_bar, real, scratch, 
 
 
 @njit(cache=True, nogil=True)
-def gd_iteration(buf, index, real, Rs, eta, fresh, lp, small, cross):
+def gd_iteration(buf, index, real, X, Rs, eta, fresh, lp, small, cross):
     """One gradient descent iteration: every layer at once with a constant rate (docs/math.md 8).
 
     All gradients use the old weights: prefixes ``P_i`` and the residual come from a forward
@@ -828,7 +830,7 @@ def gd_iteration(buf, index, real, Rs, eta, fresh, lp, small, cross):
     weights are restored and ``applied`` is False.
     """
     L, k, r = index[L_], index[K_], index[R_]
-    X, Yt = _region(buf, index, X_), _region(buf, index, YT_)
+    Yt = _region(buf, index, YT_)
     scratch = (buf, index, np.zeros(8, np.int32), real)
     if fresh:
         _prefix_pass(buf, index, real, X, Yt, scratch, small)
