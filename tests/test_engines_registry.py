@@ -163,3 +163,14 @@ def test_discovery_is_once_per_process():
     discover()
     discover()
     assert list(REGISTRY)[:2] == ["fast", "reference"]
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_registered_engine_trains_to_the_references_weights(name):
+    """The tests' engines come from the registry: one registered later is tested here too."""
+    X, Y = random_data(60, 5, 2, seed=8)
+    common = dict(widths=[5, 7, 6, 2], seed=3, sweeps=2, init="random")
+    trained = fastdln.train(X, Y, engine=name, **common)
+    reference = fastdln.train(X, Y, engine="reference", **common)
+    for a, b in zip(trained.weights, reference.weights):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)

@@ -320,3 +320,26 @@ def test_the_test_suite_follows_the_package():
         if name not in CROSS_CUTTING and not known:
             stray.append(path.name)
     assert not stray, f"tests that name no module of fastdln: {stray}"
+
+
+def test_no_jitted_function_takes_more_than_16_arguments():
+    """Kernels take a workspace (a few flat arrays), not dozens of loose arrays (stumpy's
+    widest kernel takes 16): every numba function of the package, by its Python signature."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from numba.core.registry import CPUDispatcher
+
+    dispatchers = {}
+    layers = [importlib.import_module(f"fastdln.{layer}") for layer in LAYERS]
+    for info in (info for layer in layers
+                 for info in pkgutil.walk_packages(layer.__path__, layer.__name__ + ".")):
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if isinstance(value, CPUDispatcher):
+                dispatchers[f"{value.py_func.__module__}.{name}"] = value
+    assert any(name.endswith("_kernels.bcgd_updates") for name in dispatchers)
+    wide = {name: len(inspect.signature(d.py_func).parameters)
+            for name, d in dispatchers.items() if len(inspect.signature(d.py_func).parameters) > 16}
+    assert not wide, wide
