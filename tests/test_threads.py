@@ -369,3 +369,34 @@ def test_sweeps_and_steps_never_touch_the_wisdom_file(wisdom, monkeypatch):
     for _ in range(10):
         trainer.step()
     assert touched == []
+
+
+def test_the_kernels_switch_the_count_of_their_own_library_and_set_it_back():
+    """A sweep or step switches the BLAS count inside the kernel (C calls through the
+    symbols of the library behind the GEMM ones), not from Python: the symbols act on the
+    kernels' library, and a step finds the count, runs, and leaves it as it found it."""
+    from numba import njit
+
+    from fastdln.core.threads import blas_threads, kernel_libraries
+    from fastdln.maths import _gemm, _kernels
+
+    if not _gemm.kernel_thread_control():
+        pytest.skip("the kernels' BLAS has no thread-count functions fastdln knows")
+
+    @njit
+    def switch(count):
+        before = _kernels._GET_THREADS()
+        _kernels._SET_THREADS(count)
+        return before, _kernels._GET_THREADS()
+
+    [library] = kernel_libraries()
+    with blas_threads(2, [library]):
+        assert switch(3) == (2, 3) and library.getter() == 3
+        switch(2)
+        X, Y = random_data(80, 16, 4, seed=6)
+        trainer = fastdln.Trainer(X, Y, widths=[16] * 6 + [4], seed=2, threads=1)
+        assert trainer._kernel_threads
+        trainer.step()
+        engine = trainer._engine
+        assert engine.index[_kernels.THREADS_] == 1 and engine.index[_kernels.FOUND_] == 2
+        assert library.getter() == 2 and trainer.thread_count == 1

@@ -479,6 +479,30 @@ class ThreadPolicy:
         if self.threads is None and updates > 0 and len(self.counts) > 1:
             self.record(count, (time.perf_counter() - start) / updates)
 
+    def enter_kernel(self, libraries) -> tuple:
+        """Start a block whose kernel switches the count itself (the engines'
+        ``kernel_threads``): take the lock and choose the count (reading ``libraries``'
+        counts only for the automatic choice's cap); returns the token
+        :meth:`exit_kernel` takes."""
+        _LOCK.acquire()
+        try:
+            count = self.threads
+            if count is None:
+                count = min(self.chosen, found_cap([lib.getter() for lib in libraries]))
+            self.last = count
+        except BaseException:
+            _LOCK.release()
+            raise
+        return count, (time.perf_counter() if self.threads is None else 0.0)
+
+    def exit_kernel(self, token: tuple, updates: int) -> None:
+        """End a block :meth:`enter_kernel` started (the lock released; a quiet block of
+        ``updates`` measured under ``threads=None``)."""
+        _LOCK.release()
+        count, start = token
+        if self.threads is None and updates > 0 and len(self.counts) > 1:
+            self.record(count, (time.perf_counter() - start) / updates)
+
     @contextmanager
     def applied(self, updates: int):
         """Run the block with the chosen count on every BLAS library (under the process-wide

@@ -302,6 +302,10 @@ class Trainer:
         self._sweep_libraries = (kernel_libraries()
                                  if self._engine.capabilities.blas == "kernels"
                                  and not self.settings.diagnostics else None)
+        # the engine's kernel switches the count itself (one library: the kernels')
+        self._kernel_threads = (getattr(self._engine, "kernel_threads", False)
+                                and self._sweep_libraries is not None
+                                and len(self._sweep_libraries) == 1)
 
     # -- read-only views -------------------------------------------------------------------
     @property
@@ -461,6 +465,8 @@ class Trainer:
         begin = self.position
         if self._holding:
             errors, rates, bad = self._run(begin, end)
+        elif self._kernel_threads:
+            errors, rates, bad = self._run_switching_in_kernel(begin, end)
         else:
             token = self._threads.enter(self._sweep_libraries)
             try:
@@ -479,6 +485,22 @@ class Trainer:
         if tol is not None and errors.size and self._errors.last() <= tol:
             self.status = "converged"
         return errors
+
+    def _run_switching_in_kernel(self, begin, end):
+        """The engine's updates with the BLAS count switched and set back by its kernel
+        (C calls inside the call, where Python's through ctypes cost about a microsecond a
+        step), under the lock of the process's counts."""
+        token = self._threads.enter_kernel(self._sweep_libraries)
+        try:
+            return self._engine.run(begin, end, self._error_limit, threads=token[0])
+        except BaseException:
+            found = self._engine.threads_found()
+            if found:  # the kernel raised before it set the count back
+                for library in self._sweep_libraries:
+                    library.setter(found)
+            raise
+        finally:
+            self._threads.exit_kernel(token, end - begin)
 
     def _run(self, begin, end):
         """The engine's updates at positions ``begin .. end-1`` (with the sampling or the

@@ -10,7 +10,7 @@ import numba
 import numpy as np
 from numba.core.errors import NumbaExperimentalFeatureWarning
 
-from ..maths import _kernels, reference
+from ..maths import _gemm, _kernels, reference
 from .common import (compile_notice, embed_blocks, gradient_rounding, padded_blocks,
                      sum_squares_by_rows)
 from .registry import Capabilities, register
@@ -86,6 +86,10 @@ class FastEngine:
         self._called: set = set()  # kernels this engine has called (no notice after that)
         self._compiled = None  # the sweep kernel's compiled code for these arguments
         self._limit = None  # the error limit in real[LIMIT]
+        self._threads = None  # the count in index[THREADS_] (None: 0, the kernel leaves it)
+        # the sweep kernel switches the BLAS count itself where the library allows it
+        self.kernel_threads = (_gemm.kernel_thread_control() and not self._all_at_once
+                               and self.sampling == _kernels.NO_SAMPLING)
         # what decides the compiled code besides the kernel: dtype and the options set
         self._code_key = (self.dtype.name, tuple(v is None for v in self._options),
                           Rs is None)
@@ -231,11 +235,15 @@ class FastEngine:
     def _region(self, slot):
         return self.buf[self.index[slot]: self.index[slot + 1]]
 
-    def run(self, begin, end, error_limit, draws=None, batches=None):
+    def run(self, begin, end, error_limit, draws=None, batches=None, threads=None):
         """See :class:`fastdln.engines.Engine`; the arrays returned are views of the
-        workspace, valid until the next call."""
+        workspace, valid until the next call. ``threads``: where :attr:`kernel_threads`,
+        the kernel runs on that many BLAS threads and sets the count back itself."""
         if error_limit != self._limit:  # a trainer's limit is fixed: written once
             self.real[_kernels.LIMIT] = self._limit = error_limit
+        if threads != self._threads:
+            self.index[_kernels.THREADS_] = threads or 0
+            self._threads = threads
         if self._all_at_once:
             return self._gd_iteration()
         if self.sampling != _kernels.NO_SAMPLING:
@@ -302,6 +310,11 @@ class FastEngine:
         if not applied:
             return np.empty(0), np.empty(0), error
         return np.array([error]), np.array([float(self.settings.lr)]), None
+
+    def threads_found(self):
+        """The BLAS count the last kernel call found before switching it (0 if it did not
+        switch): what to set back if that call raised."""
+        return int(self.index[_kernels.FOUND_]) if self._threads else 0
 
     def residual(self):
         """``W_L ... W_1 X - Y`` from scratch (``(nL, r)``, working data): a forward pass in

@@ -86,7 +86,8 @@ L_, R_, K_ = 0, 1, 2
 RT_, A_, G_, KK_, B_, Z_, J_, WS_, GRAM_, M_, SCAL_, WPREV_, YT_, END_ = range(3, 17)
 PRODUCTS, MACS, BIG = 17, 18, 19
 WHOLE, BLOCK = 20, 21
-HEADER = 22
+THREADS_, FOUND_ = 22, 23  # the BLAS thread count a sweep kernel runs on (0: leave it), found
+HEADER = 24
 # Slots of ``real``: the constants, then ``||P_i||^2``, errors and rates (``L`` each).
 INV_M, LIMIT, ROUNDING = 0, 1, 2
 NORMS = 3
@@ -96,6 +97,8 @@ _GEMM_SIGNATURE = nbtypes.void(*[nbtypes.voidptr] * 13)  # Fortran BLAS: all by 
 _gemm.install()  # the symbols must resolve before any kernel is compiled or loaded
 _DGEMM = nbtypes.ExternalFunction(_gemm.DOUBLE_SYMBOL, _GEMM_SIGNATURE)
 _SGEMM = nbtypes.ExternalFunction(_gemm.SINGLE_SYMBOL, _GEMM_SIGNATURE)
+_GET_THREADS = nbtypes.ExternalFunction(_gemm.GET_THREADS_SYMBOL, nbtypes.intc())
+_SET_THREADS = nbtypes.ExternalFunction(_gemm.SET_THREADS_SYMBOL, nbtypes.void(nbtypes.intc))
 
 
 def workspace_layout(widths, r, regions):
@@ -677,7 +680,26 @@ def bcgd_updates(buf, index, real, X, Rs, begin, end, descending, ascending, lp,
     Returns the number of updates done: fewer than ``end - begin`` when an update would
     diverge (error non-finite or above ``real[LIMIT]``); that update is not applied and its
     error is stored after the others.
+    ``index[THREADS_]``, when positive, is the BLAS thread count of the call: the kernel
+    switches the count of the library behind the GEMM symbols to it and back (the count
+    found stays in ``index[FOUND_]``, for the caller to set back if the call raises).
     """
+    want = index[THREADS_]
+    if want > 0:  # switch the BLAS thread count for this call (C calls, not Python's)
+        index[FOUND_] = _GET_THREADS()
+        if index[FOUND_] != want:
+            _SET_THREADS(want)
+    done = _bcgd_body(buf, index, real, X, Rs, begin, end, descending, ascending, lp, loss,
+                      bounded, constant, blocked, small, cross)
+    if want > 0 and index[FOUND_] != want:
+        _SET_THREADS(index[FOUND_])
+    return done
+
+
+@njit(cache=True, nogil=True)
+def _bcgd_body(buf, index, real, X, Rs, begin, end, descending, ascending, lp, loss, bounded,
+               constant, blocked, small, cross):
+    """The updates of :func:`bcgd_updates`."""
     L, k, r = index[L_], index[K_], index[R_]
     Yt = _region(buf, index, YT_)
     scratch = (buf, index, np.zeros(8, np.int32), real)
@@ -855,8 +877,8 @@ def gd_iteration(buf, index, real, X, Rs, eta, fresh, lp, small, cross):
     return error, True
 
 
-_CUSTOM_LOSS_FUNCTIONS = ("bcgd_updates", "_update_layer", "_loss_derivative", "_rate",
-                          "_step_error", "_derivative", "_max_curvature")
+_CUSTOM_LOSS_FUNCTIONS = ("bcgd_updates", "_bcgd_body", "_update_layer", "_loss_derivative",
+                          "_rate", "_step_error", "_derivative", "_max_curvature")
 _custom_clones: dict = {}
 
 
