@@ -307,7 +307,7 @@ def apply(count: int, found: list[int], libraries) -> None:
     """Set ``count`` on the libraries whose count differs (inside :func:`acquire`)."""
     for library, before in zip(libraries, found):
         if before != count:
-            library.set(count)
+            library.setter(count)
 
 
 def restore(count: int, found: list[int], libraries) -> None:
@@ -315,7 +315,7 @@ def restore(count: int, found: list[int], libraries) -> None:
     try:
         for library, before in zip(libraries, found):
             if before != count:
-                library.set(before)
+                library.setter(before)
     finally:
         _LOCK.release()
 
@@ -458,9 +458,7 @@ class ThreadPolicy:
             if count is None:
                 count = min(self.chosen, found_cap(found))
             self.last = count
-            for library, before in zip(libraries, found):
-                if before != count:
-                    library.setter(count)
+            apply(count, found, libraries)
         except BaseException:
             restore(-1, found, libraries)  # puts back what was read, releases the lock
             raise
@@ -470,12 +468,7 @@ class ThreadPolicy:
         """End a block :meth:`enter` started (the counts found set back, the lock released);
         a quiet block of ``updates`` is measured (under ``threads=None``)."""
         count, found, libraries, start = token
-        try:
-            for library, before in zip(libraries, found):
-                if before != count:
-                    library.setter(before)
-        finally:
-            _LOCK.release()
+        restore(count, found, libraries)
         if self.threads is None and updates > 0 and len(self.counts) > 1:
             self.record(count, (time.perf_counter() - start) / updates)
 
