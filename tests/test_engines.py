@@ -300,7 +300,7 @@ def test_the_first_compile_is_announced_in_a_notebook_too(monkeypatch):
     import io
     import time
 
-    engines = importlib.import_module("fastdln.engines._engines")
+    engines = importlib.import_module("fastdln.engines.common")
 
     class NotebookStream(io.StringIO):
         pass
@@ -309,6 +309,6 @@ def test_the_first_compile_is_announced_in_a_notebook_too(monkeypatch):
     monkeypatch.setattr(engines, "COMPILE_NOTICE_SECONDS", 0.01)
     for stream, told in ((NotebookStream(), True), (io.StringIO(), False)):
         monkeypatch.setattr("sys.stderr", stream)
-        with engines._compile_notice(("a kernel compiled now", id(stream))):
+        with engines.compile_notice(("a kernel compiled now", id(stream))):
             time.sleep(0.2)  # a first call that takes longer than the notice's delay
         assert ("fastdln: compiling the kernels" in stream.getvalue()) is told

@@ -32,7 +32,7 @@ from ..core.tuning import measure_machine
 
 __all__ = ["SHAPES", "WARMUP_CHOICES", "kernel_cache_folder", "warmup"]
 
-# Networks whose kernels differ (each a variant of the compiled code; see fastdln._engines):
+# Networks whose kernels differ (each a variant of the compiled code; see fastdln.engines.fast):
 # "plain": no product small enough for the jitted loops (several outputs, real widths: the
 # README's example, image data); "small": tiny products (one or two outputs, tiny widths);
 # "rank-bound": hidden widths below the optimum's rank (its residual enters the gradients);
