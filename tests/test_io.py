@@ -121,7 +121,7 @@ SCRIPT = textwrap.dedent("""
     X = rng.normal(0, 0.2, (300, 24)); Y = rng.uniform(-1, 2, (300, 3))
     checkpoint, out, resume = sys.argv[1], sys.argv[2], sys.argv[3] == "resume"
     kwargs = dict(resume=checkpoint) if resume else dict(widths=[24] * 30 + [3], seed=5)
-    result = fastdln.train(X, Y, sweeps=1500, checkpoint=checkpoint, checkpoint_every=25,
+    result = fastdln.train(X, Y, sweeps=4000, checkpoint=checkpoint, checkpoint_every=50,
                            method="bcsgd", sampling="uniform", batch_size=40, **kwargs)
     fastdln.save(out, result)
 """)
