@@ -1,10 +1,19 @@
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 from hypothesis import settings
 
-from fastdln.maths import _wisdom
-from fastdln.maths.synthetic import random_data
+# No test, nor a process it starts, reads or writes the user's wisdom file: set before fastdln
+# is imported (the kernels' GEMM is chosen from the file at import).
+os.environ["FASTDLN_WISDOM"] = os.path.join(tempfile.mkdtemp(prefix="fastdln-wisdom-"),
+                                            "fastdln-wisdom.json")
+atexit.register(shutil.rmtree, os.path.dirname(os.environ["FASTDLN_WISDOM"]), True)
+
+from fastdln.maths import _wisdom  # noqa: E402
+from fastdln.maths.synthetic import random_data  # noqa: E402
 
 # CI runs a fixed (derandomized) set of examples, explored locally with many seeds first, so
 # a landing is never decided by a new random draw; locally every run explores new examples.
@@ -19,15 +28,10 @@ def small_data():
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _private_wisdom(tmp_path_factory):
-    """No test reads or writes the wisdom file of the machine's user."""
-    patch = pytest.MonkeyPatch()
-    path = tmp_path_factory.mktemp("wisdom") / _wisdom.FILE_NAME
-    patch.setattr(_wisdom, "wisdom_file", lambda: str(path))
-    _wisdom._forget()
+def _private_wisdom():
+    """Nothing the session measured is left for the flush at exit."""
     yield
-    _wisdom._forget()  # nothing left for the flush at exit
-    patch.undo()
+    _wisdom._forget()
 
 
 @pytest.fixture
@@ -37,7 +41,7 @@ def wisdom(tmp_path, monkeypatch):
     from fastdln.core import threads
 
     path = tmp_path / "cache" / _wisdom.FILE_NAME
-    monkeypatch.setattr(_wisdom, "wisdom_file", lambda: str(path))
+    monkeypatch.setenv("FASTDLN_WISDOM", str(path))
     monkeypatch.setattr(threads, "_QUIET_BEST", {})
     _wisdom._forget()
     yield path

@@ -20,7 +20,8 @@ def _fresh_read(path):
     return _wisdom.thread_samples(CONTEXT, "float64", 20)
 
 
-def test_it_lives_beside_the_kernel_cache(monkeypatch, tmp_path):
+def test_it_lives_beside_the_kernel_cache_or_where_the_environment_says(monkeypatch,
+                                                                         tmp_path):
     from numba.core import config
 
     from fastdln.apps.warmup import kernel_cache_folder
@@ -31,6 +32,10 @@ def test_it_lives_beside_the_kernel_cache(monkeypatch, tmp_path):
     kernels = kernel_cache_folder()
     if kernels is not None:  # numba's user-wide folder: the kernels in a subfolder of it
         assert os.path.commonpath([kernels, _wisdom.cache_root()]) == _wisdom.cache_root()
+    monkeypatch.delenv("FASTDLN_WISDOM")
+    assert _wisdom.wisdom_file() == os.path.join(_wisdom.cache_root(), _wisdom.FILE_NAME)
+    monkeypatch.setenv("FASTDLN_WISDOM", str(tmp_path / "shared.json"))
+    assert _wisdom.wisdom_file() == str(tmp_path / "shared.json")
 
 
 def test_a_sample_is_written_and_read_back_by_a_new_process(wisdom):
@@ -67,7 +72,7 @@ def test_a_writer_merges_what_another_process_wrote_meanwhile(wisdom):
     _wisdom.record_gemm(CONTEXT, "/lib/other.so", "stamp", {"float64": 0.8})
     assert _wisdom.flush()
     # another process (its own memory) adds its entries after this one read the file
-    assert _write_from_another_process(wisdom, 20, {1: 3.0, 2: 1.0}).wait(timeout=120) == 0
+    assert _write_from_another_process(20, {1: 3.0, 2: 1.0}).wait(timeout=120) == 0
     _wisdom.record_threads(CONTEXT, "float64", 17, {1: 5.0, 2: 6.0}, "run")
     assert _wisdom.flush()
     samples = _fresh_read(wisdom)
@@ -76,11 +81,12 @@ def test_a_writer_merges_what_another_process_wrote_meanwhile(wisdom):
     assert _wisdom.gemm_entries(CONTEXT)["/lib/other.so"]["ratios"] == {"float64": 0.8}
 
 
-def _write_from_another_process(path, size_class, seconds, count=1, barrier=None):
+def _write_from_another_process(size_class, seconds, count=1, barrier=None):
+    """A process of its own (the wisdom file of ``FASTDLN_WISDOM``) writing ``count``
+    samples, one write each."""
     script = textwrap.dedent(f"""
         import os, sys, time
         from fastdln.maths import _wisdom
-        _wisdom.wisdom_file = lambda: {str(path)!r}
         barrier = {str(barrier) if barrier else None!r}
         if barrier:  # start writing together with the other writer
             open(barrier + str(os.getpid()), "w").close()
@@ -98,7 +104,7 @@ def _write_from_another_process(path, size_class, seconds, count=1, barrier=None
 
 def test_two_processes_writing_at_once_lose_nothing(wisdom, tmp_path):
     barrier = tmp_path / "ready-"
-    writers = [_write_from_another_process(wisdom, start, {1: 1.0, 2: 2.0}, count=40,
+    writers = [_write_from_another_process(start, {1: 1.0, 2: 2.0}, count=40,
                                            barrier=barrier) for start in (0, 100)]
     assert [writer.wait(timeout=120) for writer in writers] == [0, 0]
     _wisdom._forget()

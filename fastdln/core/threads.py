@@ -28,7 +28,7 @@ import threading
 import time
 from contextlib import contextmanager
 
-from ..maths import _wisdom
+from ..maths import _gemm, _wisdom
 
 __all__ = ["ThreadPolicy", "automatic_count", "available_cores", "blas_threads",
            "machine_load", "other_runnable", "remember_measures", "wisdom_context"]
@@ -128,21 +128,29 @@ def _blas_libraries():
 
 
 def kernel_libraries():
-    """The BLAS libraries the kernels call (scipy's, through numba; one of
-    :func:`_blas_libraries`): a sweep or a step sets the count of these only, the rest of a
-    run's BLAS work (set-up, optimum, prediction, diagnostics) every library's."""
+    """The BLAS libraries the kernels call (one of :func:`_blas_libraries` per library behind
+    their gemm symbols: scipy's, or the one measured faster, ``fastdln/maths/_gemm.py``): a
+    sweep or a step sets the count of these only, the rest of a run's BLAS work (set-up,
+    optimum, prediction, diagnostics) every library's."""
     _blas_libraries()
     return _KERNELS
 
 
 def _called_by_the_kernels(library) -> bool:
-    """Whether scipy's ``cython_blas`` (numba's kernels call BLAS through it) resolves this
-    library's thread-count function to the library itself: it is then among the libraries
-    ``cython_blas`` was linked to. True where that cannot be told."""
+    """Whether a symbol of the kernels' gemm points into this library: it is the library
+    that took a symbol over (the same file), or, for the symbols left to scipy, scipy's
+    ``cython_blas`` resolves the library's thread-count function to the library itself (it is
+    then among the libraries ``cython_blas`` was linked to; true where that cannot be
+    told)."""
     import ctypes
 
     from scipy.linalg import cython_blas
 
+    behind = set(_gemm.providers().values())
+    if os.path.realpath(library.filepath) in behind:
+        return True
+    if "scipy" not in behind:
+        return False
     if library._get is None:
         return True
     try:

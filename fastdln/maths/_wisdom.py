@@ -1,7 +1,8 @@
 """What fastdln measured on this machine, remembered across processes (FFTW's "wisdom").
 
 A small JSON file beside numba's kernel cache (``NUMBA_CACHE_DIR`` when set, else numba's
-user-wide cache folder, ``~/.cache/numba`` on Linux), named ``fastdln-wisdom.json``. It holds
+user-wide cache folder, ``~/.cache/numba`` on Linux), named ``fastdln-wisdom.json``, or
+where ``FASTDLN_WISDOM`` says. It holds
 
 - ``threads``: per machine (CPU model) and BLAS library, per dtype and problem size class,
   a few samples of the seconds per update measured on a quiet machine on each BLAS thread
@@ -45,8 +46,11 @@ _STATE: dict = {}  # "memory": what this process knows; "pending": what it has y
 
 
 def wisdom_file() -> str | None:
-    """The wisdom file's path (it may not exist yet), or None where no cache folder is
-    known."""
+    """The wisdom file's path (it may not exist yet): ``FASTDLN_WISDOM`` when set, else
+    ``fastdln-wisdom.json`` in numba's cache folder (None where no folder is known)."""
+    given = os.environ.get("FASTDLN_WISDOM")
+    if given:
+        return given
     folder = cache_root()
     return os.path.join(folder, FILE_NAME) if folder else None
 
