@@ -75,6 +75,16 @@ def test_without_a_verdict_the_symbols_are_scipys_and_import_loads_no_other_libr
 
 CHOSEN = r"""
 import json, sys
+from numba.core import event
+compiled = []
+
+class Listener(event.Listener):
+    def on_start(self, ev):
+        compiled.append(ev.data["dispatcher"].py_func.__qualname__)
+    def on_end(self, ev):
+        pass
+
+event.register("numba:compile", Listener())
 import numpy as np
 import fastdln
 from fastdln.core import threads
@@ -91,19 +101,22 @@ with threads.blas_threads(2, threads.kernel_libraries()):
 np.save(sys.argv[1], np.concatenate([w.ravel() for w in runs[1][0]]))
 with open(sys.argv[2], "w") as out:
     json.dump({"providers": _gemm.providers(), "same": same, "inside": inside,
+               "compiled": compiled,
                "kernel_libraries": [lib.filepath for lib in threads.kernel_libraries()]}, out)
 """
 
 
 def test_a_library_measured_faster_serves_the_kernels_in_the_next_process(wisdom, tmp_path):
     """MKL (``pip install mkl``) chosen for float64 by a verdict in the wisdom file: a new
-    process's kernels (loaded from the cache: the code names the symbols) call it (MKL's
-    verbose mode lists the calls), its
+    process loads the kernels this one cached (nothing compiled: the code names the
+    symbols), they call MKL (its verbose mode lists the calls), its
     thread count is the one fastdln sets, a fixed count gives the same bits run after run,
     and the results agree with scipy's BLAS to rounding."""
     found = _gemm.candidates()  # not loaded here: this process's libraries stay as they are
     if not found:
         pytest.skip("no MKL in this environment (pip install mkl)")
+    X, Y = random_data(400, 48, 5, seed=1)
+    ours = fastdln.train(X, Y, widths=[48] * 6 + [5], seed=3, sweeps=3, threads=1).weights
     _verdict(found[0], {"float64": 0.5})
     saved, report = tmp_path / "weights.npy", tmp_path / "result.json"
     out = subprocess.run([sys.executable, "-c", CHOSEN, str(saved), str(report)],
@@ -117,8 +130,7 @@ def test_a_library_measured_faster_serves_the_kernels_in_the_next_process(wisdom
     assert result["providers"] == {"float64": found[0], "float32": "scipy"}
     assert any(os.path.realpath(path) == found[0] for path in result["kernel_libraries"])
     assert result["same"] == {"1": True, "2": True} and result["inside"] == 2
-    X, Y = random_data(400, 48, 5, seed=1)
-    ours = fastdln.train(X, Y, widths=[48] * 6 + [5], seed=3, sweeps=3, threads=1).weights
+    assert result["compiled"] == []  # the cached kernels served
     theirs = np.load(saved)
     split = np.cumsum([w.size for w in ours])[:-1]
     assert max_relative_difference(ours, [a.reshape(w.shape) for a, w in
