@@ -4,22 +4,20 @@ import pytest
 
 import fastdln
 from fastdln.core import threads, tuning
-from fastdln.maths import _gemm, _wisdom
+from fastdln.maths import _wisdom
 from fastdln.maths.synthetic import random_data
 
 
 @pytest.fixture
 def two_cores(monkeypatch):
-    """Two cores to measure, and no other GEMM library to measure (tests/test_gemm.py)."""
     monkeypatch.setattr(threads, "automatic_cores", lambda: 2)
-    monkeypatch.setattr(_gemm, "candidates", lambda: [])
 
 
 def test_a_quiet_machine_is_measured_into_the_wisdom_file(wisdom, monkeypatch, two_cores):
     monkeypatch.setattr(threads, "machine_load", lambda: 0)
     monkeypatch.setattr(tuning, "LADDER", (16, 32))
     lines = []
-    rows = tuning.measure_machine(["float64", "float32"], report=lines.append)["threads"]
+    rows = tuning.measure_machine(["float64", "float32"], report=lines.append)
     assert [(row["width"], row["dtype"]) for row in rows] == [
         (16, "float64"), (32, "float64"), (16, "float32"), (32, "float32")]
     assert len({(row["dtype"], row["size_class"]) for row in rows}) == 4
@@ -39,7 +37,7 @@ def test_a_busy_machine_is_not_measured(wisdom, monkeypatch, two_cores):
     monkeypatch.setattr(threads, "machine_load", lambda: 1)
     monkeypatch.setattr(tuning, "LADDER", (16,))
     lines = []
-    rows = tuning.measure_machine(report=lines.append)["threads"]
+    rows = tuning.measure_machine(report=lines.append)
     assert rows[0]["seconds"] == {} and "not measured" in lines[0]
     assert not wisdom.exists()
 

@@ -29,6 +29,7 @@ from ..core.methods import RATES, REGISTRY
 from ..core.settings import Settings, check_settings
 from ..core.trainer import Trainer
 from ..core.tuning import measure_machine
+from ..maths._fastest_gemm import measure as measure_gemm
 
 __all__ = ["SHAPES", "WARMUP_CHOICES", "kernel_cache_folder", "warmup"]
 
@@ -142,8 +143,10 @@ def warmup(dtype: Sequence[str] | None = None, method: Sequence[str] | None = No
            order: Sequence[str] | None = None, *, shape: Sequence[str] | None = None,
            everything: bool = False, measure_threads: bool = False,
            report=None) -> list[dict]:
-    """Compile (or load) into numba's cache every kernel the given configurations use (and,
-    when asked, measure this machine's BLAS thread counts: :mod:`fastdln.core.tuning`).
+    """Compile (or load) into numba's cache every kernel the given configurations use,
+    measure this machine's fastest GEMM library (where the ``mkl`` extra is installed:
+    :mod:`fastdln.maths._fastest_gemm`) and, when asked, its BLAS thread counts
+    (:mod:`fastdln.core.tuning`).
 
     Parameters
     ----------
@@ -198,6 +201,7 @@ def warmup(dtype: Sequence[str] | None = None, method: Sequence[str] | None = No
         done.append(config)
         if report is not None:
             report(_line(config))
+    measure_gemm(report=report)  # MKL against scipy's BLAS, where the mkl extra is installed
     if measure_threads or everything:  # this machine's BLAS threads, for threads=None
         measure_machine(chosen["dtype"], report)
     return done

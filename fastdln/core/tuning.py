@@ -1,22 +1,19 @@
-"""Measure this machine into the wisdom file: the fastest GEMM library, BLAS threads per
-problem size (core layer).
+"""Measure this machine into the wisdom file: BLAS threads per problem size (core layer).
 
-``fastdln warmup`` calls :func:`measure_machine`. It times every other GEMM library found
-(MKL) against scipy's on the kernels' shapes (``fastdln/maths/_fastest_gemm.py``); the next
-processes' kernels call the faster. Then, for problems of the sizes default runs
-use (widths 16 to 512, each its own size class), it times sweeps on one thread and on all
-the cores in alternating rounds, on a quiet machine only (a round during which other
-processes took CPU time is dropped), and remembers the seconds per update in the wisdom
-file (``fastdln/maths/_wisdom.py``), where every later process's ``threads=None`` finds the
-faster count for its first sweep. Runs refine it: a run on a quiet machine that has measured
-both counts adds its own sample (once per run).
+``fastdln warmup --measure-threads`` calls :func:`measure_machine`: for problems of the
+sizes default runs use (widths 16 to 512, each its own size class), it times sweeps on one
+thread and on all the cores in alternating rounds, on a quiet machine only (a round during
+which other processes took CPU time is dropped), and remembers the seconds per update in
+the wisdom file (``fastdln/maths/_wisdom.py``), where every later process's
+``threads=None`` finds the faster count for its first sweep. Runs refine it: a run on a
+quiet machine that has measured both counts adds its own sample (once per run).
 """
 
 from __future__ import annotations
 
 import time
 
-from ..maths import _fastest_gemm, _wisdom
+from ..maths import _wisdom
 from ..maths.synthetic import random_data
 from . import threads
 from .trainer import Trainer
@@ -82,9 +79,9 @@ def measure_threads(width: int, dtype: str = "float64", rounds: int = ROUNDS):
                               for count, times in measured.items()}
 
 
-def measure_machine(dtypes=("float64",), report=None) -> dict[str, list]:
-    """Measure the GEMM libraries found, then the BLAS thread counts of every width of
-    :data:`LADDER` for each dtype, and write them into the wisdom file.
+def measure_machine(dtypes=("float64",), report=None) -> list[dict]:
+    """Measure the BLAS thread counts of every width of :data:`LADDER` for each dtype and
+    write them into the wisdom file.
 
     Parameters
     ----------
@@ -95,14 +92,12 @@ def measure_machine(dtypes=("float64",), report=None) -> dict[str, list]:
 
     Returns
     -------
-    dict
-        ``"gemm"``: one row per other library and dtype (see
-        :func:`fastdln.maths._fastest_gemm.measure`); ``"threads"``: one row per width and
-        dtype: ``width``, ``dtype``, ``size_class`` and ``seconds`` (per update per count;
-        empty where the machine was busy). Threads are measured on the gemm this process
-        calls: after a new verdict, the next warmup measures them on the new one.
+    list of dict
+        One per width and dtype: ``width``, ``dtype``, ``size_class`` and ``seconds`` (per
+        update per count; empty where the machine was busy). Measured on the gemm this
+        process calls (``fastdln/maths/_gemm.py``): after a new verdict on the GEMM
+        libraries, measure again in a new process.
     """
-    gemm = _fastest_gemm.measure(report=report)
     rows = []
     for dtype in dtypes:
         for width in LADDER:
@@ -113,7 +108,7 @@ def measure_machine(dtypes=("float64",), report=None) -> dict[str, list]:
             if report is not None:
                 report(_line(rows[-1]))
     _wisdom.flush()
-    return {"gemm": gemm, "threads": rows}
+    return rows
 
 
 def _line(row: dict) -> str:
