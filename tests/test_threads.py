@@ -181,6 +181,8 @@ def test_an_enclosing_threadpool_limit_caps_the_automatic_count(monkeypatch):
     from fastdln.core import threads
 
     monkeypatch.setattr(threads, "machine_load", lambda: 0)  # quiet: all cores otherwise
+    threads._blas_libraries()  # the cap found at the first look: an earlier test's limit
+    monkeypatch.setattr(threads, "_CAP", [threads.available_cores()])
     assert threads.automatic_cores() >= 2 or pytest.skip("one core: nothing to cap")
     X, Y = random_data(300, 64, 4, seed=2)
     with threadpool_limits(1):
@@ -339,6 +341,8 @@ def test_a_trainers_first_sweep_follows_the_wisdom_file_under_any_enclosing_cap(
     from fastdln.maths import _wisdom
 
     monkeypatch.setattr(threads, "machine_load", lambda: 0)
+    threads._blas_libraries()  # the cap found at the first look: an earlier test's limit
+    monkeypatch.setattr(threads, "_CAP", [threads.available_cores()])
     assert threads.automatic_cores() >= 2 or pytest.skip("one core: nothing to choose")
     X, Y = random_data(300, 48, 4, seed=2)
     options = dict(widths=[48] * 4 + [4], seed=0)
