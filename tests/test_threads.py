@@ -305,6 +305,17 @@ def test_the_samples_vote_by_their_ratios(wisdom):
     assert ThreadPolicy(None, cores=2, size=size, load=lambda: 0).chosen == 2
 
 
+@pytest.mark.parametrize("two, chosen", [(0.99, 1), (1.01, 1), (0.95, 2)])
+def test_a_tie_in_the_wisdom_file_goes_to_fewer_threads(wisdom, two, chosen):
+    """Counts within WISE_TIE of the fastest tie; a tie leaves the other cores free."""
+    from fastdln.core.threads import WISE_TIE
+
+    assert 1 - WISE_TIE < 0.99 and 0.95 < 1 - WISE_TIE  # the cases straddle the tie band
+    size = ("float64", 23)
+    _wise(size, {1: 1.0, 2: two})
+    assert ThreadPolicy(None, cores=2, size=size, load=lambda: 0).chosen == chosen
+
+
 def test_beside_busy_processes_the_wisdom_does_not_decide(wisdom):
     size = ("float64", 22)
     _wise(size, {1: 2.0, 8: 1.0})

@@ -31,7 +31,8 @@ from contextlib import contextmanager
 from ..maths import _gemm, _wisdom
 
 __all__ = ["ThreadPolicy", "automatic_count", "available_cores", "blas_threads",
-           "machine_load", "other_runnable", "remember_measures", "wisdom_context"]
+           "fewest_of_the_fastest", "machine_load", "other_runnable", "remember_measures",
+           "wisdom_context"]
 
 # Sweeps (calls) on a quiet machine before the other count is first tried, how often it is
 # tried again, how many recent measures of a count are kept, and how long a load reading holds.
@@ -42,6 +43,8 @@ LOAD_SECONDS = 0.05
 # Under threads=None a set-up whose matrices are all narrower than this runs on one thread
 # (benchmarks/first_sweeps.py: n128-L100's set-up is faster on one, n512-L20's on two).
 SMALL_SETUP = 256
+# Thread counts whose times lie within this fraction of the fastest's tie (fewest wins).
+WISE_TIE = 0.03
 
 _FOUND: list = []
 _KERNELS: list = []  # the ones the kernels call
@@ -191,13 +194,22 @@ def remember_measures(size: tuple, seconds: dict[int, float], source: str) -> No
 
 def _wise_count(size: tuple, counts: tuple) -> int | None:
     """The count the wisdom file's samples for ``size`` find faster among ``counts`` (the
-    median over samples of each count's time over the sample's fastest), or None."""
+    median over samples of each count's time over the sample's fastest), or None. Counts
+    within ``WISE_TIE`` of the fastest tie, and the fewest threads of a tie win (tiny
+    problems run as fast on one: the other cores stay free for other work)."""
     samples = [sample for sample in _wisdom.thread_samples(wisdom_context(), *size)
                if all(count in sample for count in counts)]
     if not samples:
         return None
-    return min(counts, key=lambda count: _median(
-        [sample[count] / min(sample[c] for c in counts) for sample in samples]))
+    return fewest_of_the_fastest({count: _median([sample[count] / min(sample[c] for c in counts)
+                                                  for sample in samples]) for count in counts})
+
+
+def fewest_of_the_fastest(times: dict[int, float]) -> int:
+    """The fewest threads among the counts whose time lies within ``WISE_TIE`` of the
+    fastest (``times``: count -> time)."""
+    best = min(times.values())
+    return min(count for count, time in times.items() if time <= best * (1 + WISE_TIE))
 
 def available_cores() -> int:
     """Cores this process may run on (its affinity), at least 1."""

@@ -117,5 +117,5 @@ def _line(row: dict) -> str:
         return f"{head}: not measured (the machine is busy, or has one core)"
     times = ", ".join(f"{count} thread{'s' if count > 1 else ''} "
                       f"{seconds * 1e6:.1f} us" for count, seconds in row["seconds"].items())
-    best = min(row["seconds"], key=row["seconds"].get)
+    best = threads.fewest_of_the_fastest(row["seconds"])
     return f"{head}: {times} per update -> {best}"
