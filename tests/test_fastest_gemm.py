@@ -59,3 +59,22 @@ def test_a_library_that_cannot_serve_is_refused(tmp_path):
     text.write_text("not a library")
     with pytest.raises(ValueError, match="cannot serve"):
         _fastest_gemm.compare(str(text), "float64")
+
+
+def test_a_library_measured_before_is_not_measured_again_unless_asked(wisdom, monkeypatch):
+    """A verdict for this machine and this build of the library stands (warmup measures
+    once); ``again`` (``fastdln warmup --all``) measures anew; another build is new."""
+    library = "/nowhere/libmkl_rt.so.2"
+    monkeypatch.setattr(_gemm, "candidates", lambda: [library])
+    monkeypatch.setattr(_gemm, "library_stamp", lambda path: "build-1")
+    opened = []
+    monkeypatch.setattr(_gemm, "open_library", lambda path: opened.append(path))  # cannot serve
+    _wisdom.record_gemm(_gemm.gemm_context(), library, "build-1", {"float64": 1.2})
+    lines = []
+    assert _fastest_gemm.measure(report=lines.append, again=False) == []
+    assert opened == [] and "measured before" in lines[0] and "float64 1.20" in lines[0]
+    _fastest_gemm.measure(report=lines.append, again=True)
+    assert opened == [library]
+    monkeypatch.setattr(_gemm, "library_stamp", lambda path: "build-2")
+    _fastest_gemm.measure(report=lines.append, again=False)
+    assert opened == [library, library]

@@ -402,7 +402,8 @@ def _warmup_arguments(warm):
                       help="also measure this machine's BLAS thread counts for threads=None "
                       "(several times the default warmup's time)")
     warm.add_argument("--all", action="store_true",
-                      help="every combination of the above, and --measure-threads")
+                      help="every combination of the above, --measure-threads, and the GEMM "
+                      "libraries measured again (the mkl extra)")
 
 
 def _warmup(args):

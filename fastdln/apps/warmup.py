@@ -144,9 +144,9 @@ def warmup(dtype: Sequence[str] | None = None, method: Sequence[str] | None = No
            everything: bool = False, measure_threads: bool = False,
            report=None) -> list[dict]:
     """Compile (or load) into numba's cache every kernel the given configurations use,
-    measure this machine's fastest GEMM library (where the ``mkl`` extra is installed:
-    :mod:`fastdln.maths._fastest_gemm`) and, when asked, its BLAS thread counts
-    (:mod:`fastdln.core.tuning`).
+    measure this machine's fastest GEMM library where the ``mkl`` extra is installed and
+    that library was not measured on this machine before (:mod:`fastdln.maths.
+    _fastest_gemm`) and, when asked, its BLAS thread counts (:mod:`fastdln.core.tuning`).
 
     Parameters
     ----------
@@ -160,8 +160,8 @@ def warmup(dtype: Sequence[str] | None = None, method: Sequence[str] | None = No
         Among :data:`SHAPES` (default ``("plain",)``: what a default run on data with
         several outputs uses; ``"small"`` for one or two outputs or tiny widths).
     everything : bool
-        Every combination of :data:`WARMUP_CHOICES` (a few minutes the first time), and the
-        thread measures.
+        Every combination of :data:`WARMUP_CHOICES` (a few minutes the first time), the
+        thread measures, and the GEMM libraries measured again.
     measure_threads : bool
         Also measure the BLAS thread counts of each dtype on networks of widths 16 to 512
         into the wisdom file that ``threads=None`` follows (:func:`fastdln.core.tuning.
@@ -201,7 +201,8 @@ def warmup(dtype: Sequence[str] | None = None, method: Sequence[str] | None = No
         done.append(config)
         if report is not None:
             report(_line(config))
-    measure_gemm(report=report)  # MKL against scipy's BLAS, where the mkl extra is installed
+    # MKL against scipy's BLAS where the mkl extra is installed, once per machine and build
+    measure_gemm(report=report, again=everything)
     if measure_threads or everything:  # this machine's BLAS threads, for threads=None
         measure_machine(chosen["dtype"], report)
     return done

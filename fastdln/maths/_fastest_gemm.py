@@ -112,20 +112,27 @@ def compare(path: str, dtype: str, widths=None, rounds: int = ROUNDS) -> dict[in
     return found
 
 
-def measure(rounds: int = ROUNDS, report=None) -> list[dict]:
+def measure(rounds: int = ROUNDS, report=None, again: bool = True) -> list[dict]:
     """Time every candidate library's gemm against scipy's on :func:`kernel_shapes` of
     :data:`WIDTHS` (one thread each, alternating rounds, thread time) and keep each
     library's verdict per dtype in the wisdom file (its time over scipy's: the geometric
-    mean over the widths of the median over rounds).
+    mean over the widths of the median over rounds). Unless ``again``, a library with a
+    verdict for this machine and this build of it is not measured (``report`` says so).
 
     Returns
     -------
     list of dict
-        One per candidate and dtype: ``library``, ``dtype``, ``ratios`` (per width) and
-        ``ratio`` (the verdict); the library's time over scipy's, below 1 when faster.
+        One per candidate measured and dtype: ``library``, ``dtype``, ``ratios`` (per
+        width) and ``ratio`` (the verdict); the library's time over scipy's, below 1 when
+        faster.
     """
     rows = []
+    known = {} if again else _wisdom.gemm_entries(_gemm.gemm_context())
     for path in _gemm.candidates():
+        if path in known and known[path]["stamp"] == _gemm.library_stamp(path):
+            if report is not None:
+                report(_known_line(path, known[path]["ratios"]))
+            continue
         if _gemm.open_library(path) is None:
             continue
         verdicts = {}
@@ -148,3 +155,9 @@ def _line(row: dict) -> str:
                else "not faster: scipy's kept")
     return (f"gemm {row['dtype']} {os.path.basename(row['library'])} over scipy's: {widths}; "
             f"{row['ratio']:.2f} ({verdict})")
+
+
+def _known_line(path: str, ratios: dict[str, float]) -> str:
+    verdicts = ", ".join(f"{dtype} {ratio:.2f}" for dtype, ratio in sorted(ratios.items()))
+    return (f"gemm {os.path.basename(path)} over scipy's: measured before on this machine "
+            f"({verdicts}); fastdln warmup --all measures again")
