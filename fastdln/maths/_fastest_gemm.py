@@ -16,6 +16,8 @@ import math
 import os
 import time
 
+import numpy as np
+
 from . import _gemm, _wisdom
 
 __all__ = ["ROUNDS", "WIDTHS", "compare", "kernel_shapes", "measure"]
@@ -35,27 +37,60 @@ def kernel_shapes(width: int) -> list[tuple[int, int, int]]:
     return [(width, width, samples), (outputs, width, width), (width, outputs, samples)]
 
 
-def _probe(address: int):
-    """A jitted loop calling the gemm at ``address`` (through a symbol of its own, as the
-    kernels do): ``loop(reps, A, B, C, dims, scalars, trans)`` computes ``C = A B`` (row
-    major) ``reps`` times."""
+_PROBES: dict = {}  # the addresses called -> one jitted loop for all of them
+
+
+def _probe(addresses: tuple):
+    """One jitted loop calling each gemm of ``addresses`` (through a symbol of its own, as
+    the kernels do): ``loop(which, reps, A, B, C, dims, scalars, size, trans)`` computes
+    ``C = A B`` (row major) ``reps`` times with the gemm ``addresses[which]`` (at most 4).
+    The arrays are passed as bytes (``A.view(np.uint8)``; ``size`` is the itemsize) so that
+    one compilation serves every dtype (compiling is most of a measure's time)."""
+    if addresses in _PROBES:
+        return _PROBES[addresses]
     import llvmlite.binding as llvm
     from numba import njit, types
 
-    symbol = f"fastdln_probe_gemm_{address:x}"
-    llvm.add_symbol(symbol, address)
-    routine = types.ExternalFunction(symbol, types.void(*[types.voidptr] * 13))
+    routines = []
+    for address in addresses + addresses[-1:] * (4 - len(addresses)):
+        symbol = f"fastdln_probe_gemm_{address:x}"
+        llvm.add_symbol(symbol, address)
+        routines.append(types.ExternalFunction(symbol, types.void(*[types.voidptr] * 13)))
+    first, second, third, fourth = routines
 
     @njit(cache=False)
-    def loop(reps, A, B, C, dims, scalars, trans):  # pragma: no cover - jitted
+    def loop(which, reps, A, B, C, dims, scalars, size, trans):  # pragma: no cover - jitted
         # row-major C = A B is column-major C^T = B^T A^T: (columns, rows, inner)
         for _ in range(reps):
-            routine(trans.ctypes, trans.ctypes, dims[0:].ctypes, dims[1:].ctypes,
-                    dims[2:].ctypes, scalars[0:].ctypes, B.ctypes, dims[0:].ctypes,
-                    A.ctypes, dims[2:].ctypes, scalars[1:].ctypes, C.ctypes,
-                    dims[0:].ctypes)
+            alpha, beta = scalars.ctypes, scalars[size:].ctypes
+            if which == 0:
+                first(trans.ctypes, trans.ctypes, dims[0:].ctypes, dims[1:].ctypes,
+                      dims[2:].ctypes, alpha, B.ctypes, dims[0:].ctypes, A.ctypes,
+                      dims[2:].ctypes, beta, C.ctypes, dims[0:].ctypes)
+            elif which == 1:
+                second(trans.ctypes, trans.ctypes, dims[0:].ctypes, dims[1:].ctypes,
+                       dims[2:].ctypes, alpha, B.ctypes, dims[0:].ctypes, A.ctypes,
+                       dims[2:].ctypes, beta, C.ctypes, dims[0:].ctypes)
+            elif which == 2:
+                third(trans.ctypes, trans.ctypes, dims[0:].ctypes, dims[1:].ctypes,
+                      dims[2:].ctypes, alpha, B.ctypes, dims[0:].ctypes, A.ctypes,
+                      dims[2:].ctypes, beta, C.ctypes, dims[0:].ctypes)
+            else:
+                fourth(trans.ctypes, trans.ctypes, dims[0:].ctypes, dims[1:].ctypes,
+                       dims[2:].ctypes, alpha, B.ctypes, dims[0:].ctypes, A.ctypes,
+                       dims[2:].ctypes, beta, C.ctypes, dims[0:].ctypes)
 
+    _PROBES[addresses] = loop
     return loop
+
+
+def _caller(loop, which: int):
+    """``call(reps, A, B, C, dims, scalars, trans)`` on typed arrays: ``loop`` with gemm
+    ``which`` on their bytes."""
+    def call(reps, A, B, C, dims, scalars, trans):
+        loop(which, reps, A.view(np.uint8), B.view(np.uint8), C.view(np.uint8), dims,
+             scalars.view(np.uint8), scalars.itemsize, trans)
+    return call
 
 
 def _time_shapes(loops: dict, dtype: str, width: int, rounds: int) -> dict[str, list]:
@@ -102,7 +137,11 @@ def compare(path: str, dtype: str, widths=None, rounds: int = ROUNDS) -> dict[in
     opened = _gemm.open_library(path)
     if opened is None:
         raise ValueError(f"{path} cannot serve as the kernels' gemm")
-    loops = {"scipy": _probe(_gemm.scipy_addresses()[dtype]), "other": _probe(opened[dtype])}
+    dtypes = ("float64", "float32")
+    loop = _probe(tuple(_gemm.scipy_addresses()[t] for t in dtypes)
+                  + tuple(opened[t] for t in dtypes))
+    which = dtypes.index(dtype)
+    loops = {"scipy": _caller(loop, which), "other": _caller(loop, 2 + which)}
     found = {}
     with threadpool_limits(1, user_api="blas"):
         for width in WIDTHS if widths is None else widths:
