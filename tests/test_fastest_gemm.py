@@ -71,10 +71,27 @@ def test_a_library_measured_before_is_not_measured_again_unless_asked(wisdom, mo
     monkeypatch.setattr(_gemm, "open_library", lambda path: opened.append(path))  # cannot serve
     _wisdom.record_gemm(_gemm.gemm_context(), library, "build-1", {"float64": 1.2})
     lines = []
-    assert _fastest_gemm.measure(report=lines.append, again=False) == []
+    assert _fastest_gemm.measure(report=lines.append, again=False, dtypes=["float64"]) == []
     assert opened == [] and "measured before" in lines[0] and "float64 1.20" in lines[0]
-    _fastest_gemm.measure(report=lines.append, again=True)
+    _fastest_gemm.measure(report=lines.append, again=False)  # float32 was never measured
     assert opened == [library]
+    _fastest_gemm.measure(report=lines.append, again=True, dtypes=["float64"])
+    assert opened == [library] * 2
     monkeypatch.setattr(_gemm, "library_stamp", lambda path: "build-2")
-    _fastest_gemm.measure(report=lines.append, again=False)
-    assert opened == [library, library]
+    _fastest_gemm.measure(report=lines.append, again=False, dtypes=["float64"])
+    assert opened == [library] * 3
+
+
+def test_a_verdict_for_one_dtype_keeps_the_others(wisdom, monkeypatch):
+    library = "/nowhere/libmkl_rt.so.2"
+    monkeypatch.setattr(_gemm, "candidates", lambda: [library])
+    monkeypatch.setattr(_gemm, "library_stamp", lambda path: "build-1")
+    monkeypatch.setattr(_gemm, "open_library", lambda path: {})
+    monkeypatch.setattr(_fastest_gemm, "compare",
+                        lambda path, dtype, rounds: {16: [[0.5]] * rounds})
+    _wisdom.record_gemm(_gemm.gemm_context(), library, "build-1", {"float32": 1.2})
+    rows = _fastest_gemm.measure(dtypes=["float64"])
+    assert [row["dtype"] for row in rows] == ["float64"]
+    _wisdom._forget()
+    ratios = _wisdom.gemm_entries(_gemm.gemm_context())[library]["ratios"]
+    assert ratios == pytest.approx({"float64": 0.5, "float32": 1.2})

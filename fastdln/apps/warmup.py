@@ -202,7 +202,7 @@ def warmup(dtype: Sequence[str] | None = None, method: Sequence[str] | None = No
         if report is not None:
             report(_line(config))
     # MKL against scipy's BLAS where the mkl extra is installed, once per machine and build
-    measure_gemm(report=report, again=everything)
+    measure_gemm(report=report, again=everything, dtypes=chosen["dtype"])
     if measure_threads or everything:  # this machine's BLAS threads, for threads=None
         measure_machine(chosen["dtype"], report)
     return done

@@ -16,8 +16,6 @@ import math
 import os
 import time
 
-import numpy as np
-
 from . import _gemm, _wisdom
 
 __all__ = ["ROUNDS", "WIDTHS", "compare", "kernel_shapes", "measure"]
@@ -37,17 +35,30 @@ def kernel_shapes(width: int) -> list[tuple[int, int, int]]:
     return [(width, width, samples), (outputs, width, width), (width, outputs, samples)]
 
 
-_PROBES: dict = {}  # the addresses called -> one jitted loop for all of them
+_PROBES: dict = {}  # the addresses of the gemms compared -> one jitted loop for them all
 
 
-def _probe(addresses: tuple):
-    """One jitted loop calling each gemm of ``addresses`` (through a symbol of its own, as
-    the kernels do): ``loop(which, reps, A, B, C, dims, scalars, size, trans)`` computes
-    ``C = A B`` (row major) ``reps`` times with the gemm ``addresses[which]`` (at most 4).
-    The arrays are passed as bytes (``A.view(np.uint8)``; ``size`` is the itemsize) so that
-    one compilation serves every dtype (compiling is most of a measure's time)."""
-    if addresses in _PROBES:
-        return _PROBES[addresses]
+def _probes(addresses: tuple) -> list:
+    """Per gemm of ``addresses`` (at most four), a loop ``loop(reps, A, B, C, dims,
+    scalars, trans)`` that computes ``C = A B`` (row major) ``reps`` times on typed arrays
+    through that gemm, called by a symbol of its own as the kernels call theirs. The jitted
+    part takes the arrays' addresses as integers (the Fortran interface passes everything
+    by pointer), so that one compilation, of a fraction of an array signature's time,
+    serves every gemm and dtype."""
+    if addresses not in _PROBES:
+        _PROBES[addresses] = _pointer_loop(addresses)
+    jitted = _PROBES[addresses]
+
+    def probe(which):
+        def loop(reps, A, B, C, dims, scalars, trans):
+            d, s = dims.ctypes.data, scalars.ctypes.data
+            jitted(which, reps, trans.ctypes.data, d, d + 4, d + 8, s, s + scalars.itemsize,
+                   A.ctypes.data, B.ctypes.data, C.ctypes.data)
+        return loop
+    return [probe(which) for which in range(len(addresses))]
+
+
+def _pointer_loop(addresses: tuple):
     import llvmlite.binding as llvm
     from numba import njit, types
 
@@ -55,42 +66,28 @@ def _probe(addresses: tuple):
     for address in addresses + addresses[-1:] * (4 - len(addresses)):
         symbol = f"fastdln_probe_gemm_{address:x}"
         llvm.add_symbol(symbol, address)
-        routines.append(types.ExternalFunction(symbol, types.void(*[types.voidptr] * 13)))
+        routines.append(types.ExternalFunction(symbol, types.void(*[types.intp] * 13)))
     first, second, third, fourth = routines
 
     @njit(cache=False)
-    def loop(which, reps, A, B, C, dims, scalars, size, trans):  # pragma: no cover - jitted
+    def jitted(which, reps, trans, columns, rows, inner, alpha, beta, A, B,
+               C):  # pragma: no cover - jitted
         # row-major C = A B is column-major C^T = B^T A^T: (columns, rows, inner)
         for _ in range(reps):
-            alpha, beta = scalars.ctypes, scalars[size:].ctypes
             if which == 0:
-                first(trans.ctypes, trans.ctypes, dims[0:].ctypes, dims[1:].ctypes,
-                      dims[2:].ctypes, alpha, B.ctypes, dims[0:].ctypes, A.ctypes,
-                      dims[2:].ctypes, beta, C.ctypes, dims[0:].ctypes)
+                first(trans, trans, columns, rows, inner, alpha, B, columns, A, inner, beta,
+                      C, columns)
             elif which == 1:
-                second(trans.ctypes, trans.ctypes, dims[0:].ctypes, dims[1:].ctypes,
-                       dims[2:].ctypes, alpha, B.ctypes, dims[0:].ctypes, A.ctypes,
-                       dims[2:].ctypes, beta, C.ctypes, dims[0:].ctypes)
+                second(trans, trans, columns, rows, inner, alpha, B, columns, A, inner, beta,
+                       C, columns)
             elif which == 2:
-                third(trans.ctypes, trans.ctypes, dims[0:].ctypes, dims[1:].ctypes,
-                      dims[2:].ctypes, alpha, B.ctypes, dims[0:].ctypes, A.ctypes,
-                      dims[2:].ctypes, beta, C.ctypes, dims[0:].ctypes)
+                third(trans, trans, columns, rows, inner, alpha, B, columns, A, inner, beta,
+                      C, columns)
             else:
-                fourth(trans.ctypes, trans.ctypes, dims[0:].ctypes, dims[1:].ctypes,
-                       dims[2:].ctypes, alpha, B.ctypes, dims[0:].ctypes, A.ctypes,
-                       dims[2:].ctypes, beta, C.ctypes, dims[0:].ctypes)
+                fourth(trans, trans, columns, rows, inner, alpha, B, columns, A, inner, beta,
+                       C, columns)
 
-    _PROBES[addresses] = loop
-    return loop
-
-
-def _caller(loop, which: int):
-    """``call(reps, A, B, C, dims, scalars, trans)`` on typed arrays: ``loop`` with gemm
-    ``which`` on their bytes."""
-    def call(reps, A, B, C, dims, scalars, trans):
-        loop(which, reps, A.view(np.uint8), B.view(np.uint8), C.view(np.uint8), dims,
-             scalars.view(np.uint8), scalars.itemsize, trans)
-    return call
+    return jitted
 
 
 def _time_shapes(loops: dict, dtype: str, width: int, rounds: int) -> dict[str, list]:
@@ -138,10 +135,10 @@ def compare(path: str, dtype: str, widths=None, rounds: int = ROUNDS) -> dict[in
     if opened is None:
         raise ValueError(f"{path} cannot serve as the kernels' gemm")
     dtypes = ("float64", "float32")
-    loop = _probe(tuple(_gemm.scipy_addresses()[t] for t in dtypes)
-                  + tuple(opened[t] for t in dtypes))
+    probes = _probes(tuple(_gemm.scipy_addresses()[t] for t in dtypes)
+                     + tuple(opened[t] for t in dtypes))
     which = dtypes.index(dtype)
-    loops = {"scipy": _caller(loop, which), "other": _caller(loop, 2 + which)}
+    loops = {"scipy": probes[which], "other": probes[2 + which]}
     found = {}
     with threadpool_limits(1, user_api="blas"):
         for width in WIDTHS if widths is None else widths:
@@ -151,31 +148,36 @@ def compare(path: str, dtype: str, widths=None, rounds: int = ROUNDS) -> dict[in
     return found
 
 
-def measure(rounds: int = ROUNDS, report=None, again: bool = True) -> list[dict]:
+def measure(rounds: int = ROUNDS, report=None, again: bool = True,
+            dtypes=("float64", "float32")) -> list[dict]:
     """Time every candidate library's gemm against scipy's on :func:`kernel_shapes` of
-    :data:`WIDTHS` (one thread each, alternating rounds, thread time) and keep each
-    library's verdict per dtype in the wisdom file (its time over scipy's: the geometric
-    mean over the widths of the median over rounds). Unless ``again``, a library with a
-    verdict for this machine and this build of it is not measured (``report`` says so).
+    :data:`WIDTHS` for each of ``dtypes`` (one thread each, alternating rounds, thread
+    time) and keep each library's verdict per dtype in the wisdom file (its time over
+    scipy's: the geometric mean over the widths of the median over rounds). Unless
+    ``again``, a dtype with a verdict for this machine and this build of the library is not
+    measured (``report`` says so).
 
     Returns
     -------
     list of dict
-        One per candidate measured and dtype: ``library``, ``dtype``, ``ratios`` (per
+        One per candidate and dtype measured: ``library``, ``dtype``, ``ratios`` (per
         width) and ``ratio`` (the verdict); the library's time over scipy's, below 1 when
         faster.
     """
     rows = []
-    known = {} if again else _wisdom.gemm_entries(_gemm.gemm_context())
+    known = _wisdom.gemm_entries(_gemm.gemm_context())
     for path in _gemm.candidates():
-        if path in known and known[path]["stamp"] == _gemm.library_stamp(path):
+        stamp = _gemm.library_stamp(path)
+        kept = known[path]["ratios"] if known.get(path, {}).get("stamp") == stamp else {}
+        wanted = [dtype for dtype in dtypes if again or dtype not in kept]
+        if not wanted:
             if report is not None:
-                report(_known_line(path, known[path]["ratios"]))
+                report(_known_line(path, {dtype: kept[dtype] for dtype in dtypes}))
             continue
         if _gemm.open_library(path) is None:
             continue
-        verdicts = {}
-        for dtype in ("float64", "float32"):
+        verdicts = dict(kept)
+        for dtype in wanted:
             found = compare(path, dtype, rounds=rounds)
             ratios = {width: sorted(r[-1] for r in per_round)[rounds // 2]
                       for width, per_round in found.items()}
@@ -183,7 +185,7 @@ def measure(rounds: int = ROUNDS, report=None, again: bool = True) -> list[dict]
             rows.append(dict(library=path, dtype=dtype, ratios=ratios, ratio=verdicts[dtype]))
             if report is not None:
                 report(_line(rows[-1]))
-        _wisdom.record_gemm(_gemm.gemm_context(), path, _gemm.library_stamp(path), verdicts)
+        _wisdom.record_gemm(_gemm.gemm_context(), path, stamp, verdicts)
     _wisdom.flush()
     return rows
 
