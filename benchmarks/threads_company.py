@@ -5,8 +5,9 @@
 Two ``fastdln.train`` calls (X 2000 x 256, widths ``[256] * 10 + [10]``, 6 sweeps), one with
 ``threads=1`` and one with ``threads=2`` (the runs of a tool that drives trainers from
 several threads): in turn, run one after the other, then side by side in two Python threads
-(set-up included), which way goes first alternating between rounds. Prints the wall time of each way per round (median, min, max), the ratio
-threads/serial, and whether every threaded run gave its serial result bit for bit.
+(set-up included), which way goes first alternating between rounds. Prints the wall time
+of each way per round (median, min, max), the ratio threads/serial, and whether every
+threaded run gave its serial result bit for bit.
 ``--busy`` runs one CPU-bound process beside the measurement.
 """
 

@@ -11,6 +11,24 @@ import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]  # the repository
 
+# The start of a script run in a fresh process that lists what numba compiles in it (the
+# names of the Python functions, in ``compiled``), numpy and fastdln imported after it.
+COMPILE_LISTENER = r"""
+import json, sys
+from numba.core import event
+compiled = []
+
+class Listener(event.Listener):
+    def on_start(self, ev):
+        compiled.append(ev.data["dispatcher"].py_func.__qualname__)
+    def on_end(self, ev):
+        pass
+
+event.register("numba:compile", Listener())
+import numpy as np
+import fastdln
+"""
+
 # The fast engine equals the reference (the naive formulas) to rounding: weights within this
 # relative difference (max |A - B| / max |B| per matrix) ...
 WEIGHTS_RTOL = 1e-10

@@ -12,7 +12,7 @@ import pytest
 import fastdln
 from fastdln.maths import _gemm, _wisdom
 from fastdln.maths.synthetic import random_data
-from tests.helpers import ROOT, max_relative_difference
+from tests.helpers import COMPILE_LISTENER, ROOT, max_relative_difference
 
 
 def _verdict(path, ratios, stamp=None):
@@ -73,20 +73,7 @@ def test_without_a_verdict_the_symbols_are_scipys_and_import_loads_no_other_libr
     assert out.stdout.split() == ["False"]
 
 
-CHOSEN = r"""
-import json, sys
-from numba.core import event
-compiled = []
-
-class Listener(event.Listener):
-    def on_start(self, ev):
-        compiled.append(ev.data["dispatcher"].py_func.__qualname__)
-    def on_end(self, ev):
-        pass
-
-event.register("numba:compile", Listener())
-import numpy as np
-import fastdln
+CHOSEN = COMPILE_LISTENER + r"""
 from fastdln.core import threads
 from fastdln.maths import _gemm
 from fastdln.maths.synthetic import random_data

@@ -12,22 +12,9 @@ import sys
 from subprocess import PIPE
 from types import SimpleNamespace
 
-from tests.helpers import ROOT
+from tests.helpers import COMPILE_LISTENER, ROOT
 
-TRAIN = r"""
-import json, sys
-from numba.core import event
-compiled = []
-
-class Listener(event.Listener):
-    def on_start(self, ev):
-        compiled.append(ev.data["dispatcher"].py_func.__qualname__)
-    def on_end(self, ev):
-        pass
-
-event.register("numba:compile", Listener())
-import numpy as np
-import fastdln
+TRAIN = COMPILE_LISTENER + r"""
 from fastdln.maths import _kernels
 rng = np.random.default_rng(0)
 options = dict(dict(widths=[12] * 5 + [3]), **json.loads(sys.argv[1]))
