@@ -26,12 +26,13 @@ def test_it_lives_beside_the_kernel_cache_or_where_the_environment_says(monkeypa
 
     from fastdln.apps.warmup import kernel_cache_folder
 
+    kernels = kernel_cache_folder()  # NUMBA_CACHE_DIR or numba's user-wide folder, as set
+    if kernels is not None:  # the kernels in a subfolder of the wisdom's folder
+        assert os.path.commonpath([kernels, _wisdom.cache_root()]) == _wisdom.cache_root()
     monkeypatch.setattr(config, "CACHE_DIR", str(tmp_path))
     assert _wisdom.cache_root() == str(tmp_path)
-    monkeypatch.setattr(config, "CACHE_DIR", "")
-    kernels = kernel_cache_folder()
-    if kernels is not None:  # numba's user-wide folder: the kernels in a subfolder of it
-        assert os.path.commonpath([kernels, _wisdom.cache_root()]) == _wisdom.cache_root()
+    monkeypatch.setattr(config, "CACHE_DIR", "")  # numba's user-wide folder
+    assert os.path.isabs(_wisdom.cache_root()) and "numba" in _wisdom.cache_root()
     monkeypatch.delenv("FASTDLN_WISDOM")
     assert _wisdom.wisdom_file() == os.path.join(_wisdom.cache_root(), _wisdom.FILE_NAME)
     monkeypatch.setenv("FASTDLN_WISDOM", str(tmp_path / "shared.json"))
