@@ -18,7 +18,6 @@ import io
 import json
 import os
 import pickle
-import secrets
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..maths._checks import check_weights
+from ..maths._files import atomic_write
 from .._version import __version__
 
 __all__ = ["Model", "check_writable", "load", "read_checkpoint", "save",
@@ -109,7 +109,7 @@ def save(path: str | os.PathLike, model: Any, *, feature_names: Sequence[str] | 
         arrays["intercept"] = np.asarray(intercept, dtype=np.float64)
     buffer = io.BytesIO()
     np.savez(buffer, metadata=np.array(json.dumps(metadata)), **arrays)
-    _atomic_write(path, buffer.getvalue())
+    atomic_write(path, buffer.getvalue())
 
 
 def _names(given, model, attribute, count):
@@ -164,41 +164,6 @@ def load(path: str | os.PathLike) -> Model:
                  errors=errors, version=metadata.get("fastdln_version", ""),
                  intercept=intercept, feature_names=metadata.get("feature_names"),
                  target_names=metadata.get("target_names"))
-
-
-def _atomic_write(path, payload):
-    """Write ``payload`` to ``path`` via a temporary file, fsync and rename.
-
-    On any error (disk full, permissions) the temporary file is removed, ``path`` keeps its
-    previous content, and an ``OSError`` naming the file is raised. A symbolic link is
-    followed: its target gets the new content and the link stays.
-    """
-    path = os.fspath(path)
-    target = os.path.realpath(path)
-    folder = os.path.dirname(target)
-    handle, temporary = None, None
-    try:
-        handle, temporary = _new_file(folder)
-        with os.fdopen(handle, "wb") as f:
-            handle = None
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, target)
-        temporary = None
-        directory = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-    except OSError as error:
-        raise OSError(error.errno, f"could not write {path!r} ({error.strerror or error}); "
-                      "the previous file, if any, is unchanged") from error
-    finally:
-        if handle is not None:
-            os.close(handle)
-        if temporary is not None and os.path.exists(temporary):
-            os.remove(temporary)
 
 
 def check_writable(path: str | os.PathLike, what: str, *, folder: bool = False,
@@ -270,19 +235,6 @@ def _same_file(a, b):
         return False
 
 
-def _new_file(folder):
-    """``(descriptor, path)`` of a new temporary file in ``folder``, created with mode 0o666
-    less the umask (the mode ``open`` gives; ``tempfile.mkstemp`` would give 0o600)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        path = os.path.join(folder, f".fastdln-{secrets.token_hex(8)}.tmp")
-        try:
-            return os.open(path, flags, 0o666), path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free temporary file name in {folder}")
-
-
 def weights_fingerprint(weights):
     """SHA-256 of a list of weight matrices (their shapes and values)."""
     digest = hashlib.sha256()
@@ -300,7 +252,7 @@ def write_checkpoint(path, state, extra=None):
     """Atomically write a trainer state (plus ``extra`` metadata) as a checksummed file."""
     payload = pickle.dumps(dict(state=state, extra=extra or {}), protocol=5)
     header = f"{CHECKPOINT_FORMAT} {hashlib.sha256(payload).hexdigest()}\n".encode()
-    _atomic_write(path, _CHECKPOINT_MAGIC + header + payload)
+    atomic_write(path, _CHECKPOINT_MAGIC + header + payload)
 
 
 def read_checkpoint(path):

@@ -36,7 +36,8 @@ import numba
 from numba.core import caching, config
 from numba.core.serialize import dumps
 
-__all__ = ["KernelCacheWarning", "cache_folder", "njit", "unusable_cache_dir"]
+__all__ = ["KernelCacheWarning", "cache_folder", "njit", "unusable_cache_dir",
+           "user_wide_folder"]
 
 # Part of every index file's version: files of numba's own format (no checksums) or of
 # another numba version are stale, not damaged (compiled anew and overwritten, no warning).
@@ -180,7 +181,7 @@ class _MemoryOnlyCache(caching.NullCache):
     def save_overload(self, sig, data):
         _warn_once(None, "nowhere",
                    "no writable folder for fastdln's kernel cache (tried NUMBA_CACHE_DIR="
-                   f"{config.CACHE_DIR or '(unset)'}, {_user_wide_folder()} and the package "
+                   f"{config.CACHE_DIR or '(unset)'}, {user_wide_folder()} and the package "
                    "folder); the kernels are compiled in memory in each process (seconds at "
                    "each start): set NUMBA_CACHE_DIR to a writable folder")
 
@@ -213,7 +214,8 @@ def _remove(path):
     return True
 
 
-def _user_wide_folder():
+def user_wide_folder():
+    """numba's user-wide cache folder (where the kernels go without ``NUMBA_CACHE_DIR``)."""
     from numba.misc.appdirs import AppDirs
 
     return AppDirs(appname="numba", appauthor=False).user_cache_dir

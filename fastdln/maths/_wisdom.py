@@ -28,9 +28,10 @@ import json
 import math
 import os
 import platform
-import tempfile
 import threading
 import time
+
+from ._files import atomic_write
 
 __all__ = ["FORMAT", "VERSION", "cache_root", "flush", "gemm_entries", "machine", "record_gemm",
            "record_threads", "thread_samples", "wisdom_file"]
@@ -61,12 +62,10 @@ def cache_root() -> str:
     folder inside it)."""
     from numba.core import config
 
-    given = getattr(config, "CACHE_DIR", "")  # set from the environment at numba's import
-    if given:
-        return given
-    from numba.misc.appdirs import AppDirs
+    from ._cache import user_wide_folder
 
-    return AppDirs(appname="numba", appauthor=False).user_cache_dir
+    given = getattr(config, "CACHE_DIR", "")  # set from the environment at numba's import
+    return given or user_wide_folder()
 
 
 def machine() -> str:
@@ -265,8 +264,9 @@ def _merge(base: dict, extra: dict) -> dict:
 
 
 def _write(path: str, pending: dict) -> bool:
-    """Merge ``pending`` into the file under the writers' lock, through a temporary file
-    renamed over it; False (never an error) where that cannot be done."""
+    """Merge ``pending`` into the file under the writers' lock, written whole or not at all
+    (:func:`fastdln.maths._files.atomic_write`); False (never an error) where that cannot be
+    done."""
     folder = os.path.dirname(path)
     try:
         os.makedirs(folder, exist_ok=True)
@@ -275,16 +275,8 @@ def _write(path: str, pending: dict) -> bool:
             if not ours:
                 return False
             content = _merge(current, pending)
-            handle, temporary = tempfile.mkstemp(prefix=".fastdln-wisdom-", dir=folder)
-            try:
-                with os.fdopen(handle, "w") as file:
-                    json.dump({"format": FORMAT, "version": VERSION, **content}, file,
-                              indent=1, sort_keys=True)
-                os.replace(temporary, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
-                raise
+            atomic_write(path, json.dumps({"format": FORMAT, "version": VERSION, **content},
+                                          indent=1, sort_keys=True).encode())
     except (OSError, TimeoutError):
         return False
     return True
